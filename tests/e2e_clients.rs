@@ -22,8 +22,7 @@ fn e2e_harness_pam_unix_baseline() {
     let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
     let user = User::with_password("Ok7-first-Word");
     let caller = User::new();
-    let expire =
-        |u: &User| run_ok(std::process::Command::new(tool("chage")).args(["-d", "0", &u.name]));
+    let expire = |u: &User| run_ok(std::process::Command::new(tool("chage")).args(["-d", "0", &u.name]));
 
     // ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
     expire(&user);
@@ -79,11 +78,7 @@ fn e2e_harness_pam_unix_baseline() {
         send("Ok7-fourth-Word"),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(
-        &scratch,
-        &steps,
-        &pam.wrap(&[tool("login").to_str().unwrap()]),
-    );
+    let t = drive(&scratch, &steps, &pam.wrap(&[tool("login").to_str().unwrap()]));
     assert_drove(&t, "login forced change", None);
 
     // su from an unprivileged user's shell.
@@ -147,4 +142,375 @@ fn su_steps(caller: &User, target: &User, secret: &str, between: &[Step]) -> Vec
         Step::Eof,
     ]);
     steps
+}
+
+/// The account's password as set at useradd time, before any pass (reset by an issue).
+const OWN: &str = "Own7-before-Tap";
+/// The password the user chooses at first login.
+const NEW: &str = "New8-after-Tap";
+
+/// Days field 3 of a shadow line ("last change"): 0 means a change is forced.
+fn lastchg(shadow: &str) -> &str {
+    shadow.split(':').nth(2).unwrap_or("")
+}
+
+/// Steps for one ssh login attempt that must be refused.
+fn refused_ssh(secret: &str) -> Vec<Step> {
+    vec![expect("assword: $"), send(secret), Step::Eof]
+}
+
+#[track_caller]
+fn assert_refused(t: &Transcript, want: &str, what: &str, sshd: Option<&Sshd>) {
+    if t.code == 0 || t.failed_to_drive() || !t.text.contains(want) {
+        panic!(
+            "{what}: expected a refusal with {want:?}; exit {}\n--- terminal ---\n{}\n--- sshd ---\n{}",
+            t.code,
+            t.text,
+            sshd.map(|s| s.log_text()).unwrap_or_default()
+        );
+    }
+}
+
+/// Flow 1: ssh keyboard-interactive. TAP → told the password must change → "New password" twice →
+/// shell, with no "Current password" prompt; the new password logs in; the one-time TAP is refused.
+#[test]
+fn e2e_ssh_keyboard_interactive_first_login() {
+    if !can_run("e2e_ssh_keyboard_interactive_first_login") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    assert_eq!(lastchg(&reset), "0", "issue forces a change: {reset}");
+
+    let mut steps = vec![
+        expect("Password: $"),
+        send(&issued.pass),
+        expect(r"You are required to change your password immediately"),
+        expect("New password: $"),
+        send(NEW),
+        expect("Retype new password: $"),
+        send(NEW),
+    ];
+    steps.extend(shell_as(&user.name));
+    let first = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&first, "first login with the TAP", Some(&sshd));
+    assert!(
+        !first.text.contains("Current password"),
+        "asked for a current password:\n{}",
+        first.text
+    );
+    assert_ne!(user.shadow(), reset, "the new password was not written");
+    assert_ne!(lastchg(&user.shadow()), "0");
+
+    let mut steps = vec![expect("Password: $"), send(NEW)];
+    steps.extend(shell_as(&user.name));
+    let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&again, "login with the new password", Some(&sshd));
+
+    let before = user.shadow();
+    let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
+    assert_eq!(user.shadow(), before);
+    assert_eq!(tap.show(&user)["status"], "used");
+    let events = tap.events(&user);
+    assert!(events.iter().any(|e| e.starts_with("used")), "{events:?}");
+    assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
+
+    keep_transcript(
+        "flow1-ssh-keyboard-interactive",
+        &[
+            ("First login: the TAP at the password prompt", &first),
+            ("Reconnect with the new password", &again),
+            ("The TAP again: refused", &tap_again),
+        ],
+    );
+}
+
+/// Flow 2: ssh password method (Debian's default). Without a tty the login is refused by sshd and
+/// nothing is lost; on a tty sshd runs passwd, the TAP is typed again at "Current password:", the
+/// new password is set, the user is logged out, and the new password logs in.
+#[test]
+fn e2e_ssh_password_method_first_login() {
+    if !can_run("e2e_ssh_password_method_first_login") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::Password);
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+
+    let no_tty = drive(
+        &tap.scratch,
+        &refused_ssh(&issued.pass),
+        &sshd.ssh(&user.name, &["true"]),
+    );
+    assert_refused(
+        &no_tty,
+        "Password change required but no TTY available",
+        "ssh host true",
+        Some(&sshd),
+    );
+    assert_eq!(user.shadow(), reset, "a refused no-tty login changed the account");
+
+    let first = drive(
+        &tap.scratch,
+        &[
+            expect("password: $"),
+            send(&issued.pass),
+            expect("You must change your password now and login again!"),
+            expect("Current password: $"),
+            send(&issued.pass),
+            expect("New password: $"),
+            send(NEW),
+            expect("Retype new password: $"),
+            send(NEW),
+            expect("password updated successfully"),
+            Step::Eof,
+        ],
+        &sshd.ssh(&user.name, &[]),
+    );
+    assert_drove(&first, "first login with the TAP (password method)", Some(&sshd));
+    assert_ne!(user.shadow(), reset, "the new password was not written");
+
+    let mut steps = vec![expect("password: $"), send(NEW)];
+    steps.extend(shell_as(&user.name));
+    let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&again, "login with the new password", Some(&sshd));
+
+    let before = user.shadow();
+    let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
+    assert_eq!(user.shadow(), before);
+    let events = tap.events(&user);
+    assert!(
+        events.iter().filter(|e| e.starts_with("grace_used")).count() >= 2,
+        "the tty login and passwd's prompt should both be grace uses: {events:?}"
+    );
+
+    keep_transcript(
+        "flow2-ssh-password-method",
+        &[
+            ("`ssh host true` with the TAP: no tty, refused", &no_tty),
+            ("Login on a tty with the TAP: sshd runs passwd", &first),
+            ("Reconnect with the new password", &again),
+            ("The TAP again: refused", &tap_again),
+        ],
+    );
+}
+
+/// Flow 3: /bin/login on a pty, as getty runs it.
+#[test]
+fn e2e_console_login_first_login() {
+    if !can_run("e2e_console_login_first_login") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let issued = tap.issue(&user, &[]);
+    let mut steps = vec![
+        expect("login: $"),
+        send(&user.name),
+        expect("Password: $"),
+        send(&issued.pass),
+        expect("You are required to change your password immediately"),
+        expect("New password: $"),
+        send(NEW),
+        expect("Retype new password: $"),
+        send(NEW),
+    ];
+    steps.extend(shell_as(&user.name));
+    let t = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    assert_drove(&t, "login with the TAP", None);
+    assert!(!t.text.contains("Current password"), "{}", t.text);
+
+    let mut steps = vec![expect("login: $"), send(&user.name), expect("Password: $"), send(NEW)];
+    steps.extend(shell_as(&user.name));
+    let again = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    assert_drove(&again, "login with the new password", None);
+    keep_transcript(
+        "flow3-console-login",
+        &[("login with the TAP", &t), ("login with the new password", &again)],
+    );
+}
+
+/// Flow 4: su from an unprivileged user's shell.
+#[test]
+fn e2e_su_first_login() {
+    if !can_run("e2e_su_first_login") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let caller = User::new();
+    let issued = tap.issue(&user, &[]);
+    let t = drive(
+        &tap.scratch,
+        &su_steps(
+            &caller,
+            &user,
+            &issued.pass,
+            &[
+                expect("You are required to change your password immediately"),
+                expect("New password: $"),
+                send(NEW),
+                expect("Retype new password: $"),
+                send(NEW),
+            ],
+        ),
+        &su_argv(&tap.pam, &caller),
+    );
+    assert_drove(&t, "su with the TAP", None);
+    assert!(!t.text.contains("Current password"), "{}", t.text);
+    let again = drive(
+        &tap.scratch,
+        &su_steps(&caller, &user, NEW, &[]),
+        &su_argv(&tap.pam, &caller),
+    );
+    assert_drove(&again, "su with the new password", None);
+    keep_transcript(
+        "flow4-su",
+        &[("su with the TAP", &t), ("su with the new password", &again)],
+    );
+}
+
+/// Flow 5: a reusable pass issued with --keep-password logs in twice and forces no change; the
+/// account's own password still works and /etc/shadow is never touched.
+#[test]
+fn e2e_ssh_reusable_keep_password() {
+    if !can_run("e2e_ssh_reusable_keep_password") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let before = user.shadow();
+    let issued = tap.issue(&user, &["--reusable", "--keep-password"]);
+    assert_eq!(user.shadow(), before, "--keep-password touched the account");
+    let mut parts = vec![];
+    for round in ["first", "second"] {
+        let mut steps = vec![expect("Password: $"), send(&issued.pass)];
+        steps.extend(shell_as(&user.name));
+        let t = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+        assert_drove(&t, &format!("{round} login with the reusable TAP"), Some(&sshd));
+        assert!(
+            !t.text.contains("New password") && !t.text.contains("change your password"),
+            "{}",
+            t.text
+        );
+        parts.push(t);
+    }
+    let mut steps = vec![expect("Password: $"), send(OWN)];
+    steps.extend(shell_as(&user.name));
+    let own = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&own, "login with the account's own password", Some(&sshd));
+    assert_eq!(user.shadow(), before);
+    let show = tap.show(&user);
+    assert_eq!(show["status"], "usable", "{show}");
+    assert_eq!(show["use_count"], 2, "{show}");
+    keep_transcript(
+        "flow5-reusable-keep-password",
+        &[("first", &parts[0]), ("second", &parts[1]), ("own password", &own)],
+    );
+}
+
+/// Flow 6: refusals as a person sees them. Each is sshd's "Permission denied" (or login's "Login
+/// incorrect"), the audit log says why, and the account's shadow entry is unchanged.
+#[test]
+fn e2e_refusals() {
+    if !can_run("e2e_refusals") {
+        return;
+    }
+    let tap = Tap::new();
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let ssh_refused = |user: &User, secret: &str, what: &str| {
+        let before = user.shadow();
+        let t = drive(&tap.scratch, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(&sshd));
+        assert_eq!(user.shadow(), before, "{what}: the account changed");
+        t
+    };
+
+    // Expired: the shortest lifetime the policy allows, started so that it ends in a few seconds.
+    let expired = User::with_password(OWN);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 3);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
+
+    let not_yet = User::with_password(OWN);
+    let ny = tap.issue(&not_yet, &["--start", "+1h"]);
+    let t = ssh_refused(&not_yet, &ny.pass, "not yet valid");
+    assert_eq!(tap.show(&not_yet)["status"], "not_yet_valid");
+    let events = tap.events(&not_yet);
+    assert!(events.contains(&"refused:not_yet_valid".to_string()), "{events:?}");
+    let mut parts = vec![("not yet valid", t)];
+
+    let wrong = User::with_password(OWN);
+    let w = tap.issue(&wrong, &[]);
+    let t = ssh_refused(&wrong, &wrong_pass(&w.pass), "wrong pass");
+    let events = tap.events(&wrong);
+    assert!(events.iter().any(|e| e.starts_with("failed")), "{events:?}");
+    assert_eq!(tap.show(&wrong)["failures"], 1);
+    parts.push(("wrong pass (ssh)", t));
+    // The same through login on a pty.
+    let before = wrong.shadow();
+    let t = drive(
+        &tap.scratch,
+        &[
+            expect("login: $"),
+            send(&wrong.name),
+            expect("Password: $"),
+            send(&wrong_pass(&w.pass)),
+            expect("Login incorrect"),
+        ],
+        &tap.pam.wrap(&[tool("login").to_str().unwrap()]),
+    );
+    assert_drove(&t, "login with a wrong pass", None);
+    assert_eq!(wrong.shadow(), before);
+    parts.push(("wrong pass (login)", t));
+
+    let revoked = User::with_password(OWN);
+    let r = tap.issue(&revoked, &[]);
+    tap.tapctl_ok(&["revoke", &revoked.name, "--reason", "e2e"]);
+    let t = ssh_refused(&revoked, &r.pass, "revoked");
+    let events = tap.events(&revoked);
+    assert!(events.contains(&"refused:revoked".to_string()), "{events:?}");
+    parts.push(("revoked", t));
+
+    let locked = User::with_password(OWN);
+    let l = tap.issue(&locked, &[]);
+    for _ in 0..MAX_FAILURES {
+        ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
+    }
+    assert_eq!(tap.show(&locked)["status"], "locked");
+    let t = ssh_refused(&locked, &l.pass, "locked");
+    let events = tap.events(&locked);
+    assert!(events.iter().any(|e| e.starts_with("locked")), "{events:?}");
+    assert!(events.contains(&"refused:locked".to_string()), "{events:?}");
+    parts.push(("locked (the right pass after 3 wrong ones)", t));
+
+    // By now the expired pass has ended.
+    let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
+    while chrono::Utc::now() <= expires {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let t = ssh_refused(&expired, &exp.pass, "expired");
+    assert_eq!(tap.show(&expired)["status"], "expired");
+    let events = tap.events(&expired);
+    assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
+    parts.push(("expired", t));
+
+    let syslog = tap.syslog.text();
+    for u in [&not_yet, &wrong, &revoked, &locked, &expired] {
+        assert!(
+            syslog.contains(&format!("user={}", u.name)),
+            "no syslog line for {}:\n{syslog}",
+            u.name
+        );
+    }
+    let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
+    keep_transcript("flow6-refusals", &refs);
 }

@@ -35,9 +35,7 @@ pub fn accounts_lock() -> MutexGuard<'static, ()> {
 pub fn can_run(test: &str) -> bool {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!();
-        eprintln!(
-            "!!!!!!!! SKIPPED {test}: the end-to-end tests must run as root (they create users,"
-        );
+        eprintln!("!!!!!!!! SKIPPED {test}: the end-to-end tests must run as root (they create users,");
         eprintln!("!!!!!!!! run a private sshd and mount a private /etc/pam.d in their own mount namespace).");
         eprintln!();
         return false;
@@ -90,11 +88,7 @@ pub fn module_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(target)
     };
     let p = target.join("debug/libpam_tap.so");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build` first",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run `cargo build` first", p.display());
     p
 }
 
@@ -114,9 +108,7 @@ fn unique_suffix() -> String {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     out
 }
 
@@ -145,10 +137,7 @@ impl Scratch {
     pub fn new() -> Scratch {
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
         fs::create_dir_all(base).unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("e2e-")
-            .tempdir_in(base)
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("e2e-").tempdir_in(base).unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
         Scratch { dir }
     }
@@ -197,10 +186,7 @@ impl User {
 
     pub fn set_password(&self, pw: &str) {
         let _g = accounts_lock();
-        let mut child = Command::new(tool("chpasswd"))
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = Command::new(tool("chpasswd")).stdin(Stdio::piped()).spawn().unwrap();
         writeln!(child.stdin.take().unwrap(), "{}:{}", self.name, pw).unwrap();
         assert!(child.wait().unwrap().success(), "chpasswd failed");
     }
@@ -226,16 +212,10 @@ impl Drop for User {
     fn drop(&mut self) {
         let _g = accounts_lock();
         // -f: a session that is still closing must not leave the account behind.
-        let out = Command::new(tool("userdel"))
-            .args(["-r", "-f", &self.name])
-            .output();
+        let out = Command::new(tool("userdel")).args(["-r", "-f", &self.name]).output();
         if let Ok(o) = out {
             if !o.status.success() {
-                eprintln!(
-                    "userdel {}: {}",
-                    self.name,
-                    String::from_utf8_lossy(&o.stderr)
-                );
+                eprintln!("userdel {}: {}", self.name, String::from_utf8_lossy(&o.stderr));
             }
         }
     }
@@ -295,21 +275,13 @@ pub struct PamDir {
 impl PamDir {
     pub fn new(scratch: &Scratch, stack: Stack, module_args: &str) -> PamDir {
         let dir = scratch.join("pam.d");
-        run_ok(
-            Command::new(tool("cp"))
-                .arg("-a")
-                .arg("/etc/pam.d")
-                .arg(&dir),
-        );
+        run_ok(Command::new(tool("cp")).arg("-a").arg("/etc/pam.d").arg(&dir));
         let tap = module_path();
         let w = |name: &str, text: String| fs::write(dir.join(name), text).unwrap();
         let (auth_tap, pw_tap, unix_pw_opts, unix_auth_opts) = match stack {
             Stack::UnixOnly => (String::new(), String::new(), "obscure yescrypt", "nullok"),
             Stack::WithTap => (
-                format!(
-                    "auth\t[success=2 default=ignore]\t{} {module_args}\n",
-                    tap.display()
-                ),
+                format!("auth\t[success=2 default=ignore]\t{} {module_args}\n", tap.display()),
                 format!("password\trequisite\t\t\t{} {module_args}\n", tap.display()),
                 "obscure use_authtok try_first_pass yescrypt",
                 "nullok try_first_pass",
@@ -322,11 +294,7 @@ impl PamDir {
                  auth\t[success=1 default=ignore]\tpam_unix.so {unix_auth_opts}\n\
                  auth\trequisite\t\t\tpam_deny.so\n\
                  auth\trequired\t\t\tpam_permit.so\n",
-                if auth_tap.is_empty() {
-                    ""
-                } else {
-                    " + pam_tap"
-                }
+                if auth_tap.is_empty() { "" } else { " + pam_tap" }
             ),
         );
         w(
@@ -417,6 +385,7 @@ impl PamDir {
 
 pub struct Sshd {
     child: Option<Child>,
+    pub method: SshMethod,
     pub port: u16,
     pub log: PathBuf,
 }
@@ -455,22 +424,14 @@ impl Sshd {
                 SshMethod::KeyboardInteractive => "yes",
                 SshMethod::Password => "no",
             };
-            let text = fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/sshd_config.in"),
-            )
-            .unwrap()
-            .replace("@PORT@", &port.to_string())
-            .replace("@HOSTKEY@", &scratch.join("hostkey").display().to_string())
-            .replace("@KBDINT@", kbdint);
+            let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/sshd_config.in"))
+                .unwrap()
+                .replace("@PORT@", &port.to_string())
+                .replace("@HOSTKEY@", &scratch.join("hostkey").display().to_string())
+                .replace("@KBDINT@", kbdint);
             fs::write(&config, text).unwrap();
             let log = scratch.join(format!("sshd-{attempt}.log"));
-            let argv = pam.wrap(&[
-                bin.to_str().unwrap(),
-                "-D",
-                "-e",
-                "-f",
-                config.to_str().unwrap(),
-            ]);
+            let argv = pam.wrap(&[bin.to_str().unwrap(), "-D", "-e", "-f", config.to_str().unwrap()]);
             let child = Command::new(&argv[0])
                 .args(&argv[1..])
                 .stdin(Stdio::null())
@@ -480,6 +441,7 @@ impl Sshd {
                 .unwrap();
             let mut sshd = Sshd {
                 child: Some(child),
+                method,
                 port,
                 log: log.clone(),
             };
@@ -510,8 +472,14 @@ impl Sshd {
 
     /// `ssh` as a person runs it against this sshd (password prompts on the pty).
     pub fn ssh(&self, user: &str, extra: &[&str]) -> Vec<String> {
+        let preferred = match self.method {
+            SshMethod::KeyboardInteractive => "PreferredAuthentications=keyboard-interactive",
+            SshMethod::Password => "PreferredAuthentications=password",
+        };
         let mut v: Vec<String> = vec![
             tool("ssh").display().to_string(),
+            "-o".into(),
+            preferred.into(),
             "-p".into(),
             self.port.to_string(),
             "-o".into(),
@@ -603,9 +571,7 @@ impl Transcript {
             .to_string()
     }
     pub fn failed_to_drive(&self) -> bool {
-        self.text.contains("E2E-TIMEOUT")
-            || self.text.contains("E2E-EOF")
-            || self.text.contains("E2E-BADSTEP")
+        self.text.contains("E2E-TIMEOUT") || self.text.contains("E2E-EOF") || self.text.contains("E2E-BADSTEP")
     }
 }
 
@@ -679,15 +645,141 @@ pub fn wait_for_line(path: &Path, pred: impl Fn(&str) -> bool, timeout: Duration
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(f) = fs::File::open(path) {
-            if BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .any(|l| pred(&l))
-            {
+            if BufReader::new(f).lines().map_while(Result::ok).any(|l| pred(&l)) {
                 return true;
             }
         }
         thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+// ---------------------------------------------------------------------------------------------------
+// pam_tap: config, database, tapctl
+
+/// A private pam_tap installation: config and database in the scratch dir, the module wired into the
+/// private pam.d, its syslog lines caught on a socket.
+pub struct Tap {
+    pub config: PathBuf,
+    pub syslog: SyslogCatcher,
+    pub pam: PamDir,
+    pub scratch: Scratch,
+}
+
+/// What `tapctl issue --json` printed.
+pub struct Issued {
+    pub pass: String,
+    pub pass_id: i64,
+    pub json: serde_json::Value,
+}
+
+/// Consecutive wrong answers that lock a pass in these tests (policy `max_failures`).
+pub const MAX_FAILURES: u32 = 3;
+
+impl Tap {
+    pub fn new() -> Tap {
+        let scratch = Scratch::new();
+        let syslog = SyslogCatcher::new(&scratch);
+        let config = scratch.join("pam_tap.toml");
+        fs::write(
+            &config,
+            format!(
+                "enabled = true\n\
+                 database = \"{}\"\n\
+                 [pass]\n\
+                 max_failures = {MAX_FAILURES}\n",
+                scratch.join("db/tap.db").display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
+        let args = format!("config={} log_socket={}", config.display(), syslog.path.display());
+        let pam = PamDir::new(&scratch, Stack::WithTap, &args);
+        let tap = Tap {
+            config,
+            syslog,
+            pam,
+            scratch,
+        };
+        tap.tapctl_ok(&["init"]);
+        tap
+    }
+
+    pub fn tapctl(&self, args: &[&str]) -> Output {
+        run(Command::new(tapctl_path())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("SUDO_USER"))
+    }
+
+    pub fn tapctl_ok(&self, args: &[&str]) -> String {
+        let _g = accounts_lock();
+        run_ok(
+            Command::new(tapctl_path())
+                .arg("--config")
+                .arg(&self.config)
+                .args(args)
+                .env_remove("SUDO_USER"),
+        )
+    }
+
+    pub fn issue(&self, user: &User, extra: &[&str]) -> Issued {
+        let mut args = vec!["issue", user.name.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        let out = self.tapctl_ok(&args);
+        let json: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl issue --json printed {out:?}: {e}"));
+        Issued {
+            pass: json["pass"].as_str().expect("pass").to_string(),
+            pass_id: json["pass_id"].as_i64().expect("pass_id"),
+            json,
+        }
+    }
+
+    /// `tapctl log USER --json`: the audit events for one user, oldest first.
+    pub fn log(&self, user: &User) -> Vec<serde_json::Value> {
+        let out = self.tapctl_ok(&["log", &user.name, "--json"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl log --json printed {out:?}: {e}"))
+    }
+
+    /// The events of `log`, as "event" or "event:reason" words, for assertions and messages.
+    pub fn events(&self, user: &User) -> Vec<String> {
+        self.log(user)
+            .iter()
+            .map(|e| match e["reason"].as_str() {
+                Some(r) => format!("{}:{}", e["event"].as_str().unwrap_or("?"), r),
+                None => e["event"].as_str().unwrap_or("?").to_string(),
+            })
+            .collect()
+    }
+
+    pub fn show(&self, user: &User) -> serde_json::Value {
+        let out = self.tapctl_ok(&["show", &user.name, "--json"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl show --json printed {out:?}: {e}"))
+    }
+}
+
+/// A string shaped like a pass (same alphabet and length) that is not `pass`.
+pub fn wrong_pass(pass: &str) -> String {
+    const ALPHABET: &str = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    pass.chars()
+        .map(|c| {
+            let i = ALPHABET.find(c).unwrap_or(0);
+            ALPHABET.as_bytes()[(i + 1) % ALPHABET.len()] as char
+        })
+        .collect()
+}
+
+/// Keeps what a flow showed on the terminal: printed (see it with `--nocapture`) and written to
+/// $CARGO_TARGET_TMPDIR/e2e-transcripts/NAME.txt.
+pub fn keep_transcript(name: &str, parts: &[(&str, &Transcript)]) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-transcripts");
+    fs::create_dir_all(&dir).unwrap();
+    let mut text = String::new();
+    for (title, t) in parts {
+        text.push_str(&format!("### {title}\n\n```\n{}\n```\n\n", t.screen()));
+    }
+    println!("{text}");
+    fs::write(dir.join(format!("{name}.md")), text).unwrap();
 }
