@@ -184,6 +184,15 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     assert_eq!(lastchg(&reset), "0", "issue forces a change: {reset}");
+    // Issuing is an admin reset: the account's old password stops working at once.
+    let old_pw = drive(&tap.scratch, &refused_ssh(OWN), &sshd.ssh(&user.name, &[]));
+    assert_refused(
+        &old_pw,
+        "Permission denied",
+        "the old password after issue",
+        Some(&sshd),
+    );
+    assert_eq!(user.shadow(), reset);
 
     let mut steps = vec![
         expect("Password: $"),
@@ -196,7 +205,7 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     ];
     steps.extend(shell_as(&user.name));
     let first = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
-    assert_drove(&first, "first login with the TAP", Some(&sshd));
+    tap.assert_drove(&first, "first login with the TAP", Some(&sshd));
     assert!(
         !first.text.contains("Current password"),
         "asked for a current password:\n{}",
@@ -208,7 +217,7 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     let mut steps = vec![expect("Password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
     let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
-    assert_drove(&again, "login with the new password", Some(&sshd));
+    tap.assert_drove(&again, "login with the new password", Some(&sshd));
 
     let before = user.shadow();
     let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
@@ -273,13 +282,13 @@ fn e2e_ssh_password_method_first_login() {
         ],
         &sshd.ssh(&user.name, &[]),
     );
-    assert_drove(&first, "first login with the TAP (password method)", Some(&sshd));
+    tap.assert_drove(&first, "first login with the TAP (password method)", Some(&sshd));
     assert_ne!(user.shadow(), reset, "the new password was not written");
 
     let mut steps = vec![expect("password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
     let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
-    assert_drove(&again, "login with the new password", Some(&sshd));
+    tap.assert_drove(&again, "login with the new password", Some(&sshd));
 
     let before = user.shadow();
     let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
@@ -324,13 +333,13 @@ fn e2e_console_login_first_login() {
     ];
     steps.extend(shell_as(&user.name));
     let t = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
-    assert_drove(&t, "login with the TAP", None);
+    tap.assert_drove(&t, "login with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
 
     let mut steps = vec![expect("login: $"), send(&user.name), expect("Password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
     let again = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
-    assert_drove(&again, "login with the new password", None);
+    tap.assert_drove(&again, "login with the new password", None);
     keep_transcript(
         "flow3-console-login",
         &[("login with the TAP", &t), ("login with the new password", &again)],
@@ -363,14 +372,14 @@ fn e2e_su_first_login() {
         ),
         &su_argv(&tap.pam, &caller),
     );
-    assert_drove(&t, "su with the TAP", None);
+    tap.assert_drove(&t, "su with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
     let again = drive(
         &tap.scratch,
         &su_steps(&caller, &user, NEW, &[]),
         &su_argv(&tap.pam, &caller),
     );
-    assert_drove(&again, "su with the new password", None);
+    tap.assert_drove(&again, "su with the new password", None);
     keep_transcript(
         "flow4-su",
         &[("su with the TAP", &t), ("su with the new password", &again)],
@@ -395,7 +404,7 @@ fn e2e_ssh_reusable_keep_password() {
         let mut steps = vec![expect("Password: $"), send(&issued.pass)];
         steps.extend(shell_as(&user.name));
         let t = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
-        assert_drove(&t, &format!("{round} login with the reusable TAP"), Some(&sshd));
+        tap.assert_drove(&t, &format!("{round} login with the reusable TAP"), Some(&sshd));
         assert!(
             !t.text.contains("New password") && !t.text.contains("change your password"),
             "{}",
@@ -406,7 +415,7 @@ fn e2e_ssh_reusable_keep_password() {
     let mut steps = vec![expect("Password: $"), send(OWN)];
     steps.extend(shell_as(&user.name));
     let own = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
-    assert_drove(&own, "login with the account's own password", Some(&sshd));
+    tap.assert_drove(&own, "login with the account's own password", Some(&sshd));
     assert_eq!(user.shadow(), before);
     let show = tap.show(&user);
     assert_eq!(show["status"], "usable", "{show}");
@@ -468,7 +477,7 @@ fn e2e_refusals() {
         ],
         &tap.pam.wrap(&[tool("login").to_str().unwrap()]),
     );
-    assert_drove(&t, "login with a wrong pass", None);
+    tap.assert_drove(&t, "login with a wrong pass", None);
     assert_eq!(wrong.shadow(), before);
     parts.push(("wrong pass (login)", t));
 
@@ -503,14 +512,43 @@ fn e2e_refusals() {
     assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
     parts.push(("expired", t));
 
-    let syslog = tap.syslog.text();
-    for u in [&not_yet, &wrong, &revoked, &locked, &expired] {
+    // syslog says why, one line per decision.
+    for (u, outcome) in [
+        (&not_yet, "not_yet_valid"),
+        (&wrong, "wrong"),
+        (&revoked, "revoked"),
+        (&locked, "locked"),
+        (&expired, "expired"),
+    ] {
+        let lines = tap.syslog_for(u);
         assert!(
-            syslog.contains(&format!("user={}", u.name)),
-            "no syslog line for {}:\n{syslog}",
-            u.name
+            lines
+                .iter()
+                .any(|l| l.contains("pam_tap[") && l.ends_with(&format!("outcome={outcome}"))),
+            "no syslog line with outcome={outcome} for {}:\n{}",
+            u.name,
+            tap.syslog.text()
         );
     }
     let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
     keep_transcript("flow6-refusals", &refs);
+    let mut why = String::new();
+    for (what, u) in [
+        ("not yet valid", &not_yet),
+        ("wrong", &wrong),
+        ("revoked", &revoked),
+        ("locked", &locked),
+        ("expired", &expired),
+    ] {
+        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));
+        for line in tap.syslog_for(u) {
+            why.push_str(&format!("  syslog: {line}\n"));
+        }
+    }
+    println!("{why}");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-transcripts/flow6-why.txt"),
+        why,
+    )
+    .unwrap();
 }

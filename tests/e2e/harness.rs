@@ -88,8 +88,32 @@ pub fn module_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(target)
     };
     let p = target.join("debug/libpam_tap.so");
-    assert!(p.exists(), "{} is missing: run `cargo build` first", p.display());
+    // `cargo test` builds the rlib for linking but not the cdylib: a stale module would test old code.
+    let built = fs::metadata(&p)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `cargo build` first", p.display()));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    if newest_mtime(&src).is_some_and(|t| t > built) {
+        panic!(
+            "{} is older than src/: run `cargo build` before `cargo test`",
+            p.display()
+        );
+    }
     p
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest_mtime(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
 }
 
 pub fn tapctl_path() -> PathBuf {
@@ -108,8 +132,7 @@ fn unique_suffix() -> String {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn run_ok(cmd: &mut Command) -> String {
@@ -276,16 +299,18 @@ impl PamDir {
     pub fn new(scratch: &Scratch, stack: Stack, module_args: &str) -> PamDir {
         let dir = scratch.join("pam.d");
         run_ok(Command::new(tool("cp")).arg("-a").arg("/etc/pam.d").arg(&dir));
-        let tap = module_path();
         let w = |name: &str, text: String| fs::write(dir.join(name), text).unwrap();
         let (auth_tap, pw_tap, unix_pw_opts, unix_auth_opts) = match stack {
             Stack::UnixOnly => (String::new(), String::new(), "obscure yescrypt", "nullok"),
-            Stack::WithTap => (
-                format!("auth\t[success=2 default=ignore]\t{} {module_args}\n", tap.display()),
-                format!("password\trequisite\t\t\t{} {module_args}\n", tap.display()),
-                "obscure use_authtok try_first_pass yescrypt",
-                "nullok try_first_pass",
-            ),
+            Stack::WithTap => {
+                let tap = module_path();
+                (
+                    format!("auth\t[success=2 default=ignore]\t{} {module_args}\n", tap.display()),
+                    format!("password\trequisite\t\t\t{} {module_args}\n", tap.display()),
+                    "obscure use_authtok try_first_pass yescrypt",
+                    "nullok try_first_pass",
+                )
+            }
         };
         w(
             "common-auth",
@@ -751,6 +776,30 @@ impl Tap {
                 Some(r) => format!("{}:{}", e["event"].as_str().unwrap_or("?"), r),
                 None => e["event"].as_str().unwrap_or("?").to_string(),
             })
+            .collect()
+    }
+
+    /// Like [`assert_drove`], with pam_tap's syslog lines in the failure message.
+    #[track_caller]
+    pub fn assert_drove(&self, t: &Transcript, what: &str, sshd: Option<&Sshd>) {
+        if t.code != 0 || t.failed_to_drive() {
+            panic!(
+                "{what}: exit {}\n--- terminal ---\n{}\n--- sshd -D -e ---\n{}\n--- pam_tap syslog ---\n{}",
+                t.code,
+                t.text,
+                sshd.map(|s| s.log_text()).unwrap_or_default(),
+                self.syslog.text()
+            );
+        }
+    }
+
+    /// pam_tap's syslog lines that mention `user`.
+    pub fn syslog_for(&self, user: &User) -> Vec<String> {
+        let needle = format!("user={} ", user.name);
+        self.syslog
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains(&needle))
             .collect()
     }
 
