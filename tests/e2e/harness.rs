@@ -34,10 +34,12 @@ pub fn accounts_lock() -> MutexGuard<'static, ()> {
 /// True when the tests can run; prints a loud reason when they cannot (not root).
 pub fn can_run(test: &str) -> bool {
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!();
-        eprintln!("!!!!!!!! SKIPPED {test}: the end-to-end tests must run as root (they create users,");
-        eprintln!("!!!!!!!! run a private sshd and mount a private /etc/pam.d in their own mount namespace).");
-        eprintln!();
+        // Straight to fd 2: libtest captures eprintln! of a passing test, and this must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!! SKIPPED {test}: the end-to-end tests must run as root (they create users, run a\n\
+             !!!!!!!! private sshd and mount a private /etc/pam.d in their own mount namespace).\n"
+        );
         return false;
     }
     for t in [
