@@ -265,3 +265,34 @@ pub fn drive(mut cmd: Command, confdir: &Path, user: &str, ops: &[&str], answers
         .collect();
     Drive { prompts, results, text }
 }
+
+/// A local group that exists for the life of the value.
+pub struct Group {
+    pub name: String,
+}
+
+impl Group {
+    pub fn new() -> Group {
+        let name = format!("tapg{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let mut c = Command::new("groupadd");
+        c.arg(&name);
+        retry(c);
+        Group { name }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let mut c = Command::new("groupdel");
+        c.arg(&self.name);
+        retry(c);
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
