@@ -552,3 +552,35 @@ fn e2e_refusals() {
     )
     .unwrap();
 }
+
+/// With keyboard-interactive the forced change happens inside authentication, as prompts of the
+/// conversation, so it needs no tty: `ssh -T host cmd` with the TAP sets the password and runs the
+/// command (unlike the password method, see flow 2).
+#[test]
+fn e2e_ssh_keyboard_interactive_command_without_tty() {
+    if !can_run("e2e_ssh_keyboard_interactive_command_without_tty") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let issued = tap.issue(&user, &[]);
+    let t = drive(
+        &tap.scratch,
+        &[
+            expect("Password: $"),
+            send(&issued.pass),
+            expect("New password: $"),
+            send(NEW),
+            expect("Retype new password: $"),
+            send(NEW),
+            expect(r"E2E-RAN-AS-\w+"),
+            Step::Eof,
+        ],
+        &sshd.ssh(&user.name, &["-T", "echo E2E-RAN-AS-$(id -un)"]),
+    );
+    tap.assert_drove(&t, "ssh -T host cmd with the TAP", Some(&sshd));
+    assert!(t.text.contains(&format!("E2E-RAN-AS-{}", user.name)), "{}", t.text);
+    assert_ne!(lastchg(&user.shadow()), "0", "the change was not made");
+    keep_transcript("kbdint-command-without-tty", &[("ssh -T host cmd with the TAP", &t)]);
+}
