@@ -584,3 +584,40 @@ fn e2e_ssh_keyboard_interactive_command_without_tty() {
     assert_ne!(lastchg(&user.shadow()), "0", "the change was not made");
     keep_transcript("kbdint-command-without-tty", &[("ssh -T host cmd with the TAP", &t)]);
 }
+
+/// What cannot work: key-only SSH before the change. A key login never shows the pass to PAM, yet
+/// the issue forced a change, so sshd runs passwd, which asks for a current password the user never
+/// had (the pass is not accepted there, being unused). The change fails, the user is logged out, and
+/// nothing is lost: the account and the pass are as they were, for a login that can take the pass.
+#[test]
+fn e2e_ssh_key_only_before_the_change_cannot_change() {
+    if !can_run("e2e_ssh_key_only_before_the_change_cannot_change") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyOnly);
+    sshd.authorize_key(&user);
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    let t = drive(
+        &tap.scratch,
+        &[
+            expect("You must change your password now and login again!"),
+            expect("Current password: $"),
+            send(&issued.pass),
+            expect("password unchanged"),
+            Step::Eof,
+        ],
+        &sshd.ssh(&user.name, &[]),
+    );
+    if t.failed_to_drive() {
+        tap.assert_drove(&t, "key-only login before the change", Some(&sshd));
+    }
+    assert_eq!(user.shadow(), reset, "the account changed");
+    assert_eq!(tap.show(&user)["status"], "usable");
+    keep_transcript(
+        "key-only-before-the-change",
+        &[("ssh with a key, before the change", &t)],
+    );
+}

@@ -412,6 +412,8 @@ impl PamDir {
 
 pub struct Sshd {
     child: Option<Child>,
+    /// A client key pair in the scratch dir (used only by `SshMethod::KeyOnly`).
+    pub client_key: PathBuf,
     pub method: SshMethod,
     pub port: u16,
     pub log: PathBuf,
@@ -423,6 +425,8 @@ pub enum SshMethod {
     KeyboardInteractive,
     /// Debian's default `KbdInteractiveAuthentication no`: the password method; sshd runs passwd.
     Password,
+    /// Public keys only (no password prompt at all): the user's key from `Sshd::authorize_key`.
+    KeyOnly,
 }
 
 impl Sshd {
@@ -436,26 +440,32 @@ impl Sshd {
         let bin = scratch.join(SSHD_SERVICE);
         if !bin.exists() {
             fs::copy(tool("sshd"), &bin).unwrap();
-            run_ok(
-                Command::new(tool("ssh-keygen"))
-                    .args(["-q", "-t", "ed25519", "-N", ""])
-                    .arg("-f")
-                    .arg(scratch.join("hostkey")),
-            );
+            for key in ["hostkey", "client_key"] {
+                run_ok(
+                    Command::new(tool("ssh-keygen"))
+                        .args(["-q", "-t", "ed25519", "-N", ""])
+                        .arg("-f")
+                        .arg(scratch.join(key)),
+                );
+            }
         }
         let mut last_log = String::new();
         for attempt in 0..5 {
             let port = free_port();
             let config = scratch.join("sshd_config");
-            let kbdint = match method {
-                SshMethod::KeyboardInteractive => "yes",
-                SshMethod::Password => "no",
+            let (kbdint, password, pubkey, authkeys) = match method {
+                SshMethod::KeyboardInteractive => ("yes", "yes", "no", "none"),
+                SshMethod::Password => ("no", "yes", "no", "none"),
+                SshMethod::KeyOnly => ("no", "no", "yes", ".ssh/authorized_keys"),
             };
             let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/sshd_config.in"))
                 .unwrap()
                 .replace("@PORT@", &port.to_string())
                 .replace("@HOSTKEY@", &scratch.join("hostkey").display().to_string())
-                .replace("@KBDINT@", kbdint);
+                .replace("@KBDINT@", kbdint)
+                .replace("@PASSWORD@", password)
+                .replace("@PUBKEY@", pubkey)
+                .replace("@AUTHKEYS@", authkeys);
             fs::write(&config, text).unwrap();
             let log = scratch.join(format!("sshd-{attempt}.log"));
             let argv = pam.wrap(&[bin.to_str().unwrap(), "-D", "-e", "-f", config.to_str().unwrap()]);
@@ -468,6 +478,7 @@ impl Sshd {
                 .unwrap();
             let mut sshd = Sshd {
                 child: Some(child),
+                client_key: scratch.join("client_key"),
                 method,
                 port,
                 log: log.clone(),
@@ -493,28 +504,48 @@ impl Sshd {
         panic!("private sshd did not start:\n{last_log}");
     }
 
+    /// Puts the client key in `user`'s ~/.ssh/authorized_keys, owned by the user as sshd requires.
+    pub fn authorize_key(&self, user: &User) {
+        let home = PathBuf::from(format!("/home/{}", user.name));
+        let ssh = home.join(".ssh");
+        fs::create_dir_all(&ssh).unwrap();
+        fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::copy(self.client_key.with_extension("pub"), ssh.join("authorized_keys")).unwrap();
+        run_ok(
+            Command::new(tool("chown"))
+                .arg("-R")
+                .arg(format!("{0}:{0}", user.name))
+                .arg(&ssh),
+        );
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// `ssh` as a person runs it against this sshd (password prompts on the pty).
     pub fn ssh(&self, user: &str, extra: &[&str]) -> Vec<String> {
-        let preferred = match self.method {
-            SshMethod::KeyboardInteractive => "PreferredAuthentications=keyboard-interactive",
-            SshMethod::Password => "PreferredAuthentications=password",
+        let (preferred, pubkey) = match self.method {
+            SshMethod::KeyboardInteractive => ("keyboard-interactive", "no"),
+            SshMethod::Password => ("password", "no"),
+            SshMethod::KeyOnly => ("publickey", "yes"),
         };
         let mut v: Vec<String> = vec![
             tool("ssh").display().to_string(),
             "-o".into(),
-            preferred.into(),
+            format!("PreferredAuthentications={preferred}"),
+            "-o".into(),
+            format!("PubkeyAuthentication={pubkey}"),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-i".into(),
+            self.client_key.display().to_string(),
             "-p".into(),
             self.port.to_string(),
             "-o".into(),
             "StrictHostKeyChecking=no".into(),
             "-o".into(),
             "UserKnownHostsFile=/dev/null".into(),
-            "-o".into(),
-            "PubkeyAuthentication=no".into(),
             "-o".into(),
             "LogLevel=ERROR".into(),
             "-o".into(),
