@@ -443,9 +443,9 @@ fn e2e_refusals() {
         t
     };
 
-    // Expired: the shortest lifetime the policy allows, started so that it ends in a few seconds.
+    // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
     let expired = User::with_password(OWN);
-    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 3);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 15);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
 
@@ -619,5 +619,56 @@ fn e2e_ssh_key_only_before_the_change_cannot_change() {
     keep_transcript(
         "key-only-before-the-change",
         &[("ssh with a key, before the change", &t)],
+    );
+}
+
+/// Users who hold no pass see no difference: one `Password:` prompt over ssh, and `passwd` run by the
+/// user asks for the current password and then the new one, exactly as without pam_tap.
+#[test]
+fn e2e_users_without_a_pass_are_unaffected() {
+    if !can_run("e2e_users_without_a_pass_are_unaffected") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let mut steps = vec![expect("Password: $"), send(OWN)];
+    steps.extend(shell_as(&user.name));
+    let t = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    tap.assert_drove(&t, "ssh with the account's own password", Some(&sshd));
+    assert_eq!(
+        t.text.matches("assword:").count(),
+        1,
+        "more than one prompt:\n{}",
+        t.text
+    );
+
+    let before = user.shadow();
+    let steps = [
+        expect("Current password: $"),
+        send(OWN),
+        expect("New password: $"),
+        send(NEW),
+        expect("Retype new password: $"),
+        send(NEW),
+        expect("password updated successfully"),
+        Step::Eof,
+    ];
+    let argv = tap.pam.wrap(&[
+        tool("setpriv").to_str().unwrap(),
+        "--reuid",
+        &user.name,
+        "--regid",
+        &user.name,
+        "--init-groups",
+        "--reset-env",
+        tool("passwd").to_str().unwrap(),
+    ]);
+    let p = drive(&tap.scratch, &steps, &argv);
+    tap.assert_drove(&p, "passwd run by a user without a pass", None);
+    assert_ne!(user.shadow(), before, "passwd did not change the password");
+    keep_transcript(
+        "users-without-a-pass",
+        &[("ssh with the own password", &t), ("passwd run by the user", &p)],
     );
 }
