@@ -22,10 +22,9 @@ fn e2e_harness_pam_unix_baseline() {
     let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
     let user = User::with_password("Ok7-first-Word");
     let caller = User::new();
-    let expire = |u: &User| run_ok(std::process::Command::new(tool("chage")).args(["-d", "0", &u.name]));
 
     // ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
-    expire(&user);
+    user.force_change();
     let sshd = Sshd::start(&scratch, &pam, SshMethod::KeyboardInteractive);
     let mut steps = vec![
         expect("Password: $"),
@@ -44,7 +43,7 @@ fn e2e_harness_pam_unix_baseline() {
     drop(sshd);
 
     // ssh, password method: sshd runs passwd on the tty and logs the user out.
-    expire(&user);
+    user.force_change();
     let sshd = Sshd::start(&scratch, &pam, SshMethod::Password);
     let steps = vec![
         expect("password: $"),
@@ -64,7 +63,7 @@ fn e2e_harness_pam_unix_baseline() {
     drop(sshd);
 
     // login on a pty, as getty runs it.
-    expire(&user);
+    user.force_change();
     let mut steps = vec![
         expect("login: $"),
         send(&user.name),
@@ -82,7 +81,7 @@ fn e2e_harness_pam_unix_baseline() {
     assert_drove(&t, "login forced change", None);
 
     // su from an unprivileged user's shell.
-    expire(&user);
+    user.force_change();
     let t = drive(
         &scratch,
         &su_steps(
@@ -503,6 +502,10 @@ fn e2e_refusals() {
 
     // By now the expired pass has ended.
     let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
+    assert!(
+        expires < chrono::Utc::now() + chrono::Duration::seconds(60),
+        "expires_at {expires}"
+    );
     while chrono::Utc::now() <= expires {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }

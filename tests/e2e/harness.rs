@@ -216,6 +216,12 @@ impl User {
         assert!(child.wait().unwrap().success(), "chpasswd failed");
     }
 
+    /// `chage -d 0`: the next login must change the password.
+    pub fn force_change(&self) {
+        let _g = accounts_lock();
+        run_ok(Command::new(tool("chage")).args(["-d", "0", &self.name]));
+    }
+
     /// The account's /etc/shadow line (the state a refused login must not touch).
     pub fn shadow(&self) -> String {
         let text = fs::read_to_string("/etc/shadow").unwrap();
