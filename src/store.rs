@@ -482,6 +482,42 @@ impl Store {
         })))
     }
 
+    /// Records a login with a used pass inside its handoff grace window, unless the pass was used
+    /// less than `gap` seconds ago: logins racing a one-time pass never get a second success.
+    pub fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<i64> = tx.query_row(
+            "SELECT max(at) FROM audit WHERE pass_id = ?1 AND event IN ('used', 'grace_used')",
+            params![id],
+            |r| r.get(0),
+        )?;
+        if last.is_some_and(|t| now < t + gap) {
+            audit_in(
+                &tx,
+                now,
+                Event::Refused,
+                Some(user),
+                Some(id),
+                ctx,
+                Some("used moments ago"),
+            )?;
+            tx.commit()?;
+            return Ok(false);
+        }
+        audit_in(
+            &tx,
+            now,
+            Event::GraceUsed,
+            Some(user),
+            Some(id),
+            ctx,
+            Some("login while the forced change is pending"),
+        )?;
+        add_clock(&tx, now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Counts one wrong answer against a pass, locking it at `max_failures`; returns whether it is
     /// now locked. One transaction: N racing wrong answers count exactly N.
     pub fn record_failure(&mut self, id: i64, now: i64, max_failures: u32, ctx: &Context) -> Result<bool> {
