@@ -611,6 +611,36 @@ fn bad_input_conversation_errors_and_broken_files_fail_closed() {
 }
 
 #[test]
+fn unsafe_config_is_refused_with_an_alert() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    std::fs::set_permissions(&w.opts.config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(w.auth(T0, vec![]), Outcome::Failed(ErrorKind::Unsafe));
+    assert_eq!(Outcome::Failed(ErrorKind::Unsafe).pam_code(), PAM_SERVICE_ERR);
+    assert!(w
+        .log
+        .0
+        .iter()
+        .any(|(l, m)| *l == Level::Alert && m.contains("writable")));
+}
+
+#[test]
+fn setcred_succeeds_only_after_an_accepted_pass() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    let mut h = Fake::new(accepted("alice", CODE.as_bytes(), None));
+    assert_eq!(setcred(&h), PAM_IGNORE);
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
+    assert_eq!(setcred(&h), PAM_SUCCESS);
+}
+
+#[test]
 fn tampered_hash_fails_closed() {
     let Some(mut w) = world("") else { return };
     let (id, _) = w.put("alice", NORMAL);
