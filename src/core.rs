@@ -308,15 +308,15 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
                 ..base
             });
         }
-        let derived = |r: &PassRecord| r.reset_password.then(|| hash::derive(&r.derive_key, &code));
+        // Remember the accepted pass (and the derived secret for the handoff) on the PAM handle.
+        let mut keep = |r: &PassRecord| {
+            h.remember(r.reset_password.then(|| hash::derive(&r.derive_key, &code)))
+                .map_err(|_| Error::Store("could not keep the handoff secret on the PAM handle".into()))
+        };
         match status {
             Status::Usable => match store.redeem(rec.id, env.now, policy.enabled, &ctx)? {
                 Redeemed::Ok(r) => {
-                    if h.remember(derived(&r)).is_err() {
-                        return Err(Error::Store(
-                            "could not keep the handoff secret on the PAM handle".into(),
-                        ));
-                    }
+                    keep(&r)?;
                     Ok(Decision {
                         outcome: Outcome::Accepted,
                         ..base
@@ -335,11 +335,7 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
                         ..base
                     });
                 }
-                if h.remember(derived(&rec)).is_err() {
-                    return Err(Error::Store(
-                        "could not keep the handoff secret on the PAM handle".into(),
-                    ));
-                }
+                keep(&rec)?;
                 Ok(Decision {
                     outcome: Outcome::AcceptedInGrace,
                     ..base
