@@ -5,6 +5,9 @@
 //!
 //! Runs only as root (skips loudly otherwise). The module must be built first (`cargo build`).
 
+// These tests drive real programs against the real clock (pass windows, the grace window).
+#![allow(clippy::disallowed_methods)]
+
 #[path = "e2e/harness.rs"]
 mod harness;
 
@@ -237,15 +240,45 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     );
 }
 
-/// Flow 2: ssh password method (Debian's default). Without a tty the login is refused by sshd and
-/// nothing is lost; on a tty sshd runs passwd, the TAP is typed again at "Current password:", the
-/// new password is set, the user is logged out, and the new password logs in.
+/// The least time between two logins with one pass inside the grace window (pam_tap's
+/// GRACE_RELOGIN_GAP, 10 s, plus a second for the clock's whole seconds).
+const RELOGIN_GAP: chrono::Duration = chrono::Duration::seconds(11);
+
+/// Waits until a re-login with the pass may be accepted: RELOGIN_GAP after its last use.
+fn wait_out_relogin_gap(tap: &Tap, user: &User) {
+    let last = tap
+        .log(user)
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("used" | "grace_used")))
+        // `log --json` gives `at` in Unix seconds; accept RFC 3339 too, as `show --json` uses.
+        .filter_map(|e| match &e["at"] {
+            serde_json::Value::Number(n) => chrono::DateTime::from_timestamp(n.as_i64()?, 0),
+            serde_json::Value::String(t) => chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc()),
+            _ => None,
+        })
+        .max()
+        .expect("the pass was never used");
+    let until = last + RELOGIN_GAP;
+    assert!(
+        until < chrono::Utc::now() + chrono::Duration::seconds(30),
+        "last use {last}"
+    );
+    while chrono::Utc::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Flow 2: ssh password method (Debian's default). Without a tty the login is refused by sshd and,
+/// with `[handoff] relogin = true`, nothing is lost; on a tty sshd runs passwd, the TAP is typed again
+/// at "Current password:", the new password is set, the user is logged out, and the new password logs
+/// in. (With the shipped `relogin = false` the no-tty attempt spends a one-time pass: see
+/// e2e_ssh_password_method_without_tty_spends_a_one_time_pass.)
 #[test]
 fn e2e_ssh_password_method_first_login() {
     if !can_run("e2e_ssh_password_method_first_login") {
         return;
     }
-    let tap = Tap::new();
+    let tap = Tap::with_config("[handoff]\nrelogin = true\n");
     let user = User::with_password(OWN);
     let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
@@ -263,6 +296,9 @@ fn e2e_ssh_password_method_first_login() {
         Some(&sshd),
     );
     assert_eq!(user.shadow(), reset, "a refused no-tty login changed the account");
+    // A person reads sshd's message and tries again on a tty; pam_tap accepts the used pass again
+    // only some seconds after its last use (so that racing logins cannot share a one-time pass).
+    wait_out_relogin_gap(&tap, &user);
 
     let first = drive(
         &tap.scratch,
@@ -673,5 +709,45 @@ fn e2e_users_without_a_pass_are_unaffected() {
     keep_transcript(
         "users-without-a-pass",
         &[("ssh with the own password", &t), ("passwd run by the user", &p)],
+    );
+}
+
+/// The shipped default `[handoff] relogin = false`: a one-time pass logs in exactly once, so a login
+/// that sshd's password method refuses for want of a tty (`ssh host cmd`) spends it; the account
+/// keeps the reset password with the change pending, and the user needs a new pass.
+#[test]
+fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
+    if !can_run("e2e_ssh_password_method_without_tty_spends_a_one_time_pass") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::Password);
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    let no_tty = drive(
+        &tap.scratch,
+        &refused_ssh(&issued.pass),
+        &sshd.ssh(&user.name, &["true"]),
+    );
+    assert_refused(
+        &no_tty,
+        "Password change required but no TTY available",
+        "ssh host true",
+        Some(&sshd),
+    );
+    wait_out_relogin_gap(&tap, &user);
+    let retry = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    assert_refused(&retry, "Permission denied", "the retry on a tty", Some(&sshd));
+    assert_eq!(user.shadow(), reset);
+    assert_eq!(tap.show(&user)["status"], "used");
+    let events = tap.events(&user);
+    assert!(events.contains(&"refused:used".to_string()), "{events:?}");
+    keep_transcript(
+        "no-tty-with-relogin-off",
+        &[
+            ("`ssh host true` with the TAP", &no_tty),
+            ("then `ssh host` with the TAP", &retry),
+        ],
     );
 }

@@ -79,25 +79,20 @@ pub fn drive_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/drive.exp")
 }
 
-/// The built module: $CARGO_TARGET_DIR/debug/libpam_tap.so, else <crate>/target/debug.
+/// The built module, from the directory cargo built tapctl into (so CARGO_TARGET_DIR is honoured).
+/// `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on `cargo build`: take the newer.
 pub fn module_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(target)
-    };
-    let p = target.join("debug/libpam_tap.so");
-    // `cargo test` builds the rlib for linking but not the cdylib: a stale module would test old code.
-    let built = fs::metadata(&p)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is missing: run `cargo build` first", p.display()));
+    let dir = Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap();
+    let (built, p) = [dir.join("deps/libpam_tap.so"), dir.join("libpam_tap.so")]
+        .into_iter()
+        .filter_map(|p| fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .max()
+        .expect("libpam_tap.so is missing: run `cargo build --all-targets` first");
+    // A module older than the sources would test old code.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     if newest_mtime(&src).is_some_and(|t| t > built) {
         panic!(
-            "{} is older than src/: run `cargo build` before `cargo test`",
+            "{} is older than src/: run `cargo build --all-targets` first",
             p.display()
         );
     }
@@ -742,6 +737,11 @@ pub const MAX_FAILURES: u32 = 3;
 
 impl Tap {
     pub fn new() -> Tap {
+        Tap::with_config("")
+    }
+
+    /// `extra` is appended to the test config (whole TOML tables, e.g. "[handoff]\nrelogin = true\n").
+    pub fn with_config(extra: &str) -> Tap {
         let scratch = Scratch::new();
         let syslog = SyslogCatcher::new(&scratch);
         let config = scratch.join("pam_tap.toml");
@@ -751,7 +751,8 @@ impl Tap {
                 "enabled = true\n\
                  database = \"{}\"\n\
                  [pass]\n\
-                 max_failures = {MAX_FAILURES}\n",
+                 max_failures = {MAX_FAILURES}\n\
+                 {extra}",
                 scratch.join("db/tap.db").display()
             ),
         )
