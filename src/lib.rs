@@ -1,0 +1,19 @@
+//! pam_tap: Temporary Access Pass for Linux logins.
+//!
+//! One library serves both front ends: the PAM module (`src/pam/`, a thin FFI shell over
+//! [`core`]) and `tapctl` (over [`admin`]). Nothing about passes, policy or storage is written twice.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod hash;
+pub mod log;
+pub mod outcome;
+pub mod passcode;
+pub mod store;
+pub mod users;
+
+mod pam;
+mod safefile;

@@ -1,1 +1,312 @@
-fn main() {}
+//! tapctl: the issuing CLI of pam_tap.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
+use pam_tap::cli::{Cli, Command, IssueArgs};
+use pam_tap::config::{self, Policy};
+use pam_tap::error::{Error, Result};
+use pam_tap::passcode;
+use pam_tap::store::{AuditEntry, Store};
+use pam_tap::users::System;
+
+fn local(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| {
+            d.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn opt_local(t: Option<i64>) -> String {
+    t.map_or("-".into(), local)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| Error::Io(e.to_string()))?
+    );
+    Ok(())
+}
+
+fn load(cli: &Cli) -> Result<Policy> {
+    Policy::load(&cli.config)
+}
+
+fn operator(policy: &Policy) -> Result<Operator> {
+    let sudo_user = std::env::var("SUDO_USER").ok();
+    // SAFETY: getuid cannot fail.
+    admin::operator(policy, &System, unsafe { libc::getuid() }, sudo_user.as_deref())
+}
+
+fn init(cli: &Cli) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !cli.config.exists() {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&cli.config)
+            .map_err(|e| Error::Io(format!("creating {}: {e}", cli.config.display())))?;
+        std::io::Write::write_all(&mut f, config::EXAMPLE.as_bytes()).map_err(|e| Error::Io(e.to_string()))?;
+        println!(
+            "wrote {} (enabled = false: turn it on once pam.d is wired)",
+            cli.config.display()
+        );
+    }
+    let policy = load(cli)?;
+    let store = Store::create(&policy.database)?;
+    println!(
+        "database {} ready (schema {})",
+        policy.database.display(),
+        store.version()?
+    );
+    Ok(())
+}
+
+fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
+    let policy = load(cli)?;
+    let op = operator(&policy)?;
+    let lifetime = a
+        .lifetime
+        .as_deref()
+        .map(config::parse_duration)
+        .transpose()
+        .map_err(Error::Refused)?;
+    let start = a
+        .start
+        .as_deref()
+        .map(Start::parse)
+        .transpose()
+        .map_err(Error::Refused)?;
+    let req = IssueRequest {
+        user: a.user.clone(),
+        lifetime,
+        start,
+        one_time: if a.one_time {
+            Some(true)
+        } else if a.reusable {
+            Some(false)
+        } else {
+            None
+        },
+        length: a.length,
+        replace: a.replace,
+        keep_password: a.keep_password,
+        reason: a.reason.clone(),
+    };
+    let mut store = Store::open(&policy.database)?;
+    let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
+    if !policy.enabled {
+        eprintln!(
+            "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
+            cli.config.display()
+        );
+    }
+    if let Some(note) = &issued.note {
+        eprintln!("tapctl: note: {note}");
+    }
+    if a.json {
+        return json(&issued);
+    }
+    println!("Temporary Access Pass for {} (pass {}):", issued.user, issued.pass_id);
+    println!();
+    println!("    {}", passcode::grouped(&issued.pass).as_str());
+    println!();
+    println!("  valid from   {}", local(issued.starts_at));
+    println!("  valid until  {}", local(issued.expires_at));
+    println!(
+        "  one-time     {}",
+        if issued.one_time {
+            "yes"
+        } else {
+            "no (reusable until it expires)"
+        }
+    );
+    println!();
+    println!(
+        "This is the only time the pass is shown: give it to {} through a trusted channel.",
+        issued.user
+    );
+    println!("It is not case-sensitive; dashes and spaces are ignored.");
+    if issued.reset_password {
+        println!(
+            "Next: {} logs in with it and is asked at once to choose a new password. Their old password no longer works.",
+            issued.user
+        );
+    } else {
+        println!(
+            "Next: {} logs in with it; their password is unchanged and no change is forced.",
+            issued.user
+        );
+    }
+    Ok(())
+}
+
+fn print_views(views: &[View]) {
+    println!(
+        "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
+        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME", "ISSUED BY"
+    );
+    for v in views {
+        println!(
+            "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
+            v.id,
+            v.user,
+            v.status.as_str(),
+            local(v.expires_at),
+            if v.one_time { "yes" } else { "no" },
+            v.issued_by
+        );
+    }
+}
+
+fn show_view(v: &View) {
+    println!("pass {} for {} (uid {})", v.id, v.user, v.uid);
+    println!("  status          {}", v.status.as_str());
+    println!("  issued          {} by {}", local(v.created_at), v.issued_by);
+    println!("  valid from      {}", local(v.starts_at));
+    println!("  valid until     {}", local(v.expires_at));
+    println!("  one-time        {}", if v.one_time { "yes" } else { "no" });
+    println!(
+        "  password reset  {}",
+        if v.reset_password {
+            "yes (change forced at first login)"
+        } else {
+            "no"
+        }
+    );
+    println!("  used            {} ({} time(s))", opt_local(v.used_at), v.use_count);
+    println!("  failures        {}", v.failures);
+    println!("  locked          {}", opt_local(v.locked_at));
+    println!("  revoked         {}", opt_local(v.revoked_at));
+    if let Some(r) = &v.reason {
+        println!("  reason          {r}");
+    }
+}
+
+fn print_log(entries: &[AuditEntry]) {
+    for e in entries {
+        let mut line = format!(
+            "{}  {:<10} user={}",
+            local(e.at),
+            e.event,
+            e.user.as_deref().unwrap_or("-")
+        );
+        if let Some(id) = e.pass_id {
+            line.push_str(&format!(" pass={id}"));
+        }
+        for (k, v) in [
+            ("operator", &e.operator),
+            ("service", &e.service),
+            ("rhost", &e.rhost),
+            ("reason", &e.reason),
+        ] {
+            if let Some(v) = v {
+                line.push_str(&format!(" {k}={v}"));
+            }
+        }
+        println!("{line}");
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Init => {
+            // SAFETY: getuid cannot fail.
+            if unsafe { libc::getuid() } != 0 {
+                return Err(Error::Refused("tapctl init must run as root".into()));
+            }
+            init(cli)
+        }
+        Command::Issue(a) => issue(cli, a),
+        Command::List { all, json: j } => {
+            let policy = load(cli)?;
+            operator(&policy)?;
+            let views = admin::list(&Store::open(&policy.database)?, &policy, *all, now())?;
+            if *j {
+                json(&views)
+            } else {
+                print_views(&views);
+                Ok(())
+            }
+        }
+        Command::Show { user, json: j } => {
+            let policy = load(cli)?;
+            operator(&policy)?;
+            let v = admin::show(&Store::open(&policy.database)?, &policy, user, now())?;
+            if *j {
+                json(&v)
+            } else {
+                show_view(&v);
+                Ok(())
+            }
+        }
+        Command::Revoke { user, reason } => {
+            let policy = load(cli)?;
+            let op = operator(&policy)?;
+            let mut store = Store::open(&policy.database)?;
+            let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
+            println!(
+                "revoked pass {} of {user}{}",
+                r.pass_id,
+                if r.restored {
+                    "; the account's previous password is back"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Command::Purge { older_than } => {
+            let policy = load(cli)?;
+            let op = operator(&policy)?;
+            admin::require_privileged(&op, "purge")?;
+            let d = config::parse_duration(older_than).map_err(Error::Refused)?;
+            let mut store = Store::open(&policy.database)?;
+            let t = now();
+            let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
+            println!("purged {} pass(es); the audit log is kept", gone.len());
+            Ok(())
+        }
+        Command::Log { user, json: j } => {
+            let policy = load(cli)?;
+            operator(&policy)?;
+            let entries = Store::open(&policy.database)?.log(user.as_deref())?;
+            if *j {
+                json(&entries)
+            } else {
+                print_log(&entries);
+                Ok(())
+            }
+        }
+        Command::Policy { json: j } => {
+            let policy = load(cli)?;
+            if *j {
+                json(&policy)
+            } else {
+                print!("{}", toml::to_string(&policy).map_err(|e| Error::Io(e.to_string()))?);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tapctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! A small PAM application for pam_tap's tests and benchmarks: it runs PAM operations on one handle
+//! through the real libpam, answering prompts from stdin, and prints every prompt and result.
+//!
+//! ```text
+//! pam_drive [--confdir DIR] SERVICE USER OP...
+//! OP: authenticate | acct_mgmt | chauthtok | chauthtok_expired | setcred | open_session | close_session
+//! stdin: one answer per line; a line `<null>` answers with a NULL reply, `<fail>` fails the conversation.
+//! ```
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::io::BufRead;
+
+#[repr(C)]
+struct Message {
+    style: c_int,
+    msg: *const c_char,
+}
+
+#[repr(C)]
+struct Response {
+    resp: *mut c_char,
+    retcode: c_int,
+}
+
+#[repr(C)]
+struct Conv {
+    conv: extern "C" fn(c_int, *mut *const Message, *mut *mut Response, *mut c_void) -> c_int,
+    appdata: *mut c_void,
+}
+
+#[link(name = "pam")]
+extern "C" {
+    fn pam_start(service: *const c_char, user: *const c_char, conv: *const Conv, pamh: *mut *mut c_void) -> c_int;
+    fn pam_start_confdir(
+        service: *const c_char,
+        user: *const c_char,
+        conv: *const Conv,
+        confdir: *const c_char,
+        pamh: *mut *mut c_void,
+    ) -> c_int;
+    fn pam_authenticate(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_acct_mgmt(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_chauthtok(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_setcred(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_open_session(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_close_session(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_end(pamh: *mut c_void, status: c_int) -> c_int;
+}
+
+const NAMES: [&str; 32] = [
+    "PAM_SUCCESS",
+    "PAM_OPEN_ERR",
+    "PAM_SYMBOL_ERR",
+    "PAM_SERVICE_ERR",
+    "PAM_SYSTEM_ERR",
+    "PAM_BUF_ERR",
+    "PAM_PERM_DENIED",
+    "PAM_AUTH_ERR",
+    "PAM_CRED_INSUFFICIENT",
+    "PAM_AUTHINFO_UNAVAIL",
+    "PAM_USER_UNKNOWN",
+    "PAM_MAXTRIES",
+    "PAM_NEW_AUTHTOK_REQD",
+    "PAM_ACCT_EXPIRED",
+    "PAM_SESSION_ERR",
+    "PAM_CRED_UNAVAIL",
+    "PAM_CRED_EXPIRED",
+    "PAM_CRED_ERR",
+    "PAM_NO_MODULE_DATA",
+    "PAM_CONV_ERR",
+    "PAM_AUTHTOK_ERR",
+    "PAM_AUTHTOK_RECOVERY_ERR",
+    "PAM_AUTHTOK_LOCK_BUSY",
+    "PAM_AUTHTOK_DISABLE_AGING",
+    "PAM_TRY_AGAIN",
+    "PAM_IGNORE",
+    "PAM_ABORT",
+    "PAM_AUTHTOK_EXPIRED",
+    "PAM_MODULE_UNKNOWN",
+    "PAM_BAD_ITEM",
+    "PAM_CONV_AGAIN",
+    "PAM_INCOMPLETE",
+];
+
+fn name(rc: c_int) -> String {
+    NAMES
+        .get(rc as usize)
+        .map_or_else(|| format!("PAM_{rc}"), |s| s.to_string())
+}
+
+extern "C" fn conversation(n: c_int, msgs: *mut *const Message, resp: *mut *mut Response, _: *mut c_void) -> c_int {
+    let stdin = std::io::stdin();
+    // SAFETY: libpam passes n valid message pointers; the response array is ours to calloc.
+    unsafe {
+        let out = libc::calloc(n as usize, std::mem::size_of::<Response>()) as *mut Response;
+        for i in 0..n as usize {
+            let m = &**msgs.add(i);
+            let text = CStr::from_ptr(m.msg).to_string_lossy();
+            match m.style {
+                1 | 2 => {
+                    println!("prompt: {text}");
+                    let mut line = Vec::new();
+                    stdin.lock().read_until(b'\n', &mut line).ok();
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    match line.as_slice() {
+                        b"<null>" => {}
+                        b"<fail>" => {
+                            libc::free(out.cast());
+                            return 19; // PAM_CONV_ERR
+                        }
+                        bytes => {
+                            let p = libc::malloc(bytes.len() + 1) as *mut u8;
+                            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+                            *p.add(bytes.len()) = 0;
+                            (*out.add(i)).resp = p.cast();
+                        }
+                    }
+                }
+                3 => println!("error: {text}"),
+                _ => println!("info: {text}"),
+            }
+        }
+        *resp = out;
+    }
+    0
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let confdir = if args.first().map(String::as_str) == Some("--confdir") {
+        let d = args.remove(1);
+        args.remove(0);
+        Some(CString::new(d).unwrap())
+    } else {
+        None
+    };
+    if args.len() < 3 {
+        eprintln!("usage: pam_drive [--confdir DIR] SERVICE USER OP...");
+        std::process::exit(2);
+    }
+    let service = CString::new(args[0].clone()).unwrap();
+    let user = CString::new(args[1].clone()).unwrap();
+    let conv = Conv {
+        conv: conversation,
+        appdata: std::ptr::null_mut(),
+    };
+    let mut h: *mut c_void = std::ptr::null_mut();
+    // SAFETY: plain libpam calls on a handle this process owns.
+    let rc = unsafe {
+        match &confdir {
+            Some(d) => pam_start_confdir(service.as_ptr(), user.as_ptr(), &conv, d.as_ptr(), &mut h),
+            None => pam_start(service.as_ptr(), user.as_ptr(), &conv, &mut h),
+        }
+    };
+    if rc != 0 {
+        println!("result pam_start={}", name(rc));
+        std::process::exit(1);
+    }
+    let mut last = 0;
+    for op in &args[2..] {
+        let rc = unsafe {
+            match op.as_str() {
+                "authenticate" => pam_authenticate(h, 0),
+                "acct_mgmt" => pam_acct_mgmt(h, 0),
+                "chauthtok" => pam_chauthtok(h, 0),
+                "chauthtok_expired" => pam_chauthtok(h, 0x20),
+                "setcred" => pam_setcred(h, 0x2),
+                "open_session" => pam_open_session(h, 0),
+                "close_session" => pam_close_session(h, 0),
+                other => {
+                    eprintln!("unknown op {other}");
+                    std::process::exit(2);
+                }
+            }
+        };
+        println!("result {op}={}", name(rc));
+        last = rc;
+    }
+    unsafe { pam_end(h, last) };
+}

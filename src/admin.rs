@@ -1,0 +1,434 @@
+//! What `tapctl` does, as library functions: roles, issue, revoke, list, purge. The clock, the
+//! name service and the operator are parameters.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::config::{Policy, MAX_LENGTH};
+use crate::core::ineligible;
+use crate::error::{Error, Result};
+use crate::hash;
+use crate::passcode;
+use crate::store::{Context, NewPass, PassRecord, Status, Store};
+use crate::users::{self, Account, Directory};
+
+/// Roles, after Entra's: root is the global administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Issuer,
+    PrivilegedIssuer,
+    Root,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Operator {
+    pub fn context(&self) -> Context {
+        Context {
+            operator: Some(self.name.clone()),
+            service: Some("tapctl".into()),
+            rhost: None,
+        }
+    }
+}
+
+/// Who is running tapctl. `uid` is the real uid; `sudo_user` is `SUDO_USER` (trusted only when
+/// running as root, which is how sudo leaves it).
+pub fn operator(policy: &Policy, dir: &dyn Directory, uid: u32, sudo_user: Option<&str>) -> Result<Operator> {
+    if uid != 0 {
+        return Err(Error::Refused(
+            "tapctl must run as root; a helpdesk runs it through sudo (see the README's sudo rule)".into(),
+        ));
+    }
+    let name = match sudo_user {
+        Some(n) if !n.is_empty() && n != "root" => n.to_string(),
+        _ => {
+            return Ok(Operator {
+                name: "root".into(),
+                role: Role::Root,
+            })
+        }
+    };
+    let acct = dir
+        .account(&name)?
+        .ok_or_else(|| Error::Refused(format!("operator {name} (SUDO_USER) is not a known user")))?;
+    let in_any = |groups: &[String]| acct.groups.iter().any(|g| groups.contains(g));
+    let role = if in_any(&policy.privileged_issuers) {
+        Role::PrivilegedIssuer
+    } else if in_any(&policy.issuers) {
+        Role::Issuer
+    } else if in_any(&policy.viewers) {
+        Role::Viewer
+    } else {
+        return Err(Error::Refused(format!(
+            "{name} holds no tapctl role: add one of their groups to roles.privileged_issuers, roles.issuers or roles.viewers"
+        )));
+    };
+    Ok(Operator { name, role })
+}
+
+/// Whether `op` may issue or revoke a pass for `target`.
+pub fn may_act_on(policy: &Policy, op: &Operator, target: &Account) -> Result<()> {
+    if op.name == target.name {
+        return Err(Error::Refused(format!("{} may not act on their own pass", op.name)));
+    }
+    match op.role {
+        Role::Viewer => Err(Error::Refused(format!(
+            "{} is a viewer and may only list, show and log",
+            op.name
+        ))),
+        Role::Issuer => match target.groups.iter().find(|g| policy.admin_groups.contains(g)) {
+            Some(g) => Err(Error::Refused(format!(
+                "{} is in admin group {g}: only a privileged issuer or root may act on them",
+                target.name
+            ))),
+            None => Ok(()),
+        },
+        Role::PrivilegedIssuer | Role::Root => Ok(()),
+    }
+}
+
+/// Operations only root and privileged issuers may run (purge).
+pub fn require_privileged(op: &Operator, what: &str) -> Result<()> {
+    if op.role >= Role::PrivilegedIssuer {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!("{what} needs root or a privileged issuer")))
+    }
+}
+
+/// When a pass starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    At(i64),
+    In(Duration),
+}
+
+impl Start {
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        if let Some(rest) = s.strip_prefix('+') {
+            return crate::config::parse_duration(rest).map(Start::In);
+        }
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| Start::At(t.timestamp()))
+            .map_err(|e| format!("`{s}` is neither RFC 3339 (2026-01-31T09:00:00+01:00) nor +DURATION ({e})"))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IssueRequest {
+    pub user: String,
+    pub lifetime: Option<Duration>,
+    pub start: Option<Start>,
+    /// `Some(true)` --one-time, `Some(false)` --reusable, `None` policy default.
+    pub one_time: Option<bool>,
+    pub length: Option<usize>,
+    pub replace: bool,
+    pub keep_password: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Issued {
+    pub user: String,
+    #[serde(serialize_with = "ser_secret")]
+    pub pass: Zeroizing<String>,
+    pub pass_id: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub starts_at: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub expires_at: i64,
+    pub one_time: bool,
+    pub reset_password: bool,
+    pub operator: String,
+    /// Set when the account is not local and so no change can be forced.
+    pub note: Option<String>,
+}
+
+fn ser_secret<S: serde::Serializer>(v: &Zeroizing<String>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+pub fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn ser_time<S: serde::Serializer>(v: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*v))
+}
+
+fn ser_opt_time<S: serde::Serializer>(v: &Option<i64>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Looks up a target user, refusing names that cannot be users.
+pub fn target(dir: &dyn Directory, name: &str) -> Result<Account> {
+    if !users::plausible_name(name) {
+        return Err(Error::Refused(format!("{name:?} is not a valid user name")));
+    }
+    dir.account(name)?
+        .ok_or_else(|| Error::Refused(format!("no such user: {name}")))
+}
+
+/// Issues a pass. All or nothing: the pass row, the audit row, the replaced pass's revocation and
+/// the shadow reset commit together or not at all.
+pub fn issue(
+    store: &mut Store,
+    policy: &Policy,
+    dir: &dyn Directory,
+    op: &Operator,
+    req: &IssueRequest,
+    now: i64,
+) -> Result<Issued> {
+    let acct = target(dir, &req.user)?;
+    may_act_on(policy, op, &acct)?;
+    if let Some(why) = ineligible(policy, &acct) {
+        return Err(Error::Refused(format!("{} may not hold a pass: {why}", acct.name)));
+    }
+    let lifetime = req.lifetime.unwrap_or(policy.lifetime_default);
+    policy.check_lifetime(lifetime).map_err(Error::Refused)?;
+    let one_time = match req.one_time {
+        Some(false) if policy.force_one_time => {
+            return Err(Error::Refused(
+                "policy forces one-time passes (pass.force_one_time): --reusable is not allowed".into(),
+            ))
+        }
+        Some(v) => v,
+        None => policy.force_one_time || policy.one_time_default,
+    };
+    let length = req.length.unwrap_or(policy.length);
+    if length < policy.length || length > MAX_LENGTH {
+        return Err(Error::Refused(format!(
+            "--length {length} is outside {} ..= {MAX_LENGTH}",
+            policy.length
+        )));
+    }
+    if let Some(r) = &req.reason {
+        if r.len() > 500 || r.contains(['\n', '\r', '\0']) {
+            return Err(Error::Refused("--reason must be one line of at most 500 bytes".into()));
+        }
+    }
+    let shadow = dir.shadow(&acct.name)?;
+    let want_reset = policy.reset_password && !req.keep_password;
+    let note = (want_reset && shadow.is_none()).then(|| {
+        format!(
+            "{} has no local /etc/shadow entry (directory account): the pass logs them in, but the password change is left to the directory",
+            acct.name
+        )
+    });
+    let reset = want_reset && shadow.is_some();
+
+    let code = passcode::generate(length).map_err(|e| Error::Io(format!("random source: {e}")))?;
+    let phc = hash::hash(&code, &policy.kdf)?;
+    let key = hash::new_derive_key()?;
+    let shadow_set = if reset {
+        Some(hash::shadow_crypt(&hash::derive(&key, &code))?)
+    } else {
+        None
+    };
+
+    let ctx = op.context();
+    let plan = |latest: Option<&PassRecord>, eff_now: i64| -> Result<(NewPass, Option<i64>)> {
+        let starts_at = match &req.start {
+            None => eff_now,
+            Some(Start::At(t)) => *t,
+            Some(Start::In(d)) => eff_now + d.as_secs() as i64,
+        };
+        let expires_at = starts_at + lifetime.as_secs() as i64;
+        if expires_at <= eff_now {
+            return Err(Error::Refused(format!(
+                "that pass would have expired already ({})",
+                rfc3339(expires_at)
+            )));
+        }
+        let mut replaced = None;
+        if let Some(l) = latest.filter(|l| l.is_live(eff_now)) {
+            if !req.replace {
+                return Err(Error::Refused(format!(
+                    "{} already holds a live pass (id {}, {}, expires {}): revoke it or issue with --replace",
+                    acct.name,
+                    l.id,
+                    l.status(eff_now, policy.enabled).as_str(),
+                    rfc3339(l.expires_at)
+                )));
+            }
+            replaced = Some(l.id);
+        }
+        // The account state to restore on revoke: if a replaced pass's reset is still in place,
+        // the state before that pass, else the current one.
+        let (prev, prev_lastchg) = match (&shadow, latest) {
+            (Some(sp), Some(l)) if l.shadow_set.as_deref() == Some(sp.hash.as_str()) => {
+                (l.shadow_prev.clone(), l.shadow_prev_lastchg)
+            }
+            (Some(sp), _) => (Some(sp.hash.clone()), sp.lastchg),
+            (None, _) => (None, None),
+        };
+        let new = NewPass {
+            user: acct.name.clone(),
+            uid: acct.uid,
+            hash: phc.clone(),
+            derive_key: key.to_vec(),
+            created_at: now,
+            starts_at,
+            expires_at,
+            one_time,
+            reset_password: reset,
+            issued_by: op.name.clone(),
+            reason: req.reason.clone(),
+            shadow_set: shadow_set.clone(),
+            shadow_prev: if reset { prev } else { None },
+            shadow_prev_lastchg: if reset { prev_lastchg } else { None },
+        };
+        Ok((new, replaced))
+    };
+    let before_commit = |new: &NewPass| -> Result<()> {
+        match &new.shadow_set {
+            Some(set) => users::set_shadow(&new.user, set, Some(0)),
+            None => Ok(()),
+        }
+    };
+    let (id, new) = store.insert_pass(&acct.name, now, &ctx, plan, before_commit)?;
+    Ok(Issued {
+        user: acct.name,
+        pass: code,
+        pass_id: id,
+        starts_at: new.starts_at,
+        expires_at: new.expires_at,
+        one_time,
+        reset_password: reset,
+        operator: op.name.clone(),
+        note,
+    })
+}
+
+/// What revoke did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    pub pass_id: i64,
+    /// The account's password state from before the pass was put back.
+    pub restored: bool,
+}
+
+/// Revokes the user's newest unrevoked pass. If it was never used and its reset is still in
+/// place, the account's previous password state comes back.
+pub fn revoke(
+    store: &mut Store,
+    policy: &Policy,
+    dir: &dyn Directory,
+    op: &Operator,
+    user: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Revoked> {
+    let acct = target(dir, user)?;
+    may_act_on(policy, op, &acct)?;
+    let rec = store
+        .latest_for(&acct.name)?
+        .filter(|r| r.revoked_at.is_none())
+        .ok_or_else(|| Error::Refused(format!("{} holds no pass to revoke", acct.name)))?;
+    let shadow = dir.shadow(&acct.name)?;
+    let restore = rec.reset_password
+        && rec.used_at.is_none()
+        && matches!((&shadow, &rec.shadow_set), (Some(sp), Some(set)) if &sp.hash == set);
+    store.revoke(rec.id, now, &op.context(), reason, |r| {
+        if restore {
+            let prev = r.shadow_prev.as_deref().unwrap_or("!");
+            users::set_shadow(&r.user, prev, r.shadow_prev_lastchg)
+        } else {
+            Ok(())
+        }
+    })?;
+    Ok(Revoked {
+        pass_id: rec.id,
+        restored: restore,
+    })
+}
+
+/// A pass as shown by `list` and `show`: never the code, its hash or key.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub id: i64,
+    pub user: String,
+    pub uid: u32,
+    pub status: Status,
+    #[serde(serialize_with = "ser_time")]
+    pub created_at: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub starts_at: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub expires_at: i64,
+    pub one_time: bool,
+    pub reset_password: bool,
+    pub failures: u32,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub used_at: Option<i64>,
+    pub use_count: u32,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub revoked_at: Option<i64>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub locked_at: Option<i64>,
+    pub issued_by: String,
+    pub reason: Option<String>,
+}
+
+impl View {
+    pub fn of(r: &PassRecord, now: i64, enabled: bool) -> Self {
+        View {
+            id: r.id,
+            user: r.user.clone(),
+            uid: r.uid,
+            status: r.status(now, enabled),
+            created_at: r.created_at,
+            starts_at: r.starts_at,
+            expires_at: r.expires_at,
+            one_time: r.one_time,
+            reset_password: r.reset_password,
+            failures: r.failures,
+            used_at: r.used_at,
+            use_count: r.use_count,
+            revoked_at: r.revoked_at,
+            locked_at: r.locked_at,
+            issued_by: r.issued_by.clone(),
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+/// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid,
+/// locked, disabled by policy).
+pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
+    let now = store.effective_now(now)?;
+    Ok(store
+        .all()?
+        .iter()
+        .map(|r| View::of(r, now, policy.enabled))
+        .filter(|v| {
+            all || matches!(
+                v.status,
+                Status::Usable | Status::NotYetValid | Status::Locked | Status::DisabledByPolicy
+            )
+        })
+        .collect())
+}
+
+/// The user's newest pass.
+pub fn show(store: &Store, policy: &Policy, user: &str, now: i64) -> Result<View> {
+    let now = store.effective_now(now)?;
+    store
+        .latest_for(user)?
+        .map(|r| View::of(&r, now, policy.enabled))
+        .ok_or_else(|| Error::Refused(format!("{user} holds no pass")))
+}

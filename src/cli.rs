@@ -1,0 +1,108 @@
+//! tapctl's command line, in one place so man pages and completions are generated from it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DEFAULT_CONFIG;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tapctl",
+    version,
+    about = "Issue and manage Temporary Access Passes for pam_tap",
+    long_about = "Issue and manage Temporary Access Passes (TAPs) for pam_tap.\n\n\
+        Runs as root; a helpdesk runs it through sudo, and the invoking user (SUDO_USER) is the operator \
+        whose role (roles.* in the config) decides what they may do."
+)]
+pub struct Cli {
+    /// Policy file
+    #[arg(long, global = true, env = "PAM_TAP_CONFIG", value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database (0600 in a 0700 directory) and, if missing, the config; upgrade the schema
+    Init,
+    /// Issue a pass for USER and print it (the only time it is ever shown)
+    Issue(IssueArgs),
+    /// List passes (those that still matter; --all for every one)
+    List {
+        /// Include expired, used and revoked passes
+        #[arg(long)]
+        all: bool,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show USER's newest pass and why it can or cannot be used now
+    Show {
+        user: String,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke USER's pass (an unused pass also gives back the account's previous password)
+    Revoke {
+        user: String,
+        /// Recorded in the audit log
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Delete passes that can no longer be used; the audit log is kept
+    Purge {
+        /// Only passes that ended at least this long ago (10m, 1h, 7d)
+        #[arg(long, value_name = "DURATION", default_value = "1d")]
+        older_than: String,
+    },
+    /// Show the audit log (issued, used, failed, locked, revoked, purged, refused, grace_used)
+    Log {
+        /// Only this user's entries
+        user: Option<String>,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the resolved policy (every default filled in)
+    Policy {
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The user who will log in with the pass
+    pub user: String,
+    /// How long the pass is valid (within the policy's lifetime_min ..= lifetime_max)
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// When the pass becomes valid: RFC 3339 time or +DURATION from now
+    #[arg(long, value_name = "RFC3339|+DURATION")]
+    pub start: Option<String>,
+    /// The pass works once
+    #[arg(long, conflicts_with = "reusable")]
+    pub one_time: bool,
+    /// The pass works until it expires (unless policy forces one-time)
+    #[arg(long)]
+    pub reusable: bool,
+    /// Characters in the pass (policy length ..= 48)
+    #[arg(long, value_name = "N")]
+    pub length: Option<usize>,
+    /// Revoke the user's live pass and issue a new one
+    #[arg(long)]
+    pub replace: bool,
+    /// Leave the account's password alone: no reset, no forced change
+    #[arg(long)]
+    pub keep_password: bool,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print one JSON object (with the pass) instead of text
+    #[arg(long)]
+    pub json: bool,
+}

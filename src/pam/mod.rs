@@ -1,0 +1,180 @@
+//! The FFI shell: the six `pam_sm_*` hooks (each under pam-bindings' `catch_unwind` guard, a panic
+//! becomes PAM_ABORT), argument parsing, the clock read once, and the [`Handle`] over a real
+//! `pam_handle_t`. Every decision is in [`crate::core`].
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::conv::Conv;
+use pam::items::{RHost, Service};
+use pam::module::{PamHandle, PamHooks};
+use zeroize::Zeroizing;
+
+use crate::core::{self, Env, Handle, Options, Secret};
+use crate::log::Syslog;
+use crate::users::System;
+
+const PAM_AUTHTOK: c_int = 6;
+const PAM_OLDAUTHTOK: c_int = 7;
+const DATA_KEY: &str = "pam_tap_accepted";
+
+#[link(name = "pam")]
+extern "C" {
+    // Linux-PAM >= 1.1: prompts (or reuses the item per try_first_pass/use_first_pass/use_authtok).
+    fn pam_get_authtok(pamh: *mut PamHandle, item: c_int, authtok: *mut *const c_char, prompt: *const c_char) -> c_int;
+    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+}
+
+fn code(rc: c_int) -> PamResultCode {
+    PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR)
+}
+
+/// What `pam_set_data` keeps between hooks of one handle; zeroed when PAM cleans it up.
+struct Accepted(Option<Zeroizing<String>>);
+
+struct Shell<'a>(&'a mut PamHandle);
+
+impl Shell<'_> {
+    fn get_authtok(&mut self) -> Result<Secret, PamResultCode> {
+        let mut ptr: *const c_char = std::ptr::null();
+        // SAFETY: a live handle; libpam owns the returned string (the item) and keeps it valid
+        // until the item changes; we copy it at once.
+        let rc = unsafe { pam_get_authtok(self.0, PAM_AUTHTOK, &mut ptr, std::ptr::null()) };
+        if rc != 0 {
+            return Err(code(rc));
+        }
+        if ptr.is_null() {
+            return Err(PamResultCode::PAM_CONV_ERR);
+        }
+        Ok(Zeroizing::new(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec()))
+    }
+}
+
+impl Handle for Shell<'_> {
+    fn user(&mut self) -> Result<String, PamResultCode> {
+        self.0.get_user(None)
+    }
+
+    fn service(&self) -> Option<String> {
+        self.0
+            .get_item::<Service>()
+            .ok()
+            .flatten()
+            .map(|s| s.0.to_string_lossy().into_owned())
+    }
+
+    fn rhost(&self) -> Option<String> {
+        self.0
+            .get_item::<RHost>()
+            .ok()
+            .flatten()
+            .map(|s| s.0.to_string_lossy().into_owned())
+    }
+
+    fn authtok(&mut self) -> Result<Secret, PamResultCode> {
+        self.get_authtok()
+    }
+
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
+        let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
+        match conv.send(PAM_PROMPT_ECHO_OFF, prompt)? {
+            Some(s) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
+            None => Err(PamResultCode::PAM_CONV_ERR),
+        }
+    }
+
+    fn new_authtok(&mut self) -> Result<(), PamResultCode> {
+        self.get_authtok().map(drop)
+    }
+
+    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
+        let c = Zeroizing::new(
+            CString::new(secret)
+                .map_err(|_| PamResultCode::PAM_AUTHTOK_ERR)?
+                .into_bytes_with_nul(),
+        );
+        // SAFETY: libpam copies the string into the item.
+        let rc = unsafe { pam_set_item(self.0, PAM_OLDAUTHTOK, c.as_ptr().cast()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(code(rc))
+        }
+    }
+
+    fn remember(&mut self, derived: Option<Zeroizing<String>>) -> Result<(), PamResultCode> {
+        self.0.set_data(DATA_KEY, Box::new(Accepted(derived)))
+    }
+
+    fn remembered(&self) -> Option<Option<Zeroizing<String>>> {
+        // SAFETY: only this module stores DATA_KEY, always as `Accepted`.
+        unsafe { self.0.get_data::<Accepted>(DATA_KEY) }
+            .ok()
+            .map(|a| a.0.clone())
+    }
+}
+
+fn options(args: &[&CStr]) -> Options {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let opts = Options::parse(&args);
+    #[cfg(feature = "test-panic")]
+    if opts.test_panic {
+        panic!("test_panic: injected panic inside the hook");
+    }
+    opts
+}
+
+fn with_env<R>(opts: &Options, f: impl FnOnce(&mut Env<'_>) -> R) -> R {
+    let mut log = Syslog::new(opts.log_socket.clone(), opts.debug);
+    if !opts.unknown.is_empty() {
+        core::Logger::log(
+            &mut log,
+            core::Level::Err,
+            &format!("ignoring unknown module arguments {:?}", opts.unknown),
+        );
+    }
+    let mut env = Env {
+        now: chrono::Utc::now().timestamp(),
+        dir: &System,
+        log: &mut log,
+        // SAFETY: getuid cannot fail.
+        caller_is_root: unsafe { libc::getuid() } == 0,
+    };
+    f(&mut env)
+}
+
+struct PamTap;
+pam::pam_hooks!(PamTap);
+
+impl PamHooks for PamTap {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        let opts = options(&args);
+        with_env(&opts, |env| core::authenticate(&mut Shell(pamh), &opts, env).pam_code())
+    }
+
+    fn sm_setcred(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        options(&args);
+        core::setcred(&Shell(pamh))
+    }
+
+    fn sm_chauthtok(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        let opts = options(&args);
+        with_env(&opts, |env| core::chauthtok(&mut Shell(pamh), flags, &opts, env))
+    }
+
+    fn acct_mgmt(_pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        // pam_unix sees the forced change itself (last change = 0); pam_tap has nothing to add.
+        options(&args);
+        PamResultCode::PAM_IGNORE
+    }
+
+    fn sm_open_session(_pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        options(&args);
+        PamResultCode::PAM_IGNORE
+    }
+
+    fn sm_close_session(_pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        options(&args);
+        PamResultCode::PAM_IGNORE
+    }
+}

@@ -1,0 +1,134 @@
+//! Accounts: name service lookups (passwd, groups, shadow) and the two shadow edits pam_tap makes,
+//! done by shadow's own tools (`chpasswd -e`, `chage -d`) so pam_tap never writes /etc/shadow.
+
+use std::ffi::{CStr, CString};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use nix::unistd::{Gid, Group, User};
+
+use crate::error::{Error, Result};
+
+/// A user as policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    pub groups: Vec<String>,
+}
+
+/// The two shadow fields the handoff uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowEntry {
+    pub hash: String,
+    /// Days since the epoch of the last change; `Some(0)` forces a change; `None` is empty.
+    pub lastchg: Option<i64>,
+}
+
+/// Longest user name pam_tap will look up; anything longer, or with `/`, NUL or control
+/// characters, is treated as an unknown user without asking the name service.
+pub const MAX_USER: usize = 256;
+
+pub fn plausible_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_USER && !name.bytes().any(|b| b == b'/' || b < 0x20 || b == 0x7f || b == b':')
+}
+
+/// The name service, behind a trait so the core can be tested with a fake one.
+pub trait Directory {
+    fn account(&self, name: &str) -> Result<Option<Account>>;
+    fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>>;
+}
+
+/// The real name service (NSS).
+pub struct System;
+
+impl Directory for System {
+    fn account(&self, name: &str) -> Result<Option<Account>> {
+        if !plausible_name(name) {
+            return Ok(None);
+        }
+        let Some(user) = User::from_name(name).map_err(|e| Error::Lookup(e.to_string()))? else {
+            return Ok(None);
+        };
+        let cname = CString::new(name).map_err(|_| Error::Lookup("NUL in name".into()))?;
+        let gids = nix::unistd::getgrouplist(&cname, user.gid).map_err(|e| Error::Lookup(e.to_string()))?;
+        let mut groups = Vec::with_capacity(gids.len());
+        for gid in gids {
+            if let Some(g) = Group::from_gid(Gid::from_raw(gid.as_raw())).map_err(|e| Error::Lookup(e.to_string()))? {
+                groups.push(g.name);
+            }
+        }
+        Ok(Some(Account {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            groups,
+        }))
+    }
+
+    fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>> {
+        if !plausible_name(name) {
+            return Ok(None);
+        }
+        let cname = CString::new(name).map_err(|_| Error::Lookup("NUL in name".into()))?;
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        // SAFETY: spwd is plain data filled by getspnam_r; pointers in it point into `buf`.
+        let mut sp: libc::spwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::spwd = std::ptr::null_mut();
+        let rc = unsafe { libc::getspnam_r(cname.as_ptr(), &mut sp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if result.is_null() {
+            return match rc {
+                0 | libc::ENOENT => Ok(None),
+                e => Err(Error::Lookup(format!(
+                    "getspnam_r: {}",
+                    std::io::Error::from_raw_os_error(e)
+                ))),
+            };
+        }
+        let hash = if sp.sp_pwdp.is_null() {
+            String::new()
+        } else {
+            // SAFETY: non-null, NUL-terminated inside buf.
+            unsafe { CStr::from_ptr(sp.sp_pwdp) }.to_string_lossy().into_owned()
+        };
+        buf.iter_mut().for_each(|b| *b = 0);
+        Ok(Some(ShadowEntry {
+            hash,
+            lastchg: (sp.sp_lstchg >= 0).then_some(sp.sp_lstchg),
+        }))
+    }
+}
+
+fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<()> {
+    let what = format!("{:?}", cmd.get_program());
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = cmd.spawn().map_err(|e| Error::Io(format!("{what}: {e}")))?;
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(data).map_err(|e| Error::Io(format!("{what}: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Io(format!("{what}: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Io(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Sets the shadow hash (already crypt(3)ed) and the last-change day. `lastchg = Some(0)` forces a
+/// change at next login, like `chage -d 0`; `None` clears the field.
+pub fn set_shadow(user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()> {
+    if !plausible_name(user) || crypted.contains(['\n', ':']) {
+        return Err(Error::Refused(format!("refusing to write a shadow entry for {user:?}")));
+    }
+    let line = zeroize::Zeroizing::new(format!("{user}:{crypted}\n"));
+    run(Command::new("chpasswd").arg("-e"), Some(line.as_bytes()))?;
+    let day = lastchg.map_or("-1".to_string(), |d| d.to_string());
+    run(Command::new("chage").arg("-d").arg(day).arg("--").arg(user), None)
+}
