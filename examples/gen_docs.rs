@@ -47,8 +47,7 @@ fn run(out: &Path) -> Result<(), String> {
     let example = read(&root.join("conf/pam_tap.toml"))?;
     for (md, page) in [("pam_tap.8.md", "pam_tap.8"), ("pam_tap.toml.5.md", "pam_tap.toml.5")] {
         let text = read(&root.join("docs/man").join(md))?;
-        let roff = markdown_to_roff(&text, &date, &source)?
-            .replace(KEYS_MARKER, &config_keys_roff(&example));
+        let roff = markdown_to_roff(&text, &date, &source)?.replace(KEYS_MARKER, &config_keys_roff(&example));
         write(&man_dir.join(page), roff.as_bytes())?;
     }
 
@@ -275,12 +274,7 @@ fn config_keys_roff(example: &str) -> String {
                 comment.clear();
             }
             in_preamble = false;
-            let _ = writeln!(
-                out,
-                ".TP\n\\fB{}\\fR = {}",
-                escape(key.trim()),
-                escape(value.trim())
-            );
+            let _ = writeln!(out, ".TP\n\\fB{}\\fR = {}", escape(key.trim()), escape(value.trim()));
             flush(&mut out, &mut comment);
         }
     }
