@@ -235,7 +235,7 @@ pub struct AuditEntry {
 #[derive(Debug)]
 pub enum Redeemed {
     /// The pass was usable and is now marked used (consumed if one-time).
-    Ok(PassRecord),
+    Ok(Box<PassRecord>),
     /// Between the read and the write the pass stopped being usable (another login won the race).
     Refused(Status),
 }
@@ -474,12 +474,12 @@ impl Store {
         audit_in(&tx, now, Event::Used, Some(&rec.user), Some(id), ctx, None)?;
         add_clock(&tx, now)?;
         tx.commit()?;
-        Ok(Redeemed::Ok(PassRecord {
+        Ok(Redeemed::Ok(Box::new(PassRecord {
             used_at: Some(now),
             use_count: rec.use_count + 1,
             failures: 0,
             ..rec
-        }))
+        })))
     }
 
     /// Counts one wrong answer against a pass, locking it at `max_failures`; returns whether it is

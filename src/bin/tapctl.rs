@@ -153,8 +153,8 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
 
 fn print_views(views: &[View]) {
     println!(
-        "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
-        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME", "ISSUED BY"
+        "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
+        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME"
     );
     for v in views {
         println!(
