@@ -1,6 +1,6 @@
 # Packaging targets for pam_tap, included by the top-level Makefile (`include packaging/pkg.mk`).
 #
-#   make pkg-deps   tools the packaging needs (cargo-deb, apt: bubblewrap pamtester groff-base ...)
+#   make pkg-deps   tools the packaging needs (cargo-deb; apt: pamtester groff-base ...)
 #   make man        man pages + shell completions into target/pkg-docs (from clap and docs/man/*.md)
 #   make deb        target/debian/pam-tap_<version>-1_amd64.deb
 #   make test-deb   build the .deb, install it into a throwaway overlay of this machine, check it
@@ -11,9 +11,13 @@ CARGO ?= cargo
 PKG_DOCS := target/pkg-docs
 PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 DEB := target/debian/pam-tap_$(PKG_VERSION)-1_amd64.deb
-PKG_APT := bubblewrap pamtester groff-base man-db passwd login util-linux
+PKG_APT := pamtester groff-base passwd login util-linux libpam-runtime
 
 .PHONY: pkg-deps man deb test-deb rpm demo
+
+# `make test` builds the .deb first, and tests/deb_package.rs tests that very file.
+export PAM_TAP_DEB := $(abspath $(DEB))
+test: deb
 
 pkg-deps:
 	@missing=""; for p in $(PKG_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,7 +36,7 @@ deb: pkg-deps man
 	@echo "built $(DEB)"
 
 test-deb: deb
-	PAM_TAP_DEB=$(abspath $(DEB)) $(CARGO) test --test deb_package -- --nocapture
+	$(CARGO) test --test deb_package -- --nocapture
 
 rpm: man
 	@if command -v rpmbuild >/dev/null 2>&1; then \
@@ -45,5 +49,5 @@ rpm: man
 		echo "rpmbuild not found: apt-get install rpm (or build on Fedora/RHEL)"; exit 1; \
 	fi
 
-demo: pkg-deps
-	bash demo/run.sh
+demo: deb
+	@bash demo/run.sh

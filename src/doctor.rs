@@ -735,7 +735,7 @@ fn judge_service(
         parts.push("password: pam_tap before pam_unix");
     }
     if in_auth && password.is_empty() && !service.starts_with("common-") {
-        parts.push("no password stack of its own: a first login here cannot set the new password");
+        parts.push("no password lines of its own");
     }
     Check::ok(&name, parts.join("; "))
 }
@@ -1069,7 +1069,7 @@ password\trequired\t\t\tpam_permit.so
         assert!(found.iter().all(|c| c.status == Level::Ok), "{found:?}");
         assert_eq!(exit_code(&found), 0);
         assert!(message(&found, "sshd").contains("inside the login"));
-        assert!(message(&found, "pam.d/sudo").contains("no password stack"));
+        assert!(message(&found, "pam.d/sudo").contains("no password lines"));
         let json: serde_json::Value = serde_json::from_str(&to_json(&found)).unwrap();
         assert_eq!(json["fail"], 0);
         assert!(json["checks"][0]["status"].is_string());
@@ -1238,6 +1238,40 @@ password\trequired\t\t\tpam_permit.so
         let found = t.run();
         assert_eq!(status(&found, "pam.d/common-auth"), Level::Warn);
         assert!(message(&found, "pam.d/common-auth").contains("/etc/other.toml"));
+    }
+
+    #[test]
+    fn fedora_authselect_stack_after_the_recipe_is_clean() {
+        let Some(t) = Tree::new() else { return };
+        for f in ["common-auth", "common-password", "sshd", "sudo", "common-account"] {
+            fs::remove_file(t.p(&format!("etc/pam.d/{f}"))).unwrap();
+        }
+        // authselect's sssd profile after packaging/authselect/authselect-add-pam-tap.sh.
+        let system_auth = "\
+auth        required                                     pam_env.so
+auth        [success=done default=ignore]                pam_tap.so try_first_pass
+auth        [default=1 ignore=ignore success=ok]         pam_usertype.so isregular
+auth        [default=1 ignore=ignore success=ok]         pam_localuser.so
+auth        sufficient                                   pam_unix.so nullok try_first_pass
+auth        sufficient                                   pam_sss.so forward_pass
+auth        required                                     pam_deny.so
+account     required                                     pam_unix.so
+password    requisite                                    pam_pwquality.so local_users_only
+password    requisite                                    pam_tap.so
+password    sufficient                                   pam_unix.so yescrypt shadow nullok use_authtok
+password    required                                     pam_deny.so
+";
+        t.write("etc/pam.d/system-auth", 0o644, system_auth);
+        t.write("etc/pam.d/password-auth", 0o644, system_auth);
+        t.write(
+            "etc/pam.d/sshd",
+            0o644,
+            "auth substack password-auth\naccount include password-auth\npassword include password-auth\n",
+        );
+        t.write("usr/lib/x86_64-linux-gnu/security/pam_tap.so", 0o644, "");
+        let found = t.run();
+        assert!(found.iter().all(|c| c.status == Level::Ok), "{found:?}");
+        assert_eq!(status(&found, "pam.d/sshd"), Level::Ok);
     }
 
     #[test]
