@@ -19,14 +19,15 @@ if [ -z "$deb" ]; then
 fi
 deb=$(readlink -f "$deb")
 
-host_sum() { cat /etc/pam.d/* /etc/passwd /etc/shadow /etc/group 2>/dev/null | sha256sum | cut -c1-16; }
+host_sum() { cat /etc/pam.d/* | sha256sum | cut -c1-16; }
 before=$(host_sum)
 demo/sandbox.sh bash demo/story.sh "$deb"
 after=$(host_sum)
 echo
-if [ "$before" = "$after" ] && ! dpkg-query -W -f='${Status}' pam-tap 2>/dev/null | grep -q 'install ok'; then
-    echo "The host is untouched: /etc/pam.d, passwd, shadow and group hash to $after before and after, and pam-tap is not installed."
+if [ "$before" = "$after" ] && ! id alice >/dev/null 2>&1 \
+    && ! dpkg-query -W -f='${Status}' pam-tap 2>/dev/null | grep -q 'install ok'; then
+    echo "Host untouched: /etc/pam.d hashes to $after before and after; no user alice; pam-tap not installed."
 else
-    echo "WARNING: the host's PAM or account files changed ($before -> $after)" >&2
+    echo "WARNING: the host changed: /etc/pam.d $before -> $after, or alice or pam-tap is present" >&2
     exit 1
 fi

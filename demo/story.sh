@@ -9,32 +9,39 @@ b=$'\e[1m'; d=$'\e[2m'; g=$'\e[32m'; r=$'\e[31m'; n=$'\e[0m'
 say() { printf '\n%s%s%s\n' "$b" "$*" "$n"; }
 run() { printf '%s# %s%s\n' "$d" "$*" "$n"; "$@"; }
 indent() { sed 's/^/    /'; }
-# pamtester prints each prompt without a newline; put what alice "types" after each one.
-login() { # USER ANSWERS... -- OPERATIONS...
+run_i() { printf '%s# %s%s\n' "$d" "$*" "$n"; "$@" 2>&1 | indent; }
+# pamtester prints each prompt without a newline: show what alice types after each one, in order.
+login() { # USER ANSWER... -- OPERATION...
     local user=$1; shift
     local answers=()
     while [ "$1" != -- ]; do answers+=("$1"); shift; done
     shift
     local out rc=0
     out=$(printf '%s\n' "${answers[@]}" | pamtester login "$user" "$@" 2>&1) || rc=$?
-    local i=0 shown=$out
-    for a in "${answers[@]}"; do
-        shown=$(printf '%s' "$shown" | awk -v a="$a" '{ if (!done && sub(/(Password|New password|Retype new password|Current password): /, "&" a "\n")) done=1; print }')
-        i=$((i + 1))
-    done
-    printf '%s\n' "$shown" | grep -v '^$' | indent
+    local IFS=$'\x1f'
+    printf '%s\n' "$out" | awk -v answers="${answers[*]}" -v typed="$d" -v plain="$n" '
+        BEGIN { n = split(answers, a, "\x1f"); i = 1 }
+        {
+            line = $0
+            while (i <= n && match(line, /(Current password|New password|Retype new password|Password): /)) {
+                printf "%s%s%s%s\n", substr(line, 1, RSTART + RLENGTH - 1), typed, a[i++], plain
+                line = substr(line, RSTART + RLENGTH)
+            }
+            if (line != "") print line
+        }' | indent
     if [ "$rc" = 0 ]; then echo "    ${g}=> accepted${n}"; else echo "    ${r}=> refused${n}"; fi
-    return 0
 }
 
 echo "${b}pam_tap demo${n}: a throwaway sandbox of this machine (host /etc, /usr, /var untouched)."
 
 say "1. Install the package and put pam_tap in the PAM stack"
-run dpkg -i "$deb" >/dev/null 2>&1 && echo "    pam-tap $(dpkg-query -W -f='${Version}' pam-tap) installed"
+printf '%s# dpkg -i %s%s\n' "$d" "$(basename "$deb")" "$n"
+dpkg -i "$deb" >/dev/null 2>&1
+echo "    pam-tap $(dpkg-query -W -f='${Version}' pam-tap) installed"
 run pam-auth-update --enable pam-tap
 grep -hE '^(auth|password).*pam_(tap|unix)' /etc/pam.d/common-auth /etc/pam.d/common-password | indent
 run sed -i 's/^enabled = false/enabled = true/' /etc/security/pam_tap.toml
-run tapctl init | indent
+run_i tapctl init
 useradd -m -s /bin/bash alice
 echo 'alice:Forgotten-0ld-pw' | chpasswd
 
@@ -57,5 +64,5 @@ say "5. The pass again (one-time, already used):"
 login alice "$pass" -- authenticate
 
 say "6. What the helpdesk sees:"
-run tapctl show alice | indent
-run tapctl log alice | indent
+run_i tapctl show alice
+run_i tapctl log alice
