@@ -359,7 +359,7 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
 
 #[test]
 fn grace_login_and_grace_prompt_while_the_change_is_pending() {
-    let Some(mut w) = world("[handoff]\ngrace = \"15m\"\n") else {
+    let Some(mut w) = world("[handoff]\ngrace = \"15m\"\nrelogin = true\n") else {
         return;
     };
     let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
@@ -368,7 +368,12 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
         Outcome::Accepted
     );
-    // sshd refused the session for want of a tty: the same pass logs in again within the window.
+    // Logins racing the first one get nothing...
+    assert_eq!(
+        w.auth(T0 + 5, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    // ...but when sshd refused the session for want of a tty, the pass logs in again within the window.
     assert_eq!(
         w.auth(T0 + 60, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
         Outcome::AcceptedInGrace
@@ -420,6 +425,28 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         w.auth(T0 + 16 * 60, answer("alice", CODE.as_bytes())),
         Outcome::Unusable(Status::Used)
     );
+}
+
+#[test]
+fn without_relogin_a_used_pass_never_logs_in_again() {
+    let Some(mut w) = world("") else { return };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        w.auth(T0 + 60, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    // The `passwd` prompt still takes the pass within the window: it grants no login.
+    let mut h = Fake::new(vec![
+        Call::User(Ok("alice")),
+        Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(CODE.as_bytes().to_vec())),
+        Call::SetOld(derived.into_bytes()),
+    ]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
 }
 
 #[test]
@@ -581,6 +608,36 @@ fn bad_input_conversation_errors_and_broken_files_fail_closed() {
     ] {
         assert_ne!(o.pam_code(), PAM_SUCCESS);
     }
+}
+
+#[test]
+fn unsafe_config_is_refused_with_an_alert() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    std::fs::set_permissions(&w.opts.config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(w.auth(T0, vec![]), Outcome::Failed(ErrorKind::Unsafe));
+    assert_eq!(Outcome::Failed(ErrorKind::Unsafe).pam_code(), PAM_SERVICE_ERR);
+    assert!(w
+        .log
+        .0
+        .iter()
+        .any(|(l, m)| *l == Level::Alert && m.contains("writable")));
+}
+
+#[test]
+fn setcred_succeeds_only_after_an_accepted_pass() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    let mut h = Fake::new(accepted("alice", CODE.as_bytes(), None));
+    assert_eq!(setcred(&h), PAM_IGNORE);
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
+    assert_eq!(setcred(&h), PAM_SUCCESS);
 }
 
 #[test]
