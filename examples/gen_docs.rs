@@ -75,6 +75,7 @@ fn write(p: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// YYYY-MM-DD of `SOURCE_DATE_EPOCH`, or of today.
+#[allow(clippy::disallowed_methods)] // the page date, read once; no pass logic here
 fn page_date() -> String {
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()

@@ -131,14 +131,14 @@ impl Options {
 }
 
 /// Runs every check and prints them (text or JSON); returns the exit code: 1 if anything failed.
-/// `root` re-roots every system path (for tests and for checking a mounted image).
-pub fn run(config: &Path, root: Option<&Path>, json: bool) -> i32 {
+/// `root` re-roots every system path (for tests and for checking a mounted image); `now` is the
+/// front end's one clock read, in seconds since the epoch.
+pub fn run(config: &Path, root: Option<&Path>, json: bool, now: i64) -> i32 {
     let mut opts = Options::system(config);
     if let Some(r) = root {
         opts.root = r.to_path_buf();
         opts.sshd = Sshd::ConfigFile;
     }
-    let now = chrono::Utc::now().timestamp();
     let found = checks(&opts, now);
     if json {
         println!("{}", to_json(&found));
