@@ -11,6 +11,8 @@ CARGO ?= cargo
 PKG_DOCS := target/pkg-docs
 PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 DEB := target/debian/pam-tap_$(PKG_VERSION)-1_amd64.deb
+# On Debian, rpmbuild cannot see BuildRequires (no rpm database): `make rpm RPMBUILD_FLAGS=--nodeps`.
+RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps,)
 PKG_APT := pamtester groff-base passwd login util-linux libpam-runtime
 
 .PHONY: pkg-deps man deb test-deb rpm demo
@@ -41,7 +43,7 @@ test-deb: deb
 rpm: man
 	@if command -v rpmbuild >/dev/null 2>&1; then \
 		$(CARGO) build --release && \
-		rpmbuild -bb packaging/rpm/pam-tap.spec \
+		rpmbuild -bb packaging/rpm/pam-tap.spec $(RPMBUILD_FLAGS) \
 			--define "_topdir $(abspath target/rpm)" \
 			--define "srcdir $(abspath .)" \
 			--define "pkg_version $(PKG_VERSION)"; \
