@@ -110,6 +110,16 @@ fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, Stri
 
     out.extend_from_slice(b".SH COMMANDS\n");
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // Global options (--config) are described once, at the top.
+        let globals: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut sub = sub.clone();
+        for id in globals {
+            sub = sub.mut_arg(id, |a| a.hide(true));
+        }
         let sub_man = clap_mangen::Man::new(sub.clone());
         let mut part = Vec::new();
         sub_man.render_synopsis_section(&mut part).map_err(io)?;
