@@ -41,6 +41,10 @@ mode_is "$unit_dir/pam-tap-purge.service" 644 root:root
 mode_is "$unit_dir/pam-tap-purge.timer" 644 root:root
 [ -L /etc/systemd/system/timers.target.wants/pam-tap-purge.timer ] || fail "purge timer not enabled"
 echo "ok purge timer enabled"
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify "$unit_dir/pam-tap-purge.service" "$unit_dir/pam-tap-purge.timer" || fail "unit files do not verify"
+    echo "ok systemd-analyze verify: purge service and timer"
+fi
 grep -q '^enabled = false' /etc/security/pam_tap.toml || fail "conffile does not ship enabled = false"
 echo "ok conffile ships enabled = false"
 dpkg-query -W -f='${Conffiles}\n' pam-tap | grep -q /etc/security/pam_tap.toml || fail "pam_tap.toml is not a conffile"
