@@ -40,7 +40,8 @@ dpkg -i "$deb" >/dev/null 2>&1
 echo "    pam-tap $(dpkg-query -W -f='${Version}' pam-tap) installed"
 run pam-auth-update --enable pam-tap
 grep -hE '^(auth|password).*pam_(tap|unix)' /etc/pam.d/common-auth /etc/pam.d/common-password | indent
-run sed -i 's/^enabled = false/enabled = true/' /etc/security/pam_tap.toml
+printf '%s# %s%s\n' "$d" "sed -i 's/^enabled = false/enabled = true/' /etc/security/pam_tap.toml" "$n"
+sed -i 's/^enabled = false/enabled = true/' /etc/security/pam_tap.toml
 run_i tapctl init
 useradd -m -s /bin/bash alice
 echo 'alice:Forgotten-0ld-pw' | chpasswd
