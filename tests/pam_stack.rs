@@ -333,8 +333,9 @@ fn thirty_two_processes_racing_one_one_time_pass_yield_one_success() {
     for extra in [&["--keep-password"][..], &[]] {
         let u = User::new();
         let code = pass(&site.issue(&u.name, &[&["--one-time"][..], extra].concat()));
-        assert_eq!(race(&site, &u.name, &code, 32), (1, 31), "{extra:?}");
+        let result = race(&site, &u.name, &code, 32);
         let ev = site.events(&u.name);
+        assert_eq!(result, (1, 31), "{extra:?}: {ev:?}");
         assert_eq!(ev.iter().filter(|e| *e == "used").count(), 1);
         assert_eq!(ev.iter().filter(|e| *e == "grace_used").count(), 0);
         assert_eq!(site.show(&u.name)["use_count"], 1);
