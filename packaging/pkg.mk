@@ -13,7 +13,7 @@ PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1
 DEB := target/debian/pam-tap_$(PKG_VERSION)-1_amd64.deb
 # On Debian, rpmbuild cannot see BuildRequires (no rpm database): `make rpm RPMBUILD_FLAGS=--nodeps`.
 RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps,)
-PKG_APT := pamtester groff-base passwd login util-linux libpam-runtime
+PKG_APT := dpkg-dev pamtester groff-base passwd login util-linux libpam-runtime
 
 .PHONY: pkg-deps man deb test-deb rpm demo
 
