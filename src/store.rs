@@ -476,7 +476,7 @@ impl Store {
         tx.commit()?;
         Ok(Redeemed::Ok(PassRecord {
             used_at: Some(now),
-            use_count: rec.use_count + 1,
+            use_count: rec.use_count.saturating_add(1),
             failures: 0,
             ..rec
         }))
