@@ -127,3 +127,14 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     assert!(bad.is_empty(), "{bad:#?}");
     assert!(killed >= KILLS / 2, "most kills should land mid-login: {killed}");
 }
+
+#[test]
+fn the_secrets_scan_finds_what_it_should() {
+    let passes = vec!["ABCD2345EF".to_string()];
+    let hit = |t: &str| !support_sec::leaked(&passes, [t.to_string()].iter()).is_empty();
+    assert!(hit("auth user=x pass ABCD-2345-EF"));
+    assert!(hit("reason: ...D234..."));
+    assert!(hit("x 2345EF y"));
+    assert!(!hit("pam_tap[2345]: auth service=crash user=ts2345x1 outcome=wrong"));
+    assert!(!hit("abcd2345ef in lower case is not the pass's form"));
+}
