@@ -125,11 +125,18 @@ fn setting_the_clock_back_does_not_revive_a_pass() {
     // any more than the two hours the clock really reached).
     let pass2 = f.issue(&user.name, &["--reusable", "--replace", "--lifetime", "3h"]);
     let fresh = faked(&f, "+0", &user.name, &pass2);
+    // The stated limit: a wrong answer for a pass that is already expired writes nothing, so a
+    // clock that went forward and back with only such answers in between leaves no mark.
+    let pass3 = f.issue(&user.name, &["--reusable", "--replace", "--lifetime", "10m"]);
+    let wrong: String = pass3.chars().map(|c| if c == 'A' { 'B' } else { 'A' }).collect();
+    let wrong_ahead = faked(&f, "+5h", &user.name, &wrong);
+    let right_back = faked(&f, "+0", &user.name, &pass3);
     figure(
         "clock",
         &format!(
             "at_+2h={later} high_water_ahead_s={} back_at_real_time={back} at_-1h={earlier} status={status} \
-             expired_log_lines={expired_lines} new_3h_pass_now={fresh}",
+             expired_log_lines={expired_lines} new_3h_pass_now={fresh} \
+             limit(only_a_wrong_answer_at_+5h={wrong_ahead},_then_right_pass_now={right_back})",
             high_water - now
         ),
     );

@@ -463,8 +463,13 @@ fn locked_rewrite(file: &Path, key: &str, entry: &str) {
 
 /// Prints `FIGURE name: text` and keeps it in target/security-figures.txt (one line per figure).
 pub fn figure(name: &str, text: &str) {
+    println!("FIGURE {name}: {text}");
+    figure_quiet(name, text);
+}
+
+/// Keeps the figure in the file only (a running total that every test updates).
+pub fn figure_quiet(name: &str, text: &str) {
     let entry = format!("FIGURE {name}: {text}");
-    println!("{entry}");
     locked_rewrite(
         &target_dir().join("security-figures.txt"),
         &format!("FIGURE {name}:"),
@@ -487,7 +492,8 @@ fn record_logscan(test: &str, lines: usize, rows: usize, passes: usize, leaks: u
             n += 1;
         }
     }
-    figure(
+    println!("logscan {test}: syslog_lines={lines} audit_rows={rows} passes={passes} pass_fragments_found={leaks}");
+    figure_quiet(
         "logs",
         &format!("fixtures={n} syslog_lines={tl} audit_rows={tr} passes={tp} pass_fragments_found={tk}"),
     );
