@@ -25,6 +25,7 @@ fn opt_local(t: Option<i64>) -> String {
     t.map_or("-".into(), local)
 }
 
+#[allow(clippy::disallowed_methods)] // tapctl's one clock
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -153,8 +154,8 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
 
 fn print_views(views: &[View]) {
     println!(
-        "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
-        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME", "ISSUED BY"
+        "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
+        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME"
     );
     for v in views {
         println!(
@@ -287,6 +288,14 @@ fn run(cli: &Cli) -> Result<()> {
                 print_log(&entries);
                 Ok(())
             }
+        }
+        Command::Doctor { json: j, root } => {
+            if pam_tap::doctor::run(&cli.config, root.as_deref(), *j, now()) != 0 {
+                return Err(Error::Refused(
+                    "doctor found problems that need fixing (FAIL above)".into(),
+                ));
+            }
+            Ok(())
         }
         Command::Policy { json: j } => {
             let policy = load(cli)?;
