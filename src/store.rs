@@ -495,7 +495,7 @@ impl Store {
             params![id],
             |r| r.get(0),
         )?;
-        if last.is_some_and(|t| now < t + gap) {
+        if last.is_some_and(|t| now < t.saturating_add(gap)) {
             audit_in(
                 &tx,
                 now,
