@@ -28,11 +28,9 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     let user = TempUser::new();
     let mut f = Fixture::new("crash_sigkill", "");
     f.stack_only("crash", "");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let mut seed = [0u8; 8];
+    getrandom::getrandom(&mut seed).unwrap();
+    let seed = u64::from_ne_bytes(seed) | 1;
     let mut rng = XorShift(seed);
 
     // How long one whole login takes here, to spread the kills over all of it.
