@@ -180,11 +180,16 @@ fn disk_full_read_only_and_removed_database() {
 
     let mut bad = vec![];
     for (case, a, b, logged, a2, a3, lines) in &rows {
+        let message = lines
+            .iter()
+            .find(|l| l.contains("refusing:"))
+            .and_then(|l| l.split("]: ").nth(1))
+            .unwrap_or("");
         figure(
             &format!("fs_{case}"),
             &format!(
                 "holder_with_pass={a} other_via_pam_unix={b} syslog_refusing_line={logged} \
-                 after_repair_pass={a2} then_again={a3}"
+                 after_repair_pass={a2} then_again={a3} message={message:?}"
             ),
         );
         if a == "PAM_SUCCESS" || b != "PAM_SUCCESS" || !logged {
