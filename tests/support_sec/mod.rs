@@ -106,6 +106,17 @@ impl TempUser {
     pub fn new() -> Self {
         let _g = USERDB.lock().unwrap_or_else(|e| e.into_inner());
         let name = unique("ts");
+        // Another process (another test binary, a packaging job) may hold the /etc/passwd lock.
+        for _ in 0..50 {
+            let out = Command::new("useradd")
+                .args(["-M", "-s", "/usr/sbin/nologin", &name])
+                .output()
+                .expect("useradd");
+            if out.status.success() {
+                return TempUser { name };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         run_ok(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &name]));
         TempUser { name }
     }
@@ -126,7 +137,13 @@ impl TempUser {
 impl Drop for TempUser {
     fn drop(&mut self) {
         let _g = USERDB.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = Command::new("userdel").args(["-f", &self.name]).output();
+        for _ in 0..50 {
+            match Command::new("userdel").args(["-f", &self.name]).output() {
+                // 1 and 10: the passwd or group file is locked by someone else just now.
+                Ok(o) if matches!(o.status.code(), Some(1 | 10)) => std::thread::sleep(Duration::from_millis(100)),
+                _ => break,
+            }
+        }
     }
 }
 
