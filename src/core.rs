@@ -127,7 +127,7 @@ fn in_grace(policy: &Policy, rec: &PassRecord, now: i64, dir: &dyn Directory) ->
         || grace == 0
         || rec.revoked_at.is_some()
         || rec.locked_at.is_some()
-        || now >= used_at + grace
+        || now >= used_at.saturating_add(grace)
     {
         return Ok(false);
     }

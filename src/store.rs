@@ -480,7 +480,7 @@ impl Store {
         tx.commit()?;
         Ok(Redeemed::Ok(Box::new(PassRecord {
             used_at: Some(now),
-            use_count: rec.use_count + 1,
+            use_count: rec.use_count.saturating_add(1),
             failures: 0,
             ..rec
         })))
@@ -495,7 +495,7 @@ impl Store {
             params![id],
             |r| r.get(0),
         )?;
-        if last.is_some_and(|t| now < t + gap) {
+        if last.is_some_and(|t| now < t.saturating_add(gap)) {
             audit_in(
                 &tx,
                 now,

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Runs pam_tap's libFuzzer targets (config_parse, normalize, hash_parse) for SECONDS each.
+#   scripts/fuzz.sh [SECONDS]        default 60 (the short run `make test` uses); `make fuzz` passes more.
+# The seed corpus in fuzz/corpus/ is kept in the repo and only read; new inputs go to
+# fuzz/target/corpus/ (ignored by git). A crash leaves its input in fuzz/artifacts/ and fails the run.
+# Needs cargo-fuzz and a nightly toolchain (-Zsanitizer); without nightly, RUSTC_BOOTSTRAP=1 lets a
+# stable toolchain accept the flag.
+set -eu
+secs=${1:-60}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root/fuzz"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    fuzz() { cargo +nightly fuzz "$@"; }
+else
+    fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
+fi
+figures="$root/target/security-figures.txt"
+mkdir -p "$root/target"
+status=0
+for t in config_parse normalize hash_parse; do
+    mkdir -p "target/corpus/$t" "corpus/$t"
+    log="target/fuzz-$t.log"
+    if fuzz run "$t" "target/corpus/$t" "corpus/$t" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+        crashes=0
+    else
+        crashes=1
+        status=1
+        tail -n 30 "$log" >&2
+    fi
+    runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+    line="FIGURE fuzz_$t: seconds=$secs runs=${runs:-?} coverage_edges=${cov:-?} crashes=$crashes"
+    echo "$line"
+    touch "$figures"
+    grep -v "^FIGURE fuzz_$t:" "$figures" >"$figures.tmp" || true
+    echo "$line" >>"$figures.tmp"
+    sort "$figures.tmp" >"$figures" && rm -f "$figures.tmp"
+done
+exit $status

@@ -1,0 +1,138 @@
+//! A login killed with SIGKILL at any instant leaves the database whole and consistent.
+
+mod support_sec;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support_sec::{figure, Fixture, TempUser};
+
+const KILLS: usize = 200;
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
+    require_root!();
+    let _g = support_sec::serial();
+    let user = TempUser::new();
+    let mut f = Fixture::new("crash_sigkill", "");
+    f.stack_only("crash", "");
+    let mut seed = [0u8; 8];
+    getrandom::getrandom(&mut seed).unwrap();
+    let seed = u64::from_ne_bytes(seed) | 1;
+    let mut rng = XorShift(seed);
+
+    // How long one whole login takes here, to spread the kills over all of it.
+    let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+    let t = Instant::now();
+    let r = f.drive("crash", &user.name, &["authenticate"], pass.as_bytes());
+    assert_eq!(r.auth(), "PAM_SUCCESS", "{r:?}");
+    let span = t.elapsed().as_micros() as u64 * 12 / 10;
+
+    let (mut killed, mut completed, mut killed_used, mut killed_unused) = (0, 0, 0, 0);
+    let mut bad: Vec<String> = vec![];
+    let mut integrity_ok = 0;
+    for i in 0..KILLS {
+        let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+        let id: i64 = f
+            .sql()
+            .query_row("SELECT max(id) FROM passes", [], |r| r.get(0))
+            .unwrap();
+        let mut child = f
+            .drive_cmd("crash", &user.name, &["authenticate"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = writeln!(stdin, "{pass}");
+        drop(stdin);
+        std::thread::sleep(Duration::from_micros(rng.next() % span));
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let out = child.wait_with_output().unwrap();
+        let run = support_sec::Run::from_output(out);
+        let integrity = f.integrity();
+        if integrity == "ok" {
+            integrity_ok += 1;
+        } else {
+            bad.push(format!("round {i}: integrity {integrity}"));
+        }
+        let (used_at, use_count): (Option<i64>, i64) = f
+            .sql()
+            .query_row("SELECT used_at, use_count FROM passes WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        let used_rows: i64 = f
+            .sql()
+            .query_row(
+                "SELECT count(*) FROM audit WHERE event = 'used' AND pass_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // The pass row and its audit row are written in one transaction: both or neither.
+        if used_at.is_some() != (used_rows == 1) || use_count != used_rows {
+            bad.push(format!(
+                "round {i}: used_at={used_at:?} use_count={use_count} used_rows={used_rows}"
+            ));
+        }
+        match run.results.get("authenticate").map(String::as_str) {
+            Some("PAM_SUCCESS") => {
+                completed += 1;
+                if used_at.is_none() {
+                    bad.push(format!("round {i}: success reported, pass still unused"));
+                }
+            }
+            Some(other) => {
+                completed += 1;
+                bad.push(format!("round {i}: the right pass gave {other}"));
+            }
+            None => {
+                killed += 1;
+                // Killed: the pass is either consumed (and refused from now on) or whole (and works).
+                let again = f.drive("crash", &user.name, &["authenticate"], pass.as_bytes());
+                match (used_at.is_some(), again.auth()) {
+                    (true, "PAM_AUTH_ERR") => killed_used += 1,
+                    (false, "PAM_SUCCESS") => killed_unused += 1,
+                    (u, code) => bad.push(format!("round {i}: killed, used={u}, retry gave {code}")),
+                }
+            }
+        }
+    }
+    figure(
+        "crash",
+        &format!(
+            "sigkills={KILLS} killed_mid_login={killed} (after_commit={killed_used} before_commit={killed_unused}) \
+             finished_before_kill={completed} integrity_ok={integrity_ok}/{KILLS} inconsistencies={}",
+            bad.len()
+        ),
+    );
+    f.check_no_secrets();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert!(killed >= KILLS / 2, "most kills should land mid-login: {killed}");
+}
+
+#[test]
+fn the_secrets_scan_finds_what_it_should() {
+    let passes = vec!["ABCD2345EF".to_string()];
+    let hit = |t: &str| !support_sec::leaked(&passes, [t.to_string()].iter()).is_empty();
+    assert!(hit("auth user=x pass ABCD-2345-EF"));
+    assert!(hit("reason: ...D234..."));
+    assert!(hit("x 2345EF y"));
+    assert!(!hit("pam_tap[2345]: auth service=crash user=ts2345x1 outcome=wrong"));
+    assert!(!hit("abcd2345ef in lower case is not the pass's form"));
+}

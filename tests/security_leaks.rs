@@ -1,0 +1,169 @@
+//! What a login through the module leaves in its host: descriptors, threads, signal handlers, and
+//! memory (valgrind over 100 PAM handles in one process).
+
+mod support_sec;
+
+use std::ffi::OsStr;
+use std::process::Command;
+
+use pam_tap::hash::{self, KdfParams};
+use support_sec::{figure, line, Fixture, TempUser};
+
+fn field(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|rest| rest.trim_start_matches('=').to_string())
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
+}
+
+fn count(out: &str, key: &str) -> usize {
+    field(out, key).split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
+    require_root!();
+    let _g = support_sec::serial();
+    let user = TempUser::new();
+    let mut f = Fixture::new("leaks_fds", "[pass]\nmax_failures = 100");
+    f.stack_only("only", "");
+    let pass = f.issue(&user.name, &["--reusable"]);
+    let mut rows = vec![];
+    let mut bad = vec![];
+    for (label, answer) in [("accepted", pass.clone()), ("wrong", "AAAA-BBBB-CC".to_string())] {
+        let r = f.probe("leaks", "only", OsStr::new(&user.name), &[], &line(&answer));
+        let o = &r.stdout;
+        let fds_auth = count(o, "new_fds_after_auth");
+        let fds_end = count(o, "new_fds_after_end");
+        let th = [
+            count(o, "threads_before"),
+            field(o, "threads_before")
+                .split("threads_started=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap(),
+            field(o, "threads_before")
+                .split("threads_after_auth=")
+                .nth(1)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap(),
+            count(o, "threads_after_end"),
+        ];
+        let sig_auth = count(o, "sig_changed_after_auth");
+        let sig_end = count(o, "sig_changed_after_end");
+        let no_cloexec = count(o, "new_fds_without_cloexec");
+        rows.push(format!(
+            "{label}:auth={} new_fds_after_auth={fds_auth} new_fds_after_end={fds_end} threads={th:?} \
+             sig_changed={sig_auth}/{sig_end}",
+            r.auth()
+        ));
+        let expected = if label == "accepted" {
+            "PAM_SUCCESS"
+        } else {
+            "PAM_AUTH_ERR"
+        };
+        if r.auth() != expected
+            || fds_auth + fds_end + sig_auth + sig_end + no_cloexec != 0
+            || th.iter().any(|&t| t != th[0])
+        {
+            bad.push(r.stdout.clone());
+        }
+    }
+    figure("leaks_session", &rows.join(" | "));
+    f.check_no_secrets();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn valgrind_finds_no_definite_leak_over_100_handles() {
+    require_root!();
+    let _g = support_sec::serial();
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        panic!("valgrind is not installed (apt-get install valgrind)");
+    }
+    let user = TempUser::new();
+    // equalize_timing off and a cheap stored hash: argon2 at 19 MiB under valgrind would take minutes,
+    // and neither changes which code paths allocate.
+    let mut f = Fixture::new(
+        "leaks_valgrind",
+        "[pass]\nmax_failures = 100\n[hash]\nequalize_timing = false",
+    );
+    // A copy without DWARF: valgrind reads a module's debug info at every dlopen, 100 times here.
+    let so = f.dir.join("pam_tap_nodebug.so");
+    std::fs::copy(support_sec::module(), &so).unwrap();
+    assert!(Command::new("strip")
+        .arg("--strip-debug")
+        .arg(&so)
+        .status()
+        .unwrap()
+        .success());
+    f.stack_only("only", "");
+    let stack = std::fs::read_to_string(f.pamd.join("only"))
+        .unwrap()
+        .replace(&support_sec::module().display().to_string(), &so.display().to_string());
+    support_sec::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
+    let pass = f.issue(&user.name, &["--reusable"]);
+    let cheap = hash::hash(
+        &pass.replace('-', ""),
+        &KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    f.sql().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
+    // Accepted, wrong, not a pass, empty, NULL reply: each allocation path, 20 times.
+    let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
+    let out = support_sec::feed(
+        {
+            let mut c = Command::new("valgrind");
+            c.args([
+                "--leak-check=full",
+                "--show-leak-kinds=definite",
+                "--errors-for-leak-kinds=definite",
+                "--error-exitcode=99",
+                "--num-callers=30",
+            ])
+            .arg(support_sec::sec_probe())
+            .arg("cycles")
+            .arg(&f.pamd)
+            .arg("only")
+            .arg(&user.name)
+            .arg("100");
+            c
+        },
+        answers.as_bytes(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let grab = |key: &str| {
+        stderr
+            .lines()
+            .find(|l| l.contains(key))
+            .and_then(|l| l.split(key).nth(1))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "0 bytes in 0 blocks".into())
+    };
+    let definite = grab("definitely lost:");
+    let errors = grab("ERROR SUMMARY:");
+    figure(
+        "valgrind",
+        &format!(
+            "cycles=100 {} definitely_lost=[{definite}] indirectly_lost=[{}] error_summary=[{errors}] exit={:?}",
+            stdout.trim(),
+            grab("indirectly lost:"),
+            out.status.code()
+        ),
+    );
+    f.check_no_secrets();
+    assert!(stdout.contains("PAM_SUCCESS"), "{stdout}");
+    assert!(definite.starts_with("0 bytes"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

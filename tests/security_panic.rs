@@ -1,0 +1,76 @@
+//! A panic inside any hook becomes PAM_ABORT and the host process carries on. Needs the module
+//! built with `--features test-panic`, into its own target dir so the normal build stays clean.
+
+mod support_sec;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support_sec::{figure, line, write_file, Fixture, TempUser};
+
+fn panic_module() -> PathBuf {
+    let dir = support_sec::target_dir().join("panic");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--lib", "--features", "test-panic"])
+        .env("CARGO_TARGET_DIR", &dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo build --features test-panic");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join("debug/libpam_tap.so")
+}
+
+#[test]
+fn injected_panic_in_every_hook_gives_pam_abort_and_the_host_survives() {
+    require_root!();
+    let _g = support_sec::serial();
+    let so = panic_module();
+    let user = TempUser::new();
+    let mut f = Fixture::new("panic", "");
+    let pass = f.issue(&user.name, &["--reusable"]);
+    let args = f.module_args("test_panic");
+    let m = so.display();
+    let stack = format!(
+        "auth required {m} {args}\naccount required {m} {args}\npassword required {m} {args}\n\
+         session required {m} {args}\n"
+    );
+    write_file(&f.pamd.join("boom"), stack.as_bytes(), 0o644);
+    let ops = [
+        "authenticate",
+        "setcred",
+        "acct_mgmt",
+        "chauthtok",
+        "open_session",
+        "close_session",
+    ];
+    let r = f.drive("boom", &user.name, &ops, &line(&pass));
+    let codes: Vec<String> = ops
+        .iter()
+        .map(|op| format!("{op}={}", r.results.get(*op).map_or("(none)", String::as_str)))
+        .collect();
+    let all_abort = ops
+        .iter()
+        .all(|op| r.results.get(*op).map(String::as_str) == Some("PAM_ABORT"));
+    let survived = r.status.success() && !r.crashed();
+    // The same .so without the argument works: the guard, not the build, is what is tested.
+    f.stack_only("calm", "");
+    let calm_stack = std::fs::read_to_string(f.pamd.join("calm"))
+        .unwrap()
+        .replace(&support_sec::module().display().to_string(), &m.to_string());
+    write_file(&f.pamd.join("calm"), calm_stack.as_bytes(), 0o644);
+    let calm = f.drive("calm", &user.name, &["authenticate"], &line(&pass));
+    figure(
+        "panics",
+        &format!(
+            "hooks={} [{}] host_exit={:?} host_survived={survived} same_so_without_test_panic={}",
+            ops.len(),
+            codes.join(" "),
+            r.status.code(),
+            calm.auth()
+        ),
+    );
+    f.check_no_secrets();
+    assert!(all_abort, "{codes:?} {}", r.stderr);
+    assert!(survived, "{r:?}");
+    assert_eq!(calm.auth(), "PAM_SUCCESS");
+}
