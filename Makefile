@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils
 
-.PHONY: all deps build release test lint clean
+.PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz
 
 all: build
 
@@ -33,8 +33,26 @@ lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
 	$(CARGO) test --all-targets -- --test-threads=2
+	$(MAKE) fuzz-short
+	@echo; echo "security figures:"; cat target/security-figures.txt
+
+# The security suite alone, with its figures.
+test-security: deps build
+	$(CARGO) test --test 'security_*' -- --test-threads=1 --nocapture
+	@cat target/security-figures.txt
+
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+# libFuzzer targets (config parsing, pass normalisation, stored-hash parsing); corpus in fuzz/corpus.
+fuzz-short: fuzz-deps
+	scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
+
+fuzz: fuzz-deps
+	scripts/fuzz.sh $(or $(FUZZ_SECONDS),1800)
 
 clean:
 	$(CARGO) clean

@@ -3,17 +3,13 @@
 #   scripts/fuzz.sh [SECONDS]        default 60 (the short run `make test` uses); `make fuzz` passes more.
 # The seed corpus in fuzz/corpus/ is kept in the repo and only read; new inputs go to
 # fuzz/target/corpus/ (ignored by git). A crash leaves its input in fuzz/artifacts/ and fails the run.
-# Needs cargo-fuzz and a nightly toolchain (-Zsanitizer); without nightly, RUSTC_BOOTSTRAP=1 lets a
-# stable toolchain accept the flag.
+# Needs cargo-fuzz; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept cargo-fuzz's -Zsanitizer flag.
 set -eu
 secs=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    fuzz() { cargo +nightly fuzz "$@"; }
-else
-    fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
-fi
+# Always the machine's stable toolchain (the only one a fresh machine has), with RUSTC_BOOTSTRAP.
+fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 figures="$root/target/security-figures.txt"
 mkdir -p "$root/target"
 status=0

@@ -11,7 +11,15 @@ use support_sec::{figure, line, write_file, Fixture, TempUser};
 fn panic_module() -> PathBuf {
     let dir = support_sec::target_dir().join("panic");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--features", "test-panic"])
+        // Dependencies unoptimised: this build only has to panic, and it must not cost CI minutes.
+        .args([
+            "build",
+            "--lib",
+            "--features",
+            "test-panic",
+            "--config",
+            "profile.dev.package.\"*\".opt-level=0",
+        ])
         .env("CARGO_TARGET_DIR", &dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
