@@ -283,6 +283,7 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
         let status = rec.status(now, policy.enabled);
         if !matched {
             if status != Status::Usable {
+                store.note_time(now)?;
                 return Ok(Decision {
                     outcome: Outcome::Wrong,
                     detail: Some(format!("pass is {}", status.as_str())),

@@ -524,7 +524,35 @@ impl Store {
 
     /// Counts one wrong answer against a pass, locking it at `max_failures`; returns whether it is
     /// now locked. One transaction: N racing wrong answers count exactly N.
+    ///
+    /// The commit is not fsynced (`synchronous=NORMAL`, still atomic and safe against a crash of the
+    /// process): a power loss may forget the last failure counts, but a wrong answer then costs what
+    /// a wrong answer for a user without a pass costs, so the time taken does not tell who holds one.
     pub fn record_failure(&mut self, id: i64, now: i64, max_failures: u32, ctx: &Context) -> Result<bool> {
+        self.unsynced(|s| s.count_failure(id, now, max_failures, ctx))
+    }
+
+    /// Raises the clock mark to `now` without an fsync: a wrong answer for an unusable pass leaves
+    /// the time it was seen, so a clock set back later cannot revive the pass.
+    pub fn note_time(&mut self, now: i64) -> Result<()> {
+        self.unsynced(|s| {
+            let tx = s.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            add_clock(&tx, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn unsynced<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let r = f(self);
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let v = r?;
+        restored?;
+        Ok(v)
+    }
+
+    fn count_failure(&mut self, id: i64, now: i64, max_failures: u32, ctx: &Context) -> Result<bool> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (user, failures, locked): (String, u32, Option<i64>) = tx.query_row(
             "UPDATE passes SET failures = failures + 1 WHERE id = ?1 RETURNING user, failures, locked_at",
