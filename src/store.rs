@@ -289,6 +289,73 @@ fn audit_in(
     Ok(())
 }
 
+/// The body of an insert: reads the user's newest pass and the clock, plans, revokes a replaced
+/// pass, inserts the new one, and audits both.
+fn insert_in<P>(tx: &rusqlite::Transaction<'_>, user: &str, now: i64, ctx: &Context, plan: P) -> Result<(i64, NewPass)>
+where
+    P: FnOnce(Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+{
+    let latest = tx
+        .query_row(
+            "SELECT * FROM passes WHERE user = ?1 ORDER BY id DESC LIMIT 1",
+            params![user],
+            PassRecord::from_row,
+        )
+        .optional()?;
+    let hw: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MIN);
+    let (new, replaced) = plan(latest.as_ref(), now.max(hw))?;
+    if let Some(replaced) = replaced {
+        tx.execute(
+            "UPDATE passes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![replaced, now],
+        )?;
+        audit_in(
+            tx,
+            now,
+            Event::Revoked,
+            Some(&new.user),
+            Some(replaced),
+            ctx,
+            Some("replaced by a new pass"),
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
+            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            new.user,
+            new.uid,
+            new.hash,
+            new.derive_key,
+            new.created_at,
+            new.starts_at,
+            new.expires_at,
+            new.one_time,
+            new.reset_password,
+            new.issued_by,
+            new.reason,
+            new.shadow_set,
+            new.shadow_prev,
+            new.shadow_prev_lastchg
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit_in(
+        tx,
+        now,
+        Event::Issued,
+        Some(&new.user),
+        Some(id),
+        ctx,
+        new.reason.as_deref(),
+    )?;
+    Ok((id, new))
+}
+
 impl Store {
     /// Opens an existing database the way the module must: every file checked (no symlink,
     /// root-owned, not group/world-writable, directory too), opened without following symlinks,
@@ -551,68 +618,39 @@ impl Store {
         G: FnOnce(&NewPass) -> Result<()>,
     {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let latest = tx
-            .query_row(
-                "SELECT * FROM passes WHERE user = ?1 ORDER BY id DESC LIMIT 1",
-                params![user],
-                PassRecord::from_row,
-            )
-            .optional()?;
-        let hw: i64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-            .optional()?
-            .unwrap_or(i64::MIN);
-        let (new, replaced) = plan(latest.as_ref(), now.max(hw))?;
-        if let Some(replaced) = replaced {
-            tx.execute(
-                "UPDATE passes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![replaced, now],
-            )?;
-            audit_in(
-                &tx,
-                now,
-                Event::Revoked,
-                Some(&new.user),
-                Some(replaced),
-                ctx,
-                Some("replaced by a new pass"),
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
-                reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                new.user,
-                new.uid,
-                new.hash,
-                new.derive_key,
-                new.created_at,
-                new.starts_at,
-                new.expires_at,
-                new.one_time,
-                new.reset_password,
-                new.issued_by,
-                new.reason,
-                new.shadow_set,
-                new.shadow_prev,
-                new.shadow_prev_lastchg
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        audit_in(
-            &tx,
-            now,
-            Event::Issued,
-            Some(&new.user),
-            Some(id),
-            ctx,
-            new.reason.as_deref(),
-        )?;
+        let (id, new) = insert_in(&tx, user, now, ctx, plan)?;
         add_clock(&tx, now)?;
         before_commit(&new)?;
         tx.commit()?;
         Ok((id, new))
+    }
+
+    /// [`Store::insert_pass`] for many users in one `BEGIN IMMEDIATE` transaction: `plan` is called
+    /// with each user's index, in order, and sees the rows inserted before it; `before_commit` sees
+    /// every inserted row. Any error leaves the store as it was.
+    pub fn insert_passes<P, G>(
+        &mut self,
+        users: &[&str],
+        now: i64,
+        ctx: &Context,
+        mut plan: P,
+        before_commit: G,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+        G: FnOnce(&[(i64, NewPass)]) -> Result<()>,
+    {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut done = Vec::with_capacity(users.len());
+        for (i, user) in users.iter().enumerate() {
+            done.push(insert_in(&tx, user, now, ctx, |latest, eff_now| {
+                plan(i, latest, eff_now)
+            })?);
+        }
+        add_clock(&tx, now)?;
+        before_commit(&done)?;
+        tx.commit()?;
+        Ok(done)
     }
 
     /// Revokes a pass; `before_commit` restores the account when it should.
