@@ -72,6 +72,7 @@ struct RawRoles {
 struct RawHandoff {
     reset_password: Option<bool>,
     grace: Option<String>,
+    relogin: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -108,6 +109,7 @@ pub struct Policy {
     pub reset_password: bool,
     #[serde(with = "humantime_serde_secs")]
     pub grace: Duration,
+    pub relogin: bool,
     pub kdf: KdfParams,
     pub equalize_timing: bool,
 }
@@ -217,6 +219,7 @@ impl Policy {
             )?,
             reset_password: raw.handoff.reset_password.unwrap_or(true),
             grace,
+            relogin: raw.handoff.relogin.unwrap_or(false),
             kdf,
             equalize_timing: h.equalize_timing.unwrap_or(true),
         })

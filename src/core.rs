@@ -18,6 +18,9 @@ pub const PAM_PRELIM_CHECK: PamFlag = 0x4000;
 pub const PAM_UPDATE_AUTHTOK: PamFlag = 0x2000;
 /// The prompt pam_unix uses for the current password; the grace prompt looks the same.
 pub const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
+/// A used pass logs in again within the grace window only this many seconds after its last use,
+/// so logins racing a one-time pass get exactly one success.
+pub const GRACE_RELOGIN_GAP: i64 = 10;
 
 pub type Secret = Zeroizing<Vec<u8>>;
 
@@ -305,15 +308,15 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
                 ..base
             });
         }
-        let derived = |r: &PassRecord| r.reset_password.then(|| hash::derive(&r.derive_key, &code));
+        // Remember the accepted pass (and the derived secret for the handoff) on the PAM handle.
+        let mut keep = |r: &PassRecord| {
+            h.remember(r.reset_password.then(|| hash::derive(&r.derive_key, &code)))
+                .map_err(|_| Error::Store("could not keep the handoff secret on the PAM handle".into()))
+        };
         match status {
             Status::Usable => match store.redeem(rec.id, env.now, policy.enabled, &ctx)? {
                 Redeemed::Ok(r) => {
-                    if h.remember(derived(&r)).is_err() {
-                        return Err(Error::Store(
-                            "could not keep the handoff secret on the PAM handle".into(),
-                        ));
-                    }
+                    keep(&r)?;
                     Ok(Decision {
                         outcome: Outcome::Accepted,
                         ..base
@@ -324,20 +327,15 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
                     ..base
                 }),
             },
-            Status::Used if in_grace(&policy, &rec, now, env.dir)? => {
-                store.audit(
-                    now,
-                    Event::GraceUsed,
-                    Some(&acct.name),
-                    Some(rec.id),
-                    &ctx,
-                    Some("login while the forced change is pending"),
-                )?;
-                if h.remember(derived(&rec)).is_err() {
-                    return Err(Error::Store(
-                        "could not keep the handoff secret on the PAM handle".into(),
-                    ));
+            Status::Used if policy.relogin && in_grace(&policy, &rec, now, env.dir)? => {
+                if !store.grace_login(rec.id, now, GRACE_RELOGIN_GAP, &acct.name, &ctx)? {
+                    return Ok(Decision {
+                        outcome: Outcome::Unusable(Status::Used),
+                        detail: Some("used moments ago".into()),
+                        ..base
+                    });
                 }
+                keep(&rec)?;
                 Ok(Decision {
                     outcome: Outcome::AcceptedInGrace,
                     ..base
@@ -406,7 +404,8 @@ pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut
         Ok(p) => p,
         Err(e) => return fail(&e, env, None).outcome.pam_code(),
     };
-    if !policy.enabled || policy.grace.is_zero() {
+    // No database yet (`tapctl init` not run): nobody holds a pass, and `passwd` must keep working.
+    if !policy.enabled || policy.grace.is_zero() || !policy.database.exists() {
         return PamResultCode::PAM_SUCCESS;
     }
     let Ok(name) = h.user() else {

@@ -235,7 +235,7 @@ pub struct AuditEntry {
 #[derive(Debug)]
 pub enum Redeemed {
     /// The pass was usable and is now marked used (consumed if one-time).
-    Ok(PassRecord),
+    Ok(Box<PassRecord>),
     /// Between the read and the write the pass stopped being usable (another login won the race).
     Refused(Status),
 }
@@ -252,6 +252,23 @@ fn sidecars(path: &Path) -> [PathBuf; 2] {
     let mut shm = s;
     shm.push("-shm");
     [PathBuf::from(wal), PathBuf::from(shm)]
+}
+
+fn clock_in(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MIN))
+}
+
+fn latest_in(conn: &Connection, user: &str) -> Result<Option<PassRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT * FROM passes WHERE user = ?1 ORDER BY id DESC LIMIT 1",
+            params![user],
+            PassRecord::from_row,
+        )
+        .optional()?)
 }
 
 fn add_clock(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<()> {
@@ -295,17 +312,8 @@ fn insert_in<P>(tx: &rusqlite::Transaction<'_>, user: &str, now: i64, ctx: &Cont
 where
     P: FnOnce(Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
 {
-    let latest = tx
-        .query_row(
-            "SELECT * FROM passes WHERE user = ?1 ORDER BY id DESC LIMIT 1",
-            params![user],
-            PassRecord::from_row,
-        )
-        .optional()?;
-    let hw: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-        .optional()?
-        .unwrap_or(i64::MIN);
+    let latest = latest_in(tx, user)?;
+    let hw: i64 = clock_in(tx)?;
     let (new, replaced) = plan(latest.as_ref(), now.max(hw))?;
     if let Some(replaced) = replaced {
         tx.execute(
@@ -466,11 +474,7 @@ impl Store {
 
     /// The latest time any write has recorded: a clock set back cannot go below it.
     pub fn clock_high_water(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-            .optional()?
-            .unwrap_or(i64::MIN))
+        clock_in(&self.conn)
     }
 
     /// `now`, raised to the high-water mark.
@@ -480,14 +484,7 @@ impl Store {
 
     /// The user's newest pass, whatever its status.
     pub fn latest_for(&self, user: &str) -> Result<Option<PassRecord>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT * FROM passes WHERE user = ?1 ORDER BY id DESC LIMIT 1",
-                params![user],
-                PassRecord::from_row,
-            )
-            .optional()?)
+        latest_in(&self.conn, user)
     }
 
     pub fn get(&self, id: i64) -> Result<Option<PassRecord>> {
@@ -510,10 +507,7 @@ impl Store {
     /// processes racing one one-time pass exactly one gets `Redeemed::Ok`.
     pub fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let hw: i64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-            .optional()?
-            .unwrap_or(i64::MIN);
+        let hw: i64 = clock_in(&tx)?;
         let now = now.max(hw);
         let rec = tx
             .query_row("SELECT * FROM passes WHERE id = ?1", params![id], PassRecord::from_row)
@@ -541,12 +535,48 @@ impl Store {
         audit_in(&tx, now, Event::Used, Some(&rec.user), Some(id), ctx, None)?;
         add_clock(&tx, now)?;
         tx.commit()?;
-        Ok(Redeemed::Ok(PassRecord {
+        Ok(Redeemed::Ok(Box::new(PassRecord {
             used_at: Some(now),
             use_count: rec.use_count + 1,
             failures: 0,
             ..rec
-        }))
+        })))
+    }
+
+    /// Records a login with a used pass inside its handoff grace window, unless the pass was used
+    /// less than `gap` seconds ago: logins racing a one-time pass never get a second success.
+    pub fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<i64> = tx.query_row(
+            "SELECT max(at) FROM audit WHERE pass_id = ?1 AND event IN ('used', 'grace_used')",
+            params![id],
+            |r| r.get(0),
+        )?;
+        if last.is_some_and(|t| now < t + gap) {
+            audit_in(
+                &tx,
+                now,
+                Event::Refused,
+                Some(user),
+                Some(id),
+                ctx,
+                Some("used moments ago"),
+            )?;
+            tx.commit()?;
+            return Ok(false);
+        }
+        audit_in(
+            &tx,
+            now,
+            Event::GraceUsed,
+            Some(user),
+            Some(id),
+            ctx,
+            Some("login while the forced change is pending"),
+        )?;
+        add_clock(&tx, now)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Counts one wrong answer against a pass, locking it at `max_failures`; returns whether it is
@@ -743,6 +773,13 @@ mod tests {
         }
     }
 
+    fn put(s: &mut Store, user: &str, now: i64, one_time: bool) -> i64 {
+        let new = new_pass(user, now, one_time);
+        s.insert_pass(user, now, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
+            .unwrap()
+            .0
+    }
+
     fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::create(&dir.path().join("db/tap.db")).unwrap();
@@ -769,31 +806,13 @@ mod tests {
     fn one_time_redeems_once_and_failures_lock() {
         let (_d, mut s) = temp_store();
         let ctx = Context::default();
-        let id = s
-            .insert_pass(
-                "u",
-                1000,
-                &ctx,
-                |_, _| Ok((new_pass("u", 1000, true), None)),
-                |_| Ok(()),
-            )
-            .unwrap()
-            .0;
+        let id = put(&mut s, "u", 1000, true);
         assert!(matches!(s.redeem(id, 1001, true, &ctx).unwrap(), Redeemed::Ok(_)));
         assert!(matches!(
             s.redeem(id, 1002, true, &ctx).unwrap(),
             Redeemed::Refused(Status::Used)
         ));
-        let id2 = s
-            .insert_pass(
-                "v",
-                1000,
-                &ctx,
-                |_, _| Ok((new_pass("v", 1000, false), None)),
-                |_| Ok(()),
-            )
-            .unwrap()
-            .0;
+        let id2 = put(&mut s, "v", 1000, false);
         for i in 1..3 {
             assert!(!s.record_failure(id2, 1000 + i, 3, &ctx).unwrap());
         }
@@ -854,26 +873,8 @@ mod tests {
     fn purge_keeps_audit_and_live_passes() {
         let (_d, mut s) = temp_store();
         let ctx = Context::default();
-        let old = s
-            .insert_pass(
-                "a",
-                1000,
-                &ctx,
-                |_, _| Ok((new_pass("a", 1000, true), None)),
-                |_| Ok(()),
-            )
-            .unwrap()
-            .0;
-        let live = s
-            .insert_pass(
-                "b",
-                9000,
-                &ctx,
-                |_, _| Ok((new_pass("b", 9000, true), None)),
-                |_| Ok(()),
-            )
-            .unwrap()
-            .0;
+        let old = put(&mut s, "a", 1000, true);
+        let live = put(&mut s, "b", 9000, true);
         let gone = s.purge(10_000, 9_000, &ctx).unwrap();
         assert_eq!(gone, vec![(old, "a".to_string())]);
         assert!(s.get(live).unwrap().is_some());

@@ -98,7 +98,7 @@ impl Directory for System {
     }
 }
 
-fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<()> {
+fn run_once(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<std::process::Output> {
     let what = format!("{:?}", cmd.get_program());
     cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -109,16 +109,26 @@ fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<()> {
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(data).map_err(|e| Error::Io(format!("{what}: {e}")))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Io(format!("{what}: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Io(format!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+    child.wait_with_output().map_err(|e| Error::Io(format!("{what}: {e}")))
+}
+
+/// Runs a shadow tool, waiting out (for up to 10 s) another tool holding the shadow lock.
+fn run(mut make: impl FnMut() -> Command, stdin: Option<&[u8]>) -> Result<()> {
+    for _ in 0..100 {
+        let mut cmd = make();
+        let out = run_once(&mut cmd, stdin)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if !err.contains("lock") {
+            return Err(Error::Io(format!("{:?} failed: {err}", cmd.get_program())));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Ok(())
+    Err(Error::Io(
+        "the shadow files stayed locked by another tool for 10 s".into(),
+    ))
 }
 
 /// Sets the shadow hash (already crypt(3)ed) and the last-change day. `lastchg = Some(0)` forces a
@@ -128,9 +138,23 @@ pub fn set_shadow(user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()>
         return Err(Error::Refused(format!("refusing to write a shadow entry for {user:?}")));
     }
     let line = zeroize::Zeroizing::new(format!("{user}:{crypted}\n"));
-    run(Command::new("chpasswd").arg("-e"), Some(line.as_bytes()))?;
+    run(
+        || {
+            let mut c = Command::new("chpasswd");
+            c.arg("-e");
+            c
+        },
+        Some(line.as_bytes()),
+    )?;
     let day = lastchg.map_or("-1".to_string(), |d| d.to_string());
-    run(Command::new("chage").arg("-d").arg(day).arg("--").arg(user), None)
+    run(
+        || {
+            let mut c = Command::new("chage");
+            c.args(["-d", &day, "--", user]);
+            c
+        },
+        None,
+    )
 }
 
 /// [`set_shadow`] for many accounts: one `chpasswd -e` for every hash (shadow applies all lines or,
@@ -151,10 +175,26 @@ pub fn set_shadow_many(entries: &[(&str, &str, Option<i64>)]) -> std::result::Re
     if entries.is_empty() {
         return Ok(());
     }
-    run(Command::new("chpasswd").arg("-e"), Some(lines.as_bytes())).map_err(|e| (false, e))?;
+    run(
+        || {
+            let mut c = Command::new("chpasswd");
+            c.arg("-e");
+            c
+        },
+        Some(lines.as_bytes()),
+    )
+    .map_err(|e| (false, e))?;
     for (user, _, lastchg) in entries {
         let day = lastchg.map_or("-1".to_string(), |d| d.to_string());
-        run(Command::new("chage").arg("-d").arg(day).arg("--").arg(user), None).map_err(|e| (true, e))?;
+        run(
+            || {
+                let mut c = Command::new("chage");
+                c.args(["-d", &day, "--", user]);
+                c
+            },
+            None,
+        )
+        .map_err(|e| (true, e))?;
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ fn opt_local(t: Option<i64>) -> String {
     t.map_or("-".into(), local)
 }
 
+#[allow(clippy::disallowed_methods)] // tapctl's one clock
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -208,8 +209,8 @@ fn issue_bulk(
 
 fn print_views(views: &[View]) {
     println!(
-        "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
-        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME", "ISSUED BY"
+        "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
+        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME"
     );
     for v in views {
         println!(

@@ -1,1 +1,667 @@
+//! The core driven by a scripted fake handle, a fake name service and a fixed clock, against a real
+//! SQLite file. The config loader insists on root-owned files, so these tests skip as non-root.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use pam::constants::PamResultCode::{self, *};
+use pam::constants::PAM_CHANGE_EXPIRED_AUTHTOK;
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::store::{NewPass, Store};
+use crate::users::ShadowEntry;
+
+const T0: i64 = 1_800_000_000;
+const CODE: &str = "K7QXM9TRWP";
+
+#[derive(Debug)]
+enum Call {
+    User(Result<&'static str, PamResultCode>),
+    Authtok(Result<Vec<u8>, PamResultCode>),
+    Prompt(&'static str, Result<Vec<u8>, PamResultCode>),
+    NewAuthtok(Result<(), PamResultCode>),
+    SetOld(Vec<u8>),
+    Remember(Option<String>),
+}
+
+/// A PAM handle that expects exactly the scripted calls, in order.
+struct Fake {
+    script: VecDeque<Call>,
+    kept: Option<Option<Zeroizing<String>>>,
+}
+
+impl Fake {
+    fn new(script: Vec<Call>) -> Self {
+        Fake {
+            script: script.into(),
+            kept: None,
+        }
+    }
+    fn next(&mut self, what: &str) -> Call {
+        self.script
+            .pop_front()
+            .unwrap_or_else(|| panic!("unexpected call {what}: script used up"))
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert!(self.script.is_empty(), "script not used up: {:?}", self.script);
+        }
+    }
+}
+
+impl Handle for Fake {
+    fn user(&mut self) -> Result<String, PamResultCode> {
+        match self.next("user") {
+            Call::User(r) => r.map(str::to_string),
+            c => panic!("user() called, script expected {c:?}"),
+        }
+    }
+    fn service(&self) -> Option<String> {
+        Some("fake".into())
+    }
+    fn rhost(&self) -> Option<String> {
+        None
+    }
+    fn authtok(&mut self) -> Result<Secret, PamResultCode> {
+        match self.next("authtok") {
+            Call::Authtok(r) => r.map(Zeroizing::new),
+            c => panic!("authtok() called, script expected {c:?}"),
+        }
+    }
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
+        match self.next("prompt") {
+            Call::Prompt(p, r) => {
+                assert_eq!(p, prompt);
+                r.map(Zeroizing::new)
+            }
+            c => panic!("prompt_secret({prompt:?}) called, script expected {c:?}"),
+        }
+    }
+    fn new_authtok(&mut self) -> Result<(), PamResultCode> {
+        match self.next("new_authtok") {
+            Call::NewAuthtok(r) => r,
+            c => panic!("new_authtok() called, script expected {c:?}"),
+        }
+    }
+    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
+        match self.next("set_old_authtok") {
+            Call::SetOld(v) => {
+                assert_eq!(v, secret);
+                Ok(())
+            }
+            c => panic!("set_old_authtok() called, script expected {c:?}"),
+        }
+    }
+    fn remember(&mut self, derived: Option<Zeroizing<String>>) -> Result<(), PamResultCode> {
+        match self.next("remember") {
+            Call::Remember(v) => {
+                assert_eq!(v.as_deref(), derived.as_ref().map(|d| d.as_str()));
+                self.kept = Some(derived);
+                Ok(())
+            }
+            c => panic!("remember() called, script expected {c:?}"),
+        }
+    }
+    fn remembered(&self) -> Option<Option<Zeroizing<String>>> {
+        self.kept.clone()
+    }
+}
+
+#[derive(Default)]
+struct Dir {
+    accounts: HashMap<String, Account>,
+    shadow: RefCell<HashMap<String, ShadowEntry>>,
+}
+
+impl Directory for Dir {
+    fn account(&self, name: &str) -> crate::error::Result<Option<Account>> {
+        Ok(self.accounts.get(name).cloned())
+    }
+    fn shadow(&self, name: &str) -> crate::error::Result<Option<ShadowEntry>> {
+        Ok(self.shadow.borrow().get(name).cloned())
+    }
+}
+
+#[derive(Default)]
+struct Log(Vec<(Level, String)>);
+
+impl Logger for Log {
+    fn log(&mut self, level: Level, msg: &str) {
+        self.0.push((level, msg.to_string()));
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    opts: Options,
+    db: PathBuf,
+    dir: Dir,
+    log: Log,
+}
+
+fn world(extra_config: &str) -> Option<World> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: the config loader needs root-owned files");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let db = dir.path().join("db/tap.db");
+    let cfg = dir.path().join("pam_tap.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "enabled = true\ndatabase = {:?}\n{extra_config}",
+            db.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Store::create(&db).unwrap();
+    let mut d = Dir::default();
+    for (name, uid, groups) in [
+        ("alice", 1001, vec!["users"]),
+        ("bob", 1002, vec!["users", "sudo"]),
+        ("daemon", 2, vec![]),
+    ] {
+        d.accounts.insert(
+            name.into(),
+            Account {
+                name: name.into(),
+                uid,
+                groups: groups.into_iter().map(String::from).collect(),
+            },
+        );
+    }
+    Some(World {
+        _dir: dir,
+        opts: Options::parse(&[format!("config={}", cfg.display())]),
+        db,
+        dir: d,
+        log: Log::default(),
+    })
+}
+
+struct Put {
+    starts: i64,
+    expires: i64,
+    one_time: bool,
+    reset: bool,
+}
+
+const NORMAL: Put = Put {
+    starts: T0,
+    expires: T0 + 3600,
+    one_time: true,
+    reset: false,
+};
+
+impl World {
+    fn put(&self, user: &str, p: Put) -> (i64, Vec<u8>) {
+        let mut s = Store::open(&self.db).unwrap();
+        let key = hash::new_derive_key().unwrap().to_vec();
+        let set = p.reset.then(|| hash::shadow_crypt(&hash::derive(&key, CODE)).unwrap());
+        if let Some(set) = &set {
+            self.dir.shadow.borrow_mut().insert(
+                user.into(),
+                ShadowEntry {
+                    hash: set.clone(),
+                    lastchg: Some(0),
+                },
+            );
+        }
+        let new = NewPass {
+            user: user.into(),
+            uid: self.dir.accounts[user].uid,
+            hash: hash::hash(CODE, &crate::config::Policy::default().kdf).unwrap(),
+            derive_key: key.clone(),
+            created_at: T0,
+            starts_at: p.starts,
+            expires_at: p.expires,
+            one_time: p.one_time,
+            reset_password: p.reset,
+            issued_by: "root".into(),
+            reason: None,
+            shadow_set: set,
+            shadow_prev: None,
+            shadow_prev_lastchg: None,
+        };
+        let (id, _) = s
+            .insert_pass(user, T0, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
+            .unwrap();
+        (id, key)
+    }
+
+    fn auth(&mut self, now: i64, script: Vec<Call>) -> Outcome {
+        let mut h = Fake::new(script);
+        let mut env = Env {
+            now,
+            dir: &self.dir,
+            log: &mut self.log,
+            caller_is_root: true,
+        };
+        authenticate(&mut h, &self.opts, &mut env)
+    }
+
+    fn chauthtok(&mut self, h: &mut Fake, flags: PamFlag, root: bool) -> PamResultCode {
+        let mut env = Env {
+            now: T0 + 60,
+            dir: &self.dir,
+            log: &mut self.log,
+            caller_is_root: root,
+        };
+        chauthtok(h, flags, &self.opts, &mut env)
+    }
+
+    fn record(&self, id: i64) -> PassRecord {
+        Store::open(&self.db).unwrap().get(id).unwrap().unwrap()
+    }
+
+    fn events(&self) -> Vec<String> {
+        Store::open(&self.db)
+            .unwrap()
+            .log(None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
+    }
+}
+
+fn answer(user: &'static str, a: &[u8]) -> Vec<Call> {
+    vec![Call::User(Ok(user)), Call::Authtok(Ok(a.to_vec()))]
+}
+
+fn accepted(user: &'static str, a: &[u8], derived: Option<String>) -> Vec<Call> {
+    let mut s = answer(user, a);
+    s.push(Call::Remember(derived));
+    s
+}
+
+#[test]
+fn valid_pass_is_accepted_once_and_logged_without_the_secret() {
+    let Some(mut w) = world("") else { return };
+    let (id, _) = w.put("alice", NORMAL);
+    assert_eq!(
+        w.auth(T0 + 10, accepted("alice", b"k7qx-m9tr-wp", None)),
+        Outcome::Accepted
+    );
+    assert_eq!(w.record(id).used_at, Some(T0 + 10));
+    assert_eq!(
+        w.auth(T0 + 20, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    assert_eq!(w.events(), ["issued", "used", "refused"]);
+    assert!(w
+        .log
+        .0
+        .iter()
+        .any(|(l, m)| *l == Level::Info && m.contains("user=alice") && m.contains("outcome=accepted")));
+    for (_, m) in &w.log.0 {
+        assert!(!m.to_uppercase().contains("K7QX"), "secret in log: {m}");
+    }
+}
+
+#[test]
+fn reusable_pass_works_twice_and_resets_failures() {
+    let Some(mut w) = world("") else { return };
+    let (id, _) = w.put(
+        "alice",
+        Put {
+            one_time: false,
+            ..NORMAL
+        },
+    );
+    assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
+    assert_eq!(w.record(id).failures, 1);
+    assert_eq!(
+        w.auth(T0 + 2, accepted("alice", CODE.as_bytes(), None)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        w.auth(T0 + 3, accepted("alice", CODE.as_bytes(), None)),
+        Outcome::Accepted
+    );
+    let r = w.record(id);
+    assert_eq!((r.use_count, r.failures), (2, 0));
+}
+
+#[test]
+fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
+    let Some(mut w) = world("") else { return };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    // Same handle: PRELIM hands pam_unix the derived secret, UPDATE makes sure a new one is typed.
+    let mut h = Fake::new(vec![Call::SetOld(derived.clone().into_bytes())]);
+    h.kept = Some(Some(Zeroizing::new(derived)));
+    assert_eq!(
+        w.chauthtok(&mut h, PAM_PRELIM_CHECK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
+        PAM_SUCCESS
+    );
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(
+        w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
+        PAM_SUCCESS
+    );
+    h.script.push_back(Call::NewAuthtok(Err(PAM_AUTHTOK_ERR)));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_AUTHTOK_ERR);
+}
+
+#[test]
+fn grace_login_and_grace_prompt_while_the_change_is_pending() {
+    let Some(mut w) = world("[handoff]\ngrace = \"15m\"\nrelogin = true\n") else {
+        return;
+    };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    // Logins racing the first one get nothing...
+    assert_eq!(
+        w.auth(T0 + 5, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    // ...but when sshd refused the session for want of a tty, the pass logs in again within the window.
+    assert_eq!(
+        w.auth(T0 + 60, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::AcceptedInGrace
+    );
+    // A fresh `passwd` run by the user: one "Current password:" prompt; the pass becomes the derived secret.
+    let mut h = Fake::new(vec![
+        Call::User(Ok("alice")),
+        Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(b"k7qx m9tr wp".to_vec())),
+        Call::SetOld(derived.clone().into_bytes()),
+    ]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    drop(h);
+    // Anything else is passed on unchanged for pam_unix to judge.
+    let mut h = Fake::new(vec![
+        Call::User(Ok("alice")),
+        Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(b"my old password".to_vec())),
+        Call::SetOld(b"my old password".to_vec()),
+    ]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    drop(h);
+    // Root changing a password outside an expiry flow is never prompted.
+    let mut h = Fake::new(vec![]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, true), PAM_SUCCESS);
+    drop(h);
+    // Once the password has changed the window closes at once.
+    w.dir.shadow.borrow_mut().insert(
+        "alice".into(),
+        ShadowEntry {
+            hash: "$y$new".into(),
+            lastchg: Some(20000),
+        },
+    );
+    assert_eq!(
+        w.auth(T0 + 120, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    let mut h = Fake::new(vec![Call::User(Ok("alice"))]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    drop(h);
+    // And after the window, even with the change still pending.
+    w.dir.shadow.borrow_mut().insert(
+        "alice".into(),
+        ShadowEntry {
+            hash: w.record(1).shadow_set.unwrap(),
+            lastchg: Some(0),
+        },
+    );
+    assert_eq!(
+        w.auth(T0 + 16 * 60, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+}
+
+#[test]
+fn without_relogin_a_used_pass_never_logs_in_again() {
+    let Some(mut w) = world("") else { return };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        w.auth(T0 + 60, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Used)
+    );
+    // The `passwd` prompt still takes the pass within the window: it grants no login.
+    let mut h = Fake::new(vec![
+        Call::User(Ok("alice")),
+        Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(CODE.as_bytes().to_vec())),
+        Call::SetOld(derived.into_bytes()),
+    ]);
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+}
+
+#[test]
+fn window_statuses_are_refused_with_their_reason() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    assert_eq!(
+        w.auth(T0 + 3600, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Expired)
+    );
+    let Some(mut w) = world("") else { return };
+    w.put(
+        "alice",
+        Put {
+            starts: T0 + 600,
+            expires: T0 + 4200,
+            ..NORMAL
+        },
+    );
+    assert_eq!(
+        w.auth(T0, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::NotYetValid)
+    );
+    assert_eq!(w.events(), ["issued", "refused"]);
+}
+
+#[test]
+fn clock_set_back_does_not_revive_an_expired_pass() {
+    let Some(mut w) = world("") else { return };
+    w.put(
+        "alice",
+        Put {
+            one_time: false,
+            ..NORMAL
+        },
+    );
+    w.put("bob", NORMAL);
+    // Something was recorded after alice's pass expired...
+    assert_eq!(
+        w.auth(T0 + 7200, answer("bob", CODE.as_bytes())),
+        Outcome::Unusable(Status::Expired)
+    );
+    // ...so a clock set back into alice's window still finds it expired.
+    assert_eq!(
+        w.auth(T0 + 100, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Expired)
+    );
+}
+
+#[test]
+fn lockout_after_max_failures() {
+    let Some(mut w) = world("[pass]\nmax_failures = 3\n") else {
+        return;
+    };
+    let (id, _) = w.put("alice", NORMAL);
+    assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
+    assert_eq!(w.auth(T0 + 2, answer("alice", b"ABCDEFGHJM")), Outcome::Wrong);
+    assert_eq!(w.auth(T0 + 3, answer("alice", b"ABCDEFGHJN")), Outcome::NowLocked);
+    assert_eq!(
+        w.auth(T0 + 4, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Locked)
+    );
+    assert!(w.record(id).locked_at.is_some());
+    assert_eq!(
+        w.events(),
+        ["issued", "failed", "failed", "failed", "locked", "refused"]
+    );
+}
+
+#[test]
+fn answers_that_cannot_be_a_pass_are_not_counted() {
+    let Some(mut w) = world("") else { return };
+    let (id, _) = w.put("alice", NORMAL);
+    assert_eq!(
+        w.auth(T0 + 1, answer("alice", b"my ordinary password!")),
+        Outcome::NotAPass
+    );
+    assert_eq!(w.record(id).failures, 0);
+    assert_eq!(Outcome::NotAPass.pam_code(), PAM_IGNORE);
+}
+
+#[test]
+fn users_without_pass_unknown_users_and_revoked_passes() {
+    let Some(mut w) = world("") else { return };
+    assert_eq!(w.auth(T0, answer("alice", CODE.as_bytes())), Outcome::NoPass);
+    assert_eq!(w.auth(T0, answer("mallory", CODE.as_bytes())), Outcome::UnknownUser);
+    assert_eq!(
+        w.auth(T0, answer("../../etc/passwd", CODE.as_bytes())),
+        Outcome::UnknownUser
+    );
+    let (id, _) = w.put("alice", NORMAL);
+    Store::open(&w.db)
+        .unwrap()
+        .revoke(id, T0 + 1, &Context::default(), None, |_| Ok(()))
+        .unwrap();
+    assert_eq!(
+        w.auth(T0 + 2, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Revoked)
+    );
+    assert!(!w
+        .log
+        .0
+        .iter()
+        .any(|(_, m)| m.contains("mallory") || m.contains("passwd")));
+}
+
+#[test]
+fn ineligible_users_are_refused_at_login() {
+    let Some(mut w) = world("[users]\nexclude_groups = [\"sudo\"]\n") else {
+        return;
+    };
+    w.put("bob", NORMAL);
+    w.put("daemon", NORMAL);
+    assert_eq!(w.auth(T0 + 1, answer("bob", CODE.as_bytes())), Outcome::NotEligible);
+    assert_eq!(w.auth(T0 + 1, answer("daemon", CODE.as_bytes())), Outcome::NotEligible);
+    let Some(mut w) = world("[users]\ninclude_groups = [\"staff\"]\n") else {
+        return;
+    };
+    w.put("alice", NORMAL);
+    assert_eq!(w.auth(T0 + 1, answer("alice", CODE.as_bytes())), Outcome::NotEligible);
+}
+
+#[test]
+fn disabled_policy_never_prompts() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    let cfg = w.opts.config.clone();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("enabled = true", "enabled = false");
+    std::fs::write(&cfg, text).unwrap();
+    assert_eq!(w.auth(T0 + 1, vec![]), Outcome::Disabled);
+}
+
+#[test]
+fn bad_input_conversation_errors_and_broken_files_fail_closed() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    assert_eq!(w.auth(T0, answer("alice", b"")), Outcome::BadInput);
+    assert_eq!(w.auth(T0, answer("alice", &[b'A'; 513])), Outcome::BadInput);
+    assert_eq!(
+        w.auth(T0, vec![Call::User(Ok("alice")), Call::Authtok(Err(PAM_CONV_ERR))]),
+        Outcome::Conversation
+    );
+    assert_eq!(w.auth(T0, vec![Call::User(Err(PAM_SYSTEM_ERR))]), Outcome::UnknownUser);
+    std::fs::remove_file(&w.db).unwrap();
+    assert_eq!(
+        w.auth(T0, answer("alice", CODE.as_bytes())),
+        Outcome::Failed(ErrorKind::Store)
+    );
+    std::fs::write(&w.opts.config, "enabled = 3").unwrap();
+    assert_eq!(w.auth(T0, vec![]), Outcome::Failed(ErrorKind::Config));
+    assert!(w.log.0.iter().any(|(l, m)| *l == Level::Alert && m.contains("config")));
+    for o in [
+        Outcome::BadInput,
+        Outcome::Conversation,
+        Outcome::Failed(ErrorKind::Store),
+        Outcome::Failed(ErrorKind::Config),
+    ] {
+        assert_ne!(o.pam_code(), PAM_SUCCESS);
+    }
+}
+
+#[test]
+fn unsafe_config_is_refused_with_an_alert() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    std::fs::set_permissions(&w.opts.config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(w.auth(T0, vec![]), Outcome::Failed(ErrorKind::Unsafe));
+    assert_eq!(Outcome::Failed(ErrorKind::Unsafe).pam_code(), PAM_SERVICE_ERR);
+    assert!(w
+        .log
+        .0
+        .iter()
+        .any(|(l, m)| *l == Level::Alert && m.contains("writable")));
+}
+
+#[test]
+fn setcred_succeeds_only_after_an_accepted_pass() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", NORMAL);
+    let mut h = Fake::new(accepted("alice", CODE.as_bytes(), None));
+    assert_eq!(setcred(&h), PAM_IGNORE);
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
+    assert_eq!(setcred(&h), PAM_SUCCESS);
+}
+
+#[test]
+fn tampered_hash_fails_closed() {
+    let Some(mut w) = world("") else { return };
+    let (id, _) = w.put("alice", NORMAL);
+    let conn = rusqlite::Connection::open(&w.db).unwrap();
+    conn.execute(
+        "UPDATE passes SET hash = replace(hash, 'm=19456', 'm=99999999') WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    assert_eq!(
+        w.auth(T0 + 1, answer("alice", CODE.as_bytes())),
+        Outcome::Failed(ErrorKind::Hash)
+    );
+    assert_eq!(w.record(id).used_at, None);
+}
+
+#[test]
+fn options_parse() {
+    let o = Options::parse(&["config=/x.toml", "debug", "try_first_pass", "bogus", "log_socket=/s"]);
+    assert_eq!(o.config, PathBuf::from("/x.toml"));
+    assert!(o.debug && !o.test_panic);
+    assert_eq!(o.log_socket, Some(PathBuf::from("/s")));
+    assert_eq!(o.unknown, ["bogus"]);
+}

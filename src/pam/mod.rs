@@ -133,8 +133,10 @@ fn with_env<R>(opts: &Options, f: impl FnOnce(&mut Env<'_>) -> R) -> R {
             &format!("ignoring unknown module arguments {:?}", opts.unknown),
         );
     }
+    #[allow(clippy::disallowed_methods)] // the one clock read of a PAM call
+    let now = chrono::Utc::now().timestamp();
     let mut env = Env {
-        now: chrono::Utc::now().timestamp(),
+        now,
         dir: &System,
         log: &mut log,
         // SAFETY: getuid cannot fail.

@@ -1,0 +1,298 @@
+//! Shared pieces of the integration tests: throwaway users, a private site (config, database and a
+//! pam.d directory used through pam_start_confdir), and runners for tapctl and the PAM driver.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub fn root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("SKIP: this test needs root (throwaway users, root-owned config); CI runs it as root");
+    }
+    root
+}
+
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap().to_path_buf()
+}
+
+pub fn module() -> PathBuf {
+    let so = bin_dir().join("libpam_tap.so");
+    assert!(
+        so.exists(),
+        "{} is missing: run `cargo build --all-targets` first",
+        so.display()
+    );
+    so
+}
+
+pub fn pam_drive() -> PathBuf {
+    let p = bin_dir().join("examples/pam_drive");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --all-targets` first",
+        p.display()
+    );
+    p
+}
+
+fn retry(mut cmd: Command) -> Output {
+    // useradd/userdel take a lock on /etc/passwd; parallel tests may meet it.
+    for _ in 0..50 {
+        let out = cmd.output().unwrap();
+        if out.status.success() {
+            return out;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !err.contains("lock") {
+            panic!("{cmd:?} failed: {err}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{cmd:?}: /etc/passwd stayed locked");
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A local user that exists for the life of the value.
+pub struct User {
+    pub name: String,
+}
+
+impl User {
+    pub fn new() -> User {
+        let name = format!("tapt{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let mut c = Command::new("useradd");
+        c.args(["-M", "-s", "/bin/sh", &name]);
+        retry(c);
+        User { name }
+    }
+
+    pub fn with_password(pw: &str) -> User {
+        let u = User::new();
+        u.set_password(pw);
+        u
+    }
+
+    pub fn set_password(&self, pw: &str) {
+        let mut c = Command::new("chpasswd");
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{}:{pw}", self.name).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    pub fn add_group(&self, group: &str) {
+        let mut c = Command::new("usermod");
+        c.args(["-a", "-G", group, &self.name]);
+        retry(c);
+    }
+
+    /// The user's /etc/shadow line.
+    pub fn shadow(&self) -> String {
+        std::fs::read_to_string("/etc/shadow")
+            .unwrap()
+            .lines()
+            .find(|l| l.split(':').next() == Some(self.name.as_str()))
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn uid(&self) -> u32 {
+        nix::unistd::User::from_name(&self.name).unwrap().unwrap().uid.as_raw()
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let mut c = Command::new("userdel");
+        c.arg(&self.name);
+        retry(c);
+    }
+}
+
+/// A private pam_tap installation: config, database and a pam.d directory with service `svc`.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub confdir: PathBuf,
+    pub db: PathBuf,
+}
+
+/// The Debian shape of common-auth/common-password with pam_tap as the first Primary module.
+pub fn stack(so: &Path, config: &Path) -> String {
+    let m = format!("{} config={}", so.display(), config.display());
+    format!(
+        "auth     [success=2 default=ignore] {m}\n\
+         auth     [success=1 default=ignore] pam_unix.so nullok try_first_pass\n\
+         auth     requisite  pam_deny.so\n\
+         auth     required   pam_permit.so\n\
+         account  required   pam_unix.so\n\
+         password requisite  {m}\n\
+         password [success=1 default=ignore] pam_unix.so obscure use_authtok try_first_pass yescrypt\n\
+         password requisite  pam_deny.so\n\
+         password required   pam_permit.so\n\
+         session  required   pam_permit.so\n"
+    )
+}
+
+impl Site {
+    pub fn new(extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let config = dir.path().join("pam_tap.toml");
+        let db = dir.path().join("db/tap.db");
+        let confdir = dir.path().join("pam.d");
+        std::fs::create_dir(&confdir).unwrap();
+        let site = Site {
+            dir,
+            config,
+            confdir,
+            db,
+        };
+        site.write_config(extra);
+        std::fs::write(site.confdir.join("svc"), stack(&module(), &site.config)).unwrap();
+        let out = site.tapctl(&["init"]);
+        assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+        site
+    }
+
+    pub fn write_config(&self, extra: &str) {
+        std::fs::write(
+            &self.config,
+            format!("enabled = true\ndatabase = \"{}\"\n{extra}", self.db.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    pub fn tapctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tapctl"));
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("SUDO_USER")
+            .env("TZ", "UTC");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    pub fn tapctl(&self, args: &[&str]) -> Output {
+        self.tapctl_env(args, &[])
+    }
+
+    /// Issues a pass and returns the JSON object tapctl printed.
+    pub fn issue(&self, user: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["issue", user, "--json"];
+        args.extend_from_slice(extra);
+        let out = self.tapctl(&args);
+        assert!(out.status.success(), "issue: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn show(&self, user: &str) -> serde_json::Value {
+        let out = self.tapctl(&["show", user, "--json"]);
+        assert!(out.status.success(), "show: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn events(&self, user: &str) -> Vec<String> {
+        let out = self.tapctl(&["log", user, "--json"]);
+        assert!(out.status.success());
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        v.iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Runs PAM operations on one handle of service `svc`, answering prompts in order.
+    pub fn pam(&self, user: &str, ops: &[&str], answers: &[&str]) -> Drive {
+        drive(Command::new(pam_drive()), &self.confdir, user, ops, answers)
+    }
+}
+
+/// What the PAM driver saw.
+#[derive(Debug)]
+pub struct Drive {
+    pub prompts: Vec<String>,
+    pub results: Vec<(String, String)>,
+    pub text: String,
+}
+
+impl Drive {
+    pub fn result(&self, op: &str) -> &str {
+        self.results
+            .iter()
+            .find(|(o, _)| o == op)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or("(not run)")
+    }
+}
+
+pub fn drive(mut cmd: Command, confdir: &Path, user: &str, ops: &[&str], answers: &[&str]) -> Drive {
+    cmd.arg("--confdir").arg(confdir).arg("svc").arg(user).args(ops);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for a in answers {
+            let _ = writeln!(stdin, "{a}");
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() || text.contains("result"),
+        "pam_drive failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prompts = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("prompt: "))
+        .map(String::from)
+        .collect();
+    let results = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("result "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    Drive { prompts, results, text }
+}
+
+/// A local group that exists for the life of the value.
+pub struct Group {
+    pub name: String,
+}
+
+impl Group {
+    pub fn new() -> Group {
+        let name = format!("tapg{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let mut c = Command::new("groupadd");
+        c.arg(&name);
+        retry(c);
+        Group { name }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let mut c = Command::new("groupdel");
+        c.arg(&self.name);
+        retry(c);
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
