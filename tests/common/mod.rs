@@ -20,14 +20,16 @@ pub fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap().to_path_buf()
 }
 
+/// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up to the target
+/// directory only on `cargo build`, so take whichever of the two is newer.
 pub fn module() -> PathBuf {
-    let so = bin_dir().join("libpam_tap.so");
-    assert!(
-        so.exists(),
-        "{} is missing: run `cargo build --all-targets` first",
-        so.display()
-    );
-    so
+    let candidates = [bin_dir().join("deps/libpam_tap.so"), bin_dir().join("libpam_tap.so")];
+    candidates
+        .into_iter()
+        .filter_map(|p| std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .max()
+        .map(|(_, p)| p)
+        .expect("libpam_tap.so is missing: run `cargo build --all-targets` first")
 }
 
 pub fn pam_drive() -> PathBuf {
