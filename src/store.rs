@@ -442,6 +442,10 @@ impl Store {
         // The file may be shared by hostile writers only if root lets them; still refuse to trust
         // schema objects such as triggers from it beyond our own.
         conn.pragma_update(None, "trusted_schema", "OFF")?;
+        // Every login is a new process whose connection closes at once: a checkpoint on close
+        // would cost each login four more fsyncs and a WAL re-creation. The commit itself is still
+        // synced (synchronous=FULL); SQLite's auto-checkpoint folds the WAL in every 1000 pages.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
