@@ -15,6 +15,19 @@ use crate::safefile;
 /// (and by any tapctl command); the module refuses a version it does not know.
 pub const SCHEMA_VERSION: i64 = 1;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// Waits for a lock another login holds, for up to [`BUSY_TIMEOUT`]. SQLite's own busy timeout
+/// backs off to 100 ms sleeps while a commit holds the lock for a few ms; with many logins at once
+/// most of the wait would be sleeping past a free lock. Polling every millisecond costs a lock
+/// attempt, and keeps the write lock busy.
+fn busy_wait(count: i32) -> bool {
+    if (count as u128) * BUSY_POLL.as_micros() >= BUSY_TIMEOUT.as_micros() {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
 
 const MIGRATIONS: &[&str] = &[
     // 1: passes, audit, meta (the clock high-water mark).
@@ -436,7 +449,7 @@ impl Store {
     }
 
     fn configure(conn: Connection, path: &Path) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(busy_wait))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The file may be shared by hostile writers only if root lets them; still refuse to trust
