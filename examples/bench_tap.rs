@@ -718,7 +718,7 @@ fn real_main() -> R<()> {
             pass: None,
         });
         notes.push(format!(
-            "argon2id on {} threads at once runs {:.2}× as fast as on one (ideal {}×): the KDF's memory traffic, not pam_tap, bounds B3 and B5",
+            "argon2id on {} threads at once ran {:.2}× as fast as on one (ideal {}×) during this run: what the cores gave the KDF, with the machine's other work, bounds B3 and B5 (bench_kdf on a quiet machine: 1.7×)",
             c.cores,
             median(&scaling),
             c.cores
