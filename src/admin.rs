@@ -163,7 +163,7 @@ pub fn rfc3339(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-fn ser_time<S: serde::Serializer>(v: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn ser_time<S: serde::Serializer>(v: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339(*v))
 }
 

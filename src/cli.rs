@@ -72,6 +72,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check what locks people out or lets strangers in: file modes, schema, PAM wiring, sshd, clock
+    Doctor {
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+        /// Check the system mounted at DIR instead of / (an image, or a test fixture)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -16,5 +16,6 @@ pub mod passcode;
 pub mod store;
 pub mod users;
 
+pub mod doctor;
 mod pam;
 mod safefile;

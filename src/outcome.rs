@@ -84,7 +84,7 @@ impl Outcome {
             Outcome::Disabled => "disabled".into(),
             Outcome::UnknownUser => "unknown_user".into(),
             Outcome::Wrong => "wrong".into(),
-            Outcome::NowLocked => "locked".into(),
+            Outcome::NowLocked => "now_locked".into(),
             Outcome::Unusable(s) => s.as_str().into(),
             Outcome::NotEligible => "not_eligible".into(),
             Outcome::BadInput => "bad_input".into(),

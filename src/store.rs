@@ -238,6 +238,7 @@ pub struct Context {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AuditEntry {
+    #[serde(serialize_with = "crate::admin::ser_time")]
     pub at: i64,
     pub event: String,
     pub user: Option<String>,

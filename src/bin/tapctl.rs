@@ -344,6 +344,14 @@ fn run(cli: &Cli) -> Result<()> {
                 Ok(())
             }
         }
+        Command::Doctor { json: j, root } => {
+            if pam_tap::doctor::run(&cli.config, root.as_deref(), *j, now()) != 0 {
+                return Err(Error::Refused(
+                    "doctor found problems that need fixing (FAIL above)".into(),
+                ));
+            }
+            Ok(())
+        }
         Command::Policy { json: j } => {
             let policy = load(cli)?;
             if *j {

@@ -1,0 +1,356 @@
+//! Generates the man pages and shell completions that the packages ship.
+//!
+//! `cargo run --example gen_docs -- OUT_DIR` writes
+//! - `OUT_DIR/man/tapctl.8` from the clap definitions (`pam_tap::cli::Cli`) plus the hand-written
+//!   sections of `docs/man/tapctl.8.md`,
+//! - `OUT_DIR/man/pam_tap.8` and `OUT_DIR/man/pam_tap.toml.5` from `docs/man/*.md`,
+//! - `OUT_DIR/completions/{tapctl.bash,_tapctl,tapctl.fish}`.
+//!
+//! The Markdown is a small, fixed subset (see `markdown_to_roff`) so that no converter beyond this
+//! file is needed to build the packages. The date on every page comes from `SOURCE_DATE_EPOCH`
+//! when set, for reproducible builds.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+const MANUAL: &str = "pam_tap manual";
+
+/// Where pam_tap.toml(5) takes the key reference generated from the shipped example config.
+const KEYS_MARKER: &str = ".\\\" <!-- keys: conf/pam_tap.toml -->\n";
+
+fn main() {
+    let out = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/pkg-docs"));
+    if let Err(e) = run(&out) {
+        eprintln!("gen_docs: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(out: &Path) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let man_dir = out.join("man");
+    let comp_dir = out.join("completions");
+    for d in [&man_dir, &comp_dir] {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    let date = page_date();
+    let source = format!("pam_tap {}", env!("CARGO_PKG_VERSION"));
+
+    let example = read(&root.join("conf/pam_tap.toml"))?;
+    for (md, page) in [("pam_tap.8.md", "pam_tap.8"), ("pam_tap.toml.5.md", "pam_tap.toml.5")] {
+        let text = read(&root.join("docs/man").join(md))?;
+        let roff = markdown_to_roff(&text, &date, &source)?.replace(KEYS_MARKER, &config_keys_roff(&example));
+        write(&man_dir.join(page), roff.as_bytes())?;
+    }
+
+    let extra = read(&root.join("docs/man/tapctl.8.md"))?;
+    let tapctl = tapctl_page(&extra, &date, &source)?;
+    write(&man_dir.join("tapctl.8"), &tapctl)?;
+
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let mut cmd = pam_tap::cli::Cli::command();
+        clap_complete::generate_to(shell, &mut cmd, "tapctl", &comp_dir)
+            .map_err(|e| format!("{shell} completion: {e}"))?;
+    }
+    println!("gen_docs: wrote {} and {}", man_dir.display(), comp_dir.display());
+    Ok(())
+}
+
+fn read(p: &Path) -> Result<String, String> {
+    fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn write(p: &Path, bytes: &[u8]) -> Result<(), String> {
+    fs::File::create(p)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// YYYY-MM-DD of `SOURCE_DATE_EPOCH`, or of today.
+#[allow(clippy::disallowed_methods)] // the page date, read once; no pass logic here
+fn page_date() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    let when = match secs {
+        Some(s) => chrono::DateTime::from_timestamp(s, 0).unwrap_or_default(),
+        None => chrono::Utc::now(),
+    };
+    when.format("%Y-%m-%d").to_string()
+}
+
+/// tapctl(8): clap's synopsis, description and options for the tool and for each command, then
+/// the hand-written sections (exit status, roles, files, examples) from Markdown.
+fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, String> {
+    let mut cmd = pam_tap::cli::Cli::command()
+        .name("tapctl")
+        .disable_help_subcommand(true);
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone())
+        .title("TAPCTL")
+        .section("8")
+        .date(date)
+        .source(source)
+        .manual(MANUAL);
+    let io = |e: std::io::Error| e.to_string();
+    let mut out = Vec::new();
+    man.render_title(&mut out).map_err(io)?;
+    man.render_name_section(&mut out).map_err(io)?;
+    man.render_synopsis_section(&mut out).map_err(io)?;
+    man.render_description_section(&mut out).map_err(io)?;
+    man.render_options_section(&mut out).map_err(io)?;
+
+    out.extend_from_slice(b".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // Global options (--config) are described once, at the top.
+        let globals: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut sub = sub.clone();
+        for id in globals {
+            sub = sub.mut_arg(id, |a| a.hide(true));
+        }
+        let sub_man = clap_mangen::Man::new(sub.clone());
+        let mut part = Vec::new();
+        sub_man.render_synopsis_section(&mut part).map_err(io)?;
+        sub_man.render_description_section(&mut part).map_err(io)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            sub_man.render_options_section(&mut part).map_err(io)?;
+        }
+        let part = String::from_utf8(part).map_err(|e| e.to_string())?;
+        // Fold the sub-page's sections into one subsection per command.
+        out.extend_from_slice(format!(".SS \"tapctl {}\"\n", sub.get_name()).as_bytes());
+        for line in part.lines() {
+            match line {
+                ".SH SYNOPSIS" => continue,
+                ".SH DESCRIPTION" => out.extend_from_slice(b".PP\n"),
+                ".SH OPTIONS" => out.extend_from_slice(b".PP\nOptions:\n"),
+                l if l.starts_with(".SH ") => {
+                    out.extend_from_slice(format!(".PP\n{}:\n", l.trim_start_matches(".SH ")).as_bytes());
+                }
+                l => {
+                    out.extend_from_slice(l.as_bytes());
+                    out.push(b'\n');
+                }
+            }
+        }
+    }
+
+    let body = markdown_to_roff(extra_md, date, source)?;
+    // The Markdown page's own header and NAME are replaced by clap's: keep the sections after them.
+    let sections = body
+        .split_once("\n.SH NAME\n")
+        .and_then(|(_, rest)| rest.split_once("\n.SH "))
+        .map(|(_, rest)| format!(".SH {rest}"))
+        .unwrap_or_default();
+    out.extend_from_slice(sections.as_bytes());
+    Ok(out)
+}
+
+/// Converts the Markdown subset used in docs/man to man(7) roff.
+///
+/// - `# name(S) -- summary` on the first line: `.TH` and the NAME section;
+/// - `## HEADING` → `.SH`, `### Heading` → `.SS`;
+/// - a line `term` followed by lines starting `: ` → a tagged paragraph (`.TP`);
+/// - `* item` / `- item` → a bulleted paragraph; indented continuation lines join the item;
+/// - fenced code blocks → no-fill, indented; blank line → new paragraph;
+/// - inline `**bold**`, `*italic*`, `` `code` `` (bold), `[text](url)` (text only).
+fn markdown_to_roff(md: &str, date: &str, source: &str) -> Result<String, String> {
+    let mut lines = md.lines().peekable();
+    let first = lines.next().ok_or("empty man page source")?;
+    let head = first
+        .strip_prefix("# ")
+        .ok_or("the first line must be `# name(S) -- summary`")?;
+    let (name_sec, summary) = head
+        .split_once(" -- ")
+        .ok_or("the first line must be `# name(S) -- summary`")?;
+    let (name, sec) = name_sec
+        .trim()
+        .strip_suffix(')')
+        .and_then(|s| s.split_once('('))
+        .ok_or("the first line must be `# name(S) -- summary`")?;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        ".TH \"{}\" \"{}\" \"{}\" \"{}\" \"{}\"",
+        name.to_uppercase(),
+        sec,
+        date,
+        source,
+        MANUAL
+    );
+    out.push_str(".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n");
+    let _ = writeln!(out, ".SH NAME\n{} \\- {}", escape(name), inline(summary.trim()));
+
+    // Whether the next text line must start a new paragraph.
+    let mut need_par = false;
+    while let Some(line) = lines.next() {
+        if let Some(h) = line.strip_prefix("## ") {
+            let _ = writeln!(out, ".SH \"{}\"", h.trim().to_uppercase());
+            need_par = false;
+        } else if let Some(h) = line.strip_prefix("### ") {
+            let _ = writeln!(out, ".SS \"{}\"", h.trim());
+            need_par = false;
+        } else if line.starts_with("```") {
+            out.push_str(".PP\n.RS 4\n.nf\n");
+            for code in lines.by_ref() {
+                if code.starts_with("```") {
+                    break;
+                }
+                let _ = writeln!(out, "{}", escape_line(code));
+            }
+            out.push_str(".fi\n.RE\n");
+            need_par = true;
+        } else if line.trim().is_empty() {
+            need_par = true;
+        } else if line.starts_with("<!--") {
+            let _ = writeln!(out, ".\\\" {line}");
+        } else if let Some(item) = line.strip_prefix("* ").or_else(|| line.strip_prefix("- ")) {
+            out.push_str(".IP \\(bu 2\n");
+            let _ = writeln!(out, "{}", line_start(&inline(item)));
+            while let Some(cont) = lines.peek() {
+                if cont.starts_with("  ") && !cont.trim().is_empty() {
+                    let _ = writeln!(out, "{}", line_start(&inline(cont.trim())));
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            need_par = true;
+        } else if lines.peek().is_some_and(|n| n.starts_with(": ")) {
+            let _ = writeln!(out, ".TP\n{}", line_start(&inline(line.trim())));
+            while let Some(def) = lines.peek() {
+                if let Some(d) = def.strip_prefix(": ") {
+                    let _ = writeln!(out, "{}", line_start(&inline(d.trim())));
+                    lines.next();
+                } else if def.starts_with("  ") && !def.trim().is_empty() {
+                    let _ = writeln!(out, "{}", line_start(&inline(def.trim())));
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            need_par = true;
+        } else {
+            if need_par {
+                out.push_str(".PP\n");
+                need_par = false;
+            }
+            let _ = writeln!(out, "{}", line_start(&inline(line.trim())));
+        }
+    }
+    Ok(out)
+}
+
+/// The key reference of pam_tap.toml(5), read off the shipped, fully commented example config: each
+/// `[table]` becomes a subsection, each `key = default` a tagged paragraph with the comment above it.
+/// The comment block at the top of the file (up to its first blank line) is its preamble, skipped.
+fn config_keys_roff(example: &str) -> String {
+    let mut out = String::new();
+    let mut comment: Vec<&str> = Vec::new();
+    let mut in_preamble = true;
+    let flush = |out: &mut String, comment: &mut Vec<&str>| {
+        if !comment.is_empty() {
+            let _ = writeln!(out, "{}", line_start(&inline(&comment.join(" "))));
+            comment.clear();
+        }
+    };
+    for line in example.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix('#') {
+            comment.push(c.trim());
+        } else if t.is_empty() {
+            in_preamble = false;
+            comment.clear();
+        } else if t.starts_with('[') {
+            in_preamble = false;
+            let _ = writeln!(out, ".SS \"{}\"", escape(t));
+            if !comment.is_empty() {
+                out.push_str(".PP\n");
+            }
+            flush(&mut out, &mut comment);
+        } else if let Some((key, value)) = t.split_once('=') {
+            if in_preamble {
+                comment.clear();
+            }
+            in_preamble = false;
+            let _ = writeln!(out, ".TP\n\\fB{}\\fR = {}", escape(key.trim()), escape(value.trim()));
+            flush(&mut out, &mut comment);
+        }
+    }
+    out
+}
+
+/// Escapes roff's special characters in running text.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\e").replace('-', "\\-").replace('\'', "\\*(Aq")
+}
+
+/// A verbatim line: escaped, and protected when it would read as a request.
+fn escape_line(s: &str) -> String {
+    line_start(&escape(s))
+}
+
+/// A text line beginning with `.` or `'` would be read as a request.
+fn line_start(s: &str) -> String {
+    if s.starts_with('.') || s.starts_with('\'') {
+        format!("\\&{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Inline markup: `**bold**`, `*italic*`, `` `code` ``, `[text](url)`.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('`') {
+            if let Some((code, after)) = r.split_once('`') {
+                let _ = write!(out, "\\fB{}\\fR", escape(code));
+                rest = after;
+                continue;
+            }
+        }
+        if let Some(r) = rest.strip_prefix("**") {
+            if let Some((bold, after)) = r.split_once("**") {
+                let _ = write!(out, "\\fB{}\\fR", inline(bold));
+                rest = after;
+                continue;
+            }
+        }
+        if let Some(r) = rest.strip_prefix('*') {
+            if let Some((it, after)) = r.split_once('*') {
+                if !it.is_empty() && !it.starts_with(' ') {
+                    let _ = write!(out, "\\fI{}\\fR", inline(it));
+                    rest = after;
+                    continue;
+                }
+            }
+        }
+        if let Some(r) = rest.strip_prefix('[') {
+            if let Some((text, after)) = r.split_once("](") {
+                if let Some((_, after_url)) = after.split_once(')') {
+                    out.push_str(&inline(text));
+                    rest = after_url;
+                    continue;
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push_str(&escape(&c.to_string()));
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}

@@ -1,0 +1,55 @@
+# Packaging targets for pam_tap, included by the top-level Makefile (`include packaging/pkg.mk`).
+#
+#   make pkg-deps   tools the packaging needs (cargo-deb; apt: pamtester groff-base ...)
+#   make man        man pages + shell completions into target/pkg-docs (from clap and docs/man/*.md)
+#   make deb        target/debian/pam-tap_<version>-1_amd64.deb
+#   make test-deb   build the .deb, install it into a throwaway overlay of this machine, check it
+#   make rpm        target/rpm/... with rpmbuild, where rpmbuild exists
+#   make demo       the whole story in a sandbox that touches nothing on the host
+
+CARGO ?= cargo
+PKG_DOCS := target/pkg-docs
+PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+DEB := target/debian/pam-tap_$(PKG_VERSION)-1_amd64.deb
+# On Debian, rpmbuild cannot see BuildRequires (no rpm database): `make rpm RPMBUILD_FLAGS=--nodeps`.
+RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps,)
+PKG_APT := dpkg-dev pamtester groff-base passwd login util-linux libpam-runtime
+
+.PHONY: pkg-deps man deb test-deb rpm demo
+
+# `make test` builds the .deb first, and tests/deb_package.rs tests that very file.
+export PAM_TAP_DEB := $(abspath $(DEB))
+test: deb
+
+pkg-deps:
+	@missing=""; for p in $(PKG_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@$(CARGO) deb --version >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
+
+man:
+	$(CARGO) run --quiet --example gen_docs -- $(PKG_DOCS)
+	gzip -9nkf $(PKG_DOCS)/man/*.[58]
+
+deb: pkg-deps man
+	$(CARGO) deb --output $(DEB)
+	@echo "built $(DEB)"
+
+test-deb: deb
+	$(CARGO) test --test deb_package -- --nocapture
+
+rpm: man
+	@if command -v rpmbuild >/dev/null 2>&1; then \
+		$(CARGO) build --release && \
+		rpmbuild -bb packaging/rpm/pam-tap.spec $(RPMBUILD_FLAGS) \
+			--define "_topdir $(abspath target/rpm)" \
+			--define "srcdir $(abspath .)" \
+			--define "pkg_version $(PKG_VERSION)"; \
+	else \
+		echo "rpmbuild not found: apt-get install rpm (or build on Fedora/RHEL)"; exit 1; \
+	fi
+
+demo: deb
+	@bash demo/run.sh
