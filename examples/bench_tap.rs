@@ -529,7 +529,7 @@ fn real_main() -> R<()> {
             pass: None,
         });
         notes.push(format!(
-            "B2 vs B2t: the difference is the durable commit of the consume (SQLite WAL, synchronous=FULL: one fsync; a 4 KiB write+fsync on this disk: median {fsync:.1} ms)"
+            "B2 vs B2t: the difference is the durable commit of the consume (SQLite WAL, synchronous=FULL: the WAL and its directory synced; a 4 KiB write+fsync on this disk: median {fsync:.1} ms)"
         ));
         progress("B2 done");
     }
