@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::hash;
 use crate::passcode;
 use crate::store::{Context, NewPass, PassRecord, Status, Store};
-use crate::users::{self, Account, Directory};
+use crate::users::{self, Account, Directory, ShadowEntry};
 
 /// Roles, after Entra's: root is the global administrator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -183,16 +183,38 @@ pub fn target(dir: &dyn Directory, name: &str) -> Result<Account> {
         .ok_or_else(|| Error::Refused(format!("no such user: {name}")))
 }
 
-/// Issues a pass. All or nothing: the pass row, the audit row, the replaced pass's revocation and
-/// the shadow reset commit together or not at all.
-pub fn issue(
-    store: &mut Store,
-    policy: &Policy,
-    dir: &dyn Directory,
-    op: &Operator,
-    req: &IssueRequest,
-    now: i64,
-) -> Result<Issued> {
+/// An issue request that passed every check needing no database: the target exists, the operator
+/// may act on them, they are eligible, and the lifetime, length and reason are within policy.
+#[derive(Debug, Clone)]
+pub struct CheckedIssue {
+    req: IssueRequest,
+    acct: Account,
+    lifetime: Duration,
+    one_time: bool,
+    length: usize,
+    shadow: Option<ShadowEntry>,
+    reset: bool,
+    note: Option<String>,
+}
+
+impl CheckedIssue {
+    pub fn user(&self) -> &str {
+        &self.acct.name
+    }
+}
+
+/// The secrets of a new pass: the code, its argon2id hash, the derive key and the shadow hash to
+/// set. Minting is the expensive step (one argon2id run) and needs neither the store nor the
+/// name service, so a bulk issue mints on every core.
+pub struct Minted {
+    code: Zeroizing<String>,
+    phc: String,
+    key: Zeroizing<[u8; 32]>,
+    shadow_set: Option<String>,
+}
+
+/// Step 1 of an issue: every check that needs no database.
+pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &IssueRequest) -> Result<CheckedIssue> {
     let acct = target(dir, &req.user)?;
     may_act_on(policy, op, &acct)?;
     if let Some(why) = ineligible(policy, &acct) {
@@ -230,88 +252,143 @@ pub fn issue(
         )
     });
     let reset = want_reset && shadow.is_some();
+    Ok(CheckedIssue {
+        req: req.clone(),
+        acct,
+        lifetime,
+        one_time,
+        length,
+        shadow,
+        reset,
+        note,
+    })
+}
 
-    let code = passcode::generate(length).map_err(|e| Error::Io(format!("random source: {e}")))?;
+/// Step 2 of an issue: the code and its hashes.
+pub fn mint(c: &CheckedIssue, policy: &Policy) -> Result<Minted> {
+    let code = passcode::generate(c.length).map_err(|e| Error::Io(format!("random source: {e}")))?;
     let phc = hash::hash(&code, &policy.kdf)?;
-    let key = hash::new_derive_key()?;
-    let shadow_set = if reset {
-        Some(hash::shadow_crypt(&hash::derive(&key, &code))?)
+    let key = Zeroizing::new(hash::new_derive_key()?);
+    let shadow_set = if c.reset {
+        Some(hash::shadow_crypt(&hash::derive(&key[..], &code))?)
     } else {
         None
     };
+    Ok(Minted {
+        code,
+        phc,
+        key,
+        shadow_set,
+    })
+}
 
-    let ctx = op.context();
-    let plan = |latest: Option<&PassRecord>, eff_now: i64| -> Result<(NewPass, Option<i64>)> {
-        let starts_at = match &req.start {
-            None => eff_now,
-            Some(Start::At(t)) => *t,
-            Some(Start::In(d)) => eff_now + d.as_secs() as i64,
-        };
-        let expires_at = starts_at + lifetime.as_secs() as i64;
-        if expires_at <= eff_now {
+/// Step 3 of an issue, inside the store's write transaction: the row to insert given the user's
+/// newest pass and the effective time, and the id of the live pass it replaces.
+pub fn plan_row(
+    policy: &Policy,
+    op: &Operator,
+    c: &CheckedIssue,
+    m: &Minted,
+    now: i64,
+    latest: Option<&PassRecord>,
+    eff_now: i64,
+) -> Result<(NewPass, Option<i64>)> {
+    let req = &c.req;
+    let starts_at = match &req.start {
+        None => eff_now,
+        Some(Start::At(t)) => *t,
+        Some(Start::In(d)) => eff_now + d.as_secs() as i64,
+    };
+    let expires_at = starts_at + c.lifetime.as_secs() as i64;
+    if expires_at <= eff_now {
+        return Err(Error::Refused(format!(
+            "that pass would have expired already ({})",
+            rfc3339(expires_at)
+        )));
+    }
+    let mut replaced = None;
+    if let Some(l) = latest.filter(|l| l.is_live(eff_now)) {
+        if !req.replace {
             return Err(Error::Refused(format!(
-                "that pass would have expired already ({})",
-                rfc3339(expires_at)
+                "{} already holds a live pass (id {}, {}, expires {}): revoke it or issue with --replace",
+                c.acct.name,
+                l.id,
+                l.status(eff_now, policy.enabled).as_str(),
+                rfc3339(l.expires_at)
             )));
         }
-        let mut replaced = None;
-        if let Some(l) = latest.filter(|l| l.is_live(eff_now)) {
-            if !req.replace {
-                return Err(Error::Refused(format!(
-                    "{} already holds a live pass (id {}, {}, expires {}): revoke it or issue with --replace",
-                    acct.name,
-                    l.id,
-                    l.status(eff_now, policy.enabled).as_str(),
-                    rfc3339(l.expires_at)
-                )));
-            }
-            replaced = Some(l.id);
+        replaced = Some(l.id);
+    }
+    // The account state to restore on revoke: if a replaced pass's reset is still in place,
+    // the state before that pass, else the current one.
+    let (prev, prev_lastchg) = match (&c.shadow, latest) {
+        (Some(sp), Some(l)) if l.shadow_set.as_deref() == Some(sp.hash.as_str()) => {
+            (l.shadow_prev.clone(), l.shadow_prev_lastchg)
         }
-        // The account state to restore on revoke: if a replaced pass's reset is still in place,
-        // the state before that pass, else the current one.
-        let (prev, prev_lastchg) = match (&shadow, latest) {
-            (Some(sp), Some(l)) if l.shadow_set.as_deref() == Some(sp.hash.as_str()) => {
-                (l.shadow_prev.clone(), l.shadow_prev_lastchg)
-            }
-            (Some(sp), _) => (Some(sp.hash.clone()), sp.lastchg),
-            (None, _) => (None, None),
-        };
-        let new = NewPass {
-            user: acct.name.clone(),
-            uid: acct.uid,
-            hash: phc.clone(),
-            derive_key: key.to_vec(),
-            created_at: now,
-            starts_at,
-            expires_at,
-            one_time,
-            reset_password: reset,
-            issued_by: op.name.clone(),
-            reason: req.reason.clone(),
-            shadow_set: shadow_set.clone(),
-            shadow_prev: if reset { prev } else { None },
-            shadow_prev_lastchg: if reset { prev_lastchg } else { None },
-        };
-        Ok((new, replaced))
+        (Some(sp), _) => (Some(sp.hash.clone()), sp.lastchg),
+        (None, _) => (None, None),
     };
+    let new = NewPass {
+        user: c.acct.name.clone(),
+        uid: c.acct.uid,
+        hash: m.phc.clone(),
+        derive_key: m.key.to_vec(),
+        created_at: now,
+        starts_at,
+        expires_at,
+        one_time: c.one_time,
+        reset_password: c.reset,
+        issued_by: op.name.clone(),
+        reason: req.reason.clone(),
+        shadow_set: m.shadow_set.clone(),
+        shadow_prev: if c.reset { prev } else { None },
+        shadow_prev_lastchg: if c.reset { prev_lastchg } else { None },
+    };
+    Ok((new, replaced))
+}
+
+/// What the operator is shown once a pass is committed.
+pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass) -> Issued {
+    Issued {
+        user: c.acct.name,
+        pass: m.code,
+        pass_id: id,
+        starts_at: new.starts_at,
+        expires_at: new.expires_at,
+        one_time: c.one_time,
+        reset_password: c.reset,
+        operator: op.name.clone(),
+        note: c.note,
+    }
+}
+
+/// Issues a pass. All or nothing: the pass row, the audit row, the replaced pass's revocation and
+/// the shadow reset commit together or not at all.
+pub fn issue(
+    store: &mut Store,
+    policy: &Policy,
+    dir: &dyn Directory,
+    op: &Operator,
+    req: &IssueRequest,
+    now: i64,
+) -> Result<Issued> {
+    let c = check_issue(policy, dir, op, req)?;
+    let m = mint(&c, policy)?;
+    let ctx = op.context();
     let before_commit = |new: &NewPass| -> Result<()> {
         match &new.shadow_set {
             Some(set) => users::set_shadow(&new.user, set, Some(0)),
             None => Ok(()),
         }
     };
-    let (id, new) = store.insert_pass(&acct.name, now, &ctx, plan, before_commit)?;
-    Ok(Issued {
-        user: acct.name,
-        pass: code,
-        pass_id: id,
-        starts_at: new.starts_at,
-        expires_at: new.expires_at,
-        one_time,
-        reset_password: reset,
-        operator: op.name.clone(),
-        note,
-    })
+    let (id, new) = store.insert_pass(
+        &c.acct.name,
+        now,
+        &ctx,
+        |latest, eff_now| plan_row(policy, op, &c, &m, now, latest, eff_now),
+        before_commit,
+    )?;
+    Ok(issued(op, c, m, id, &new))
 }
 
 /// What revoke did.

@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Create the database (0600 in a 0700 directory) and, if missing, the config; upgrade the schema
     Init,
-    /// Issue a pass for USER and print it (the only time it is ever shown)
+    /// Issue a pass for USER and print it (the only time it is ever shown); --csv FILE: one per row
     Issue(IssueArgs),
     /// List passes (those that still matter; --all for every one)
     List {
@@ -86,7 +86,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct IssueArgs {
     /// The user who will log in with the pass
-    pub user: String,
+    #[arg(required_unless_present = "csv")]
+    pub user: Option<String>,
+    /// Bulk: one pass per row of FILE (`-` for stdin): `user[,lifetime,one_time,reason]`, or a header
+    /// naming those columns. All rows or none; the other options are defaults for empty fields.
+    /// Prints CSV (or a JSON array with --json) with the passes
+    #[arg(long, value_name = "FILE", conflicts_with = "user")]
+    pub csv: Option<PathBuf>,
     /// How long the pass is valid (within the policy's lifetime_min ..= lifetime_max)
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,

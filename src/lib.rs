@@ -4,6 +4,7 @@
 //! [`core`]) and `tapctl` (over [`admin`]). Nothing about passes, policy or storage is written twice.
 
 pub mod admin;
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod core;

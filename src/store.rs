@@ -15,6 +15,23 @@ use crate::safefile;
 /// (and by any tapctl command); the module refuses a version it does not know.
 pub const SCHEMA_VERSION: i64 = 1;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const BUSY_POLL: Duration = Duration::from_millis(1);
+/// WAL pages before a commit folds them into the database. Each login's first connection rebuilds
+/// the WAL index by reading every page since the last fold, so a small WAL keeps that cheap; a
+/// fold costs the login that triggers it two fsyncs, about once in 20 logins.
+const WAL_PAGES: i64 = 100;
+
+/// Waits for a lock another login holds, for up to [`BUSY_TIMEOUT`]. SQLite's own busy timeout
+/// backs off to 100 ms sleeps while a commit holds the lock for a few ms; with many logins at once
+/// most of the wait would be sleeping past a free lock. Polling every millisecond costs a lock
+/// attempt, and keeps the write lock busy.
+fn busy_wait(count: i32) -> bool {
+    if (count as u128) * BUSY_POLL.as_micros() >= BUSY_TIMEOUT.as_micros() {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
 
 const MIGRATIONS: &[&str] = &[
     // 1: passes, audit, meta (the clock high-water mark).
@@ -307,6 +324,64 @@ fn audit_in(
     Ok(())
 }
 
+/// The body of an insert: reads the user's newest pass and the clock, plans, revokes a replaced
+/// pass, inserts the new one, and audits both.
+fn insert_in<P>(tx: &rusqlite::Transaction<'_>, user: &str, now: i64, ctx: &Context, plan: P) -> Result<(i64, NewPass)>
+where
+    P: FnOnce(Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+{
+    let latest = latest_in(tx, user)?;
+    let hw: i64 = clock_in(tx)?;
+    let (new, replaced) = plan(latest.as_ref(), now.max(hw))?;
+    if let Some(replaced) = replaced {
+        tx.execute(
+            "UPDATE passes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![replaced, now],
+        )?;
+        audit_in(
+            tx,
+            now,
+            Event::Revoked,
+            Some(&new.user),
+            Some(replaced),
+            ctx,
+            Some("replaced by a new pass"),
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
+            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            new.user,
+            new.uid,
+            new.hash,
+            new.derive_key,
+            new.created_at,
+            new.starts_at,
+            new.expires_at,
+            new.one_time,
+            new.reset_password,
+            new.issued_by,
+            new.reason,
+            new.shadow_set,
+            new.shadow_prev,
+            new.shadow_prev_lastchg
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit_in(
+        tx,
+        now,
+        Event::Issued,
+        Some(&new.user),
+        Some(id),
+        ctx,
+        new.reason.as_deref(),
+    )?;
+    Ok((id, new))
+}
+
 impl Store {
     /// Opens an existing database the way the module must: every file checked (no symlink,
     /// root-owned, not group/world-writable, directory too), opened without following symlinks,
@@ -379,12 +454,17 @@ impl Store {
     }
 
     fn configure(conn: Connection, path: &Path) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(busy_wait))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The file may be shared by hostile writers only if root lets them; still refuse to trust
         // schema objects such as triggers from it beyond our own.
         conn.pragma_update(None, "trusted_schema", "OFF")?;
+        // Every login is a new process whose connection closes at once: a checkpoint on close
+        // would cost each login four more fsyncs and a WAL re-creation. The commit itself is still
+        // synced (synchronous=FULL); SQLite's auto-checkpoint folds the WAL in every 1000 pages.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
@@ -619,59 +699,39 @@ impl Store {
         G: FnOnce(&NewPass) -> Result<()>,
     {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let latest = latest_in(&tx, user)?;
-        let hw: i64 = clock_in(&tx)?;
-        let (new, replaced) = plan(latest.as_ref(), now.max(hw))?;
-        if let Some(replaced) = replaced {
-            tx.execute(
-                "UPDATE passes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![replaced, now],
-            )?;
-            audit_in(
-                &tx,
-                now,
-                Event::Revoked,
-                Some(&new.user),
-                Some(replaced),
-                ctx,
-                Some("replaced by a new pass"),
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
-                reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                new.user,
-                new.uid,
-                new.hash,
-                new.derive_key,
-                new.created_at,
-                new.starts_at,
-                new.expires_at,
-                new.one_time,
-                new.reset_password,
-                new.issued_by,
-                new.reason,
-                new.shadow_set,
-                new.shadow_prev,
-                new.shadow_prev_lastchg
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        audit_in(
-            &tx,
-            now,
-            Event::Issued,
-            Some(&new.user),
-            Some(id),
-            ctx,
-            new.reason.as_deref(),
-        )?;
+        let (id, new) = insert_in(&tx, user, now, ctx, plan)?;
         add_clock(&tx, now)?;
         before_commit(&new)?;
         tx.commit()?;
         Ok((id, new))
+    }
+
+    /// [`Store::insert_pass`] for many users in one `BEGIN IMMEDIATE` transaction: `plan` is called
+    /// with each user's index, in order, and sees the rows inserted before it; `before_commit` sees
+    /// every inserted row. Any error leaves the store as it was.
+    pub fn insert_passes<P, G>(
+        &mut self,
+        users: &[&str],
+        now: i64,
+        ctx: &Context,
+        mut plan: P,
+        before_commit: G,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+        G: FnOnce(&[(i64, NewPass)]) -> Result<()>,
+    {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut done = Vec::with_capacity(users.len());
+        for (i, user) in users.iter().enumerate() {
+            done.push(insert_in(&tx, user, now, ctx, |latest, eff_now| {
+                plan(i, latest, eff_now)
+            })?);
+        }
+        add_clock(&tx, now)?;
+        before_commit(&done)?;
+        tx.commit()?;
+        Ok(done)
     }
 
     /// Revokes a pass; `before_commit` restores the account when it should.

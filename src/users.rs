@@ -156,3 +156,45 @@ pub fn set_shadow(user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()>
         None,
     )
 }
+
+/// [`set_shadow`] for many accounts: one `chpasswd -e` for every hash (shadow applies all lines or,
+/// on any error, none), then one `chage -d` per account, since shadow has no batch form of it.
+/// Entries are (user, crypted, lastchg). On error, the flag says whether any account was changed
+/// (then every one of them may have been, and a caller puts them all back).
+pub fn set_shadow_many(entries: &[(&str, &str, Option<i64>)]) -> std::result::Result<(), (bool, Error)> {
+    let mut lines = zeroize::Zeroizing::new(String::new());
+    for (user, crypted, _) in entries {
+        if !plausible_name(user) || crypted.contains(['\n', ':']) {
+            return Err((
+                false,
+                Error::Refused(format!("refusing to write a shadow entry for {user:?}")),
+            ));
+        }
+        lines.push_str(&format!("{user}:{crypted}\n"));
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    run(
+        || {
+            let mut c = Command::new("chpasswd");
+            c.arg("-e");
+            c
+        },
+        Some(lines.as_bytes()),
+    )
+    .map_err(|e| (false, e))?;
+    for (user, _, lastchg) in entries {
+        let day = lastchg.map_or("-1".to_string(), |d| d.to_string());
+        run(
+            || {
+                let mut c = Command::new("chage");
+                c.args(["-d", &day, "--", user]);
+                c
+            },
+            None,
+        )
+        .map_err(|e| (true, e))?;
+    }
+    Ok(())
+}

@@ -4,12 +4,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
+use pam_tap::bulk;
 use pam_tap::cli::{Cli, Command, IssueArgs};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::store::{AuditEntry, Store};
 use pam_tap::users::System;
+
+/// Largest CSV `issue --csv` reads.
+const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
 
 fn local(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -89,7 +93,7 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         .transpose()
         .map_err(Error::Refused)?;
     let req = IssueRequest {
-        user: a.user.clone(),
+        user: a.user.clone().unwrap_or_default(),
         lifetime,
         start,
         one_time: if a.one_time {
@@ -105,6 +109,9 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         reason: a.reason.clone(),
     };
     let mut store = Store::open(&policy.database)?;
+    if let Some(file) = &a.csv {
+        return issue_bulk(cli, &policy, &op, &mut store, file, &req, a.json);
+    }
     let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
     if !policy.enabled {
         eprintln!(
@@ -149,6 +156,54 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
             issued.user
         );
     }
+    Ok(())
+}
+
+fn issue_bulk(
+    cli: &Cli,
+    policy: &Policy,
+    op: &Operator,
+    store: &mut Store,
+    file: &std::path::Path,
+    defaults: &IssueRequest,
+    as_json: bool,
+) -> Result<()> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().take(MAX_CSV_BYTES + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(MAX_CSV_BYTES + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| Error::Io(format!("{}: {e}", file.display())))?;
+    if text.len() as u64 > MAX_CSV_BYTES {
+        return Err(Error::Refused(format!(
+            "{} is larger than {MAX_CSV_BYTES} bytes",
+            file.display()
+        )));
+    }
+    let rows = bulk::parse(&text)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let issued = bulk::issue(store, policy, &System, op, defaults, &rows, now(), threads)?;
+    if !policy.enabled {
+        eprintln!(
+            "tapctl: warning: enabled = false in {}: the passes work only once that is turned on",
+            cli.config.display()
+        );
+    }
+    for i in &issued {
+        if let Some(note) = &i.note {
+            eprintln!("tapctl: note: {note}");
+        }
+    }
+    eprintln!(
+        "tapctl: issued {} passes; this output is the only time they are shown",
+        issued.len()
+    );
+    if as_json {
+        return json(&issued);
+    }
+    print!("{}", bulk::to_csv(&issued));
     Ok(())
 }
 

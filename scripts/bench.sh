@@ -1,0 +1,35 @@
+#!/bin/bash
+# pam_tap's benchmark suite (`make bench`): builds release binaries, then runs examples/bench_tap as
+# root inside a bwrap sandbox whose /etc is a private copy, so the ~1,100 bench accounts and the
+# bench PAM services never reach the host. Prints the table and writes it to target/bench.txt.
+#
+#   scripts/bench.sh [--quick]        --quick: fewer repetitions, no reset-mode bulk run
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CARGO=${CARGO:-cargo}
+OUT=${BENCH_OUT:-target/bench.txt}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root (PAM as root, /etc/shadow, a root-owned store); run: sudo make bench" >&2
+	exit 1
+fi
+for tool in bwrap pamtester chpasswd chage /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
+done
+
+"$CARGO" build --release --lib --bins --examples
+BIN=$(pwd)/target/release
+
+# The work directory must be on the disk the store would live on (not tmpfs): fsync is part of a login.
+WORK=$(mktemp -d /var/tmp/pam_tap-bench.XXXXXX)
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+chmod 700 "$WORK"
+cp -a /etc "$WORK/etc"
+mkdir -m 700 "$WORK/run" "$WORK/run/tmpfs"
+
+# B2t puts a store on tmpfs to show what the durable commit costs.
+TAPBENCH_PRIVATE_ETC=1 bwrap --dev-bind / / --bind "$WORK/etc" /etc --tmpfs "$WORK/run/tmpfs" --die-with-parent \
+	"$BIN/examples/bench_tap" --bin "$BIN" --work "$WORK/run" --out "$(pwd)/$OUT" "$@"
+echo "written to $OUT"

@@ -1,0 +1,405 @@
+//! Bulk issue (`tapctl issue --csv FILE`): one pass per CSV row, with the same checks as a single
+//! issue, hashed on every core, committed in one transaction: all rows or none.
+//!
+//! The CSV has one row per user. An optional header names the columns (`user`, `lifetime`,
+//! `one_time`, `reason`, in any order); without one they are positional, `user[,lifetime,one_time,
+//! reason]`, and further unquoted commas belong to the reason. Fields may be quoted the RFC 4180
+//! way. Empty fields take the command line's value (`--lifetime`, `--one-time`/`--reusable`,
+//! `--reason`), then the policy's. Blank lines and lines starting with `#` are skipped.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
+use crate::config::{parse_duration, Policy};
+use crate::error::{Error, Result};
+use crate::store::{NewPass, Store};
+use crate::users::{self, Directory};
+
+/// Most rows one file may hold.
+pub const MAX_ROWS: usize = 100_000;
+
+/// One data row of the CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// 1-based line in the file, for error messages.
+    pub line: usize,
+    pub user: String,
+    pub lifetime: Option<String>,
+    pub one_time: Option<bool>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    User,
+    Lifetime,
+    OneTime,
+    Reason,
+}
+
+const POSITIONAL: [Column; 4] = [Column::User, Column::Lifetime, Column::OneTime, Column::Reason];
+
+/// Splits one CSV line into fields, honouring RFC 4180 quotes.
+fn fields(line: &str, lineno: usize) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cur.push(c),
+            (false, '"') if cur.trim().is_empty() && !was_quoted => {
+                cur.clear();
+                quoted = true;
+                was_quoted = true;
+            }
+            (false, ',') => {
+                out.push(if was_quoted {
+                    cur.clone()
+                } else {
+                    cur.trim().to_string()
+                });
+                cur.clear();
+                was_quoted = false;
+            }
+            (false, '"') => return Err(Error::Refused(format!("line {lineno}: stray quote"))),
+            (false, c) if was_quoted && !c.is_whitespace() => {
+                return Err(Error::Refused(format!("line {lineno}: text after a closing quote")))
+            }
+            (false, c) => {
+                if !was_quoted {
+                    cur.push(c)
+                }
+            }
+        }
+    }
+    if quoted {
+        return Err(Error::Refused(format!("line {lineno}: unterminated quote")));
+    }
+    out.push(if was_quoted { cur } else { cur.trim().to_string() });
+    Ok(out)
+}
+
+fn one_time_value(v: &str, lineno: usize) -> Result<Option<bool>> {
+    match v.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "yes" | "true" | "1" | "one-time" | "one_time" => Ok(Some(true)),
+        "no" | "false" | "0" | "reusable" => Ok(Some(false)),
+        other => Err(Error::Refused(format!(
+            "line {lineno}: one_time is `{other}`, expected yes/no, true/false or empty"
+        ))),
+    }
+}
+
+/// Parses the CSV text into rows. Errors name the line.
+pub fn parse(text: &str) -> Result<Vec<Row>> {
+    let mut columns: Option<Vec<Column>> = None;
+    let mut rows = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let line = raw.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let f = fields(line, lineno)?;
+        if columns.is_none() && rows.is_empty() && f[0].eq_ignore_ascii_case("user") {
+            let mut cols = Vec::new();
+            for name in &f {
+                let c = match name.to_ascii_lowercase().as_str() {
+                    "user" => Column::User,
+                    "lifetime" => Column::Lifetime,
+                    "one_time" => Column::OneTime,
+                    "reason" => Column::Reason,
+                    other => {
+                        return Err(Error::Refused(format!(
+                            "line {lineno}: unknown column `{other}` (columns: user, lifetime, one_time, reason)"
+                        )))
+                    }
+                };
+                if cols.contains(&c) {
+                    return Err(Error::Refused(format!("line {lineno}: column `{name}` twice")));
+                }
+                cols.push(c);
+            }
+            columns = Some(cols);
+            continue;
+        }
+        let mut f = f;
+        let cols: &[Column] = match &columns {
+            Some(c) => {
+                if f.len() > c.len() {
+                    return Err(Error::Refused(format!(
+                        "line {lineno}: {} fields, the header names {}",
+                        f.len(),
+                        c.len()
+                    )));
+                }
+                c
+            }
+            None => {
+                // Unquoted commas after the third field belong to the reason.
+                if f.len() > POSITIONAL.len() {
+                    let rest = f.split_off(POSITIONAL.len() - 1).join(",");
+                    f.push(rest);
+                }
+                &POSITIONAL
+            }
+        };
+        let mut row = Row {
+            line: lineno,
+            user: String::new(),
+            lifetime: None,
+            one_time: None,
+            reason: None,
+        };
+        for (c, v) in cols.iter().zip(f) {
+            let opt = (!v.is_empty()).then(|| v.clone());
+            match c {
+                Column::User => row.user = v,
+                Column::Lifetime => row.lifetime = opt,
+                Column::OneTime => row.one_time = one_time_value(&v, lineno)?,
+                Column::Reason => row.reason = opt,
+            }
+        }
+        if row.user.is_empty() {
+            return Err(Error::Refused(format!("line {lineno}: no user")));
+        }
+        rows.push(row);
+        if rows.len() > MAX_ROWS {
+            return Err(Error::Refused(format!("more than {MAX_ROWS} rows: split the file")));
+        }
+    }
+    if rows.is_empty() {
+        return Err(Error::Refused("the CSV holds no rows".into()));
+    }
+    Ok(rows)
+}
+
+/// The error `e` of a row, naming the row, its line and its user.
+fn at_row(n: usize, row: &Row, e: Error) -> Error {
+    let at = format!("row {} (line {}, user {})", n + 1, row.line, row.user);
+    match e {
+        Error::Refused(m) => Error::Refused(format!("{at}: {m}; nothing was issued")),
+        Error::Io(m) => Error::Io(format!("{at}: {m}; nothing was issued")),
+        Error::Lookup(m) => Error::Lookup(format!("{at}: {m}; nothing was issued")),
+        Error::Store(m) => Error::Store(format!("{at}: {m}; nothing was issued")),
+        Error::Hash(m) => Error::Hash(format!("{at}: {m}; nothing was issued")),
+        other => other,
+    }
+}
+
+/// Mints every pass on `threads` threads. Stops at the first error.
+fn mint_all(
+    checked: &[CheckedIssue],
+    policy: &Policy,
+    threads: usize,
+) -> std::result::Result<Vec<Minted>, (usize, Error)> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Minted>>> = checked.iter().map(|_| Mutex::new(None)).collect();
+    let first_err: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, checked.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= checked.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match admin::mint(&checked[i], policy) {
+                    Ok(m) => *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(m),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut fe = first_err.lock().unwrap_or_else(|p| p.into_inner());
+                        if fe.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *fe = Some((i, e));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every slot minted when no error")
+        })
+        .collect())
+}
+
+/// Puts the shadow changes of a bulk issue in place, or back as they were if that fails half-way.
+fn reset_accounts(rows: &[(i64, NewPass)]) -> Result<()> {
+    let set: Vec<(&str, &str, Option<i64>)> = rows
+        .iter()
+        .filter_map(|(_, n)| n.shadow_set.as_deref().map(|s| (n.user.as_str(), s, Some(0))))
+        .collect();
+    match users::set_shadow_many(&set) {
+        Ok(()) => Ok(()),
+        Err((false, e)) => Err(e),
+        Err((true, e)) => {
+            let back: Vec<(&str, &str, Option<i64>)> = rows
+                .iter()
+                .filter(|(_, n)| n.shadow_set.is_some())
+                .map(|(_, n)| {
+                    (
+                        n.user.as_str(),
+                        n.shadow_prev.as_deref().unwrap_or("!"),
+                        n.shadow_prev_lastchg,
+                    )
+                })
+                .collect();
+            match users::set_shadow_many(&back) {
+                Ok(()) => Err(e),
+                Err((_, e2)) => Err(Error::Io(format!(
+                    "{e}; putting the accounts' previous passwords back also failed ({e2}): check /etc/shadow"
+                ))),
+            }
+        }
+    }
+}
+
+/// Issues one pass per row, each checked exactly as `tapctl issue` checks one (roles, eligibility,
+/// lifetime, live pass), with `defaults` standing for the command line. All or nothing: the first
+/// bad row stops everything before any hashing or writing, and names the row.
+#[allow(clippy::too_many_arguments)]
+pub fn issue(
+    store: &mut Store,
+    policy: &Policy,
+    dir: &dyn Directory,
+    op: &Operator,
+    defaults: &IssueRequest,
+    rows: &[Row],
+    now: i64,
+    threads: usize,
+) -> Result<Vec<Issued>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (n, row) in rows.iter().enumerate() {
+        if let Some(first) = seen.insert(row.user.as_str(), n) {
+            return Err(at_row(
+                n,
+                row,
+                Error::Refused(format!("{} is also in row {}", row.user, first + 1)),
+            ));
+        }
+    }
+    let mut checked = Vec::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let req = IssueRequest {
+            user: row.user.clone(),
+            lifetime: match &row.lifetime {
+                Some(l) => Some(parse_duration(l).map_err(|e| at_row(n, row, Error::Refused(e)))?),
+                None => defaults.lifetime,
+            },
+            one_time: row.one_time.or(defaults.one_time),
+            reason: row.reason.clone().or_else(|| defaults.reason.clone()),
+            ..defaults.clone()
+        };
+        checked.push(admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?);
+    }
+    let minted = mint_all(&checked, policy, threads).map_err(|(n, e)| at_row(n, &rows[n], e))?;
+    let names: Vec<&str> = checked.iter().map(|c| c.user()).collect();
+    let done = store.insert_passes(
+        &names,
+        now,
+        &op.context(),
+        |n, latest, eff_now| {
+            admin::plan_row(policy, op, &checked[n], &minted[n], now, latest, eff_now)
+                .map_err(|e| at_row(n, &rows[n], e))
+        },
+        reset_accounts,
+    )?;
+    Ok(checked
+        .into_iter()
+        .zip(minted)
+        .zip(done)
+        .map(|((c, m), (id, new))| admin::issued(op, c, m, id, &new))
+        .collect())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The issued passes as CSV with a header, one row per pass (times RFC 3339 UTC).
+pub fn to_csv(issued: &[Issued]) -> String {
+    let mut out = String::from("user,pass,pass_id,starts_at,expires_at,one_time,reset_password,operator,note\n");
+    for i in issued {
+        let cells = [
+            csv_field(&i.user),
+            csv_field(&i.pass),
+            i.pass_id.to_string(),
+            admin::rfc3339(i.starts_at),
+            admin::rfc3339(i.expires_at),
+            i.one_time.to_string(),
+            i.reset_password.to_string(),
+            csv_field(&i.operator),
+            csv_field(i.note.as_deref().unwrap_or("")),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_header_quotes_and_comments() {
+        let rows =
+            parse("# onboarding\nalice\nbob,2h,no,moved desk, new laptop\n\n\"carol\",,yes,\"said \"\"hi\"\"\"\n")
+                .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].user, "alice");
+        assert_eq!(rows[0].lifetime, None);
+        assert_eq!(rows[1].line, 3);
+        assert_eq!(rows[1].lifetime.as_deref(), Some("2h"));
+        assert_eq!(rows[1].one_time, Some(false));
+        assert_eq!(rows[1].reason.as_deref(), Some("moved desk,new laptop"));
+        assert_eq!(rows[2].one_time, Some(true));
+        assert_eq!(rows[2].reason.as_deref(), Some("said \"hi\""));
+
+        let rows = parse("user,reason\r\ndave,\"a, b\"\r\n").unwrap();
+        assert_eq!(rows[0].user, "dave");
+        assert_eq!(rows[0].reason.as_deref(), Some("a, b"));
+    }
+
+    #[test]
+    fn malformed_csv_names_the_line() {
+        for (text, needle) in [
+            ("alice\nbob,1h,maybe\n", "line 2: one_time"),
+            ("user,colour\nalice,red\n", "line 1: unknown column"),
+            ("user\nalice,1h\n", "line 2: 2 fields"),
+            ("alice\n\"bob\n", "line 2: unterminated"),
+            ("alice\n,1h\n", "line 2: no user"),
+            ("# nothing\n", "no rows"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?} gave {e:?}");
+        }
+    }
+
+    #[test]
+    fn csv_out_quotes_what_needs_it() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+    }
+}
