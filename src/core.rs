@@ -2,6 +2,7 @@
 //! parameters, so each path is testable with a scripted fake handle and a fixed clock.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use pam::constants::{PamFlag, PamResultCode, PAM_CHANGE_EXPIRED_AUTHTOK};
 use zeroize::Zeroizing;
@@ -172,7 +173,8 @@ fn fail(e: &Error, env: &mut Env<'_>, user: Option<&str>) -> Decision {
 /// `pam_sm_authenticate`.
 pub fn authenticate<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Outcome {
     let service = h.service().unwrap_or_default();
-    let d = decide(h, opts, env);
+    let mut pace = None;
+    let d = decide(h, opts, env, &mut pace);
     let level = match d.outcome {
         Outcome::Accepted | Outcome::AcceptedInGrace => Level::Info,
         Outcome::NoPass | Outcome::NotAPass | Outcome::Disabled => Level::Debug,
@@ -192,10 +194,44 @@ pub fn authenticate<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> 
         }
         env.log.log(level, &line);
     }
+    if let Some(p) = pace {
+        if !matches!(d.outcome, Outcome::Accepted | Outcome::AcceptedInGrace) {
+            p.wait();
+        }
+    }
     d.outcome
 }
 
-fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
+/// With `equalize_timing`, every answer that does not log in takes one argon2id run plus a fixed
+/// budget from the moment it arrives, whether the user exists, holds a pass or not: the database
+/// work (open, look-up, failure count) hides inside the budget.
+pub const PACE_BUDGET: Duration = Duration::from_millis(15);
+
+struct Pace {
+    answered: Instant,
+    kdf: Duration,
+    on: bool,
+}
+
+impl Pace {
+    fn kdf<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let r = f();
+        self.kdf += t.elapsed();
+        r
+    }
+
+    fn wait(&self) {
+        if self.on {
+            let until = self.answered + self.kdf + PACE_BUDGET;
+            if let Some(left) = until.checked_duration_since(Instant::now()) {
+                std::thread::sleep(left);
+            }
+        }
+    }
+}
+
+fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Option<Pace>) -> Decision {
     let policy = match Policy::load(&opts.config) {
         Ok(p) => p,
         Err(e) => return fail(&e, env, None),
@@ -206,6 +242,23 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
     let Ok(name) = h.user() else {
         return Decision::new(Outcome::UnknownUser);
     };
+    // The answer first, everything about the user after it: all the work that depends on who the
+    // user is happens inside the paced window, none of it before the prompt.
+    let answer = match h.authtok() {
+        Ok(a) => a,
+        Err(_) => return Decision::new(Outcome::Conversation),
+    };
+    if answer.is_empty() || answer.len() > MAX_INPUT {
+        return Decision {
+            detail: Some(format!("answer of {} bytes", answer.len())),
+            ..Decision::new(Outcome::BadInput)
+        };
+    }
+    let pace = pace.insert(Pace {
+        answered: Instant::now(),
+        kdf: Duration::ZERO,
+        on: policy.equalize_timing,
+    });
     let account = if plausible_name(&name) {
         match env.dir.account(&name) {
             Ok(a) => a,
@@ -215,25 +268,9 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
         None
     };
     let known = account.as_ref().map(|a| a.name.clone());
-    let answer = match h.authtok() {
-        Ok(a) => a,
-        Err(_) => {
-            return Decision {
-                user: known,
-                ..Decision::new(Outcome::Conversation)
-            }
-        }
-    };
-    if answer.is_empty() || answer.len() > MAX_INPUT {
-        return Decision {
-            user: known,
-            detail: Some(format!("answer of {} bytes", answer.len())),
-            ..Decision::new(Outcome::BadInput)
-        };
-    }
-    let decoy = |p: &Policy| {
+    let mut decoy = |p: &Policy| {
         if p.equalize_timing {
-            hash::decoy(&answer, &p.kdf);
+            pace.kdf(|| hash::decoy(&answer, &p.kdf));
         }
     };
     let Some(acct) = account else {
@@ -264,7 +301,7 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>) -> Decision {
         decoy(&policy);
         return base;
     };
-    let matched = match hash::verify(&code, &rec.hash) {
+    let matched = match pace.kdf(|| hash::verify(&code, &rec.hash)) {
         Ok(m) => m,
         Err(e) => {
             return Decision {

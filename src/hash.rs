@@ -1,8 +1,8 @@
 //! argon2id hashing of passes, bounded verification of stored hashes, the timing decoy, and the
 //! derived secret that stands in for the account's current password during the handoff.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -72,12 +72,17 @@ pub fn verify(code: &str, phc: &str) -> Result<bool, Error> {
     if out_len != OUTPUT_LEN {
         return Err(Error::Hash(format!("digest of {out_len} bytes, expected {OUTPUT_LEN}")));
     }
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    match argon.verify_password(code.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(Error::Hash(e.to_string())),
+    if parsed.version != Some(0x13) {
+        return Err(Error::Hash("argon2id version is not 0x13".into()));
     }
+    let salt = parsed.salt.ok_or_else(|| Error::Hash("no salt".into()))?;
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| Error::Hash(e.to_string()))?;
+    let expected = parsed.hash.ok_or_else(|| Error::Hash("no digest".into()))?;
+    let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
+    run(&kdf, code.as_bytes(), salt, &mut out[..])?;
+    // Output's equality is constant-time.
+    Ok(argon2::password_hash::Output::new(&out[..]).map_err(|e| Error::Hash(e.to_string()))? == expected)
 }
 
 /// One argon2id run over the answer with a fresh salt, compared with nothing: it costs what a real
@@ -85,9 +90,60 @@ pub fn verify(code: &str, phc: &str) -> Result<bool, Error> {
 pub fn decoy(answer: &[u8], p: &KdfParams) {
     let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
     let salt = random::<16>().unwrap_or([7u8; 16]);
-    if let Ok(a) = p.argon2() {
-        let _ = a.hash_password_into(answer, &salt, &mut out[..]);
+    let _ = run(p, answer, &salt, &mut out[..]);
+}
+
+/// argon2id's working memory, mapped fresh for every run and unmapped after: each verification
+/// and each decoy then costs the same page faults, whatever the host process's heap looks like
+/// (inside a long-lived process a reused heap block would make some runs measurably cheaper).
+struct Blocks {
+    ptr: std::ptr::NonNull<Block>,
+    len: usize,
+}
+
+impl Blocks {
+    fn map(len: usize) -> Result<Self, Error> {
+        let bytes = len * std::mem::size_of::<Block>();
+        // SAFETY: a private anonymous mapping, checked for failure; zero-filled pages are valid Blocks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Hash(format!("cannot map {bytes} bytes for argon2id")));
+        }
+        let ptr = std::ptr::NonNull::new(p.cast::<Block>()).ok_or_else(|| Error::Hash("mmap gave NULL".into()))?;
+        Ok(Blocks { ptr, len })
     }
+}
+
+impl AsMut<[Block]> for Blocks {
+    fn as_mut(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping holds `len` Blocks, page-aligned (Block needs 64), owned by self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped; the kernel zeroes the pages before reuse.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len * std::mem::size_of::<Block>()) };
+    }
+}
+
+/// One argon2id run over fresh memory.
+fn run(p: &KdfParams, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), Error> {
+    let argon = p.argon2()?;
+    let mut blocks = Blocks::map(argon.params().block_count())?;
+    argon
+        .hash_password_into_with_memory(pwd, salt, out, &mut blocks)
+        .map_err(|e| Error::Hash(e.to_string()))
 }
 
 /// A fresh per-pass key for [`derive`].
