@@ -7,9 +7,9 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
-	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils
+	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time
 
-.PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz
+.PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
 
 all: build
 
@@ -53,6 +53,10 @@ fuzz-short: fuzz-deps
 
 fuzz: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),1800)
+
+# B1-B7 and the argon2id sizing table, as root (~3 min after the build); writes target/bench.txt.
+bench: deps
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
