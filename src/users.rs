@@ -134,27 +134,7 @@ fn run(mut make: impl FnMut() -> Command, stdin: Option<&[u8]>) -> Result<()> {
 /// Sets the shadow hash (already crypt(3)ed) and the last-change day. `lastchg = Some(0)` forces a
 /// change at next login, like `chage -d 0`; `None` clears the field.
 pub fn set_shadow(user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()> {
-    if !plausible_name(user) || crypted.contains(['\n', ':']) {
-        return Err(Error::Refused(format!("refusing to write a shadow entry for {user:?}")));
-    }
-    let line = zeroize::Zeroizing::new(format!("{user}:{crypted}\n"));
-    run(
-        || {
-            let mut c = Command::new("chpasswd");
-            c.arg("-e");
-            c
-        },
-        Some(line.as_bytes()),
-    )?;
-    let day = lastchg.map_or("-1".to_string(), |d| d.to_string());
-    run(
-        || {
-            let mut c = Command::new("chage");
-            c.args(["-d", &day, "--", user]);
-            c
-        },
-        None,
-    )
+    set_shadow_many(&[(user, crypted, lastchg)]).map_err(|(_, e)| e)
 }
 
 /// [`set_shadow`] for many accounts: one `chpasswd -e` for every hash (shadow applies all lines or,

@@ -354,6 +354,8 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
                 },
                 (side, k) => {
                     let p = sidecar(if side == "wal" { "-wal" } else { "-shm" });
+                    // The store keeps its -wal and -shm between logins: replace them.
+                    let _ = std::fs::remove_file(&p);
                     if k == "symlink" {
                         let victim = f.dir.join("victim");
                         write_file(&victim, b"root's file", 0o600);
