@@ -7,86 +7,12 @@
 //! stdin: one answer per line; a line `<null>` answers with a NULL reply, `<fail>` fails the conversation.
 //! ```
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::io::BufRead;
 
-#[repr(C)]
-struct Message {
-    style: c_int,
-    msg: *const c_char,
-}
-
-#[repr(C)]
-struct Response {
-    resp: *mut c_char,
-    retcode: c_int,
-}
-
-#[repr(C)]
-struct Conv {
-    conv: extern "C" fn(c_int, *mut *const Message, *mut *mut Response, *mut c_void) -> c_int,
-    appdata: *mut c_void,
-}
-
-#[link(name = "pam")]
-extern "C" {
-    fn pam_start(service: *const c_char, user: *const c_char, conv: *const Conv, pamh: *mut *mut c_void) -> c_int;
-    fn pam_start_confdir(
-        service: *const c_char,
-        user: *const c_char,
-        conv: *const Conv,
-        confdir: *const c_char,
-        pamh: *mut *mut c_void,
-    ) -> c_int;
-    fn pam_authenticate(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_acct_mgmt(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_chauthtok(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_setcred(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_open_session(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_close_session(pamh: *mut c_void, flags: c_int) -> c_int;
-    fn pam_end(pamh: *mut c_void, status: c_int) -> c_int;
-}
-
-const NAMES: [&str; 32] = [
-    "PAM_SUCCESS",
-    "PAM_OPEN_ERR",
-    "PAM_SYMBOL_ERR",
-    "PAM_SERVICE_ERR",
-    "PAM_SYSTEM_ERR",
-    "PAM_BUF_ERR",
-    "PAM_PERM_DENIED",
-    "PAM_AUTH_ERR",
-    "PAM_CRED_INSUFFICIENT",
-    "PAM_AUTHINFO_UNAVAIL",
-    "PAM_USER_UNKNOWN",
-    "PAM_MAXTRIES",
-    "PAM_NEW_AUTHTOK_REQD",
-    "PAM_ACCT_EXPIRED",
-    "PAM_SESSION_ERR",
-    "PAM_CRED_UNAVAIL",
-    "PAM_CRED_EXPIRED",
-    "PAM_CRED_ERR",
-    "PAM_NO_MODULE_DATA",
-    "PAM_CONV_ERR",
-    "PAM_AUTHTOK_ERR",
-    "PAM_AUTHTOK_RECOVERY_ERR",
-    "PAM_AUTHTOK_LOCK_BUSY",
-    "PAM_AUTHTOK_DISABLE_AGING",
-    "PAM_TRY_AGAIN",
-    "PAM_IGNORE",
-    "PAM_ABORT",
-    "PAM_AUTHTOK_EXPIRED",
-    "PAM_MODULE_UNKNOWN",
-    "PAM_BAD_ITEM",
-    "PAM_CONV_AGAIN",
-    "PAM_INCOMPLETE",
-];
-
-fn name(rc: c_int) -> String {
-    NAMES
-        .get(rc as usize)
-        .map_or_else(|| format!("PAM_{rc}"), |s| s.to_string())
-}
+#[path = "support/libpam.rs"]
+mod libpam;
+use libpam::*;
 
 extern "C" fn conversation(n: c_int, msgs: *mut *const Message, resp: *mut *mut Response, _: *mut c_void) -> c_int {
     let stdin = std::io::stdin();
