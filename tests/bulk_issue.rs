@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{root, stderr, stdout, Group, Site, User};
+use common::{refused, root, stderr, stdout, Group, Site, User};
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);
@@ -16,22 +16,6 @@ fn pass_count(site: &Site) -> usize {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
         .unwrap()
         .len()
-}
-
-fn refused(o: &std::process::Output, needles: &[&str]) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected a refusal: {}{}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
-    for n in needles {
-        assert!(err.contains(n), "{err:?} lacks {n:?}");
-    }
-    assert!(stdout(o).is_empty(), "no pass may be printed: {}", stdout(o));
 }
 
 #[test]

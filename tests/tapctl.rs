@@ -5,19 +5,7 @@ mod common;
 use common::{root, stderr, stdout, Group, Site, User};
 
 fn refused(o: &std::process::Output, needle: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected a refusal: {}{}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
-    assert!(
-        err.starts_with("tapctl: ") && err.contains(needle),
-        "{err:?} lacks {needle:?}"
-    );
+    common::refused(o, &[needle]);
 }
 
 #[test]

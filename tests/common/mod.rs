@@ -298,3 +298,20 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// A tapctl refusal: exit 1 and one line on stderr, `tapctl: ...`, naming every needle.
+pub fn refused(o: &Output, needles: &[&str]) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected a refusal: {}{}",
+        stdout(o),
+        stderr(o)
+    );
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
+    assert!(err.starts_with("tapctl: "), "{err:?}");
+    for n in needles {
+        assert!(err.contains(n), "{err:?} lacks {n:?}");
+    }
+}
