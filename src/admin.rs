@@ -10,8 +10,10 @@ use crate::config::{Policy, MAX_LENGTH};
 use crate::core::ineligible;
 use crate::error::{Error, Result};
 use crate::hash;
+use crate::invoker::Invoker;
 use crate::passcode;
 use crate::store::{Context, NewPass, PassRecord, Status, Store};
+use crate::text;
 use crate::users::{self, Account, Directory, ShadowEntry};
 
 /// Roles, after Entra's: root is the global administrator.
@@ -40,26 +42,20 @@ impl Operator {
     }
 }
 
-/// Who is running tapctl. `uid` is the real uid; `sudo_user` is `SUDO_USER` (trusted only when
-/// running as root, which is how sudo leaves it).
-pub fn operator(policy: &Policy, dir: &dyn Directory, uid: u32, sudo_user: Option<&str>) -> Result<Operator> {
-    if uid != 0 {
-        return Err(Error::Refused(
-            "tapctl must run as root; a helpdesk runs it through sudo (see the README's sudo rule)".into(),
-        ));
-    }
-    let name = match sudo_user {
-        Some(n) if !n.is_empty() && n != "root" => n.to_string(),
-        _ => {
+/// The operator `who` is and their role. Root is root; anyone else needs a role in the policy.
+pub fn operator(policy: &Policy, dir: &dyn Directory, who: &Invoker) -> Result<Operator> {
+    let (name, source) = match who {
+        Invoker::Root => {
             return Ok(Operator {
                 name: "root".into(),
                 role: Role::Root,
             })
         }
+        Invoker::Operator { name, source } => (name.clone(), source),
     };
     let acct = dir
         .account(&name)?
-        .ok_or_else(|| Error::Refused(format!("operator {name} (SUDO_USER) is not a known user")))?;
+        .ok_or_else(|| Error::Refused(format!("operator {name} ({source}) is not a known user")))?;
     let in_any = |groups: &[String]| acct.groups.iter().any(|g| groups.contains(g));
     let role = if in_any(&policy.privileged_issuers) {
         Role::PrivilegedIssuer
@@ -215,6 +211,7 @@ pub struct Minted {
 
 /// Step 1 of an issue: every check that needs no database.
 pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &IssueRequest) -> Result<CheckedIssue> {
+    text::check_request(&req.user, req.reason.as_deref())?;
     let acct = target(dir, &req.user)?;
     may_act_on(policy, op, &acct)?;
     if let Some(why) = ineligible(policy, &acct) {
@@ -237,11 +234,6 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
             "--length {length} is outside {} ..= {MAX_LENGTH}",
             policy.length
         )));
-    }
-    if let Some(r) = &req.reason {
-        if r.len() > 500 || r.contains(['\n', '\r', '\0']) {
-            return Err(Error::Refused("--reason must be one line of at most 500 bytes".into()));
-        }
     }
     let shadow = dir.shadow(&acct.name)?;
     let want_reset = policy.reset_password && !req.keep_password;
@@ -410,6 +402,7 @@ pub fn revoke(
     reason: Option<&str>,
     now: i64,
 ) -> Result<Revoked> {
+    text::check_request(user, reason)?;
     let acct = target(dir, user)?;
     may_act_on(policy, op, &acct)?;
     let rec = store

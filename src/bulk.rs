@@ -15,6 +15,7 @@ use crate::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
 use crate::config::{parse_duration, Policy};
 use crate::error::{Error, Result};
 use crate::store::{NewPass, Store};
+use crate::text;
 use crate::users::{self, Directory};
 
 /// Most rows one file may hold.
@@ -93,8 +94,8 @@ fn one_time_value(v: &str, lineno: usize) -> Result<Option<bool>> {
         "" => Ok(None),
         "yes" | "true" | "1" | "one-time" | "one_time" => Ok(Some(true)),
         "no" | "false" | "0" | "reusable" => Ok(Some(false)),
-        other => Err(Error::Refused(format!(
-            "line {lineno}: one_time is `{other}`, expected yes/no, true/false or empty"
+        _ => Err(Error::Refused(format!(
+            "line {lineno}: one_time is not yes/no, true/false or empty"
         ))),
     }
 }
@@ -118,14 +119,17 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
                     "lifetime" => Column::Lifetime,
                     "one_time" => Column::OneTime,
                     "reason" => Column::Reason,
-                    other => {
+                    _ => {
                         return Err(Error::Refused(format!(
-                            "line {lineno}: unknown column `{other}` (columns: user, lifetime, one_time, reason)"
+                            "line {lineno}: unknown column (columns: user, lifetime, one_time, reason)"
                         )))
                     }
                 };
                 if cols.contains(&c) {
-                    return Err(Error::Refused(format!("line {lineno}: column `{name}` twice")));
+                    return Err(Error::Refused(format!(
+                        "line {lineno}: column `{}` twice",
+                        name.to_ascii_lowercase()
+                    )));
                 }
                 cols.push(c);
             }
@@ -172,6 +176,7 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
         if row.user.is_empty() {
             return Err(Error::Refused(format!("line {lineno}: no user")));
         }
+        check_row(&row)?;
         rows.push(row);
         if rows.len() > MAX_ROWS {
             return Err(Error::Refused(format!("more than {MAX_ROWS} rows: split the file")));
@@ -181,6 +186,24 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
         return Err(Error::Refused("the CSV holds no rows".into()));
     }
     Ok(rows)
+}
+
+/// The checks of a row that need no name service. The file may not be the operator's own (a
+/// mistake, or an attempt to make tapctl read a secret), so no message quotes a field other than
+/// a user name that passed [`users::plausible_name`].
+fn check_row(row: &Row) -> Result<()> {
+    let line = row.line;
+    if !users::plausible_name(&row.user) || !text::is_clean(&row.user) {
+        return Err(Error::Refused(format!(
+            "line {line}: the user field is not a valid user name"
+        )));
+    }
+    if row.lifetime.as_deref().is_some_and(|l| parse_duration(l).is_err()) {
+        return Err(Error::Refused(format!(
+            "line {line}: the lifetime is not a duration like 10m, 1h or 15d"
+        )));
+    }
+    text::check_reason(&format!("line {line}: the reason"), row.reason.as_deref())
 }
 
 /// The error `e` of a row, naming the row, its line and its user.
@@ -379,6 +402,24 @@ mod tests {
         let rows = parse("user,reason\r\ndave,\"a, b\"\r\n").unwrap();
         assert_eq!(rows[0].user, "dave");
         assert_eq!(rows[0].reason.as_deref(), Some("a, b"));
+    }
+
+    #[test]
+    fn errors_quote_no_field_but_a_plausible_user_name() {
+        let secret = "$y$j9T$SECRETSALT$SECRETHASH";
+        for text in [
+            format!("root:{secret}:19000:0:99999:7:::\n"),
+            format!("user,{secret}\nalice\n"),
+            format!("alice,{secret}\n"),
+            format!("alice,1h,{secret}\n"),
+            format!("alice,1h,yes,{secret}\u{1b}[2J\n"),
+            format!("alice,1h,yes,{secret}\u{202e}\n"),
+            format!("alice\n{secret}\u{85}x\n"),
+        ] {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{text:?} gave {e:?}");
+            assert!(e.starts_with("line "), "{text:?} gave {e:?}");
+        }
     }
 
     #[test]

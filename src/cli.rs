@@ -1,6 +1,6 @@
 //! tapctl's command line, in one place so man pages and completions are generated from it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -16,11 +16,19 @@ use crate::config::DEFAULT_CONFIG;
         whose role (roles.* in the config) decides what they may do."
 )]
 pub struct Cli {
-    /// Policy file
-    #[arg(long, global = true, env = "PAM_TAP_CONFIG", value_name = "FILE", default_value = DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    /// Policy file [default: /etc/security/pam_tap.toml]. Root only: an operator (sudo) who passes
+    /// it, or PAM_TAP_CONFIG, is refused
+    #[arg(long, global = true, env = "PAM_TAP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The policy file in force: the one given (root only), else the default.
+    pub fn config_path(&self) -> &Path {
+        self.config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -638,10 +638,97 @@ fn judge_stack(lines: &[PamLine], kind: &str, opts: &Options) -> Vec<(Level, Str
                 "auth: pam_tap is {}: every user without a pass is refused",
                 line.control
             ),
-            Some("use `auth [success=done default=ignore] pam_tap.so` (or pam-auth-update's profile)".into()),
+            Some(auth_control_fix(lines, t, unix)),
+        ));
+    }
+    if !control_is_valid(&line.control) {
+        found.push((
+            Level::Fail,
+            format!(
+                "{kind}: pam_tap's control {} is not valid pam.d syntax: libpam fails every login through it",
+                line.control
+            ),
+            Some(if kind == "auth" {
+                auth_control_fix(lines, t, unix)
+            } else {
+                "use `password requisite pam_tap.so`".into()
+            }),
         ));
     }
     found
+}
+
+/// The auth control pam_tap needs at line `t`: a good pass lands where pam_unix's own success
+/// lands, so whatever follows in the stack (pam_permit, a second factor in the including file)
+/// still runs. On Debian that is `[success=N ...]` counted to pam_unix's jump target (what
+/// pam-auth-update writes from the profile's `success=end`); where pam_unix is `sufficient`
+/// (authselect) it is `done`, which ends the stack exactly as pam_unix's own success does.
+fn auth_control_fix(lines: &[PamLine], t: usize, unix: Option<usize>) -> String {
+    let control = match unix.filter(|&u| u > t).map(|u| (u, &lines[u].control)) {
+        Some((u, c)) => match success_jump(c) {
+            Some(n) => Some(format!("[success={} default=ignore]", u - t + n)),
+            None if c == "sufficient" || c.contains("success=done") => Some("[success=done default=ignore]".into()),
+            None => None,
+        },
+        None => None,
+    };
+    match control {
+        Some(c) => format!("use `auth {c} pam_tap.so` (pam-auth-update --enable pam-tap writes it on Debian)"),
+        None => "use `auth [success=N default=ignore] pam_tap.so` with N the lines up to where pam_unix's success lands (pam-auth-update --enable pam-tap counts it)".into(),
+    }
+}
+
+/// Whether libpam accepts `control`: a keyword, or `[value=action ...]` with libpam's return-code
+/// names and actions (`end` is pam-auth-update's profile syntax, never valid in pam.d itself).
+fn control_is_valid(control: &str) -> bool {
+    const VALUES: &[&str] = &[
+        "success",
+        "open_err",
+        "symbol_err",
+        "service_err",
+        "system_err",
+        "buf_err",
+        "perm_denied",
+        "auth_err",
+        "cred_insufficient",
+        "authinfo_unavail",
+        "user_unknown",
+        "maxtries",
+        "new_authtok_reqd",
+        "acct_expired",
+        "session_err",
+        "cred_unavail",
+        "cred_expired",
+        "cred_err",
+        "no_module_data",
+        "conv_err",
+        "authtok_err",
+        "authtok_recover_err",
+        "authtok_lock_busy",
+        "authtok_disable_aging",
+        "try_again",
+        "ignore",
+        "abort",
+        "authtok_expired",
+        "module_unknown",
+        "bad_item",
+        "conv_again",
+        "incomplete",
+        "default",
+    ];
+    const ACTIONS: &[&str] = &["ignore", "bad", "die", "ok", "done", "reset"];
+    let Some(inner) = control.strip_prefix('[').and_then(|c| c.strip_suffix(']')) else {
+        return matches!(
+            control,
+            "required" | "requisite" | "sufficient" | "optional" | "include" | "substack"
+        );
+    };
+    inner.split_whitespace().all(|kv| {
+        kv.split_once('=').is_some_and(|(k, v)| {
+            VALUES.contains(&k.to_ascii_lowercase().as_str())
+                && (ACTIONS.contains(&v.to_ascii_lowercase().as_str()) || v.parse::<u32>().is_ok_and(|n| n > 0))
+        })
+    })
 }
 
 fn check_pam(opts: &Options, policy: Option<&Policy>, out: &mut Vec<Check>) {
@@ -1290,5 +1377,48 @@ password    required                                     pam_deny.so
         );
         assert_eq!(success_jump("[success=2 default=ignore]"), Some(2));
         assert_eq!(success_jump("requisite"), None);
+        assert!(control_is_valid("[success=2 default=ignore]"));
+        assert!(control_is_valid("[success=done new_authtok_reqd=done default=ignore]"));
+        assert!(control_is_valid("requisite"));
+        assert!(!control_is_valid("[success=end default=ignore]"));
+        assert!(!control_is_valid("[success=0 default=ignore]"));
+        assert!(!control_is_valid("[sucess=1 default=ignore]"));
+    }
+
+    #[test]
+    fn auth_advice_lands_where_pam_unix_lands() {
+        let Some(t) = Tree::new() else { return };
+        t.write(
+            "etc/pam.d/common-auth",
+            0o644,
+            "auth required pam_tap.so\nauth [success=1 default=ignore] pam_unix.so try_first_pass\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+        );
+        let fix = |found: &[Check]| {
+            found
+                .iter()
+                .find(|c| c.check == "pam.d/common-auth")
+                .unwrap()
+                .fix
+                .clone()
+                .unwrap()
+        };
+        let advice = fix(&t.run());
+        assert!(
+            advice.contains("auth [success=2 default=ignore] pam_tap.so"),
+            "{advice}"
+        );
+        assert!(
+            !advice.contains("done"),
+            "done ends an including stack's later modules: {advice}"
+        );
+        t.write(
+            "etc/pam.d/common-auth",
+            0o644,
+            "auth [success=end default=ignore] pam_tap.so\nauth [success=1 default=ignore] pam_unix.so try_first_pass\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+        );
+        let found = t.run();
+        assert_eq!(status(&found, "pam.d/common-auth"), Level::Fail);
+        assert!(message(&found, "pam.d/common-auth").contains("not valid pam.d syntax"));
+        assert!(fix(&found).contains("[success=2 default=ignore]"));
     }
 }

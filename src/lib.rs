@@ -4,16 +4,20 @@
 //! [`core`]) and `tapctl` (over [`admin`]). Nothing about passes, policy or storage is written twice.
 
 pub mod admin;
+pub mod as_user;
+pub mod boundary;
 pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod error;
 pub mod hash;
+pub mod invoker;
 pub mod log;
 pub mod outcome;
 pub mod passcode;
 pub mod store;
+pub mod text;
 pub mod users;
 
 pub mod doctor;

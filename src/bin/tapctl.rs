@@ -11,6 +11,7 @@ use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::store::{AuditEntry, Store};
 use pam_tap::users::System;
+use pam_tap::{as_user, boundary, invoker, text};
 
 /// Largest CSV `issue --csv` reads.
 const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
@@ -43,28 +44,26 @@ fn json<T: serde::Serialize>(v: &T) -> Result<()> {
 }
 
 fn load(cli: &Cli) -> Result<Policy> {
-    Policy::load(&cli.config)
+    Policy::load(cli.config_path())
 }
 
 fn operator(policy: &Policy) -> Result<Operator> {
-    let sudo_user = std::env::var("SUDO_USER").ok();
-    // SAFETY: getuid cannot fail.
-    admin::operator(policy, &System, unsafe { libc::getuid() }, sudo_user.as_deref())
+    admin::operator(policy, &System, &invoker::current()?)
 }
 
 fn init(cli: &Cli) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    if !cli.config.exists() {
+    if !cli.config_path().exists() {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&cli.config)
-            .map_err(|e| Error::Io(format!("creating {}: {e}", cli.config.display())))?;
+            .open(cli.config_path())
+            .map_err(|e| Error::Io(format!("creating {}: {e}", cli.config_path().display())))?;
         std::io::Write::write_all(&mut f, config::EXAMPLE.as_bytes()).map_err(|e| Error::Io(e.to_string()))?;
         println!(
             "wrote {} (enabled = false: turn it on once pam.d is wired)",
-            cli.config.display()
+            cli.config_path().display()
         );
     }
     let policy = load(cli)?;
@@ -108,15 +107,25 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         keep_password: a.keep_password,
         reason: a.reason.clone(),
     };
-    let mut store = Store::open(&policy.database)?;
     if let Some(file) = &a.csv {
-        return issue_bulk(cli, &policy, &op, &mut store, file, &req, a.json);
+        // Read before the store is opened: the reader forks, and no connection may cross a fork.
+        let csv = read_csv(&op, file)?;
+        return issue_bulk(
+            cli,
+            &policy,
+            &op,
+            &mut Store::open(&policy.database)?,
+            &csv,
+            &req,
+            a.json,
+        );
     }
+    let mut store = Store::open(&policy.database)?;
     let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
-            cli.config.display()
+            cli.config_path().display()
         );
     }
     if let Some(note) = &issued.note {
@@ -164,31 +173,17 @@ fn issue_bulk(
     policy: &Policy,
     op: &Operator,
     store: &mut Store,
-    file: &std::path::Path,
+    csv: &str,
     defaults: &IssueRequest,
     as_json: bool,
 ) -> Result<()> {
-    use std::io::Read;
-    let mut text = String::new();
-    let read = if file.as_os_str() == "-" {
-        std::io::stdin().take(MAX_CSV_BYTES + 1).read_to_string(&mut text)
-    } else {
-        std::fs::File::open(file).and_then(|f| f.take(MAX_CSV_BYTES + 1).read_to_string(&mut text))
-    };
-    read.map_err(|e| Error::Io(format!("{}: {e}", file.display())))?;
-    if text.len() as u64 > MAX_CSV_BYTES {
-        return Err(Error::Refused(format!(
-            "{} is larger than {MAX_CSV_BYTES} bytes",
-            file.display()
-        )));
-    }
-    let rows = bulk::parse(&text)?;
+    let rows = bulk::parse(csv)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let issued = bulk::issue(store, policy, &System, op, defaults, &rows, now(), threads)?;
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the passes work only once that is turned on",
-            cli.config.display()
+            cli.config_path().display()
         );
     }
     for i in &issued {
@@ -207,6 +202,29 @@ fn issue_bulk(
     Ok(())
 }
 
+/// The CSV of `issue --csv FILE`: standard input for `-`, else FILE read with the operator's own
+/// rights (see `as_user`). Errors never quote the file's content.
+fn read_csv(op: &Operator, file: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let bytes = if file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .take(MAX_CSV_BYTES + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| Error::Io(format!("standard input: {e}")))?;
+        b
+    } else {
+        as_user::read_as(&op.name, file, MAX_CSV_BYTES + 1)?
+    };
+    if bytes.len() as u64 > MAX_CSV_BYTES {
+        return Err(Error::Refused(format!(
+            "{} is larger than {MAX_CSV_BYTES} bytes",
+            file.display()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Refused(format!("{} is not UTF-8 text", file.display())))
+}
+
 fn print_views(views: &[View]) {
     println!(
         "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
@@ -216,19 +234,23 @@ fn print_views(views: &[View]) {
         println!(
             "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
             v.id,
-            v.user,
+            text::shown(&v.user),
             v.status.as_str(),
             local(v.expires_at),
             if v.one_time { "yes" } else { "no" },
-            v.issued_by
+            text::shown(&v.issued_by)
         );
     }
 }
 
 fn show_view(v: &View) {
-    println!("pass {} for {} (uid {})", v.id, v.user, v.uid);
+    println!("pass {} for {} (uid {})", v.id, text::shown(&v.user), v.uid);
     println!("  status          {}", v.status.as_str());
-    println!("  issued          {} by {}", local(v.created_at), v.issued_by);
+    println!(
+        "  issued          {} by {}",
+        local(v.created_at),
+        text::shown(&v.issued_by)
+    );
     println!("  valid from      {}", local(v.starts_at));
     println!("  valid until     {}", local(v.expires_at));
     println!("  one-time        {}", if v.one_time { "yes" } else { "no" });
@@ -245,7 +267,7 @@ fn show_view(v: &View) {
     println!("  locked          {}", opt_local(v.locked_at));
     println!("  revoked         {}", opt_local(v.revoked_at));
     if let Some(r) = &v.reason {
-        println!("  reason          {r}");
+        println!("  reason          {}", text::shown(r));
     }
 }
 
@@ -254,8 +276,8 @@ fn print_log(entries: &[AuditEntry]) {
         let mut line = format!(
             "{}  {:<10} user={}",
             local(e.at),
-            e.event,
-            e.user.as_deref().unwrap_or("-")
+            text::shown(&e.event),
+            text::shown_opt(e.user.as_deref())
         );
         if let Some(id) = e.pass_id {
             line.push_str(&format!(" pass={id}"));
@@ -267,7 +289,7 @@ fn print_log(entries: &[AuditEntry]) {
             ("reason", &e.reason),
         ] {
             if let Some(v) = v {
-                line.push_str(&format!(" {k}={v}"));
+                line.push_str(&format!(" {k}={}", text::shown(v)));
             }
         }
         println!("{line}");
@@ -275,6 +297,11 @@ fn print_log(entries: &[AuditEntry]) {
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    boundary::admit(
+        cli,
+        &invoker::current()?,
+        std::env::var_os(boundary::CONFIG_ENV).is_some(),
+    )?;
     match &cli.command {
         Command::Init => {
             // SAFETY: getuid cannot fail.
@@ -345,7 +372,7 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Doctor { json: j, root } => {
-            if pam_tap::doctor::run(&cli.config, root.as_deref(), *j, now()) != 0 {
+            if pam_tap::doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
                 return Err(Error::Refused(
                     "doctor found problems that need fixing (FAIL above)".into(),
                 ));
@@ -369,7 +396,7 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tapctl: {e}");
+            eprintln!("tapctl: {}", text::shown(&e.to_string()));
             ExitCode::FAILURE
         }
     }
