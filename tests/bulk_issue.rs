@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{refused, root, stderr, stdout, Group, Site, User};
+use common::{refused, root, stderr, stdout, Group, OwnedFile, Site, User};
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);
@@ -170,15 +170,16 @@ fn bulk_resets_passwords_like_a_single_issue_and_keeps_roles() {
     boss.add_group(&admins.name);
 
     // An issuer may not act on an admin: the row is named and nothing happens.
-    let csv = write_csv(&site, "roles.csv", &format!("{}\n{}\n", a.name, boss.name));
+    // The operator's own file: tapctl reads it with the operator's rights.
+    let csv = OwnedFile::new(&op, "roles.csv", &format!("{}\n{}\n", a.name, boss.name));
     let before = a.shadow();
-    let o = site.tapctl_env(&["issue", "--csv", &csv], &[("SUDO_USER", &op.name)]);
+    let o = site.tapctl_env(&["issue", "--csv", csv.arg()], &[("SUDO_USER", &op.name)]);
     refused(&o, &["row 2", "admin group"]);
     assert_eq!(a.shadow(), before);
 
     // Default handoff: each account gets the derived secret and a forced change.
-    let csv = write_csv(&site, "ok.csv", &format!("{}\n{}\n", a.name, b.name));
-    let o = site.tapctl_env(&["issue", "--csv", &csv, "--json"], &[("SUDO_USER", &op.name)]);
+    let csv = OwnedFile::new(&op, "ok.csv", &format!("{}\n{}\n", a.name, b.name));
+    let o = site.tapctl_env(&["issue", "--csv", csv.arg(), "--json"], &[("SUDO_USER", &op.name)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     for (j, u) in v.iter().zip([&a, &b]) {

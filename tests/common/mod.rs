@@ -173,17 +173,49 @@ impl Site {
         std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
+    /// Runs tapctl with `env` added. With a `SUDO_USER` the run is an operator's, as sudo leaves
+    /// it (see [`Site::tapctl_cmd`]).
     pub fn tapctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapctl"));
-        c.arg("--config")
-            .arg(&self.config)
-            .args(args)
+        self.tapctl_cmd(args, env, None).output().unwrap()
+    }
+
+    /// tapctl with `env` added and, if `loginuid` is given, that audit login uid (as a login
+    /// session of that user would have). A run with a `SUDO_USER` other than root or a login uid
+    /// other than 0 is an operator's, who may not name a config: the site is then bind-mounted
+    /// over /etc/security in a private mount namespace, and tapctl reads it from the default path.
+    pub fn tapctl_cmd(&self, args: &[&str], env: &[(&str, &str)], loginuid: Option<u32>) -> Command {
+        let sudo = env
+            .iter()
+            .any(|(k, v)| *k == "SUDO_USER" && !v.is_empty() && *v != "root");
+        let operator = sudo || loginuid.is_some_and(|id| id != 0);
+        // $0: the directory to mount over /etc/security, or empty; $LOGINUID: the login uid to set.
+        let script = r#"{ [ -z "$0" ] || mount --bind "$0" /etc/security; } &&
+            { [ -z "$LOGINUID" ] || echo "$LOGINUID" > /proc/self/loginuid; } && exec "$@""#;
+        let mut c = Command::new(if operator { "unshare" } else { "sh" });
+        if operator {
+            c.args(["--mount", "--propagation", "private", "sh"]);
+        }
+        c.arg("-c").arg(script);
+        if operator {
+            c.arg(self.dir.path()).arg(env!("CARGO_BIN_EXE_tapctl"));
+        } else {
+            c.arg("")
+                .arg(env!("CARGO_BIN_EXE_tapctl"))
+                .arg("--config")
+                .arg(&self.config);
+        }
+        c.args(args)
             .env_remove("SUDO_USER")
+            .env_remove("PAM_TAP_CONFIG")
+            .env_remove("LOGINUID")
             .env("TZ", "UTC");
+        if let Some(id) = loginuid {
+            c.env("LOGINUID", id.to_string());
+        }
         for (k, v) in env {
             c.env(k, v);
         }
-        c.output().unwrap()
+        c
     }
 
     pub fn tapctl(&self, args: &[&str]) -> Output {
@@ -266,6 +298,29 @@ pub fn drive(mut cmd: Command, confdir: &Path, user: &str, ops: &[&str], answers
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     Drive { prompts, results, text }
+}
+
+/// A file `user` owns (0600) in a directory of its own that anyone may traverse: what an operator
+/// hands `tapctl issue --csv`, which reads it with the operator's rights.
+pub struct OwnedFile {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl OwnedFile {
+    pub fn new(user: &User, name: &str, text: &str) -> OwnedFile {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&path, Some(user.uid()), None).unwrap();
+        OwnedFile { _dir: dir, path }
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
 }
 
 /// A local group that exists for the life of the value.
