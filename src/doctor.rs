@@ -674,7 +674,7 @@ fn auth_control_fix(lines: &[PamLine], t: usize, unix: Option<usize>) -> String 
     };
     match control {
         Some(c) => format!("use `auth {c} pam_tap.so` (pam-auth-update --enable pam-tap writes it on Debian)"),
-        None => "use `auth [success=N default=ignore] pam_tap.so` with N the lines up to where pam_unix's success lands (pam-auth-update --enable pam-tap counts it)".into(),
+        None => "give pam_tap a success jump that lands where pam_unix's success lands (pam-auth-update --enable pam-tap counts it)".into(),
     }
 }
 
