@@ -33,15 +33,19 @@ lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# tapctl takes the audit login uid for its operator when SUDO_USER is absent (su, doas): the suites act
+# as root itself, so they run in a root login session (login uid 0) even when started from someone's login.
+ROOT_SESSION := { [ "$$(id -u)" != 0 ] || echo 0 > /proc/self/loginuid 2>/dev/null || true; }
+
 # Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(ROOT_SESSION); $(CARGO) test --all-targets -- --test-threads=2
 	$(MAKE) fuzz-short
 	@echo; echo "security figures:"; cat target/security-figures.txt
 
 # The security suite alone, with its figures.
 test-security: deps build
-	$(CARGO) test --test 'security_*' -- --test-threads=1 --nocapture
+	$(ROOT_SESSION); $(CARGO) test --test 'security_*' -- --test-threads=1 --nocapture
 	@cat target/security-figures.txt
 
 fuzz-deps:
@@ -56,7 +60,7 @@ fuzz: fuzz-deps
 
 # B1-B7 and the argon2id sizing table, as root (~3 min after the build); writes target/bench.txt.
 bench: deps
-	scripts/bench.sh $(BENCH_ARGS)
+	$(ROOT_SESSION); scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -164,7 +164,7 @@ fn the_operator_is_sudo_user_then_the_login_uid_and_never_a_guessed_root() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     // Root itself: login uid 0, or none at all (a console, a service).
-    for loginuid in [Some(0), None] {
+    for loginuid in [Some(0), Some(u32::MAX)] {
         let o = run(&[], loginuid);
         assert!(o.status.success(), "{loginuid:?}: {}", stderr(&o));
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -181,10 +181,20 @@ fn operators_name_no_policy_and_run_neither_init_nor_doctor() {
     let d = desk();
     let config = d.site.config.to_str().unwrap();
     let op = [("SUDO_USER", d.issuer.name.as_str())];
-    // Plain tapctl as sudo leaves it, naming the (perfectly good) site config.
+    // Plain tapctl as sudo leaves it, naming the (perfectly good) site config, in a root login
+    // session (login uid 0) so that only SUDO_USER makes the operator.
     let direct = |args: &[&str], env: &[(&str, &str)]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapctl"));
-        c.args(args).env_remove("PAM_TAP_CONFIG").envs(env.iter().copied());
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            r#"echo 0 > /proc/self/loginuid && exec "$@""#,
+            "sh",
+            env!("CARGO_BIN_EXE_tapctl"),
+        ])
+        .args(args)
+        .env_remove("SUDO_USER")
+        .env_remove("PAM_TAP_CONFIG")
+        .envs(env.iter().copied());
         c.output().unwrap()
     };
     refused(

@@ -187,7 +187,10 @@ impl Site {
         let sudo = env
             .iter()
             .any(|(k, v)| *k == "SUDO_USER" && !v.is_empty() && *v != "root");
-        let operator = sudo || loginuid.is_some_and(|id| id != 0);
+        let operator = sudo || loginuid.is_some_and(|id| id != 0 && id != u32::MAX);
+        // tapctl takes the login uid for the operator when there is no SUDO_USER: a root run is
+        // a root login session's (login uid 0), whoever's login session runs the tests.
+        let loginuid = loginuid.or((!sudo).then_some(0));
         // $0: the directory to mount over /etc/security, or empty; $LOGINUID: the login uid to set.
         let script = r#"{ [ -z "$0" ] || mount --bind "$0" /etc/security; } &&
             { [ -z "$LOGINUID" ] || echo "$LOGINUID" > /proc/self/loginuid; } && exec "$@""#;
