@@ -51,5 +51,6 @@ rpm: man
 		echo "rpmbuild not found: apt-get install rpm (or build on Fedora/RHEL)"; exit 1; \
 	fi
 
+# The demo's tapctl is root's own: no SUDO_USER, and a root login session (see ROOT_SESSION).
 demo: deb
-	@bash demo/run.sh
+	@$(ROOT_SESSION); env -u SUDO_USER bash demo/run.sh

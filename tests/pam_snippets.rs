@@ -292,3 +292,84 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
         "expected the README's and design.md's Debian stacks, ran {ran}"
     );
 }
+
+/// The pam-auth-update profile says `success=end` (its own format); the real pam-auth-update, run
+/// on copies of this machine's pam.d, /usr/share/pam-configs, /var/lib/pam and debconf's database
+/// in a private mount namespace, must turn it into the stack the README shows, and that stack must work in libpam.
+#[test]
+fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
+    if !root() {
+        return;
+    }
+    if !Path::new("/usr/sbin/pam-auth-update").exists() {
+        eprintln!(
+            "SKIPPED pam_auth_update_writes_the_documented_stack_from_the_profile: no pam-auth-update (not Debian)"
+        );
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t = tempfile::tempdir().unwrap();
+    let copies = [
+        ("/etc/pam.d", "pamd"),
+        ("/usr/share/pam-configs", "configs"),
+        ("/var/lib/pam", "varlib"),
+        ("/var/cache/debconf", "debconf"),
+    ];
+    for (from, to) in copies {
+        let ok = Command::new("cp")
+            .args(["-a", from])
+            .arg(t.path().join(to))
+            .status()
+            .unwrap();
+        assert!(ok.success(), "cp {from}");
+    }
+    std::fs::copy(
+        repo.join("packaging/pam-configs/pam-tap"),
+        t.path().join("configs/pam-tap"),
+    )
+    .unwrap();
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            r#"mount --bind "$0/pamd" /etc/pam.d && mount --bind "$0/configs" /usr/share/pam-configs &&
+               mount --bind "$0/varlib" /var/lib/pam && mount --bind "$0/debconf" /var/cache/debconf &&
+               pam-auth-update --enable pam-tap"#,
+        )
+        .arg(t.path())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pam-auth-update: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: Vec<PamLine> = ["common-auth", "common-password"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(t.path().join("pamd").join(f))
+                .unwrap()
+                .lines()
+                .filter_map(pam_line)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let key = |l: &PamLine| format!("{} {} {} {}", l.kind, l.control, l.module, l.args.join(" "));
+    let ours = |l: &&PamLine| l.module == "pam_tap.so" || l.module == "pam_unix.so";
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let (_, documented) = snippets_of("README.md", &readme, true)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l.module == "pam_tap.so"))
+        .unwrap();
+    let want: Vec<String> = documented.iter().filter(ours).map(key).collect();
+    let got: Vec<String> = written
+        .iter()
+        .filter(|l| l.kind == "auth" || l.kind == "password")
+        .filter(ours)
+        .map(key)
+        .collect();
+    assert_eq!(got, want, "pam-auth-update wrote another stack than the README shows");
+    assert!(got.iter().all(|l| !l.contains("success=end")));
+    let permit = module_dir().join("pam_permit.so");
+    controls_accepted(&written, &permit).unwrap();
+}
