@@ -115,6 +115,13 @@ fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
     refused(&o, &["line 1", "lifetime"]);
     assert!(!stderr(&o).contains("SECRET"), "{}", stderr(&o));
 
+    // A FIFO of the operator's does not hang tapctl: only regular files are read.
+    let fifo = own.path.with_file_name("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::os::unix::fs::chown(&fifo, Some(d.issuer.uid()), None).unwrap();
+    let o = as_op(&d.site, &d.issuer, &["issue", "--csv", fifo.to_str().unwrap()]);
+    refused(&o, &["not a regular file", "--csv -"]);
+
     // Standard input is the operator's own: `--csv -` works.
     let mut c = d.site.tapctl_cmd(
         &["issue", "--csv", "-", "--keep-password", "--json"],
