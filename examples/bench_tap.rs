@@ -246,6 +246,9 @@ impl Handle for BenchHandle {
     fn authtok(&mut self) -> Result<Secret, PamResultCode> {
         Ok(Zeroizing::new(self.answer.as_bytes().to_vec()))
     }
+    fn info(&mut self, _: &str) -> Result<(), PamResultCode> {
+        Ok(())
+    }
     fn prompt_secret(&mut self, _: &str) -> Result<Secret, PamResultCode> {
         Err(PamResultCode::PAM_CONV_ERR)
     }

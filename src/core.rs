@@ -22,6 +22,10 @@ pub const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
 /// A used pass logs in again within the grace window only this many seconds after its last use,
 /// so logins racing a one-time pass get exactly one success.
 pub const GRACE_RELOGIN_GAP: i64 = 10;
+/// The one line a person reads when an accepted pass leads to the forced change. Sent right before
+/// "New password": greeters show only the latest message, so a line sent at auth is overwritten by
+/// pam_unix's own before anyone can read it.
+pub const CHOOSE_NEW_PASSWORD: &str = "Temporary access pass accepted. Choose your new password now.";
 
 pub type Secret = Zeroizing<Vec<u8>>;
 
@@ -34,6 +38,8 @@ pub trait Handle {
     /// The answer to the stack's password prompt (`pam_get_authtok`, honouring try_first_pass /
     /// use_first_pass); it becomes PAM_AUTHTOK for the modules after this one.
     fn authtok(&mut self) -> Result<Secret, PamResultCode>;
+    /// One PAM_TEXT_INFO line through the conversation.
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode>;
     /// One echo-off prompt through the conversation.
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode>;
     /// Makes sure PAM_AUTHTOK holds the new password (prompting "New password"/"Retype").
@@ -417,6 +423,11 @@ pub fn setcred<H: Handle>(h: &H) -> PamResultCode {
 /// class of result.
 pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut Env<'_>) -> PamResultCode {
     if flags & PAM_UPDATE_AUTHTOK != 0 {
+        // Only a handle that accepted a pass with a reset gets here holding a derived secret, so a
+        // refused pass never hears this line. Informational: a broken conversation shows at the prompt.
+        if flags & PAM_CHANGE_EXPIRED_AUTHTOK != 0 && matches!(h.remembered(), Some(Some(_))) {
+            let _ = h.info(CHOOSE_NEW_PASSWORD);
+        }
         return match h.new_authtok() {
             Ok(()) => PamResultCode::PAM_SUCCESS,
             Err(code) => code,

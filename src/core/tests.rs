@@ -21,6 +21,7 @@ const CODE: &str = "K7QXM9TRWP";
 enum Call {
     User(Result<&'static str, PamResultCode>),
     Authtok(Result<Vec<u8>, PamResultCode>),
+    Info(&'static str),
     Prompt(&'static str, Result<Vec<u8>, PamResultCode>),
     NewAuthtok(Result<(), PamResultCode>),
     SetOld(Vec<u8>),
@@ -72,6 +73,15 @@ impl Handle for Fake {
         match self.next("authtok") {
             Call::Authtok(r) => r.map(Zeroizing::new),
             c => panic!("authtok() called, script expected {c:?}"),
+        }
+    }
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
+        match self.next("info") {
+            Call::Info(t) => {
+                assert_eq!(t, text);
+                Ok(())
+            }
+            c => panic!("info({text:?}) called, script expected {c:?}"),
         }
     }
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
@@ -348,6 +358,7 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
         w.chauthtok(&mut h, PAM_PRELIM_CHECK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
         PAM_SUCCESS
     );
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Ok(())));
     assert_eq!(
         w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
@@ -355,6 +366,59 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
     );
     h.script.push_back(Call::NewAuthtok(Err(PAM_AUTHTOK_ERR)));
     assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_AUTHTOK_ERR);
+}
+
+#[test]
+fn an_accepted_pass_with_a_forced_change_says_so_once_right_before_the_new_password() {
+    let Some(mut w) = world("") else { return };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    // Auth itself says nothing: the fake panics on an unscripted info().
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    let mut h = Fake::new(vec![
+        Call::SetOld(derived.clone().into_bytes()),
+        Call::Info(CHOOSE_NEW_PASSWORD),
+        Call::NewAuthtok(Ok(())),
+    ]);
+    h.kept = Some(Some(Zeroizing::new(derived)));
+    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+}
+
+#[test]
+fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", Put { reset: true, ..NORMAL });
+    w.put("bob", NORMAL);
+    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
+    // Wrong pass, then the same handle reaches chauthtok (an application that ignores the auth
+    // result): no info(), only the new-password prompt.
+    let mut h = Fake::new(answer("alice", b"K7QXM9TRWQ"));
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Wrong);
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    drop(h);
+    // A pass accepted without a reset: nothing is forced, nothing is said.
+    let mut h = Fake::new(accepted("bob", CODE.as_bytes(), None));
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
-use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO};
 use pam::conv::Conv;
 use pam::items::{RHost, Service};
 use pam::module::{PamHandle, PamHooks};
@@ -73,6 +73,11 @@ impl Handle for Shell<'_> {
 
     fn authtok(&mut self) -> Result<Secret, PamResultCode> {
         self.get_authtok()
+    }
+
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
+        let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
+        conv.send(PAM_TEXT_INFO, text).map(drop)
     }
 
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
