@@ -423,9 +423,11 @@ pub fn setcred<H: Handle>(h: &H) -> PamResultCode {
 /// class of result.
 pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut Env<'_>) -> PamResultCode {
     if flags & PAM_UPDATE_AUTHTOK != 0 {
-        // Only a handle that accepted a pass with a reset gets here holding a derived secret, so a
-        // refused pass never hears this line. Informational: a broken conversation shows at the prompt.
-        if flags & PAM_CHANGE_EXPIRED_AUTHTOK != 0 && matches!(h.remembered(), Some(Some(_))) {
+        // Only a handle that accepted a pass with the change pending holds a derived secret (at
+        // login, or at the grace prompt of the `passwd` sshd runs without PAM_CHANGE_EXPIRED_AUTHTOK),
+        // so a refused pass never hears this line. Informational: a broken conversation shows at
+        // the prompt that follows.
+        if matches!(h.remembered(), Some(Some(_))) {
             let _ = h.info(CHOOSE_NEW_PASSWORD);
         }
         return match h.new_authtok() {
@@ -506,7 +508,10 @@ pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut
                         acct.name, rec.id
                     ),
                 );
-                h.set_old_authtok(hash::derive(&rec.derive_key, &c).as_bytes())
+                let derived = hash::derive(&rec.derive_key, &c);
+                let set = h.set_old_authtok(derived.as_bytes());
+                // So that UPDATE says what is happening here too, as after a login with the pass.
+                set.and_then(|()| h.remember(Some(derived)))
             }
             // Not the pass: hand the answer on unchanged for pam_unix to check (one prompt, never two).
             _ => h.set_old_authtok(&answer),

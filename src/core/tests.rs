@@ -364,6 +364,7 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
         w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
         PAM_SUCCESS
     );
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Err(PAM_AUTHTOK_ERR)));
     assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_AUTHTOK_ERR);
 }
@@ -447,8 +448,13 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         Call::User(Ok("alice")),
         Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(b"k7qx m9tr wp".to_vec())),
         Call::SetOld(derived.clone().into_bytes()),
+        Call::Remember(Some(derived.clone())),
     ]);
     assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    // ...and its UPDATE says what is happening before "New password", as after a login with it.
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_SUCCESS);
     drop(h);
     // Anything else is passed on unchanged for pam_unix to judge.
     let mut h = Fake::new(vec![
@@ -508,7 +514,8 @@ fn without_relogin_a_used_pass_never_logs_in_again() {
     let mut h = Fake::new(vec![
         Call::User(Ok("alice")),
         Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(CODE.as_bytes().to_vec())),
-        Call::SetOld(derived.into_bytes()),
+        Call::SetOld(derived.clone().into_bytes()),
+        Call::Remember(Some(derived)),
     ]);
     assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
 }
