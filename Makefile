@@ -11,7 +11,7 @@ APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-cli
 # The graphical first login (tests/e2e_greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick; libpam-gnome-keyring as Debian's desktops install it.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
-	gnome-keyring libpam-gnome-keyring fonts-dejavu-core
+	gnome-keyring libpam-gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
 
 .PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
 

@@ -10,6 +10,8 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/keyring.rs"]
+mod keyring;
 #[path = "e2e/lightdm.rs"]
 mod lightdm;
 
@@ -52,9 +54,16 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     );
     let started = Instant::now();
     let tap = Tap::new();
+    // As pam-auth-update writes it once libpam-gnome-keyring is installed (Debian's GNOME and Xfce
+    // tasks install it): the keyring follows password changes.
+    let common_password = tap.pam.dir.join("common-password");
+    let mut text = fs::read_to_string(&common_password).unwrap();
+    text.push_str("password\toptional\tpam_gnome_keyring.so\n");
+    fs::write(&common_password, text).unwrap();
     let user = User::new();
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
+    let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
     let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
 
     let mut dm = LightDm::start(&tap.scratch, &tap.pam, &shots_dir());
@@ -105,6 +114,24 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "the change is still pending"
     );
 
+    // The desktop's secrets follow: the login keyring made at this first login opens with the new
+    // password, not with the pass, and the session found it unlocked (no "unlock your keyring").
+    let keyring_state = PathBuf::from(format!("/home/{}/tap-keyring-locked", user.name));
+    assert!(keyring.exists(), "no login keyring after the first login");
+    assert!(
+        keyring::opens_with(&keyring, NEW),
+        "the login keyring does not open with the new password"
+    );
+    assert!(
+        !keyring::opens_with(&keyring, &issued.pass),
+        "the login keyring opens with the pass"
+    );
+    assert_eq!(
+        fs::read_to_string(&keyring_state).unwrap().trim(),
+        "(<false>,)",
+        "login keyring locked"
+    );
+    fs::remove_file(&keyring_state).unwrap();
     // Log out: the greeter comes back.
     let greeters = dm.count("Greeter connected");
     let prompts = dm.count("Prompt greeter with");
@@ -148,6 +175,13 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     assert_eq!(who.trim(), user.name);
     dm.settle();
     dm.shot("07-new-password-session");
+    // The next login, with the new password, opens the same keyring without asking.
+    assert_eq!(
+        fs::read_to_string(&keyring_state).unwrap().trim(),
+        "(<false>,)",
+        "login keyring locked"
+    );
+    assert!(keyring::opens_with(&keyring, NEW));
 
     // The audit log and syslog say the same.
     let events = tap.events(&user);
@@ -179,4 +213,101 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         started.elapsed().as_secs_f64(),
         shots_dir().display()
     );
+}
+
+/// Runs `ops` on one PAM handle of `service` with the private pam.d, answering prompts in order;
+/// returns what pam_drive printed (prompts, info lines, results).
+fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
+    let drive = tapctl_path().parent().unwrap().join("examples/pam_drive");
+    assert!(
+        drive.exists(),
+        "{} is missing: cargo build --all-targets",
+        drive.display()
+    );
+    let mut argv = vec![drive.to_str().unwrap(), service, user.name.as_str()];
+    argv.extend_from_slice(ops);
+    // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
+    // dies with pam_drive instead of outliving the throwaway user.
+    let argv = tap.pam.wrap(&argv);
+    let mut child = std::process::Command::new(tool("unshare"))
+        .args(["--pid", "--fork", "--kill-child"])
+        .args(&argv)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for a in answers {
+            let _ = writeln!(stdin, "{a}");
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// GDM cannot run here (no systemd-logind, which GDM 43 needs to make seats and sessions), so its PAM
+/// service, Debian 12's `gdm-password` verbatim, runs through the real libpam in the order GDM's
+/// session worker calls it: authenticate, acct_mgmt, chauthtok(PAM_CHANGE_EXPIRED_AUTHTOK) on
+/// PAM_NEW_AUTHTOK_REQD, setcred, open_session. What stays unverified: GDM's own rendering of the
+/// messages and its retry behaviour.
+#[test]
+fn gdm_password_service_first_login_through_libpam() {
+    if !can_run("gdm_password_service_first_login_through_libpam") {
+        return;
+    }
+    let tap = Tap::new();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/debian-pam.d/gdm-password"),
+        tap.pam.dir.join("gdm-password"),
+    )
+    .unwrap();
+    let user = User::new();
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    let gdm = [
+        "authenticate",
+        "acct_mgmt",
+        "chauthtok_expired",
+        "setcred",
+        "open_session",
+        "close_session",
+    ];
+
+    let first = pam_drive(&tap, "gdm-password", &user, &gdm, &[&issued.pass, NEW, NEW]);
+    for want in [
+        "result authenticate=PAM_SUCCESS",
+        "result acct_mgmt=PAM_NEW_AUTHTOK_REQD",
+        "result chauthtok_expired=PAM_SUCCESS",
+        "result setcred=PAM_SUCCESS",
+        "result open_session=PAM_SUCCESS",
+        &format!("info: {}", pam_tap::core::CHOOSE_NEW_PASSWORD),
+        "prompt: New password: ",
+        "prompt: Retype new password: ",
+    ] {
+        assert!(first.contains(want), "first login lacks {want:?}:\n{first}");
+    }
+    assert!(!first.contains("Current password"), "{first}");
+    assert_ne!(user.shadow(), reset, "the new password was not written");
+
+    let again = pam_drive(&tap, "gdm-password", &user, &gdm, &[NEW]);
+    assert!(again.contains("result authenticate=PAM_SUCCESS"), "{again}");
+    assert!(again.contains("result acct_mgmt=PAM_SUCCESS"), "{again}");
+
+    let used = pam_drive(&tap, "gdm-password", &user, &["authenticate"], &[&issued.pass]);
+    assert!(used.contains("result authenticate=PAM_AUTH_ERR"), "{used}");
+    assert!(!used.contains("info:"), "a refused pass was told something: {used}");
+    let events = tap.events(&user);
+    assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
+    let syslog = tap.syslog.text();
+    assert!(
+        syslog.contains(&format!(
+            "auth service=gdm-password user={} pass={} outcome=accepted",
+            user.name, issued.pass_id
+        )),
+        "{syslog}"
+    );
+    println!("--- gdm-password, first login ---\n{first}");
 }

@@ -38,9 +38,19 @@ pub fn missing_tools() -> Vec<&'static str> {
         .collect()
 }
 
-/// The session LightDM starts for the user: it records who it runs as, then shows one window
-/// until the test logs it out.
+/// The session LightDM starts for the user. First what GNOME's and Xfce's autostart does
+/// (gnome-keyring-secrets.desktop): start the keyring's secrets component, which opens the login
+/// keyring with the password PAM handed the daemon (creating it at the first login); then it records
+/// whether that keyring is locked and who the session runs as, and shows one window until the test
+/// logs it out.
 const SESSION: &str = "#!/bin/sh\n\
+    if [ -n \"$GNOME_KEYRING_CONTROL\" ]; then\n\
+      gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1\n\
+      gdbus call --session --dest org.freedesktop.secrets \\\n\
+        --object-path /org/freedesktop/secrets/collection/login \\\n\
+        --method org.freedesktop.DBus.Properties.Get org.freedesktop.Secret.Collection Locked \\\n\
+        > \"$HOME/tap-keyring-locked\" 2>&1\n\
+    fi\n\
     id -un > \"$HOME/tap-session-user\"\n\
     exec xmessage -center -geometry 420x90 \"Session started for $(id -un)\"\n";
 
