@@ -255,6 +255,9 @@ impl Handle for BenchHandle {
     fn new_authtok(&mut self) -> Result<(), PamResultCode> {
         Ok(())
     }
+    fn authtok_set(&self) -> bool {
+        false
+    }
     fn set_old_authtok(&mut self, _: &[u8]) -> Result<(), PamResultCode> {
         Ok(())
     }

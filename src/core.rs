@@ -44,6 +44,9 @@ pub trait Handle {
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode>;
     /// Makes sure PAM_AUTHTOK holds the new password (prompting "New password"/"Retype").
     fn new_authtok(&mut self) -> Result<(), PamResultCode>;
+    /// Whether PAM_AUTHTOK is set already (a module earlier in the stack, such as pam_pwquality,
+    /// asked for the new password before pam_tap).
+    fn authtok_set(&self) -> bool;
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode>;
     /// Remembers, for the rest of this PAM handle, that a pass was accepted, with the derived
     /// current password when the account was reset at issue.
@@ -425,9 +428,9 @@ pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut
     if flags & PAM_UPDATE_AUTHTOK != 0 {
         // Only a handle that accepted a pass with the change pending holds a derived secret (at
         // login, or at the grace prompt of the `passwd` sshd runs without PAM_CHANGE_EXPIRED_AUTHTOK),
-        // so a refused pass never hears this line. Informational: a broken conversation shows at
-        // the prompt that follows.
-        if matches!(h.remembered(), Some(Some(_))) {
+        // so a refused pass never hears this line; and only before the new password is asked for.
+        // Informational: a broken conversation shows at the prompt that follows.
+        if matches!(h.remembered(), Some(Some(_))) && !h.authtok_set() {
             let _ = h.info(CHOOSE_NEW_PASSWORD);
         }
         return match h.new_authtok() {

@@ -32,6 +32,8 @@ enum Call {
 struct Fake {
     script: VecDeque<Call>,
     kept: Option<Option<Zeroizing<String>>>,
+    /// PAM_AUTHTOK already set by a module before pam_tap.
+    authtok_set: bool,
 }
 
 impl Fake {
@@ -39,6 +41,7 @@ impl Fake {
         Fake {
             script: script.into(),
             kept: None,
+            authtok_set: false,
         }
     }
     fn next(&mut self, what: &str) -> Call {
@@ -98,6 +101,9 @@ impl Handle for Fake {
             Call::NewAuthtok(r) => r,
             c => panic!("new_authtok() called, script expected {c:?}"),
         }
+    }
+    fn authtok_set(&self) -> bool {
+        self.authtok_set
     }
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
         match self.next("set_old_authtok") {
@@ -387,6 +393,11 @@ fn an_accepted_pass_with_a_forced_change_says_so_once_right_before_the_new_passw
     h.kept = Some(Some(Zeroizing::new(derived)));
     let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
     assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    // When a module before pam_tap (pam_pwquality) has asked for the new password already, the
+    // line would come too late to help: not sent.
+    h.authtok_set = true;
+    h.script.push_back(Call::NewAuthtok(Ok(())));
     assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
 }
 

@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO};
 use pam::conv::Conv;
-use pam::items::{RHost, Service};
+use pam::items::{AuthTok, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use zeroize::Zeroizing;
 
@@ -90,6 +90,10 @@ impl Handle for Shell<'_> {
 
     fn new_authtok(&mut self) -> Result<(), PamResultCode> {
         self.get_authtok().map(drop)
+    }
+
+    fn authtok_set(&self) -> bool {
+        matches!(self.0.get_item::<AuthTok>(), Ok(Some(_)))
     }
 
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
