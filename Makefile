@@ -8,6 +8,10 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo
+# The graphical first login (tests/e2e_greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
+# with xdotool, photographed with ImageMagick; libpam-gnome-keyring as Debian's desktops install it.
+GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
+	gnome-keyring libpam-gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
 
 .PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
 
@@ -15,7 +19,7 @@ all: build
 
 # Installs only what is missing, so a second run does no network work.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES) $(GREETER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \

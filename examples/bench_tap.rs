@@ -246,11 +246,17 @@ impl Handle for BenchHandle {
     fn authtok(&mut self) -> Result<Secret, PamResultCode> {
         Ok(Zeroizing::new(self.answer.as_bytes().to_vec()))
     }
+    fn info(&mut self, _: &str) -> Result<(), PamResultCode> {
+        Ok(())
+    }
     fn prompt_secret(&mut self, _: &str) -> Result<Secret, PamResultCode> {
         Err(PamResultCode::PAM_CONV_ERR)
     }
     fn new_authtok(&mut self) -> Result<(), PamResultCode> {
         Ok(())
+    }
+    fn authtok_set(&self) -> bool {
+        false
     }
     fn set_old_authtok(&mut self, _: &[u8]) -> Result<(), PamResultCode> {
         Ok(())

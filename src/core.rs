@@ -22,6 +22,10 @@ pub const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
 /// A used pass logs in again within the grace window only this many seconds after its last use,
 /// so logins racing a one-time pass get exactly one success.
 pub const GRACE_RELOGIN_GAP: i64 = 10;
+/// The one line a person reads when an accepted pass leads to the forced change. Sent right before
+/// "New password": greeters show only the latest message, so a line sent at auth is overwritten by
+/// pam_unix's own before anyone can read it.
+pub const CHOOSE_NEW_PASSWORD: &str = "Temporary access pass accepted. Choose your new password now.";
 
 pub type Secret = Zeroizing<Vec<u8>>;
 
@@ -34,10 +38,15 @@ pub trait Handle {
     /// The answer to the stack's password prompt (`pam_get_authtok`, honouring try_first_pass /
     /// use_first_pass); it becomes PAM_AUTHTOK for the modules after this one.
     fn authtok(&mut self) -> Result<Secret, PamResultCode>;
+    /// One PAM_TEXT_INFO line through the conversation.
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode>;
     /// One echo-off prompt through the conversation.
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode>;
     /// Makes sure PAM_AUTHTOK holds the new password (prompting "New password"/"Retype").
     fn new_authtok(&mut self) -> Result<(), PamResultCode>;
+    /// Whether PAM_AUTHTOK is set already (a module earlier in the stack, such as pam_pwquality,
+    /// asked for the new password before pam_tap).
+    fn authtok_set(&self) -> bool;
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode>;
     /// Remembers, for the rest of this PAM handle, that a pass was accepted, with the derived
     /// current password when the account was reset at issue.
@@ -417,6 +426,13 @@ pub fn setcred<H: Handle>(h: &H) -> PamResultCode {
 /// class of result.
 pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut Env<'_>) -> PamResultCode {
     if flags & PAM_UPDATE_AUTHTOK != 0 {
+        // Only a handle that accepted a pass with the change pending holds a derived secret (at
+        // login, or at the grace prompt of the `passwd` sshd runs without PAM_CHANGE_EXPIRED_AUTHTOK),
+        // so a refused pass never hears this line; and only before the new password is asked for.
+        // Informational: a broken conversation shows at the prompt that follows.
+        if matches!(h.remembered(), Some(Some(_))) && !h.authtok_set() {
+            let _ = h.info(CHOOSE_NEW_PASSWORD);
+        }
         return match h.new_authtok() {
             Ok(()) => PamResultCode::PAM_SUCCESS,
             Err(code) => code,
@@ -495,7 +511,10 @@ pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut
                         acct.name, rec.id
                     ),
                 );
-                h.set_old_authtok(hash::derive(&rec.derive_key, &c).as_bytes())
+                let derived = hash::derive(&rec.derive_key, &c);
+                let set = h.set_old_authtok(derived.as_bytes());
+                // So that UPDATE says what is happening here too, as after a login with the pass.
+                set.and_then(|()| h.remember(Some(derived)))
             }
             // Not the pass: hand the answer on unchanged for pam_unix to check (one prompt, never two).
             _ => h.set_old_authtok(&answer),

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Policy, DEFAULT_CONFIG};
+
+mod display_managers;
 use crate::store::SCHEMA_VERSION;
 
 /// No pam_tap was built before this time (2026-11-01T00:00:00Z): a clock before it is wrong.
@@ -191,6 +193,7 @@ pub fn checks(opts: &Options, now: i64) -> Vec<Check> {
     let high_water = policy.as_ref().and_then(|p| check_database(opts, p, &mut out));
     check_module(opts, &mut out);
     check_pam(opts, policy.as_ref(), &mut out);
+    display_managers::check_display_managers(opts, &mut out);
     check_sshd(opts, &mut out);
     check_clock(opts, now, high_water, &mut out);
     out

@@ -12,6 +12,7 @@
 mod harness;
 
 use harness::*;
+use pam_tap::core::CHOOSE_NEW_PASSWORD;
 
 /// The harness itself, with pam_unix only: a forced password change (`chage -d 0`) over ssh
 /// keyboard-interactive, ssh password method, login on a pty and su from an unprivileged user. If this
@@ -200,6 +201,7 @@ fn e2e_ssh_keyboard_interactive_first_login() {
         expect("Password: $"),
         send(&issued.pass),
         expect(r"You are required to change your password immediately"),
+        expect(CHOOSE_NEW_PASSWORD),
         expect("New password: $"),
         send(NEW),
         expect("Retype new password: $"),
@@ -308,6 +310,7 @@ fn e2e_ssh_password_method_first_login() {
             expect("You must change your password now and login again!"),
             expect("Current password: $"),
             send(&issued.pass),
+            expect(CHOOSE_NEW_PASSWORD),
             expect("New password: $"),
             send(NEW),
             expect("Retype new password: $"),
@@ -361,6 +364,7 @@ fn e2e_console_login_first_login() {
         expect("Password: $"),
         send(&issued.pass),
         expect("You are required to change your password immediately"),
+        expect(CHOOSE_NEW_PASSWORD),
         expect("New password: $"),
         send(NEW),
         expect("Retype new password: $"),
@@ -399,6 +403,7 @@ fn e2e_su_first_login() {
             &issued.pass,
             &[
                 expect("You are required to change your password immediately"),
+                expect(CHOOSE_NEW_PASSWORD),
                 expect("New password: $"),
                 send(NEW),
                 expect("Retype new password: $"),
@@ -568,6 +573,10 @@ fn e2e_refusals() {
             u.name,
             tap.syslog.text()
         );
+    }
+    // A refused pass is told nothing a wrong password is not told.
+    for (what, t) in &parts {
+        assert!(!t.text.contains(CHOOSE_NEW_PASSWORD), "{what}: {}", t.text);
     }
     let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
     keep_transcript("flow6-refusals", &refs);

@@ -21,6 +21,7 @@ const CODE: &str = "K7QXM9TRWP";
 enum Call {
     User(Result<&'static str, PamResultCode>),
     Authtok(Result<Vec<u8>, PamResultCode>),
+    Info(&'static str),
     Prompt(&'static str, Result<Vec<u8>, PamResultCode>),
     NewAuthtok(Result<(), PamResultCode>),
     SetOld(Vec<u8>),
@@ -31,6 +32,8 @@ enum Call {
 struct Fake {
     script: VecDeque<Call>,
     kept: Option<Option<Zeroizing<String>>>,
+    /// PAM_AUTHTOK already set by a module before pam_tap.
+    authtok_set: bool,
 }
 
 impl Fake {
@@ -38,6 +41,7 @@ impl Fake {
         Fake {
             script: script.into(),
             kept: None,
+            authtok_set: false,
         }
     }
     fn next(&mut self, what: &str) -> Call {
@@ -74,6 +78,15 @@ impl Handle for Fake {
             c => panic!("authtok() called, script expected {c:?}"),
         }
     }
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
+        match self.next("info") {
+            Call::Info(t) => {
+                assert_eq!(t, text);
+                Ok(())
+            }
+            c => panic!("info({text:?}) called, script expected {c:?}"),
+        }
+    }
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
         match self.next("prompt") {
             Call::Prompt(p, r) => {
@@ -88,6 +101,9 @@ impl Handle for Fake {
             Call::NewAuthtok(r) => r,
             c => panic!("new_authtok() called, script expected {c:?}"),
         }
+    }
+    fn authtok_set(&self) -> bool {
+        self.authtok_set
     }
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
         match self.next("set_old_authtok") {
@@ -348,13 +364,73 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
         w.chauthtok(&mut h, PAM_PRELIM_CHECK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
         PAM_SUCCESS
     );
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Ok(())));
     assert_eq!(
         w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
         PAM_SUCCESS
     );
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Err(PAM_AUTHTOK_ERR)));
     assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_AUTHTOK_ERR);
+}
+
+#[test]
+fn an_accepted_pass_with_a_forced_change_says_so_once_right_before_the_new_password() {
+    let Some(mut w) = world("") else { return };
+    let (_, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    // Auth itself says nothing: the fake panics on an unscripted info().
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    let mut h = Fake::new(vec![
+        Call::SetOld(derived.clone().into_bytes()),
+        Call::Info(CHOOSE_NEW_PASSWORD),
+        Call::NewAuthtok(Ok(())),
+    ]);
+    h.kept = Some(Some(Zeroizing::new(derived)));
+    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
+    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    // When a module before pam_tap (pam_pwquality) has asked for the new password already, the
+    // line would come too late to help: not sent.
+    h.authtok_set = true;
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+}
+
+#[test]
+fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
+    let Some(mut w) = world("") else { return };
+    w.put("alice", Put { reset: true, ..NORMAL });
+    w.put("bob", NORMAL);
+    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
+    // Wrong pass, then the same handle reaches chauthtok (an application that ignores the auth
+    // result): no info(), only the new-password prompt.
+    let mut h = Fake::new(answer("alice", b"K7QXM9TRWQ"));
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Wrong);
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    drop(h);
+    // A pass accepted without a reset: nothing is forced, nothing is said.
+    let mut h = Fake::new(accepted("bob", CODE.as_bytes(), None));
+    let mut env = Env {
+        now: T0 + 1,
+        dir: &w.dir,
+        log: &mut w.log,
+        caller_is_root: true,
+    };
+    assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
 }
 
 #[test]
@@ -383,8 +459,13 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         Call::User(Ok("alice")),
         Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(b"k7qx m9tr wp".to_vec())),
         Call::SetOld(derived.clone().into_bytes()),
+        Call::Remember(Some(derived.clone())),
     ]);
     assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    // ...and its UPDATE says what is happening before "New password", as after a login with it.
+    h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
+    h.script.push_back(Call::NewAuthtok(Ok(())));
+    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_SUCCESS);
     drop(h);
     // Anything else is passed on unchanged for pam_unix to judge.
     let mut h = Fake::new(vec![
@@ -444,7 +525,8 @@ fn without_relogin_a_used_pass_never_logs_in_again() {
     let mut h = Fake::new(vec![
         Call::User(Ok("alice")),
         Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(CODE.as_bytes().to_vec())),
-        Call::SetOld(derived.into_bytes()),
+        Call::SetOld(derived.clone().into_bytes()),
+        Call::Remember(Some(derived)),
     ]);
     assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
 }

@@ -4,9 +4,9 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
-use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO};
 use pam::conv::Conv;
-use pam::items::{RHost, Service};
+use pam::items::{AuthTok, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use zeroize::Zeroizing;
 
@@ -75,6 +75,11 @@ impl Handle for Shell<'_> {
         self.get_authtok()
     }
 
+    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
+        let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
+        conv.send(PAM_TEXT_INFO, text).map(drop)
+    }
+
     fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
         let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
         match conv.send(PAM_PROMPT_ECHO_OFF, prompt)? {
@@ -85,6 +90,10 @@ impl Handle for Shell<'_> {
 
     fn new_authtok(&mut self) -> Result<(), PamResultCode> {
         self.get_authtok().map(drop)
+    }
+
+    fn authtok_set(&self) -> bool {
+        matches!(self.0.get_item::<AuthTok>(), Ok(Some(_)))
     }
 
     fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
