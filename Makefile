@@ -7,9 +7,10 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
-	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time
+	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time \
+	cockpit-ws cockpit-bridge cockpit-system sudo chromium chromium-driver
 
-.PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
+.PHONY: all deps build release test lint clean test-console test-security fuzz-deps fuzz-short fuzz bench
 
 all: build
 
@@ -35,9 +36,13 @@ lint: deps
 
 # Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
-	$(CARGO) test --all-targets -- --test-threads=2
+	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --all-targets -- --test-threads=2
 	$(MAKE) fuzz-short
 	@echo; echo "security figures:"; cat target/security-figures.txt
+
+# The Cockpit helpdesk console in a real chromium (screenshots in target/cockpit-screens/).
+test-console: deps build
+	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test cockpit_console -- --nocapture
 
 # The security suite alone, with its figures.
 test-security: deps build
