@@ -190,6 +190,10 @@ fn inside_the_sandbox() {
     b.type_into("#issue-user", TARGET);
     b.type_into("#issue-lifetime", "2h");
     b.type_into("#issue-reason", "ticket 4711: phone lost");
+    b.js(
+        "document.querySelector('.pf-c-modal-box__body').scrollTop = 0",
+        json!([]),
+    );
     shot(&b, "console-issue.png");
     b.click("#issue-submit");
     b.find("#tap-pass", Duration::from_secs(30));
@@ -233,6 +237,59 @@ fn inside_the_sandbox() {
     );
     assert_eq!(issued["reason"], "ticket 4711: phone lost");
     assert!(audit(TARGET).iter().any(|e| e["event"] == "used"));
+
+    // ---- a refusal reads as tapctl wrote it: nobody issues a pass for themselves ----
+    b.click("#issue-open");
+    b.type_into("#issue-user", HELPDESK);
+    b.click("#issue-submit");
+    b.wait_for(
+        "the refusal in the dialog",
+        "const e = document.querySelector('.tap-dialog-error .tap-refusal'); return !!e && e.textContent.length > 0",
+        Duration::from_secs(20),
+    );
+    let refusal = str_of(b.js(
+        "return document.querySelector('.tap-dialog-error .tap-refusal').textContent",
+        json!([]),
+    ));
+    assert!(
+        refusal.starts_with("tapctl: ") && refusal.contains("may not act on their own pass"),
+        "{refusal:?}"
+    );
+    b.click(".pf-c-modal-box .pf-c-button.pf-m-link");
+
+    // ---- show, the audit log filtered by operator, the policy, doctor ----
+    b.click(&format!("tr[data-user=\"{TARGET}\"] .pf-c-button.pf-m-link"));
+    b.wait_for(
+        "the show dialog",
+        "const m = document.querySelector('.pf-c-modal-box'); return !!m && m.textContent.includes('Used')",
+        Duration::from_secs(20),
+    );
+    b.click(".pf-c-modal-box .pf-c-button.pf-m-primary");
+    b.click("#tab-log");
+    b.type_into("#log-operator", HELPDESK);
+    b.click("#log-filters button[type=submit]");
+    b.wait_for(
+        "the helpdesk's audit rows",
+        "const rows = [...document.querySelectorAll('#log-body tr')];
+         return rows.length > 0 && rows.every(r => r.textContent.includes('tap-helpdesk'))
+             && rows.some(r => r.dataset.event === 'issued')",
+        Duration::from_secs(20),
+    );
+    shot(&b, "console-log.png");
+    b.click("#tab-policy");
+    b.wait_for(
+        "the policy",
+        "return document.getElementById('policy-body').textContent.includes('max_failures')",
+        Duration::from_secs(20),
+    );
+    b.click("#tab-doctor");
+    b.wait_for(
+        "doctor's findings",
+        "return document.querySelectorAll('#doctor-body tr').length > 3",
+        Duration::from_secs(30),
+    );
+    b.click("#tab-passes");
+    row_shows(&b, OTHER);
 
     // ---- revoke with a reason, in the page ----
     b.click(&format!("tr[data-user=\"{OTHER}\"] .tap-revoke"));

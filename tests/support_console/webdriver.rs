@@ -150,9 +150,17 @@ impl Browser {
         }
     }
 
+    /// Clicks what `css` selects; again if the page re-rendered it between finding and clicking.
     pub fn click(&self, css: &str) {
-        let e = self.find(css, Duration::from_secs(20));
-        self.ok("POST", &format!("/element/{e}/click"), Some(json!({})));
+        for _ in 0..20 {
+            let e = self.find(css, Duration::from_secs(20));
+            match self.call("POST", &format!("/element/{e}/click"), Some(json!({}))) {
+                Ok(_) => return,
+                Err(err) if err.contains("stale element") => std::thread::sleep(Duration::from_millis(100)),
+                Err(err) => panic!("{err}"),
+            }
+        }
+        panic!("{css} kept going stale");
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
