@@ -270,7 +270,7 @@
         const copied = el("span", { class: "tap-copied", role: "status" });
         const copy = el("button", { class: "pf-c-button pf-m-secondary", type: "button", id: "tap-copy", text: "Copy" });
         copy.addEventListener("click", () => {
-            copyText(issued.pass).then(() => { copied.textContent = "Copied" }, () => { copied.textContent = "Copy failed: read it out instead" });
+            copyText(issued.pass, code).then(() => { copied.textContent = "Copied" }, () => { copied.textContent = "Copy failed: read it out instead" });
         });
         const next = issued.reset_password
             ? issued.user + " logs in with it and is asked at once to choose a new password. Their old password no longer works."
@@ -301,10 +301,22 @@
         copy.focus();
     }
 
-    function copyText(value) {
+    /* The clipboard API where the browser grants it; otherwise select the shown pass and copy
+     * that selection (no extra node carries the pass). */
+    function copyText(value, node) {
+        const bySelection = () => {
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            const sel = window.getSelection();
+            sel.removeAllRanges();
+            sel.addRange(range);
+            const ok = document.execCommand("copy");
+            sel.removeAllRanges();
+            return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+        };
         if (navigator.clipboard && navigator.clipboard.writeText)
-            return navigator.clipboard.writeText(value);
-        return Promise.reject(new Error("no clipboard"));
+            return navigator.clipboard.writeText(value).catch(bySelection);
+        return bySelection();
     }
 
     function fact(term, value) {

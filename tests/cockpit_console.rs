@@ -186,6 +186,38 @@ fn inside_the_sandbox() {
     row_shows(&b, OTHER);
     shot(&b, "console-list.png");
 
+    // ---- the keyboard alone: arrow keys between tabs, Enter opens the dialog, Escape closes it ----
+    let focused = |b: &Browser| str_of(b.js("return document.activeElement.id", json!([])));
+    b.js("document.getElementById('tab-passes').focus()", json!([]));
+    b.press("\u{E014}");
+    b.wait_for(
+        "arrow right selects the audit log tab",
+        "return !document.getElementById('panel-log').hidden",
+        Duration::from_secs(5),
+    );
+    b.press("\u{E012}"); // arrow left
+    b.wait_for(
+        "arrow left goes back to the passes",
+        "return !document.getElementById('panel-passes').hidden",
+        Duration::from_secs(5),
+    );
+    row_shows(&b, OTHER);
+    b.js("document.getElementById('issue-open').focus()", json!([]));
+    b.press("\u{E007}");
+    b.find("#issue-form", Duration::from_secs(5));
+    assert_eq!(
+        focused(&b),
+        "issue-user",
+        "the dialog opens with the user field focused"
+    );
+    b.press("\u{E00C}");
+    b.wait_for(
+        "Escape closes the dialog",
+        "return !document.getElementById('issue-form')",
+        Duration::from_secs(5),
+    );
+    assert_eq!(focused(&b), "issue-open", "focus goes back to the button");
+
     b.click("#issue-open");
     b.type_into("#issue-user", TARGET);
     b.type_into("#issue-lifetime", "2h");
@@ -200,6 +232,14 @@ fn inside_the_sandbox() {
     let pass = str_of(b.js("return document.getElementById('tap-pass').textContent", json!([])));
     assert_eq!(pass.len(), 10, "a pass of the policy's length on the page: {pass:?}");
     assert!(pass.chars().all(|c| c.is_ascii_alphanumeric()), "{pass:?}");
+    b.click("#tap-copy");
+    b.wait_for(
+        "the copy button answers",
+        "return document.querySelector('.tap-copied').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    let copied = str_of(b.js("return document.querySelector('.tap-copied').textContent", json!([])));
+    assert_eq!(copied, "Copied", "the copy button");
     shot(&b, "console-pass.png");
     b.viewport(390, 844);
     shot(&b, "console-pass-phone.png");

@@ -168,6 +168,25 @@ impl Browser {
         self.ok("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
     }
 
+    /// Presses `keys` on the keyboard, one after the other, into whatever has focus (WebDriver's key
+    /// codes: "\u{E007}" Enter, "\u{E00C}" Escape, "\u{E004}" Tab, "\u{E014}" arrow right).
+    pub fn press(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.ok(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
     /// Runs `script` (a function body; `arguments` are `args`) in the current frame.
     pub fn js(&self, script: &str, args: Value) -> Value {
         self.ok("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
