@@ -322,12 +322,14 @@ fn inside_the_sandbox() {
         "return document.getElementById('policy-body').textContent.includes('max_failures')",
         Duration::from_secs(20),
     );
+    shot(&b, "console-policy.png");
     b.click("#tab-doctor");
     b.wait_for(
         "doctor's findings",
         "return document.querySelectorAll('#doctor-body tr').length > 3",
         Duration::from_secs(30),
     );
+    shot(&b, "console-doctor.png");
     b.click("#tab-passes");
     row_shows(&b, OTHER);
 

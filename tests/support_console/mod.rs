@@ -114,7 +114,14 @@ impl Console {
 
         let dest = Path::new("/usr/share/cockpit/pam-tap");
         std::fs::create_dir_all(dest).unwrap();
-        for f in ["manifest.json", "index.html", "tap.js", "tap.css", "patternfly.css"] {
+        for f in [
+            "manifest.json",
+            "index.html",
+            "tap.js",
+            "tap-ui.js",
+            "tap.css",
+            "patternfly.css",
+        ] {
             std::fs::copy(page.join(f), dest.join(f)).unwrap();
         }
 
