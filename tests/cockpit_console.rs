@@ -6,7 +6,8 @@
 //! target logs in with it through pam_tap and pam_unix (pamtester): once, not twice; the audit log
 //! names the helpdesk as operator; a revoke in the page is recorded with its reason. A viewer sees
 //! the list without issue or revoke controls, and an issue request forged from the viewer's own
-//! Cockpit session is refused by tapctl. Cockpit's log never holds the pass.
+//! Cockpit session is refused by tapctl. A Cockpit user without the sudo rule is told so. Cockpit's
+//! log never holds the pass.
 //!
 //! Everything runs inside demo/sandbox.sh (throwaway overlays of /etc /usr /var /home /root /tmp) in a
 //! private PID namespace, so users, sudoers, the installed page and every server vanish afterwards.
@@ -385,6 +386,18 @@ fn inside_the_sandbox() {
         "a viewer issued a pass"
     );
     drop(v);
+
+    // ---- without the sudo rule: the page says so, in sudo's words and what to do ----
+    let n = console.browser("norule");
+    log_in_and_open(&n, &console, NO_RULE);
+    let said = str_of(n.js("return document.getElementById('tap-alerts').textContent", json!([])));
+    assert!(
+        said.contains("tapctl cannot run for this account")
+            && said.contains("sudo: a password is required")
+            && said.contains("no sudo rule for tapctl"),
+        "{said:?}"
+    );
+    drop(n);
 
     let ws_log = std::fs::read_to_string(&console.ws_log).unwrap();
     assert!(!ws_log.contains(&pass), "cockpit-ws logged the pass");

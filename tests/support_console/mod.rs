@@ -15,6 +15,8 @@ pub const HELPDESK: &str = "tap-helpdesk";
 pub const VIEWER: &str = "tap-viewer";
 pub const TARGET: &str = "tap-target";
 pub const OTHER: &str = "tap-other";
+/// A Cockpit user without the sudo rule.
+pub const NO_RULE: &str = "tap-norule";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
 /// The PAM service pamtester logs the target in through (pam_tap then pam_unix, Debian's shape).
 pub const LOGIN_SERVICE: &str = "tap-console-login";
@@ -83,6 +85,7 @@ impl Console {
             (VIEWER, Some("tap-view")),
             (TARGET, None),
             (OTHER, None),
+            (NO_RULE, None),
         ] {
             let mut args = vec!["-m", "-s", "/bin/bash"];
             if let Some(g) = group {
