@@ -369,14 +369,17 @@ fn inside_the_sandbox() {
     );
     assert_eq!(controls, json!([]), "a viewer sees no issue or revoke control");
     shot(&v, "console-viewer.png");
+    // The forgery also claims to be the helpdesk through SUDO_USER: sudo sets it from the real
+    // caller, whatever the environment says.
     let forged = str_of(v.js_async(
         "const done = arguments[arguments.length - 1];
-         cockpit.spawn(['sudo', '-n', '/usr/sbin/tapctl', 'issue', '--json', '--replace', '--', arguments[0]], { err: 'message' })
+         cockpit.spawn(['sudo', '-n', '/usr/sbin/tapctl', 'issue', '--json', '--replace', '--', arguments[0]],
+                       { err: 'message', environ: ['SUDO_USER=' + arguments[1]] })
              .then(out => done('ISSUED ' + out), ex => done('REFUSED ' + ex.message));",
-        json!([OTHER]),
+        json!([OTHER, HELPDESK]),
     ));
     assert!(
-        forged.starts_with("REFUSED tapctl: ") && forged.contains("is a viewer"),
+        forged.starts_with("REFUSED tapctl: ") && forged.contains(&format!("{VIEWER} is a viewer")),
         "a forged issue from the viewer's session: {forged}"
     );
     assert!(
