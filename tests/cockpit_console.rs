@@ -126,39 +126,6 @@ fn row_shows(b: &Browser, user: &str) {
     );
 }
 
-/// The pass (or any 4-character group of it) in the document, storage or URL of the current frame.
-fn pass_anywhere(b: &Browser, pass: &str) -> Value {
-    b.js(
-        "const p = arguments[0];
-         const groups = p.match(/.{4}/g);
-         const has = s => s.includes(p) || groups.some(g => s.includes(g));
-         const where = [];
-         if (has(document.documentElement.outerHTML)) where.push('document');
-         if (has(JSON.stringify(window.localStorage))) where.push('localStorage');
-         if (has(JSON.stringify(window.sessionStorage))) where.push('sessionStorage');
-         if (has(window.location.href)) where.push('url');
-         return where;",
-        json!([pass]),
-    )
-}
-
-fn pamtester(user: &str, answer: &str) -> bool {
-    let mut c = Command::new("pamtester")
-        .args([LOGIN_SERVICE, user, "authenticate"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(c.stdin.take().unwrap(), "{answer}").unwrap();
-    c.wait_with_output().unwrap().status.success()
-}
-
-fn audit(user: &str) -> Vec<Value> {
-    serde_json::from_str(&run("/usr/sbin/tapctl", &["log", user, "--json"])).unwrap()
-}
-
 fn inside_the_sandbox() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let t0 = Instant::now();

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
+
 pub const HELPDESK: &str = "tap-helpdesk";
 pub const VIEWER: &str = "tap-viewer";
 pub const TARGET: &str = "tap-target";
@@ -194,4 +196,37 @@ pub fn log_in_and_open(b: &webdriver::Browser, console: &Console, user: &str) {
         "return document.body.dataset.ready === '1'",
         Duration::from_secs(30),
     );
+}
+
+/// The pass (or any 4-character group of it) in the document, storage or URL of the current frame.
+pub fn pass_anywhere(b: &webdriver::Browser, pass: &str) -> Value {
+    b.js(
+        "const p = arguments[0];
+         const groups = p.match(/.{4}/g);
+         const has = s => s.includes(p) || groups.some(g => s.includes(g));
+         const where = [];
+         if (has(document.documentElement.outerHTML)) where.push('document');
+         if (has(JSON.stringify(window.localStorage))) where.push('localStorage');
+         if (has(JSON.stringify(window.sessionStorage))) where.push('sessionStorage');
+         if (has(window.location.href)) where.push('url');
+         return where;",
+        json!([pass]),
+    )
+}
+
+pub fn pamtester(user: &str, answer: &str) -> bool {
+    let mut c = Command::new("pamtester")
+        .args([LOGIN_SERVICE, user, "authenticate"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(c.stdin.take().unwrap(), "{answer}").unwrap();
+    c.wait_with_output().unwrap().status.success()
+}
+
+pub fn audit(user: &str) -> Vec<Value> {
+    serde_json::from_str(&run("/usr/sbin/tapctl", &["log", user, "--json"])).unwrap()
 }
