@@ -93,6 +93,7 @@ fn host_state() -> Vec<(String, String)> {
         "/usr/share/cockpit/pam-tap",
         "/usr/sbin/tapctl",
         "/etc/security/pam_tap.toml",
+        "/etc/pam.d/tap-console-login",
     ] {
         state.push((f.into(), Path::new(f).exists().to_string()));
     }
