@@ -7,13 +7,14 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
-	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo
+	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo \
+	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
 # The graphical first login (tests/e2e_greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick; libpam-gnome-keyring as Debian's desktops install it.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
 	gnome-keyring libpam-gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
 
-.PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
+.PHONY: all deps build release test lint clean test-console test-security fuzz-deps fuzz-short fuzz bench
 
 all: build
 
@@ -43,9 +44,13 @@ ROOT_SESSION := { [ "$$(id -u)" != 0 ] || echo 0 > /proc/self/loginuid 2>/dev/nu
 
 # Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
-	$(ROOT_SESSION); $(CARGO) test --all-targets -- --test-threads=2
+	$(ROOT_SESSION); PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --all-targets -- --test-threads=2
 	$(MAKE) fuzz-short
 	@echo; echo "security figures:"; cat target/security-figures.txt
+
+# The Cockpit helpdesk console in a real chromium (screenshots in target/cockpit-screens/).
+test-console: deps build
+	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test cockpit_console -- --nocapture
 
 # The security suite alone, with its figures.
 test-security: deps build

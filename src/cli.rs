@@ -59,6 +59,9 @@ pub enum Command {
         /// Recorded in the audit log
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
     },
     /// Delete passes that can no longer be used; the audit log is kept
     Purge {

@@ -33,7 +33,9 @@ mode_is /var/lib/pam_tap 700 root:root
 mode_is /usr/share/pam-configs/pam-tap 644 root:root
 for f in /usr/share/man/man8/tapctl.8.gz /usr/share/man/man8/pam_tap.8.gz /usr/share/man/man5/pam_tap.toml.5.gz \
     /usr/share/bash-completion/completions/tapctl /usr/share/zsh/vendor-completions/_tapctl \
-    /usr/share/fish/vendor_completions.d/tapctl.fish; do
+    /usr/share/fish/vendor_completions.d/tapctl.fish \
+    /usr/share/cockpit/pam-tap/manifest.json /usr/share/cockpit/pam-tap/index.html \
+    /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css; do
     mode_is "$f" 644 root:root
 done
 unit_dir=$(dirname "$(dpkg -L pam-tap | grep -m1 'pam-tap-purge.timer$')")

@@ -257,3 +257,21 @@ fn revoke_purge_log_policy_and_init() {
     assert!(site.tapctl(&["init"]).status.success());
     assert_eq!(site.events(&u.name).len(), 3);
 }
+
+#[test]
+fn revoke_json_names_the_pass_and_whether_the_password_came_back() {
+    if !root() {
+        return;
+    }
+    let site = Site::new("");
+    let u = User::with_password("Old-Passw0rd-55");
+    let issued = site.issue(&u.name, &[]);
+    // The Cockpit page's form: options first, `--` before the user name.
+    let out = site.tapctl(&["revoke", "--json", "--reason=lost it", "--", &u.name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"user": u.name, "pass_id": issued["pass_id"], "restored": true})
+    );
+}

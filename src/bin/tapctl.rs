@@ -333,11 +333,14 @@ fn run(cli: &Cli) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Revoke { user, reason } => {
+        Command::Revoke { user, reason, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
             let mut store = Store::open(&policy.database)?;
             let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
+            if *j {
+                return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
+            }
             println!(
                 "revoked pass {} of {user}{}",
                 r.pass_id,
