@@ -176,7 +176,7 @@ pub fn may_act_on(
     }
     if operator_uid(op, dir)? == target.uid {
         return Err(Error::Refused(format!(
-            "{} may not act on their own account ({} has their uid {})",
+            "{} may not act on their own pass ({} has their uid {})",
             op.name, target.name, target.uid
         )));
     }
@@ -221,11 +221,19 @@ fn today(now: i64) -> i64 {
     now.div_euclid(86_400)
 }
 
-/// Why the account's own state (locked, expired) forbids a pass, or `None`. A `!` in front of the
-/// hash is a lock whoever set it; pam_tap's own reset state never starts with one.
+/// Whether a shadow hash is a locked password: `!` in front of a hash (`usermod -L`, `passwd -l`).
+/// A bare `!` or `!!` is what useradd leaves on an account that never had a password (Debian,
+/// Fedora): that is an account waiting for its first credential, which is what a pass is for. To
+/// shut such an account, expire it (`chage -E 0`); pam_tap honours that too.
+pub fn locked_hash(hash: &str) -> bool {
+    hash.starts_with('!') && !hash.trim_start_matches('!').is_empty()
+}
+
+/// Why the account's own state (locked, expired) forbids a pass, or `None`. A locked hash is a
+/// lock whoever set it; pam_tap's own reset state never starts with `!`.
 pub fn account_shut(sp: Option<&ShadowEntry>, now: i64) -> Option<(&'static str, String)> {
     let sp = sp?;
-    if sp.hash.starts_with('!') {
+    if locked_hash(&sp.hash) {
         return Some(("locked", "the account is locked (usermod -L / passwd -l)".into()));
     }
     if let Some(day) = sp.expire.filter(|d| *d >= 0 && today(now) >= *d) {

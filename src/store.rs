@@ -587,7 +587,7 @@ impl Store {
             return Ok(Redeemed::Refused(status));
         }
         tx.execute(
-            "UPDATE passes SET used_at = ?2, use_count = use_count + 1, failures = 0, rests = 0 WHERE id = ?1",
+            "UPDATE passes SET used_at = ?2, use_count = use_count + 1, failures = 0 WHERE id = ?1",
             params![id, now],
         )?;
         audit_in(&tx, now, Event::Used, Some(&rec.user), Some(id), ctx, None)?;

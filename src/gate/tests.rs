@@ -196,6 +196,10 @@ fn issue_refuses_locked_and_expired_accounts_but_not_pam_taps_own_lock() {
     };
     let locked = sp("!$y$old", None);
     assert!(check_account_for_issue("ann", Some(&locked), None, now).is_err());
+    // useradd's "no password yet" is not a lock: the pass is the first credential.
+    for fresh in ["!", "!!", "*", ""] {
+        assert!(check_account_for_issue("ann", Some(&sp(fresh, None)), None, now).is_ok());
+    }
     assert!(check_account_for_issue("ann", Some(&sp("$y$old", Some(19_999))), None, now).is_err());
     assert!(check_account_for_issue("ann", Some(&sp("$y$old", None)), None, now).is_ok());
     assert!(check_account_for_issue("ann", None, None, now).is_ok());
