@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
-	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time
+	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo
 
 .PHONY: all deps build release test lint clean test-security fuzz-deps fuzz-short fuzz bench
 
