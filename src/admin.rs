@@ -476,7 +476,7 @@ impl View {
     }
 }
 
-/// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid,
+/// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid, resting,
 /// locked, disabled by policy).
 pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
     let now = store.effective_now(now)?;
@@ -487,7 +487,7 @@ pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<V
         .filter(|v| {
             all || matches!(
                 v.status,
-                Status::Usable | Status::NotYetValid | Status::Locked | Status::DisabledByPolicy
+                Status::Usable | Status::NotYetValid | Status::Locked | Status::Resting | Status::DisabledByPolicy
             )
         })
         .collect())

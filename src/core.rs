@@ -326,7 +326,10 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
         let status = rec.status(now, policy.enabled);
         if !matched {
             // Wrong answers count while the pass can log in: usable, or used within its relogin window.
-            let relogin = status == Status::Used && policy.relogin && in_grace(&policy, &rec, now, env.dir)?;
+            let relogin = status == Status::Used
+                && !gate::resting(&rec, now)
+                && policy.relogin
+                && in_grace(&policy, &rec, now, env.dir)?;
             if status != Status::Usable && !relogin {
                 store.note_time(now)?;
                 return Ok(Decision {
@@ -358,9 +361,10 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
         // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
         let acceptable = status == Status::Usable
             || (status == Status::Used && policy.relogin && in_grace(&policy, &rec, now, env.dir)?);
-        let refusal = match acceptable {
-            true => gate::login_refusal(&policy, &rec, &acct, service, env.dir, env.sudo, now)?,
-            false => None,
+        let refusal = if acceptable {
+            gate::login_refusal(&policy, &rec, &acct, service, env.dir, env.sudo, now)?
+        } else {
+            None
         };
         if let Some(r) = refusal {
             let why = format!("{}: {}", r.reason, r.detail);

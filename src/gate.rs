@@ -109,7 +109,7 @@ pub fn login_defs_uid_max(path: &Path) -> u32 {
             let mut w = l.split_whitespace();
             (w.next() == Some("UID_MAX")).then(|| w.next()?.parse::<u32>().ok())?
         })
-        .last()
+        .next_back()
         .unwrap_or(FALLBACK_MAX_UID)
 }
 
@@ -307,6 +307,11 @@ pub fn service_allowed(policy: &Policy, rec: &PassRecord, service: Option<&str>)
             .is_none_or(|list| list.split(',').any(|s| s == service))
 }
 
+/// Whether the pass is resting after too many wrong answers (whatever else its status says).
+pub fn resting(rec: &PassRecord, now: i64) -> bool {
+    rec.rest_until.is_some_and(|t| now < t)
+}
+
 /// A refusal at login: the word for `reason=` and the detail for the audit row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -332,7 +337,8 @@ pub fn login_refusal(
             format!("a pass is not a credential at service {}", service.unwrap_or("(none)")),
         );
     }
-    if let Some(until) = rec.rest_until.filter(|t| now < *t) {
+    if resting(rec, now) {
+        let until = rec.rest_until.unwrap_or(now);
         return refuse("resting", format!("resting for {} s more", until - now));
     }
     if let Some((reason, detail)) = account_shut(dir.shadow(&acct.name)?.as_ref(), now) {

@@ -58,7 +58,7 @@ fn run(user: &str) -> Result<String> {
     // call. Marking (not closing) keeps std's own exec-error pipe working.
     unsafe {
         cmd.pre_exec(|| {
-            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32);
+            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
             if r != 0 {
                 for fd in 3..1024 {
                     libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::{refused, root, stderr, Group, Site, User};
+use common::{refused, retry, root, stderr, Group, Site, User};
 
 /// A second name for an existing uid (`useradd -o -u`), removed on drop.
 struct Alias {
@@ -26,18 +26,18 @@ struct Alias {
 impl Alias {
     fn of(uid: u32) -> Alias {
         let name = format!("tapa{}x{uid}", std::process::id());
-        let out = Command::new("useradd")
-            .args(["-M", "-o", "-u", &uid.to_string(), "-s", "/bin/sh", &name])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "useradd -o: {}", stderr(&out));
+        let mut c = Command::new("useradd");
+        c.args(["-M", "-o", "-u", &uid.to_string(), "-s", "/bin/sh", &name]);
+        retry(c);
         Alias { name }
     }
 }
 
 impl Drop for Alias {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
+        let mut c = Command::new("userdel");
+        c.arg(&self.name);
+        retry(c);
     }
 }
 
@@ -245,7 +245,7 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     let without = time_logins(&site, &bob.name, &bob_code);
     let t = Instant::now();
     for _ in 0..10 {
-        assert_eq!(pam_tap::sudo::grants_root(&ann.name).unwrap(), false);
+        assert!(!pam_tap::sudo::grants_root(&ann.name).unwrap());
     }
     let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
     support_sec::figure(
@@ -295,14 +295,17 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     assert_eq!(auth(&site, &ann.name, "Ann-old-password-1"), "PAM_SUCCESS");
 }
 
+/// usermod and chage wait out other tests holding the account files' lock.
 fn usermod(args: &[&str]) {
-    let out = Command::new("usermod").args(args).output().unwrap();
-    assert!(out.status.success(), "usermod {args:?}: {}", stderr(&out));
+    let mut c = Command::new("usermod");
+    c.args(args);
+    retry(c);
 }
 
 fn chage(args: &[&str]) {
-    let out = Command::new("chage").args(args).output().unwrap();
-    assert!(out.status.success(), "chage {args:?}: {}", stderr(&out));
+    let mut c = Command::new("chage");
+    c.args(args);
+    retry(c);
 }
 
 #[test]
@@ -382,9 +385,9 @@ fn wrong_answers_rest_a_pass_doubling_and_unlock_ends_the_rest() {
         assert_eq!(auth(&site, &ann.name, w), "PAM_AUTH_ERR");
     }
     // Resting for the lockout: the right answer is refused too.
+    assert_eq!(site.show(&ann.name)["status"], "resting");
     let left = rest_left(&site, &ann.name);
     assert!((40..=60).contains(&left), "first rest should be ~60 s, {left} s left");
-    assert_eq!(site.show(&ann.name)["status"], "resting");
     assert_eq!(auth(&site, &ann.name, &code), "PAM_AUTH_ERR");
     // ...but only for a while, not for good as before: once the rest is over, the pass works.
     end_rest(&site, &ann.name);

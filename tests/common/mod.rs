@@ -42,7 +42,7 @@ pub fn pam_drive() -> PathBuf {
     p
 }
 
-fn retry(mut cmd: Command) -> Output {
+pub fn retry(mut cmd: Command) -> Output {
     // useradd/userdel take a lock on /etc/passwd; parallel tests may meet it.
     for _ in 0..50 {
         let out = cmd.output().unwrap();
