@@ -556,7 +556,7 @@ fn e2e_refusals() {
         (&not_yet, "not_yet_valid"),
         (&wrong, "wrong"),
         (&revoked, "revoked"),
-        (&locked, "locked"),
+        (&locked, "resting"),
         (&expired, "expired"),
     ] {
         let lines = tap.syslog_for(u);
@@ -576,7 +576,7 @@ fn e2e_refusals() {
         ("not yet valid", &not_yet),
         ("wrong", &wrong),
         ("revoked", &revoked),
-        ("locked", &locked),
+        ("resting", &locked),
         ("expired", &expired),
     ] {
         why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));
