@@ -290,6 +290,7 @@ fn auth_once(c: &Ctx, conf: &str, user: &str, answer: &str) -> R<f64> {
         dir: &System,
         log: &mut log,
         caller_is_root: true,
+        sudo: &pam_tap::sudo::grants_root,
     };
     let out = core::authenticate(&mut h, &opts, &mut env);
     let took = ms(t);
@@ -324,6 +325,10 @@ fn set_hash(db: &Path, user: &str, phc: &str) -> R<()> {
     }
     Ok(())
 }
+
+/// The bench's own PAM services, where a pass must count.
+const BENCH_SERVICES: &str = "services = [\"tapbench\", \"tapbench-tap\", \"tapbench-tapnoeq\", \
+                              \"tapbench-taponly\", \"tapbench-taponly-tmpfs\"]\n";
 
 fn pamtester(service: &str, user: &str, answer: &str) -> R<Ran> {
     let r = run(
@@ -365,7 +370,10 @@ fn setup(c: &Ctx) -> R<()> {
     ] {
         write_private(
             &c.conf(name),
-            &format!("enabled = true\ndatabase = \"{}\"\n{extra}", db(dbdir).display()),
+            &format!(
+                "enabled = true\ndatabase = \"{}\"\n{BENCH_SERVICES}{extra}",
+                db(dbdir).display()
+            ),
         )?;
     }
     for name in ["on", "b4-10", "b4-100k", "tmpfs"] {

@@ -71,25 +71,9 @@ pub fn operator(policy: &Policy, dir: &dyn Directory, who: &Invoker) -> Result<O
     Ok(Operator { name, role })
 }
 
-/// Whether `op` may issue or revoke a pass for `target`.
+/// Whether `op` may issue, revoke or unlock a pass for `target` (see [`crate::gate::may_act_on`]).
 pub fn may_act_on(policy: &Policy, op: &Operator, target: &Account) -> Result<()> {
-    if op.name == target.name {
-        return Err(Error::Refused(format!("{} may not act on their own pass", op.name)));
-    }
-    match op.role {
-        Role::Viewer => Err(Error::Refused(format!(
-            "{} is a viewer and may only list, show and log",
-            op.name
-        ))),
-        Role::Issuer => match target.groups.iter().find(|g| policy.admin_groups.contains(g)) {
-            Some(g) => Err(Error::Refused(format!(
-                "{} is in admin group {g}: only a privileged issuer or root may act on them",
-                target.name
-            ))),
-            None => Ok(()),
-        },
-        Role::PrivilegedIssuer | Role::Root => Ok(()),
-    }
+    crate::gate::may_act_on(policy, op, target, &users::System, &crate::sudo::grants_root)
 }
 
 /// Operations only root and privileged issuers may run (purge).
@@ -130,6 +114,8 @@ pub struct IssueRequest {
     pub replace: bool,
     pub keep_password: bool,
     pub reason: Option<String>,
+    /// `--service`: the services the pass works at, within the policy's (empty: all of those).
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -191,6 +177,7 @@ pub struct CheckedIssue {
     shadow: Option<ShadowEntry>,
     reset: bool,
     note: Option<String>,
+    services: Option<String>,
 }
 
 impl CheckedIssue {
@@ -244,6 +231,7 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         )
     });
     let reset = want_reset && shadow.is_some();
+    let services = crate::gate::narrow_services(policy, &req.services)?;
     Ok(CheckedIssue {
         req: req.clone(),
         acct,
@@ -253,6 +241,7 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         shadow,
         reset,
         note,
+        services,
     })
 }
 
@@ -298,6 +287,7 @@ pub fn plan_row(
             rfc3339(expires_at)
         )));
     }
+    crate::gate::check_account_for_issue(&c.acct.name, c.shadow.as_ref(), latest, eff_now)?;
     let mut replaced = None;
     if let Some(l) = latest.filter(|l| l.is_live(eff_now)) {
         if !req.replace {
@@ -335,6 +325,8 @@ pub fn plan_row(
         shadow_set: m.shadow_set.clone(),
         shadow_prev: if c.reset { prev } else { None },
         shadow_prev_lastchg: if c.reset { prev_lastchg } else { None },
+        issuer_role: Some(crate::gate::role_word(op.role).into()),
+        services: c.services.clone(),
     };
     Ok((new, replaced))
 }
@@ -477,7 +469,7 @@ impl View {
     }
 }
 
-/// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid,
+/// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid, resting,
 /// locked, disabled by policy).
 pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
     let now = store.effective_now(now)?;
@@ -488,7 +480,7 @@ pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<V
         .filter(|v| {
             all || matches!(
                 v.status,
-                Status::Usable | Status::NotYetValid | Status::Locked | Status::DisabledByPolicy
+                Status::Usable | Status::NotYetValid | Status::Locked | Status::Resting | Status::DisabledByPolicy
             )
         })
         .collect())

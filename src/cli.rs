@@ -63,6 +63,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// End the rest of USER's pass after too many wrong answers (roles as for revoke)
+    Unlock { user: String },
     /// Delete passes that can no longer be used; the audit log is kept
     Purge {
         /// Only passes that ended at least this long ago (10m, 1h, 7d)
@@ -128,6 +130,9 @@ pub struct IssueArgs {
     /// Why, for the audit log
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// The pass works only at this PAM service (repeatable; each must be in the policy's services)
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
     /// Print one JSON object (with the pass) instead of text
     #[arg(long)]
     pub json: bool,

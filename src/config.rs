@@ -26,6 +26,7 @@ pub const MAX_LENGTH: usize = 48;
 struct RawConfig {
     enabled: Option<bool>,
     database: Option<PathBuf>,
+    services: Option<Vec<String>>,
     #[serde(default)]
     pass: RawPass,
     #[serde(default)]
@@ -48,6 +49,7 @@ struct RawPass {
     force_one_time: Option<bool>,
     one_time_default: Option<bool>,
     max_failures: Option<i64>,
+    lockout: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -56,6 +58,7 @@ struct RawUsers {
     include_groups: Option<Vec<String>>,
     exclude_groups: Option<Vec<String>>,
     min_uid: Option<i64>,
+    max_uid: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -99,9 +102,16 @@ pub struct Policy {
     pub force_one_time: bool,
     pub one_time_default: bool,
     pub max_failures: u32,
+    /// The first rest after `max_failures` consecutive failures; each further rest doubles.
+    #[serde(with = "humantime_serde_secs")]
+    pub lockout: Duration,
+    /// PAM services at which a pass is a credential (see [`crate::gate`]).
+    pub services: Vec<String>,
     pub include_groups: Vec<String>,
     pub exclude_groups: Vec<String>,
     pub min_uid: u32,
+    /// `None`: login.defs' UID_MAX, read when needed ([`crate::gate::max_uid`]).
+    pub max_uid: Option<u32>,
     pub privileged_issuers: Vec<String>,
     pub issuers: Vec<String>,
     pub viewers: Vec<String>,
@@ -206,16 +216,23 @@ impl Policy {
             force_one_time: p.force_one_time.unwrap_or(false),
             one_time_default: p.one_time_default.unwrap_or(true),
             max_failures: ranged("pass.max_failures", p.max_failures, 5, 1, 100)? as u32,
+            lockout: crate::gate::lockout("pass.lockout", p.lockout)?,
+            services: crate::gate::services("services", raw.services)?,
             include_groups: groups("users.include_groups", raw.users.include_groups, &[])?,
             exclude_groups: groups("users.exclude_groups", raw.users.exclude_groups, &[])?,
             min_uid: ranged("users.min_uid", raw.users.min_uid, 1000, 1, u32::MAX as i64 - 1)? as u32,
+            max_uid: raw
+                .users
+                .max_uid
+                .map(|v| ranged("users.max_uid", Some(v), 0, 1, u32::MAX as i64 - 1).map(|v| v as u32))
+                .transpose()?,
             privileged_issuers: groups("roles.privileged_issuers", raw.roles.privileged_issuers, &[])?,
             issuers: groups("roles.issuers", raw.roles.issuers, &[])?,
             viewers: groups("roles.viewers", raw.roles.viewers, &[])?,
             admin_groups: groups(
                 "roles.admin_groups",
                 raw.roles.admin_groups,
-                &["sudo", "wheel", "admin"],
+                crate::gate::DEFAULT_ADMIN_GROUPS,
             )?,
             reset_password: raw.handoff.reset_password.unwrap_or(true),
             grace,
@@ -319,6 +336,9 @@ mod tests {
             ("enabled = \"yes\"", "invalid type"),
             ("[users]\ninclude_groups = [\"a:b\"]", "users.include_groups"),
             ("[handoff]\ngrace = \"2d\"", "handoff.grace"),
+            ("[pass]\nlockout = \"0s\"", "pass.lockout"),
+            ("services = [\"sudo x\"]", "services"),
+            ("[users]\nmax_uid = 0", "users.max_uid"),
         ] {
             let err = Policy::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?} gave {err:?}");

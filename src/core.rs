@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{Policy, DEFAULT_CONFIG};
 use crate::error::Error;
+use crate::gate;
 use crate::hash;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::passcode::{normalize, MAX_INPUT};
@@ -111,12 +112,17 @@ pub struct Env<'a> {
     pub dir: &'a dyn Directory,
     pub log: &'a mut dyn Logger,
     pub caller_is_root: bool,
+    /// Whether sudo lets a user act as root ([`crate::sudo::grants_root`] outside tests).
+    pub sudo: gate::SudoCheck<'a>,
 }
 
 /// Why a user may not hold or use a pass, or `None`.
 pub fn ineligible(policy: &Policy, acct: &Account) -> Option<String> {
     if acct.uid < policy.min_uid {
         return Some(format!("uid {} is below min_uid {}", acct.uid, policy.min_uid));
+    }
+    if let Some(why) = crate::gate::above_max_uid(policy, acct) {
+        return Some(why);
     }
     if let Some(g) = acct.groups.iter().find(|g| policy.exclude_groups.contains(g)) {
         return Some(format!("member of excluded group {g}"));
@@ -328,7 +334,12 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
         let now = store.effective_now(env.now)?;
         let status = rec.status(now, policy.enabled);
         if !matched {
-            if status != Status::Usable {
+            // Wrong answers count while the pass can log in: usable, or used within its relogin window.
+            let relogin = status == Status::Used
+                && !gate::resting(&rec, now)
+                && policy.relogin
+                && in_grace(&policy, &rec, now, env.dir)?;
+            if status != Status::Usable && !relogin {
                 store.note_time(now)?;
                 return Ok(Decision {
                     outcome: Outcome::Wrong,
@@ -336,7 +347,7 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
                     ..base
                 });
             }
-            let locked = store.record_failure(rec.id, now, policy.max_failures, &ctx)?;
+            let locked = store.record_failure(rec.id, now, policy.max_failures, policy.lockout, &ctx)?;
             let outcome = if locked { Outcome::NowLocked } else { Outcome::Wrong };
             return Ok(Decision { outcome, ..base });
         }
@@ -352,6 +363,24 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
             return Ok(Decision {
                 outcome: Outcome::NotEligible,
                 detail: Some(why),
+                ..base
+            });
+        }
+        let service = ctx.service.as_deref();
+        // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
+        let acceptable = status == Status::Usable
+            || (status == Status::Used && policy.relogin && in_grace(&policy, &rec, now, env.dir)?);
+        let refusal = if acceptable {
+            gate::login_refusal(&policy, &rec, &acct, service, env.dir, env.sudo, now)?
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            let why = format!("{}: {}", r.reason, r.detail);
+            store.audit(now, Event::Refused, Some(&acct.name), Some(rec.id), &ctx, Some(&why))?;
+            return Ok(Decision {
+                outcome: Outcome::Refused(r.reason),
+                detail: Some(r.detail),
                 ..base
             });
         }
@@ -476,7 +505,7 @@ pub fn chauthtok<H: Handle>(h: &mut H, flags: PamFlag, opts: &Options, env: &mut
             return Ok(PamResultCode::PAM_SUCCESS);
         };
         let now = store.effective_now(env.now)?;
-        if !in_grace(&policy, &rec, now, env.dir)? {
+        if !in_grace(&policy, &rec, now, env.dir)? || !gate::service_allowed(&policy, &rec, h.service().as_deref()) {
             return Ok(PamResultCode::PAM_SUCCESS);
         }
         let answer = match h.prompt_secret(CURRENT_PASSWORD_PROMPT) {

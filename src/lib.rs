@@ -11,13 +11,16 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod gate;
 pub mod hash;
 pub mod invoker;
 pub mod log;
 pub mod outcome;
 pub mod passcode;
 pub mod store;
+pub mod sudo;
 pub mod text;
+pub mod unlock;
 pub mod users;
 
 pub mod doctor;

@@ -28,6 +28,9 @@ pub enum Outcome {
     Unusable(Status),
     /// The answer matched but the user is outside the policy's users.
     NotEligible,
+    /// The answer matched but the helpdesk boundary refuses it: the word says why (service, role,
+    /// locked, expired, resting; see [`crate::gate`]).
+    Refused(&'static str),
     /// Empty, NULL or over-long answer.
     BadInput,
     /// The conversation failed.
@@ -66,7 +69,9 @@ impl Outcome {
             Outcome::Accepted | Outcome::AcceptedInGrace => PAM_SUCCESS,
             Outcome::NoPass | Outcome::NotAPass | Outcome::Disabled => PAM_IGNORE,
             Outcome::UnknownUser => PAM_USER_UNKNOWN,
-            Outcome::Wrong | Outcome::Unusable(_) | Outcome::NotEligible | Outcome::BadInput => PAM_AUTH_ERR,
+            Outcome::Wrong | Outcome::Unusable(_) | Outcome::NotEligible | Outcome::Refused(_) | Outcome::BadInput => {
+                PAM_AUTH_ERR
+            }
             Outcome::NowLocked => PAM_MAXTRIES,
             Outcome::Conversation => PAM_CONV_ERR,
             Outcome::Failed(ErrorKind::Config | ErrorKind::Unsafe) => PAM_SERVICE_ERR,
@@ -87,6 +92,7 @@ impl Outcome {
             Outcome::NowLocked => "now_locked".into(),
             Outcome::Unusable(s) => s.as_str().into(),
             Outcome::NotEligible => "not_eligible".into(),
+            Outcome::Refused(why) => format!("refused reason={why}"),
             Outcome::BadInput => "bad_input".into(),
             Outcome::Conversation => "conversation_error".into(),
             Outcome::Failed(k) => format!("error_{k:?}").to_lowercase(),
@@ -111,6 +117,7 @@ mod tests {
             (Outcome::Wrong, PAM_AUTH_ERR),
             (Outcome::NowLocked, PAM_MAXTRIES),
             (Outcome::NotEligible, PAM_AUTH_ERR),
+            (Outcome::Refused("service"), PAM_AUTH_ERR),
             (Outcome::BadInput, PAM_AUTH_ERR),
             (Outcome::Conversation, PAM_CONV_ERR),
             (Outcome::Failed(ErrorKind::Config), PAM_SERVICE_ERR),
@@ -128,6 +135,7 @@ mod tests {
             Status::Used,
             Status::Revoked,
             Status::Locked,
+            Status::Resting,
             Status::DisabledByPolicy,
         ] {
             assert_eq!(Outcome::Unusable(s).pam_code(), PAM_AUTH_ERR);

@@ -13,7 +13,7 @@ use crate::safefile;
 
 /// The schema version this build writes and reads. Older files are migrated by `tapctl init`
 /// (and by any tapctl command); the module refuses a version it does not know.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const BUSY_POLL: Duration = Duration::from_millis(1);
 /// WAL pages before a commit folds them into the database. Each login's first connection rebuilds
@@ -71,7 +71,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_user ON audit(user, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // The helpdesk boundary: the issuer's role, the services a pass is narrowed to (comma-separated,
+    // NULL: the policy's), and the back-off (a rest until, rests so far, failures in all).
+    "ALTER TABLE passes ADD COLUMN issuer_role TEXT;
+    ALTER TABLE passes ADD COLUMN services TEXT;
+    ALTER TABLE passes ADD COLUMN rest_until INTEGER;
+    ALTER TABLE passes ADD COLUMN rests INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE passes ADD COLUMN total_failures INTEGER NOT NULL DEFAULT 0;",
 ];
+
+mod backoff;
+pub use backoff::DEAD_AFTER;
 
 /// Why a pass can or cannot be used now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,6 +93,8 @@ pub enum Status {
     Used,
     Revoked,
     Locked,
+    /// Resting after `max_failures` consecutive failures (the back-off).
+    Resting,
     DisabledByPolicy,
 }
 
@@ -95,6 +107,7 @@ impl Status {
             Status::Used => "used",
             Status::Revoked => "revoked",
             Status::Locked => "locked",
+            Status::Resting => "resting",
             Status::DisabledByPolicy => "disabled_by_policy",
         }
     }
@@ -128,6 +141,13 @@ pub struct PassRecord {
     pub shadow_prev: Option<String>,
     #[serde(skip)]
     pub shadow_prev_lastchg: Option<i64>,
+    /// root, privileged_issuer or issuer; `None` for rows from before it was stored.
+    pub issuer_role: Option<String>,
+    /// The services the pass is narrowed to, comma-separated; `None`: the policy's.
+    pub services: Option<String>,
+    pub rest_until: Option<i64>,
+    pub rests: u32,
+    pub total_failures: u32,
 }
 
 impl PassRecord {
@@ -143,6 +163,8 @@ impl PassRecord {
             Status::Expired
         } else if now < self.starts_at {
             Status::NotYetValid
+        } else if self.rest_until.is_some_and(|t| now < t) {
+            Status::Resting
         } else if !enabled {
             Status::DisabledByPolicy
         } else {
@@ -177,6 +199,11 @@ impl PassRecord {
             shadow_set: r.get("shadow_set")?,
             shadow_prev: r.get("shadow_prev")?,
             shadow_prev_lastchg: r.get("shadow_prev_lastchg")?,
+            issuer_role: r.get("issuer_role")?,
+            services: r.get("services")?,
+            rest_until: r.get("rest_until")?,
+            rests: r.get("rests")?,
+            total_failures: r.get("total_failures")?,
         })
     }
 }
@@ -198,6 +225,8 @@ pub struct NewPass {
     pub shadow_set: Option<String>,
     pub shadow_prev: Option<String>,
     pub shadow_prev_lastchg: Option<i64>,
+    pub issuer_role: Option<String>,
+    pub services: Option<String>,
 }
 
 /// Audit events.
@@ -211,6 +240,8 @@ pub enum Event {
     Purged,
     Refused,
     GraceUsed,
+    Resting,
+    Unlocked,
 }
 
 impl Event {
@@ -224,6 +255,8 @@ impl Event {
             Event::Purged => "purged",
             Event::Refused => "refused",
             Event::GraceUsed => "grace_used",
+            Event::Resting => "resting",
+            Event::Unlocked => "unlocked",
         }
     }
 }
@@ -350,8 +383,8 @@ where
     }
     tx.execute(
         "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
-            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg, issuer_role, services)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             new.user,
             new.uid,
@@ -366,7 +399,9 @@ where
             new.reason,
             new.shadow_set,
             new.shadow_prev,
-            new.shadow_prev_lastchg
+            new.shadow_prev_lastchg,
+            new.issuer_role,
+            new.services
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -608,8 +643,15 @@ impl Store {
     /// The commit is not fsynced (`synchronous=NORMAL`, still atomic and safe against a crash of the
     /// process): a power loss may forget the last failure counts, but a wrong answer then costs what
     /// a wrong answer for a user without a pass costs, so the time taken does not tell who holds one.
-    pub fn record_failure(&mut self, id: i64, now: i64, max_failures: u32, ctx: &Context) -> Result<bool> {
-        self.unsynced(|s| s.count_failure(id, now, max_failures, ctx))
+    pub fn record_failure(
+        &mut self,
+        id: i64,
+        now: i64,
+        max_failures: u32,
+        lockout: Duration,
+        ctx: &Context,
+    ) -> Result<bool> {
+        self.unsynced(|s| s.count_failure(id, now, max_failures, lockout, ctx))
     }
 
     /// Raises the clock mark to `now` without an fsync: a wrong answer for an unusable pass leaves
@@ -630,40 +672,6 @@ impl Store {
         let v = r?;
         restored?;
         Ok(v)
-    }
-
-    fn count_failure(&mut self, id: i64, now: i64, max_failures: u32, ctx: &Context) -> Result<bool> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (user, failures, locked): (String, u32, Option<i64>) = tx.query_row(
-            "UPDATE passes SET failures = failures + 1 WHERE id = ?1 RETURNING user, failures, locked_at",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        audit_in(
-            &tx,
-            now,
-            Event::Failed,
-            Some(&user),
-            Some(id),
-            ctx,
-            Some(&format!("failure {failures} of {max_failures}")),
-        )?;
-        let now_locked = locked.is_none() && failures >= max_failures;
-        if now_locked {
-            tx.execute("UPDATE passes SET locked_at = ?2 WHERE id = ?1", params![id, now])?;
-            audit_in(
-                &tx,
-                now,
-                Event::Locked,
-                Some(&user),
-                Some(id),
-                ctx,
-                Some(&format!("{failures} consecutive failures")),
-            )?;
-        }
-        add_clock(&tx, now)?;
-        tx.commit()?;
-        Ok(now_locked || locked.is_some())
     }
 
     /// Writes one audit row on its own.
@@ -821,6 +829,8 @@ mod tests {
             shadow_set: None,
             shadow_prev: None,
             shadow_prev_lastchg: None,
+            issuer_role: None,
+            services: None,
         }
     }
 
@@ -864,13 +874,15 @@ mod tests {
             Redeemed::Refused(Status::Used)
         ));
         let id2 = put(&mut s, "v", 1000, false);
+        let rest = Duration::from_secs(60);
         for i in 1..3 {
-            assert!(!s.record_failure(id2, 1000 + i, 3, &ctx).unwrap());
+            assert!(!s.record_failure(id2, 1000 + i, 3, rest, &ctx).unwrap());
         }
-        assert!(s.record_failure(id2, 1004, 3, &ctx).unwrap());
-        assert_eq!(s.get(id2).unwrap().unwrap().status(1005, true), Status::Locked);
+        assert!(s.record_failure(id2, 1004, 3, rest, &ctx).unwrap());
+        assert_eq!(s.get(id2).unwrap().unwrap().status(1005, true), Status::Resting);
+        assert_eq!(s.get(id2).unwrap().unwrap().status(1004 + 60, true), Status::Usable);
         let events: Vec<String> = s.log(Some("v")).unwrap().into_iter().map(|e| e.event).collect();
-        assert_eq!(events, ["issued", "failed", "failed", "failed", "locked"]);
+        assert_eq!(events, ["issued", "failed", "failed", "failed", "resting"]);
     }
 
     #[test]
@@ -907,6 +919,11 @@ mod tests {
             shadow_set: None,
             shadow_prev: None,
             shadow_prev_lastchg: None,
+            issuer_role: None,
+            services: None,
+            rest_until: None,
+            rests: 0,
+            total_failures: 0,
         };
         assert_eq!(r.status(50, true), Status::NotYetValid);
         assert_eq!(r.status(150, true), Status::Usable);

@@ -23,6 +23,8 @@ pub struct ShadowEntry {
     pub hash: String,
     /// Days since the epoch of the last change; `Some(0)` forces a change; `None` is empty.
     pub lastchg: Option<i64>,
+    /// Days since the epoch on which the account expires (`chage -E`); `None`: never.
+    pub expire: Option<i64>,
 }
 
 /// Longest user name pam_tap will look up; anything longer, or with `/`, NUL or control
@@ -94,6 +96,7 @@ impl Directory for System {
         Ok(Some(ShadowEntry {
             hash,
             lastchg: (sp.sp_lstchg >= 0).then_some(sp.sp_lstchg),
+            expire: (sp.sp_expire >= 0).then_some(sp.sp_expire),
         }))
     }
 }

@@ -534,12 +534,12 @@ fn e2e_refusals() {
     for _ in 0..MAX_FAILURES {
         ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
     }
-    assert_eq!(tap.show(&locked)["status"], "locked");
-    let t = ssh_refused(&locked, &l.pass, "locked");
+    assert_eq!(tap.show(&locked)["status"], "resting");
+    let t = ssh_refused(&locked, &l.pass, "resting");
     let events = tap.events(&locked);
-    assert!(events.iter().any(|e| e.starts_with("locked")), "{events:?}");
-    assert!(events.contains(&"refused:locked".to_string()), "{events:?}");
-    parts.push(("locked (the right pass after 3 wrong ones)", t));
+    assert!(events.iter().any(|e| e.starts_with("resting")), "{events:?}");
+    assert!(events.contains(&"refused:resting".to_string()), "{events:?}");
+    parts.push(("resting (the right pass after 3 wrong ones)", t));
 
     // By now the expired pass has ended.
     let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
@@ -561,7 +561,7 @@ fn e2e_refusals() {
         (&not_yet, "not_yet_valid"),
         (&wrong, "wrong"),
         (&revoked, "revoked"),
-        (&locked, "locked"),
+        (&locked, "resting"),
         (&expired, "expired"),
     ] {
         let lines = tap.syslog_for(u);
@@ -585,7 +585,7 @@ fn e2e_refusals() {
         ("not yet valid", &not_yet),
         ("wrong", &wrong),
         ("revoked", &revoked),
-        ("locked", &locked),
+        ("resting", &locked),
         ("expired", &expired),
     ] {
         why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));

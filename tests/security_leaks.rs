@@ -30,7 +30,16 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
     let pass = f.issue(&user.name, &["--reusable"]);
     let mut rows = vec![];
     let mut bad = vec![];
-    for (label, answer) in [("accepted", pass.clone()), ("wrong", "AAAA-BBBB-CC".to_string())] {
+    // "accepted_issuer": the pass as an issuer's, so the module asks sudo (one child process)
+    // whether the user may act as root before accepting it.
+    for (label, answer) in [
+        ("accepted", pass.clone()),
+        ("accepted_issuer", pass.clone()),
+        ("wrong", "AAAA-BBBB-CC".to_string()),
+    ] {
+        if label == "accepted_issuer" {
+            f.sql().execute("UPDATE passes SET issuer_role = 'issuer'", []).unwrap();
+        }
         let r = f.probe("leaks", "only", OsStr::new(&user.name), &[], &line(&answer));
         let o = &r.stdout;
         let fds_auth = count(o, "new_fds_after_auth");
@@ -63,7 +72,7 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
              sig_changed={sig_auth}/{sig_end}",
             r.auth()
         ));
-        let expected = if label == "accepted" {
+        let expected = if label.starts_with("accepted") {
             "PAM_SUCCESS"
         } else {
             "PAM_AUTH_ERR"

@@ -106,6 +106,7 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         replace: a.replace,
         keep_password: a.keep_password,
         reason: a.reason.clone(),
+        services: a.services.clone(),
     };
     if let Some(file) = &a.csv {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
@@ -350,6 +351,14 @@ fn run(cli: &Cli) -> Result<()> {
                     ""
                 }
             );
+            Ok(())
+        }
+        Command::Unlock { user } => {
+            let policy = load(cli)?;
+            let op = operator(&policy)?;
+            let mut store = Store::open(&policy.database)?;
+            let id = pam_tap::unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
+            println!("unlocked pass {id} of {user}");
             Ok(())
         }
         Command::Purge { older_than } => {

@@ -173,7 +173,7 @@ fn world(extra_config: &str) -> Option<World> {
     std::fs::write(
         &cfg,
         format!(
-            "enabled = true\ndatabase = {:?}\n{extra_config}",
+            "enabled = true\ndatabase = {:?}\nservices = [\"fake\"]\n{extra_config}",
             db.display().to_string()
         ),
     )
@@ -229,6 +229,7 @@ impl World {
                 ShadowEntry {
                     hash: set.clone(),
                     lastchg: Some(0),
+                    expire: None,
                 },
             );
         }
@@ -247,6 +248,8 @@ impl World {
             shadow_set: set,
             shadow_prev: None,
             shadow_prev_lastchg: None,
+            issuer_role: None,
+            services: None,
         };
         let (id, _) = s
             .insert_pass(user, T0, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
@@ -261,6 +264,7 @@ impl World {
             dir: &self.dir,
             log: &mut self.log,
             caller_is_root: true,
+            sudo: &|_: &str| Ok(false),
         };
         authenticate(&mut h, &self.opts, &mut env)
     }
@@ -271,6 +275,7 @@ impl World {
             dir: &self.dir,
             log: &mut self.log,
             caller_is_root: root,
+            sudo: &|_: &str| Ok(false),
         };
         chauthtok(h, flags, &self.opts, &mut env)
     }
@@ -415,6 +420,7 @@ fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
         dir: &w.dir,
         log: &mut w.log,
         caller_is_root: true,
+        sudo: &|_: &str| Ok(false),
     };
     assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Wrong);
     h.script.push_back(Call::NewAuthtok(Ok(())));
@@ -427,6 +433,7 @@ fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
         dir: &w.dir,
         log: &mut w.log,
         caller_is_root: true,
+        sudo: &|_: &str| Ok(false),
     };
     assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
     h.script.push_back(Call::NewAuthtok(Ok(())));
@@ -485,6 +492,7 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         ShadowEntry {
             hash: "$y$new".into(),
             lastchg: Some(20000),
+            expire: None,
         },
     );
     assert_eq!(
@@ -500,11 +508,39 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         ShadowEntry {
             hash: w.record(1).shadow_set.unwrap(),
             lastchg: Some(0),
+            expire: None,
         },
     );
     assert_eq!(
         w.auth(T0 + 16 * 60, answer("alice", CODE.as_bytes())),
         Outcome::Unusable(Status::Used)
+    );
+}
+
+#[test]
+fn wrong_answers_in_the_relogin_window_count_and_rest_the_pass() {
+    let Some(mut w) =
+        world("[handoff]\ngrace = \"15m\"\nrelogin = true\n[pass]\nmax_failures = 2\nlockout = \"60s\"\n")
+    else {
+        return;
+    };
+    let (id, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), Some(derived.clone()))),
+        Outcome::Accepted
+    );
+    assert_eq!(w.auth(T0 + 20, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
+    assert_eq!(w.auth(T0 + 21, answer("alice", b"ABCDEFGHJM")), Outcome::NowLocked);
+    assert_eq!(w.record(id).total_failures, 2);
+    assert_eq!(
+        w.auth(T0 + 30, answer("alice", CODE.as_bytes())),
+        Outcome::Refused("resting")
+    );
+    // After the rest the window still lets the pass in.
+    assert_eq!(
+        w.auth(T0 + 90, accepted("alice", CODE.as_bytes(), Some(derived))),
+        Outcome::AcceptedInGrace
     );
 }
 
@@ -579,22 +615,54 @@ fn clock_set_back_does_not_revive_an_expired_pass() {
 }
 
 #[test]
-fn lockout_after_max_failures() {
-    let Some(mut w) = world("[pass]\nmax_failures = 3\n") else {
+fn failures_rest_the_pass_doubling_each_time_and_kill_it_at_100() {
+    let Some(mut w) = world("[pass]\nmax_failures = 3\nlockout = \"60s\"\n") else {
         return;
     };
-    let (id, _) = w.put("alice", NORMAL);
+    let (id, _) = w.put(
+        "alice",
+        Put {
+            one_time: false,
+            ..NORMAL
+        },
+    );
     assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
     assert_eq!(w.auth(T0 + 2, answer("alice", b"ABCDEFGHJM")), Outcome::Wrong);
     assert_eq!(w.auth(T0 + 3, answer("alice", b"ABCDEFGHJN")), Outcome::NowLocked);
+    // Resting: even the right answer is refused, and wrong ones are not counted.
     assert_eq!(
         w.auth(T0 + 4, answer("alice", CODE.as_bytes())),
-        Outcome::Unusable(Status::Locked)
+        Outcome::Unusable(Status::Resting)
     );
-    assert!(w.record(id).locked_at.is_some());
+    assert_eq!(w.auth(T0 + 5, answer("alice", b"ABCDEFGHJP")), Outcome::Wrong);
+    assert_eq!(w.record(id).rest_until, Some(T0 + 3 + 60));
+    assert!(w.record(id).locked_at.is_none());
+    // The rest ends; the next three wrong answers rest it twice as long.
+    for t in 0..3 {
+        w.auth(T0 + 63 + t, answer("alice", b"ABCDEFGHJK"));
+    }
+    assert_eq!(w.record(id).rest_until, Some(T0 + 65 + 120));
+    assert_eq!(
+        w.auth(T0 + 65 + 120, accepted("alice", CODE.as_bytes(), None)),
+        Outcome::Accepted
+    );
     assert_eq!(
         w.events(),
-        ["issued", "failed", "failed", "failed", "locked", "refused"]
+        [
+            "issued", "failed", "failed", "failed", "resting", "refused", "failed", "failed", "failed", "resting",
+            "used"
+        ]
+    );
+    // 100 wrong answers in all: dead, for good.
+    rusqlite::Connection::open(&w.db)
+        .unwrap()
+        .execute("UPDATE passes SET total_failures = 99", [])
+        .unwrap();
+    assert_eq!(w.auth(T0 + 400, answer("alice", b"ABCDEFGHJK")), Outcome::NowLocked);
+    assert!(w.record(id).locked_at.is_some());
+    assert_eq!(
+        w.auth(T0 + 100_000, answer("alice", CODE.as_bytes())),
+        Outcome::Unusable(Status::Locked)
     );
 }
 
@@ -717,6 +785,7 @@ fn setcred_succeeds_only_after_an_accepted_pass() {
         dir: &w.dir,
         log: &mut w.log,
         caller_is_root: true,
+        sudo: &|_: &str| Ok(false),
     };
     assert_eq!(authenticate(&mut h, &w.opts, &mut env), Outcome::Accepted);
     assert_eq!(setcred(&h), PAM_SUCCESS);

@@ -150,6 +150,7 @@ fn with_env<R>(opts: &Options, f: impl FnOnce(&mut Env<'_>) -> R) -> R {
         log: &mut log,
         // SAFETY: getuid cannot fail.
         caller_is_root: unsafe { libc::getuid() } == 0,
+        sudo: &crate::sudo::grants_root,
     };
     f(&mut env)
 }

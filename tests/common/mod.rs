@@ -42,7 +42,7 @@ pub fn pam_drive() -> PathBuf {
     p
 }
 
-fn retry(mut cmd: Command) -> Output {
+pub fn retry(mut cmd: Command) -> Output {
     // useradd/userdel take a lock on /etc/passwd; parallel tests may meet it.
     for _ in 0..50 {
         let out = cmd.output().unwrap();
@@ -118,6 +118,20 @@ impl Drop for User {
     }
 }
 
+/// A top-level `services` key admitting the login services and the tests' own `extra_services`,
+/// or nothing when `config` sets `services` itself.
+pub fn services_line(config: &str, extra_services: &[&str]) -> String {
+    if config.lines().any(|l| l.trim_start().starts_with("services")) {
+        return String::new();
+    }
+    let all: Vec<String> = ["login", "sshd", "su", "su-l", "passwd"]
+        .iter()
+        .chain(extra_services)
+        .map(|s| format!("{s:?}"))
+        .collect();
+    format!("services = [{}]\n", all.join(", "))
+}
+
 /// A private pam_tap installation: config, database and a pam.d directory with service `svc`.
 pub struct Site {
     pub dir: tempfile::TempDir,
@@ -164,10 +178,16 @@ impl Site {
         site
     }
 
+    /// `extra`: TOML after `enabled`, `database` and (unless `extra` sets it) `services`, which
+    /// then admits this site's test service `svc` besides the login services.
     pub fn write_config(&self, extra: &str) {
         std::fs::write(
             &self.config,
-            format!("enabled = true\ndatabase = \"{}\"\n{extra}", self.db.display()),
+            format!(
+                "enabled = true\ndatabase = \"{}\"\n{}{extra}",
+                self.db.display(),
+                services_line(extra, &["svc"])
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -283,7 +283,17 @@ impl Fixture {
     }
 
     pub fn write_policy(&self, policy: &str) {
-        let text = format!("enabled = true\ndatabase = \"{}\"\n{policy}\n", self.db.display());
+        // The services the suite's stacks use, unless the policy names its own.
+        let services = if policy.lines().any(|l| l.trim_start().starts_with("services")) {
+            String::new()
+        } else {
+            "services = [\"only\", \"full\", \"crash\", \"calm\", \"boom\", \"race\", \"racef\", \"login\", \"sshd\"]\n"
+                .to_string()
+        };
+        let text = format!(
+            "enabled = true\ndatabase = \"{}\"\n{services}{policy}\n",
+            self.db.display()
+        );
         write_file(&self.config, text.as_bytes(), 0o600);
     }
 
