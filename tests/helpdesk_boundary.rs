@@ -189,16 +189,14 @@ fn issuers_cannot_climb_and_uids_not_names_decide() {
     let d = scratch();
     let s = sudoers(d.path(), &[&sud.name]);
     let tapctl = env!("CARGO_BIN_EXE_tapctl");
-    let cfg = site.config.display().to_string();
+    // An operator names no config: the site is the policy at its default path.
     let run = |who: &str| {
         in_private_mounts(
-            &[(&s, "/etc/sudoers")],
+            &[(&s, "/etc/sudoers"), (site.dir.path(), "/etc/security")],
             &[
                 "env",
                 &format!("SUDO_USER={}", ivy.name),
                 tapctl,
-                "--config",
-                &cfg,
                 "issue",
                 who,
                 "--keep-password",
