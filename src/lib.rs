@@ -13,6 +13,7 @@ pub mod hash;
 pub mod log;
 pub mod outcome;
 pub mod passcode;
+pub mod reset;
 pub mod store;
 pub mod users;
 

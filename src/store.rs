@@ -11,9 +11,11 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::safefile;
 
+pub mod pending;
+
 /// The schema version this build writes and reads. Older files are migrated by `tapctl init`
 /// (and by any tapctl command); the module refuses a version it does not know.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const BUSY_POLL: Duration = Duration::from_millis(1);
 /// WAL pages before a commit folds them into the database. Each login's first connection rebuilds
@@ -71,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_user ON audit(user, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 2: a shadow change under way: what (`issue`, `settle`) and which process ("pid:start").
+    "ALTER TABLE passes ADD COLUMN pending TEXT;
+    ALTER TABLE passes ADD COLUMN pending_owner TEXT;",
 ];
 
 /// Why a pass can or cannot be used now.
@@ -211,6 +216,8 @@ pub enum Event {
     Purged,
     Refused,
     GraceUsed,
+    /// A reset pass's shadow state: put in place, restored, locked or handed over.
+    Reset,
 }
 
 impl Event {
@@ -224,6 +231,7 @@ impl Event {
             Event::Purged => "purged",
             Event::Refused => "refused",
             Event::GraceUsed => "grace_used",
+            Event::Reset => "reset",
         }
     }
 }
@@ -763,9 +771,10 @@ impl Store {
         let gone: Vec<(i64, String)> = {
             let mut st = tx.prepare(
                 "DELETE FROM passes WHERE
-                    (revoked_at IS NOT NULL AND revoked_at < ?1)
+                    ((revoked_at IS NOT NULL AND revoked_at < ?1)
                  OR (expires_at < ?1)
-                 OR (one_time AND used_at IS NOT NULL AND used_at < ?1)
+                 OR (one_time AND used_at IS NOT NULL AND used_at < ?1))
+                 AND NOT (reset_password AND length(derive_key) > 0)
                  RETURNING id, user",
             )?;
             let rows = st.query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?;

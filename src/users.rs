@@ -3,6 +3,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use nix::unistd::{Gid, Group, User};
@@ -103,7 +104,18 @@ fn run_once(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<std::process::Out
     cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C at tapctl's terminal does not cut chpasswd short.
+        .process_group(0);
+    // The module runs this inside sshd, login or a display manager: none of their descriptors
+    // may reach the tool. CLOSE_RANGE_CLOEXEC keeps std's own exec-error pipe working.
+    // SAFETY: close_range is async-signal-safe; it only marks descriptors close-on-exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
+            Ok(())
+        });
+    }
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().map_err(|e| Error::Io(format!("{what}: {e}")))?;
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
