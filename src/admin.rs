@@ -385,7 +385,10 @@ pub fn issue(
     reset::put_in_place(store, dir, policy, &rows, now, &ctx)?;
     // A replaced pass's reset, if this pass did not take its place, is settled now.
     reset::settle_user(store, dir, policy, c.user(), now, &ctx)?;
-    let (id, new) = rows.into_iter().next().ok_or_else(|| Error::Store("no row inserted".into()))?;
+    let (id, new) = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Store("no row inserted".into()))?;
     Ok(issued(op, c, m, id, &new))
 }
 

@@ -288,8 +288,17 @@ pub fn issue(
     let _shield = reset::Shield::hold();
     let done = store.insert_pending(&names, now, &ctx, &reset::owner(), |n, latest, eff_now| {
         let shadow = dir.shadow(names[n]).map_err(|e| at_row(n, &rows[n], e))?;
-        admin::plan_row(policy, op, &checked[n], &minted[n], now, latest, eff_now, shadow.as_ref())
-            .map_err(|e| at_row(n, &rows[n], e))
+        admin::plan_row(
+            policy,
+            op,
+            &checked[n],
+            &minted[n],
+            now,
+            latest,
+            eff_now,
+            shadow.as_ref(),
+        )
+        .map_err(|e| at_row(n, &rows[n], e))
     })?;
     reset::put_in_place(store, dir, policy, &done, now, &ctx)?;
     for name in &names {

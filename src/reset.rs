@@ -192,7 +192,11 @@ fn settle_one(
         if pending.is_some_and(|p| p.owner != me && owner_alive(&p.owner)) {
             return Ok(None);
         }
-        let sp = dir.shadow(&rec.user)?;
+        // A change cut short may have left its tool running: read the entry once it is done.
+        let sp = match pending {
+            Some(_) => users::wait_for_tools(|| dir.shadow(&rec.user))?,
+            None => dir.shadow(&rec.user)?,
+        };
         Ok(decide(rec, pending, sp.as_ref(), eff_now, policy).map(|d| {
             let mark = (d.step != Step::Close).then(|| d.why.to_string());
             ((d, rec.clone(), sp), mark)
@@ -285,7 +289,11 @@ pub fn put_in_place(
         .iter()
         .filter_map(|(_, n)| n.shadow_set.as_deref().map(|s| (n.user.as_str(), s, Some(0))))
         .collect();
-    let ids: Vec<i64> = rows.iter().filter(|(_, n)| n.shadow_set.is_some()).map(|(id, _)| *id).collect();
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|(_, n)| n.shadow_set.is_some())
+        .map(|(id, _)| *id)
+        .collect();
     match users::set_shadow_many(&set) {
         Ok(()) => store.clear_pending(&ids),
         Err((_, e)) => {
@@ -342,7 +350,13 @@ pub fn settle_cli(
 }
 
 /// tapctl's form of [`settle_all`] (`tapctl purge`).
-pub fn settle_cli_all(store: &mut Store, dir: &dyn Directory, policy: &Policy, now: i64, ctx: &Context) -> Result<usize> {
+pub fn settle_cli_all(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    now: i64,
+    ctx: &Context,
+) -> Result<usize> {
     let _shield = Shield::hold();
     settle_all(store, dir, policy, now, ctx)
 }
