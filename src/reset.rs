@@ -315,8 +315,9 @@ pub fn put_in_place(
 }
 
 /// The module's hook at a login attempt: settles the user's reset passes when one is unsettled,
-/// and returns the newest pass as it is afterwards. Costs nothing for a user whose passes are all
-/// settled or not resets; otherwise one shadow look-up, and a shadow change once per dead pass.
+/// and returns the newest pass as it is afterwards. Costs nothing for a user whose newest pass is
+/// settled or not a reset; for a live reset pass one indexed read and one shadow look-up; a
+/// shadow change (two tool runs) once per dead pass.
 pub fn at_login(
     store: &mut Store,
     dir: &dyn Directory,
@@ -326,6 +327,12 @@ pub fn at_login(
     ctx: &Context,
 ) -> Result<PassRecord> {
     if !rec.reset_password || rec.derive_key.is_empty() {
+        return Ok(rec);
+    }
+    // The usual case, a live pass with its reset in place, takes no write lock.
+    let pending = store.pending(rec.id)?;
+    let eff_now = store.effective_now(now)?;
+    if pending.is_none() && decide(&rec, None, dir.shadow(&rec.user)?.as_ref(), eff_now, policy).is_none() {
         return Ok(rec);
     }
     if settle_user(store, dir, policy, &rec.user, now, ctx)?.closed == 0 {

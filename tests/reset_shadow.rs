@@ -372,3 +372,48 @@ fn sigkill_during_issue_bulk_issue_and_revoke_leaves_every_account_explained() {
     assert!(bad.is_empty(), "{bad:#?}");
     assert!(killed >= ROUNDS / 2, "most kills should land mid-command: {killed}");
 }
+
+#[test]
+fn the_login_time_check_costs_little_and_settling_runs_once() {
+    if !root() {
+        return;
+    }
+    use pam_tap::config::Policy;
+    use pam_tap::reset;
+    use pam_tap::store::{Context, Store};
+    use pam_tap::users::System;
+    let site = Site::new("");
+    let u = User::with_password(ORIGINAL);
+    site.issue(&u.name, &["--reusable"]);
+    let policy = Policy::load(&site.config).unwrap();
+    let mut store = Store::open(&site.db).unwrap();
+    let rec = store.latest_for(&u.name).unwrap().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ctx = Context::default();
+    const N: u32 = 2000;
+    let t = Instant::now();
+    for _ in 0..N {
+        let r = reset::at_login(&mut store, &System, &policy, rec.clone(), now, &ctx).unwrap();
+        assert_eq!((r.id, r.revoked_at), (rec.id, None));
+    }
+    let live = t.elapsed() / N;
+    // The pass ends: the next login attempt locks the account, once.
+    let t = Instant::now();
+    let r = reset::at_login(&mut store, &System, &policy, rec.clone(), rec.expires_at, &ctx).unwrap();
+    let settle = t.elapsed();
+    assert!(r.derive_key.is_empty(), "settled");
+    assert_eq!(shadow(&u).0, reset::LOCKED);
+    let t = Instant::now();
+    for _ in 0..N {
+        reset::at_login(&mut store, &System, &policy, r.clone(), rec.expires_at, &ctx).unwrap();
+    }
+    let settled = t.elapsed() / N;
+    eprintln!(
+        "figure reset_login: live reset pass check {live:?}/login, settled pass {settled:?}/login, \
+         settling a dead pass (lock via chpasswd+chage) {settle:?} once"
+    );
+    assert!(live < Duration::from_millis(5), "{live:?}");
+}
