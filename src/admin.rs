@@ -283,6 +283,7 @@ pub fn mint(c: &CheckedIssue, policy: &Policy) -> Result<Minted> {
 
 /// Step 3 of an issue, inside the store's write transaction: the row to insert given the user's
 /// newest pass, the effective time and the shadow entry, and the id of the live pass it replaces.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_row(
     policy: &Policy,
     op: &Operator,
