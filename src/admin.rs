@@ -384,8 +384,9 @@ pub fn issue(
         plan_row(policy, op, &c, &m, now, latest, eff_now, dir.shadow(c.user())?.as_ref())
     })?;
     reset::put_in_place(store, dir, policy, &rows, now, &ctx)?;
-    // A replaced pass's reset, if this pass did not take its place, is settled now.
-    reset::settle_user(store, dir, policy, c.user(), now, &ctx)?;
+    // A replaced pass's reset, if this pass did not take its place, is settled now; should that
+    // fail, the next touch retries, and the pass just issued must still reach the operator.
+    let _ = reset::settle_user(store, dir, policy, c.user(), now, &ctx);
     let (id, new) = rows
         .into_iter()
         .next()

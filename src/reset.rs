@@ -219,12 +219,12 @@ fn settle_one(
         store.clear_pending(&[id])?;
         return Err(e);
     }
-    let (done, now_set) = match d.step {
-        Step::Restore => ("previous password restored", None),
-        Step::Lock => ("account locked", Some(LOCKED)),
-        Step::Close => (d.why, None),
+    let done = match d.step {
+        Step::Restore => "previous password restored",
+        Step::Lock => "account locked",
+        Step::Close => d.why,
     };
-    store.end_settle(id, now, ctx, d.revoke, now_set, done)?;
+    store.end_settle(id, now, ctx, d.revoke, done)?;
     Ok(Settled {
         restored: d.step == Step::Restore,
         locked: d.step == Step::Lock,

@@ -145,24 +145,15 @@ impl Store {
     }
 
     /// Ends a shadow change: clears the pending mark, wipes the derive key (the pass can no longer
-    /// produce the shadow secret), optionally revokes the pass and records the hash now in place,
-    /// and audits `reason`.
-    pub fn end_settle(
-        &mut self,
-        id: i64,
-        now: i64,
-        ctx: &Context,
-        revoke: bool,
-        shadow_now: Option<&str>,
-        reason: &str,
-    ) -> Result<()> {
+    /// produce the shadow secret), optionally revokes the pass, and audits `reason`. `shadow_set`
+    /// and `shadow_prev` stay: they tell what the pass did to the account.
+    pub fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let user: String = tx.query_row(
             "UPDATE passes SET pending = NULL, pending_owner = NULL, derive_key = x'',
-                revoked_at = CASE WHEN ?2 AND revoked_at IS NULL THEN ?3 ELSE revoked_at END,
-                shadow_set = coalesce(?4, shadow_set)
+                revoked_at = CASE WHEN ?2 AND revoked_at IS NULL THEN ?3 ELSE revoked_at END
              WHERE id = ?1 RETURNING user",
-            params![id, revoke, now, shadow_now],
+            params![id, revoke, now],
             |r| r.get(0),
         )?;
         audit_in(&tx, now, Event::Reset, Some(&user), Some(id), ctx, Some(reason))?;
