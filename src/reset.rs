@@ -158,6 +158,8 @@ pub fn decide(
     }
     let handoff = policy.grace.max(HANDOFF_MIN).as_secs() as i64;
     let unfinished = rec.one_time && rec.used_at.is_some_and(|u| now >= u.saturating_add(handoff));
+    // `locked_at` marks a pass locked for good by wrong answers; a lock that only rests the pass
+    // for a while must not end it here.
     if rec.locked_at.is_some() {
         return decision(Step::Lock, false, "pass locked: locking the account");
     }
