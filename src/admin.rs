@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::hash;
 use crate::invoker::Invoker;
 use crate::passcode;
+use crate::reset;
 use crate::store::{Context, NewPass, PassRecord, Status, Store};
 use crate::text;
 use crate::users::{self, Account, Directory, ShadowEntry};
@@ -174,7 +175,6 @@ pub struct CheckedIssue {
     lifetime: Duration,
     one_time: bool,
     length: usize,
-    shadow: Option<ShadowEntry>,
     reset: bool,
     note: Option<String>,
     services: Option<String>,
@@ -238,7 +238,6 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         lifetime,
         one_time,
         length,
-        shadow,
         reset,
         note,
         services,
@@ -264,7 +263,8 @@ pub fn mint(c: &CheckedIssue, policy: &Policy) -> Result<Minted> {
 }
 
 /// Step 3 of an issue, inside the store's write transaction: the row to insert given the user's
-/// newest pass and the effective time, and the id of the live pass it replaces.
+/// newest pass, the effective time and the shadow entry, and the id of the live pass it replaces.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_row(
     policy: &Policy,
     op: &Operator,
@@ -273,6 +273,7 @@ pub fn plan_row(
     now: i64,
     latest: Option<&PassRecord>,
     eff_now: i64,
+    shadow: Option<&ShadowEntry>,
 ) -> Result<(NewPass, Option<i64>)> {
     let req = &c.req;
     let starts_at = match &req.start {
@@ -287,7 +288,7 @@ pub fn plan_row(
             rfc3339(expires_at)
         )));
     }
-    crate::gate::check_account_for_issue(&c.acct.name, c.shadow.as_ref(), latest, eff_now)?;
+    crate::gate::check_account_for_issue(&c.acct.name, shadow, latest, eff_now)?;
     let mut replaced = None;
     if let Some(l) = latest.filter(|l| l.is_live(eff_now)) {
         if !req.replace {
@@ -302,8 +303,9 @@ pub fn plan_row(
         replaced = Some(l.id);
     }
     // The account state to restore on revoke: if a replaced pass's reset is still in place,
-    // the state before that pass, else the current one.
-    let (prev, prev_lastchg) = match (&c.shadow, latest) {
+    // the state before that pass, else the current one, as read inside this transaction (a
+    // snapshot from the checks could predate another issue's reset).
+    let (prev, prev_lastchg) = match (shadow, latest) {
         (Some(sp), Some(l)) if l.shadow_set.as_deref() == Some(sp.hash.as_str()) => {
             (l.shadow_prev.clone(), l.shadow_prev_lastchg)
         }
@@ -346,8 +348,9 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
     }
 }
 
-/// Issues a pass. All or nothing: the pass row, the audit row, the replaced pass's revocation and
-/// the shadow reset commit together or not at all.
+/// Issues a pass. The pass row and its audit row are committed, marked pending, before the shadow
+/// reset; the mark is cleared once the reset is in place. A failed reset revokes the pass and puts
+/// the account back; one cut short by SIGKILL is undone at the next touch (src/reset.rs).
 pub fn issue(
     store: &mut Store,
     policy: &Policy,
@@ -356,22 +359,22 @@ pub fn issue(
     req: &IssueRequest,
     now: i64,
 ) -> Result<Issued> {
+    let ctx = op.context();
+    reset::settle_cli(store, dir, policy, &req.user, now, &ctx)?;
     let c = check_issue(policy, dir, op, req)?;
     let m = mint(&c, policy)?;
-    let ctx = op.context();
-    let before_commit = |new: &NewPass| -> Result<()> {
-        match &new.shadow_set {
-            Some(set) => users::set_shadow(&new.user, set, Some(0)),
-            None => Ok(()),
-        }
-    };
-    let (id, new) = store.insert_pass(
-        &c.acct.name,
-        now,
-        &ctx,
-        |latest, eff_now| plan_row(policy, op, &c, &m, now, latest, eff_now),
-        before_commit,
-    )?;
+    let _shield = reset::Shield::hold();
+    let rows = store.insert_pending(&[c.user()], now, &ctx, &reset::owner(), |_, latest, eff_now| {
+        plan_row(policy, op, &c, &m, now, latest, eff_now, dir.shadow(c.user())?.as_ref())
+    })?;
+    reset::put_in_place(store, dir, policy, &rows, now, &ctx)?;
+    // A replaced pass's reset, if this pass did not take its place, is settled now; should that
+    // fail, the next touch retries, and the pass just issued must still reach the operator.
+    let _ = reset::settle_user(store, dir, policy, c.user(), now, &ctx);
+    let (id, new) = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Store("no row inserted".into()))?;
     Ok(issued(op, c, m, id, &new))
 }
 
@@ -383,8 +386,8 @@ pub struct Revoked {
     pub restored: bool,
 }
 
-/// Revokes the user's newest unrevoked pass. If it was never used and its reset is still in
-/// place, the account's previous password state comes back.
+/// Revokes the user's newest unrevoked pass. If its reset is still in place, the account's
+/// previous password state comes back, decided and marked inside the store's transaction.
 pub fn revoke(
     store: &mut Store,
     policy: &Policy,
@@ -397,25 +400,18 @@ pub fn revoke(
     text::check_request(user, reason)?;
     let acct = target(dir, user)?;
     may_act_on(policy, op, &acct)?;
+    let ctx = op.context();
+    let _shield = reset::Shield::hold();
+    reset::settle_user(store, dir, policy, &acct.name, now, &ctx)?;
     let rec = store
         .latest_for(&acct.name)?
         .filter(|r| r.revoked_at.is_none())
         .ok_or_else(|| Error::Refused(format!("{} holds no pass to revoke", acct.name)))?;
-    let shadow = dir.shadow(&acct.name)?;
-    let restore = rec.reset_password
-        && rec.used_at.is_none()
-        && matches!((&shadow, &rec.shadow_set), (Some(sp), Some(set)) if &sp.hash == set);
-    store.revoke(rec.id, now, &op.context(), reason, |r| {
-        if restore {
-            let prev = r.shadow_prev.as_deref().unwrap_or("!");
-            users::set_shadow(&r.user, prev, r.shadow_prev_lastchg)
-        } else {
-            Ok(())
-        }
-    })?;
+    store.revoke(rec.id, now, &ctx, reason, |_| Ok(()))?;
+    let settled = reset::settle_user(store, dir, policy, &acct.name, now, &ctx)?;
     Ok(Revoked {
         pass_id: rec.id,
-        restored: restore,
+        restored: settled.restored,
     })
 }
 

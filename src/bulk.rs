@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use crate::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
 use crate::config::{parse_duration, Policy};
 use crate::error::{Error, Result};
-use crate::store::{NewPass, Store};
+use crate::reset;
+use crate::store::Store;
 use crate::text;
 use crate::users::{self, Directory};
 
@@ -262,37 +263,6 @@ fn mint_all(
         .collect())
 }
 
-/// Puts the shadow changes of a bulk issue in place, or back as they were if that fails half-way.
-fn reset_accounts(rows: &[(i64, NewPass)]) -> Result<()> {
-    let set: Vec<(&str, &str, Option<i64>)> = rows
-        .iter()
-        .filter_map(|(_, n)| n.shadow_set.as_deref().map(|s| (n.user.as_str(), s, Some(0))))
-        .collect();
-    match users::set_shadow_many(&set) {
-        Ok(()) => Ok(()),
-        Err((false, e)) => Err(e),
-        Err((true, e)) => {
-            let back: Vec<(&str, &str, Option<i64>)> = rows
-                .iter()
-                .filter(|(_, n)| n.shadow_set.is_some())
-                .map(|(_, n)| {
-                    (
-                        n.user.as_str(),
-                        n.shadow_prev.as_deref().unwrap_or("!"),
-                        n.shadow_prev_lastchg,
-                    )
-                })
-                .collect();
-            match users::set_shadow_many(&back) {
-                Ok(()) => Err(e),
-                Err((_, e2)) => Err(Error::Io(format!(
-                    "{e}; putting the accounts' previous passwords back also failed ({e2}): check /etc/shadow"
-                ))),
-            }
-        }
-    }
-}
-
 /// Issues one pass per row, each checked exactly as `tapctl issue` checks one (roles, eligibility,
 /// lifetime, live pass), with `defaults` standing for the command line. All or nothing: the first
 /// bad row stops everything before any hashing or writing, and names the row.
@@ -317,6 +287,9 @@ pub fn issue(
             ));
         }
     }
+    for row in rows {
+        reset::settle_cli(store, dir, policy, &row.user, now, &op.context())?;
+    }
     let mut checked = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
         let req = IssueRequest {
@@ -333,16 +306,28 @@ pub fn issue(
     }
     let minted = mint_all(&checked, policy, threads).map_err(|(n, e)| at_row(n, &rows[n], e))?;
     let names: Vec<&str> = checked.iter().map(|c| c.user()).collect();
-    let done = store.insert_passes(
-        &names,
-        now,
-        &op.context(),
-        |n, latest, eff_now| {
-            admin::plan_row(policy, op, &checked[n], &minted[n], now, latest, eff_now)
-                .map_err(|e| at_row(n, &rows[n], e))
-        },
-        reset_accounts,
-    )?;
+    let ctx = op.context();
+    // Rows first, marked pending and audited, then the shadow resets (src/reset.rs).
+    let _shield = reset::Shield::hold();
+    let done = store.insert_pending(&names, now, &ctx, &reset::owner(), |n, latest, eff_now| {
+        let shadow = dir.shadow(names[n]).map_err(|e| at_row(n, &rows[n], e))?;
+        admin::plan_row(
+            policy,
+            op,
+            &checked[n],
+            &minted[n],
+            now,
+            latest,
+            eff_now,
+            shadow.as_ref(),
+        )
+        .map_err(|e| at_row(n, &rows[n], e))
+    })?;
+    reset::put_in_place(store, dir, policy, &done, now, &ctx)?;
+    // Replaced passes' resets; a failure is retried at the next touch (the passes must be shown).
+    for name in &names {
+        let _ = reset::settle_user(store, dir, policy, name, now, &ctx);
+    }
     Ok(checked
         .into_iter()
         .zip(minted)

@@ -307,6 +307,16 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
         }
         Err(e) => return fail(&e, env, Some(&acct.name)),
     };
+    // A reset pass that ended leaves no working shadow secret behind (src/reset.rs).
+    let ctx = Context {
+        operator: None,
+        service: h.service(),
+        rhost: h.rhost(),
+    };
+    let rec = match crate::reset::at_login(&mut store, env.dir, &policy, rec, env.now, &ctx) {
+        Ok(r) => r,
+        Err(e) => return fail(&e, env, Some(&acct.name)),
+    };
     let base = Decision {
         user: known.clone(),
         pass_id: Some(rec.id),
@@ -324,11 +334,6 @@ fn decide<H: Handle>(h: &mut H, opts: &Options, env: &mut Env<'_>, pace: &mut Op
                 ..fail(&e, env, Some(&acct.name))
             }
         }
-    };
-    let ctx = Context {
-        operator: None,
-        service: h.service(),
-        rhost: h.rhost(),
     };
     let result = (|| -> Result<Decision, Error> {
         let now = store.effective_now(env.now)?;

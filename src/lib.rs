@@ -17,6 +17,7 @@ pub mod invoker;
 pub mod log;
 pub mod outcome;
 pub mod passcode;
+pub mod reset;
 pub mod store;
 pub mod sudo;
 pub mod text;

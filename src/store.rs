@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::safefile;
 
+pub mod pending;
+
 /// The schema version this build writes and reads. Older files are migrated by `tapctl init`
 /// (and by any tapctl command); the module refuses a version it does not know.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -78,6 +80,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE passes ADD COLUMN rest_until INTEGER;
     ALTER TABLE passes ADD COLUMN rests INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE passes ADD COLUMN total_failures INTEGER NOT NULL DEFAULT 0;",
+    // 3: a shadow change under way: what (`issue`, `settle`) and which process ("pid:start").
+    "ALTER TABLE passes ADD COLUMN pending TEXT;
+    ALTER TABLE passes ADD COLUMN pending_owner TEXT;",
 ];
 
 mod backoff;
@@ -242,6 +247,8 @@ pub enum Event {
     GraceUsed,
     Resting,
     Unlocked,
+    /// A reset pass's shadow state: put in place, restored, locked or handed over.
+    Reset,
 }
 
 impl Event {
@@ -257,6 +264,7 @@ impl Event {
             Event::GraceUsed => "grace_used",
             Event::Resting => "resting",
             Event::Unlocked => "unlocked",
+            Event::Reset => "reset",
         }
     }
 }
@@ -771,9 +779,10 @@ impl Store {
         let gone: Vec<(i64, String)> = {
             let mut st = tx.prepare(
                 "DELETE FROM passes WHERE
-                    (revoked_at IS NOT NULL AND revoked_at < ?1)
+                    ((revoked_at IS NOT NULL AND revoked_at < ?1)
                  OR (expires_at < ?1)
-                 OR (one_time AND used_at IS NOT NULL AND used_at < ?1)
+                 OR (one_time AND used_at IS NOT NULL AND used_at < ?1))
+                 AND NOT (reset_password AND length(derive_key) > 0)
                  RETURNING id, user",
             )?;
             let rows = st.query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -3,6 +3,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use nix::unistd::{Gid, Group, User};
@@ -106,7 +107,26 @@ fn run_once(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<std::process::Out
     cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C at tapctl's terminal does not cut chpasswd short.
+        .process_group(0);
+    // The module runs this inside sshd, login or a display manager: none of their descriptors
+    // may reach the tool. CLOSE_RANGE_CLOEXEC keeps std's own exec-error pipe working.
+    // A tool must not outlive its caller: a killed tapctl's pending change is judged by the next
+    // touch, which must not race a chpasswd still running (see `wait_for_tools`).
+    // SAFETY: getpid before the fork; in the child only async-signal-safe calls (prctl, getppid,
+    // close_range, _exit).
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
+            Ok(())
+        });
+    }
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().map_err(|e| Error::Io(format!("{what}: {e}")))?;
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -180,4 +200,27 @@ pub fn set_shadow_many(entries: &[(&str, &str, Option<i64>)]) -> std::result::Re
         .map_err(|e| (true, e))?;
     }
     Ok(())
+}
+
+extern "C" {
+    fn lckpwdf() -> libc::c_int;
+    fn ulckpwdf() -> libc::c_int;
+}
+
+/// Waits (glibc: up to 15 s) until no shadow tool holds the shadow lock, then runs `f` and lets go.
+/// chpasswd and chage take this lock (`lckpwdf`) for as long as they write; a tool started by a
+/// process that was killed dies with it (`PR_SET_PDEATHSIG`), so once the lock is free no such
+/// tool can still change the entry `f` reads.
+pub fn wait_for_tools<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // SAFETY: lckpwdf/ulckpwdf take no arguments; glibc opens its lock file O_CLOEXEC.
+    if unsafe { lckpwdf() } != 0 {
+        return Err(Error::Io(format!(
+            "the shadow lock stayed taken: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let r = f();
+    // SAFETY: as above.
+    unsafe { ulckpwdf() };
+    r
 }

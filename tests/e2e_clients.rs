@@ -482,6 +482,18 @@ fn e2e_refusals() {
         assert_eq!(user.shadow(), before, "{what}: the account changed");
         t
     };
+    // A reset pass that ended (locked, expired) is settled at this login: the account is locked,
+    // so the secret derived from the pass opens nothing any more.
+    let ssh_refused_ends = |user: &User, secret: &str, what: &str| {
+        let t = drive(&tap.scratch, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(&sshd));
+        assert_eq!(
+            user.shadow().split(':').nth(1),
+            Some("!"),
+            "{what}: the account is locked"
+        );
+        t
+    };
 
     // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
     let expired = User::with_password(OWN);
@@ -550,7 +562,7 @@ fn e2e_refusals() {
     while chrono::Utc::now() <= expires {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let t = ssh_refused(&expired, &exp.pass, "expired");
+    let t = ssh_refused_ends(&expired, &exp.pass, "expired");
     assert_eq!(tap.show(&expired)["status"], "expired");
     let events = tap.events(&expired);
     assert!(events.contains(&"refused:expired".to_string()), "{events:?}");

@@ -176,3 +176,46 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     assert!(definite.starts_with("0 bytes"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn settling_a_dead_reset_pass_at_login_leaves_nothing_behind() {
+    require_root!();
+    let _g = support_sec::serial();
+    let user = TempUser::with_password("Leaks-Orig-4821");
+    let mut f = Fixture::new("leaks_settle", "[pass]\nmax_failures = 100");
+    f.stack_only("only", "");
+    // A reset pass (Fixture::issue keeps the password), then its end as the database records it.
+    let out = f.tapctl(&["issue", &user.name, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    f.passes.push(v["pass"].as_str().unwrap().replace(['-', ' '], ""));
+    f.sql()
+        .execute(
+            "UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60",
+            [],
+        )
+        .unwrap();
+    // The login attempt runs chpasswd and chage from inside the host process.
+    let r = f.probe("leaks", "only", OsStr::new(&user.name), &[], &line("AAAA-BBBB-CC"));
+    let o = &r.stdout;
+    let leaked = count(o, "new_fds_after_auth")
+        + count(o, "new_fds_after_end")
+        + count(o, "sig_changed_after_auth")
+        + count(o, "sig_changed_after_end")
+        + count(o, "new_fds_without_cloexec");
+    let shadow = std::fs::read_to_string("/etc/shadow").unwrap();
+    let hash = shadow
+        .lines()
+        .find(|l| l.split(':').next() == Some(user.name.as_str()))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap()
+        .to_string();
+    figure(
+        "leaks_settle",
+        &format!("auth={} leaked={leaked} shadow_after={hash}", r.auth()),
+    );
+    assert_eq!(hash, "!", "the login attempt locked the account: {o}");
+    assert_eq!(r.auth(), "PAM_AUTH_ERR", "{o}");
+    assert_eq!(leaked, 0, "{o}");
+    f.check_no_secrets();
+}

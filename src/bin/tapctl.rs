@@ -9,6 +9,7 @@ use pam_tap::cli::{Cli, Command, IssueArgs};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
+use pam_tap::reset;
 use pam_tap::store::{AuditEntry, Store};
 use pam_tap::users::System;
 use pam_tap::{as_user, boundary, invoker, text};
@@ -325,8 +326,10 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Show { user, json: j } => {
             let policy = load(cli)?;
-            operator(&policy)?;
-            let v = admin::show(&Store::open(&policy.database)?, &policy, user, now())?;
+            let op = operator(&policy)?;
+            let mut store = Store::open(&policy.database)?;
+            reset::settle_cli(&mut store, &System, &policy, user, now(), &op.context())?;
+            let v = admin::show(&store, &policy, user, now())?;
             if *j {
                 json(&v)
             } else {
@@ -368,9 +371,10 @@ fn run(cli: &Cli) -> Result<()> {
             let d = config::parse_duration(older_than).map_err(Error::Refused)?;
             let mut store = Store::open(&policy.database)?;
             let t = now();
+            let settled = reset::settle_cli_all(&mut store, &System, &policy, t, &op.context());
             let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
             println!("purged {} pass(es); the audit log is kept", gone.len());
-            Ok(())
+            settled.map(|_| ())
         }
         Command::Log { user, json: j } => {
             let policy = load(cli)?;

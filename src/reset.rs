@@ -1,0 +1,382 @@
+//! The shadow side of a reset pass, kept in step with the store.
+//!
+//! A reset pass sets the account's shadow hash to a secret derived from the pass. That secret is a
+//! working pam_unix password on its own for whoever holds the pass and a copy of the database, so
+//! the reset must not outlive the pass. Two rules:
+//!
+//! - **Pending first.** Every shadow change is preceded by a committed, audited mark on the pass
+//!   row (`pending`, with the process doing it) and followed by a commit that clears it. A change
+//!   cut short (SIGKILL, power loss) is finished or undone at the next touch, judged by comparing
+//!   the shadow entry with what the row says was set and what was there before.
+//! - **A dead pass is settled at the next touch** (a login attempt, any tapctl command on that
+//!   user, `tapctl purge`): revoked → the previous shadow state comes back; expired, locked or
+//!   used without a completed handoff → the account is locked (`!`); the shadow entry no longer
+//!   holding the reset (the user set a password) → the handoff is complete and the pass ends. In
+//!   every case the derive key is wiped, so the pass can no longer produce the secret.
+//!
+//! Decisions are made inside the store's `BEGIN IMMEDIATE` with the shadow entry read there.
+//! Shadow is changed only through shadow's tools (`users::set_shadow`). Blocking signals
+//! ([`Shield`]) is tapctl's business; the module never does it.
+
+use std::time::Duration;
+
+use crate::config::Policy;
+use crate::error::{Error, Result};
+use crate::store::pending::{Pending, ISSUE, SETTLE};
+use crate::store::{Context, NewPass, PassRecord, Store};
+use crate::users::{self, Directory, ShadowEntry};
+
+/// A used pass whose handoff has not completed is left alone at least this long (or the grace
+/// window, if longer): the same login is still on its way from authenticate to chauthtok.
+pub const HANDOFF_MIN: Duration = Duration::from_secs(600);
+
+/// The hash a dead reset leaves: locked, and `usermod -U` refuses to turn it into no password.
+pub const LOCKED: &str = "!";
+
+/// Blocks SIGINT, SIGTERM and SIGHUP while alive, so tapctl finishes a shadow change and the
+/// commit that records it; a signal that arrives meanwhile is delivered when the guard drops.
+/// For tapctl only: a PAM module must not touch its host's signal mask.
+pub struct Shield {
+    old: libc::sigset_t,
+}
+
+impl Shield {
+    pub fn hold() -> Self {
+        // SAFETY: plain sigset manipulation on stack values; pthread_sigmask only reads `set`.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            Shield { old }
+        }
+    }
+}
+
+impl Drop for Shield {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `hold`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+/// The start time of process `pid` (clock ticks since boot, field 22 of /proc/PID/stat).
+fn start_time(pid: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// This process, as a pending mark names it: "pid:start time" (a reused pid does not match).
+pub fn owner() -> String {
+    let pid = std::process::id().to_string();
+    let start = start_time(&pid).unwrap_or_default();
+    format!("{pid}:{start}")
+}
+
+/// Whether the process named by a pending mark still runs.
+pub fn owner_alive(owner: &str) -> bool {
+    match owner.split_once(':') {
+        Some((pid, start)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
+            start_time(pid).is_some_and(|s| s == start)
+        }
+        _ => false,
+    }
+}
+
+/// What settling a reset pass does to the shadow entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Put the state from before the pass back (`shadow_prev`).
+    Restore,
+    /// Lock the account ([`LOCKED`]).
+    Lock,
+    /// Nothing to write: the shadow entry no longer holds the reset.
+    Close,
+}
+
+/// A settling decision: the step, whether the pass ends (is revoked) with it, and why (audited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub step: Step,
+    pub revoke: bool,
+    pub why: &'static str,
+}
+
+fn decision(step: Step, revoke: bool, why: &'static str) -> Option<Decision> {
+    Some(Decision { step, revoke, why })
+}
+
+/// What to do with reset pass `rec` at `now` given its pending mark (whose owner is gone) and the
+/// account's shadow entry; `None` while the pass is alive and its reset rightly in place.
+pub fn decide(
+    rec: &PassRecord,
+    pending: Option<&Pending>,
+    shadow: Option<&ShadowEntry>,
+    now: i64,
+    policy: &Policy,
+) -> Option<Decision> {
+    let live = rec.is_live(now);
+    let issue_cut = pending.is_some_and(|p| p.what == ISSUE);
+    let (Some(set), Some(sp)) = (rec.shadow_set.as_deref(), shadow) else {
+        return decision(Step::Close, issue_cut, "no reset in place: derive key wiped");
+    };
+    if sp.hash != set {
+        // A settle cut short after writing the previous hash may still owe its last-change day.
+        if pending.is_some_and(|p| p.what == SETTLE)
+            && rec.revoked_at.is_some()
+            && rec.shadow_prev.as_deref() == Some(sp.hash.as_str())
+        {
+            return decision(Step::Restore, false, "restoring the previous password (finishing)");
+        }
+        if issue_cut {
+            return decision(
+                Step::Close,
+                true,
+                "issue cut short before the shadow change: pass revoked, account untouched",
+            );
+        }
+        return decision(
+            Step::Close,
+            live,
+            "the account's password changed: the handoff is complete and the pass ends",
+        );
+    }
+    if issue_cut {
+        return decision(
+            Step::Restore,
+            true,
+            "issue cut short after the shadow change: pass revoked, previous password restored",
+        );
+    }
+    if rec.revoked_at.is_some() {
+        return decision(Step::Restore, false, "pass revoked: restoring the previous password");
+    }
+    let handoff = policy.grace.max(HANDOFF_MIN).as_secs() as i64;
+    let unfinished = rec.one_time && rec.used_at.is_some_and(|u| now >= u.saturating_add(handoff));
+    // `locked_at` marks a pass locked for good by wrong answers; a lock that only rests the pass
+    // for a while must not end it here.
+    if rec.locked_at.is_some() {
+        return decision(Step::Lock, false, "pass locked: locking the account");
+    }
+    if now >= rec.expires_at || unfinished {
+        return decision(
+            Step::Lock,
+            false,
+            "pass ended without a completed handoff: locking the account",
+        );
+    }
+    None
+}
+
+/// What settling one user did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub restored: bool,
+    pub locked: bool,
+    pub closed: usize,
+}
+
+fn settle_one(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    id: i64,
+    now: i64,
+    ctx: &Context,
+    me: &str,
+) -> Result<Settled> {
+    let decided = store.begin_settle(id, now, ctx, me, |rec, pending, eff_now| {
+        if pending.is_some_and(|p| p.owner != me && owner_alive(&p.owner)) {
+            return Ok(None);
+        }
+        // A change cut short may have left its tool running: read the entry once it is done.
+        let sp = match pending {
+            Some(_) => users::wait_for_tools(|| dir.shadow(&rec.user))?,
+            None => dir.shadow(&rec.user)?,
+        };
+        Ok(decide(rec, pending, sp.as_ref(), eff_now, policy).map(|d| {
+            let mark = (d.step != Step::Close).then(|| d.why.to_string());
+            ((d, rec.clone(), sp), mark)
+        }))
+    })?;
+    let Some((d, rec, sp)) = decided else {
+        return Ok(Settled::default());
+    };
+    let target = match d.step {
+        Step::Restore => Some((rec.shadow_prev.as_deref().unwrap_or(LOCKED), rec.shadow_prev_lastchg)),
+        Step::Lock => Some((LOCKED, sp.and_then(|s| s.lastchg))),
+        Step::Close => None,
+    };
+    let written = match target {
+        Some((hash, lastchg)) => users::set_shadow(&rec.user, hash, lastchg).or_else(|e| {
+            // A host that reaps its children itself (SIGCHLD ignored) hides the tool's status:
+            // what counts is whether the entry now says what was to be written.
+            match dir.shadow(&rec.user)? {
+                // (For a lock the hash is all that matters; chage may not have run.)
+                Some(now) if now.hash == hash && (hash == LOCKED || now.lastchg == lastchg) => Ok(()),
+                _ => Err(e),
+            }
+        }),
+        None => Ok(()),
+    };
+    if let Err(e) = written {
+        // Keep the key (the pass stays unsettled) and let the next touch try again.
+        store.clear_pending(&[id])?;
+        return Err(e);
+    }
+    let done = match d.step {
+        Step::Restore => "previous password restored",
+        Step::Lock => "account locked",
+        Step::Close => d.why,
+    };
+    store.end_settle(id, now, ctx, d.revoke, done)?;
+    Ok(Settled {
+        restored: d.step == Step::Restore,
+        locked: d.step == Step::Lock,
+        closed: 1,
+    })
+}
+
+/// Settles every unsettled reset pass of `user`, oldest first: finishes or undoes a change cut
+/// short, and closes the side door of a pass that ended. A change another live process is making
+/// is left to it.
+pub fn settle_user(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    user: &str,
+    now: i64,
+    ctx: &Context,
+) -> Result<Settled> {
+    let me = owner();
+    let mut total = Settled::default();
+    for rec in store.open_resets(Some(user))? {
+        let s = settle_one(store, dir, policy, rec.id, now, ctx, &me)?;
+        total.restored |= s.restored;
+        total.locked |= s.locked;
+        total.closed += s.closed;
+    }
+    Ok(total)
+}
+
+/// [`settle_user`] for every user with an unsettled reset pass (`tapctl purge`). Goes on past a
+/// user that fails and reports the first failure at the end; returns how many passes it settled.
+pub fn settle_all(store: &mut Store, dir: &dyn Directory, policy: &Policy, now: i64, ctx: &Context) -> Result<usize> {
+    let mut users: Vec<String> = store.open_resets(None)?.into_iter().map(|r| r.user).collect();
+    users.dedup();
+    let (mut n, mut first_err) = (0, None);
+    for u in users {
+        match settle_user(store, dir, policy, &u, now, ctx) {
+            Ok(s) => n += s.closed,
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(n),
+    }
+}
+
+/// Puts the shadow changes of passes just inserted by [`Store::insert_pending`] in place and
+/// clears their marks. If that fails, the passes are revoked and every account whose shadow was
+/// touched gets its previous state back; the operator never saw those passes.
+pub fn put_in_place(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    rows: &[(i64, NewPass)],
+    now: i64,
+    ctx: &Context,
+) -> Result<()> {
+    let set: Vec<(&str, &str, Option<i64>)> = rows
+        .iter()
+        .filter_map(|(_, n)| n.shadow_set.as_deref().map(|s| (n.user.as_str(), s, Some(0))))
+        .collect();
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|(_, n)| n.shadow_set.is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    match users::set_shadow_many(&set) {
+        Ok(()) => store.clear_pending(&ids),
+        Err((_, e)) => {
+            store.abandon(&ids, now, ctx, "issue failed at the shadow change")?;
+            let mut undo_err = None;
+            for (_, n) in rows.iter().filter(|(_, n)| n.shadow_set.is_some()) {
+                if let Err(u) = settle_user(store, dir, policy, &n.user, now, ctx) {
+                    undo_err.get_or_insert(u);
+                }
+            }
+            Err(match undo_err {
+                None => e,
+                Some(u) => Error::Io(format!(
+                    "{e}; putting the previous passwords back also failed ({u}): the next tapctl command on those users retries"
+                )),
+            })
+        }
+    }
+}
+
+/// The module's hook at a login attempt: settles the user's reset passes when one is unsettled,
+/// and returns the newest pass as it is afterwards. Costs nothing for a user whose newest pass is
+/// settled or not a reset; for a live reset pass one indexed read and one shadow look-up; a
+/// shadow change (two tool runs) once per dead pass.
+pub fn at_login(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    rec: PassRecord,
+    now: i64,
+    ctx: &Context,
+) -> Result<PassRecord> {
+    if !rec.reset_password || rec.derive_key.is_empty() {
+        return Ok(rec);
+    }
+    // The usual case, a live pass with its reset in place, takes no write lock.
+    let pending = store.pending(rec.id)?;
+    let eff_now = store.effective_now(now)?;
+    if pending.is_none() && decide(&rec, None, dir.shadow(&rec.user)?.as_ref(), eff_now, policy).is_none() {
+        return Ok(rec);
+    }
+    if settle_user(store, dir, policy, &rec.user, now, ctx)?.closed == 0 {
+        return Ok(rec);
+    }
+    store
+        .latest_for(&rec.user)?
+        .ok_or_else(|| Error::Store(format!("pass {} vanished", rec.id)))
+}
+
+/// tapctl's form of [`settle_user`]: with SIGINT, SIGTERM and SIGHUP held off.
+pub fn settle_cli(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    user: &str,
+    now: i64,
+    ctx: &Context,
+) -> Result<Settled> {
+    let _shield = Shield::hold();
+    settle_user(store, dir, policy, user, now, ctx)
+}
+
+/// tapctl's form of [`settle_all`] (`tapctl purge`).
+pub fn settle_cli_all(
+    store: &mut Store,
+    dir: &dyn Directory,
+    policy: &Policy,
+    now: i64,
+    ctx: &Context,
+) -> Result<usize> {
+    let _shield = Shield::hold();
+    settle_all(store, dir, policy, now, ctx)
+}
+
+#[cfg(test)]
+mod tests;
