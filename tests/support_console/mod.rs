@@ -99,10 +99,13 @@ impl Console {
         }
 
         run("install", &["-m", "755", tapctl.to_str().unwrap(), "/usr/sbin/tapctl"]);
+        // The target's logins go through a private service, which the policy must list.
         std::fs::write(
             "/etc/security/pam_tap.toml",
-            "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n\
-             [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
+            format!(
+                "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\nservices = [\"{LOGIN_SERVICE}\"]\n\
+                 [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n"
+            ),
         )
         .unwrap();
         run("chmod", &["600", "/etc/security/pam_tap.toml"]);
