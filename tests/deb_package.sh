@@ -73,7 +73,13 @@ grep -qE '^password\s.*pam_unix\.so.*use_authtok' /etc/pam.d/common-password || 
 echo "ok pam_tap before pam_unix in common-auth ([success=N default=ignore]) and common-password (requisite)"
 
 step "a user without a pass: one prompt, and passwd still works (stack on, policy still off)"
-useradd -m -s /bin/bash debtest
+# Another process may hold an account-file lock for a moment (useradd exits 1 or 10): retry.
+for _ in $(seq 50); do
+    rc=0; useradd -m -s /bin/bash debtest || rc=$?
+    [ "$rc" -ne 10 ] && [ "$rc" -ne 1 ] && break
+    sleep 0.2
+done
+[ "$rc" -eq 0 ] || fail "useradd debtest: exit $rc"
 echo 'debtest:Plain-0ld-Password-9' | chpasswd
 printf 'Plain-0ld-Password-9\n' | pamtester login debtest authenticate acct_mgmt
 # The real passwd, run by the user (setuid root, real uid the user's): asks the current password.
