@@ -750,7 +750,7 @@ impl Tap {
             format!(
                 "enabled = true\n\
                  database = \"{}\"\n\
-                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\"]\n\
+                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\", \"gdm-password\", \"lightdm\", \"sddm\"]\n\
                  [pass]\n\
                  max_failures = {MAX_FAILURES}\n\
                  {extra}",
