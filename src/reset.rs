@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use crate::config::Policy;
 use crate::error::{Error, Result};
-use crate::store::pending::{Pending, ISSUE, SETTLE};
 use crate::store::{Context, NewPass, PassRecord, PassStore};
+use crate::store::{Pending, ISSUE, SETTLE};
 use crate::users::{self, Directory, ShadowEntry};
 
 /// A used pass whose handoff has not completed is left alone at least this long (or the grace

@@ -17,12 +17,6 @@ impl Store {
         store.migrate()?;
         Ok(store)
     }
-
-    /// The connection, for tests that tamper with rows the way an attacker with the file would.
-    #[cfg(test)]
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::pending::Pending;
-use super::{Context, Event, PassRecord, Redeemed, Store};
+use super::{Context, Event, PassRecord, Pending, Redeemed, Store};
 use crate::config::Policy;
 use crate::error::Result;
 

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::pending::Pending;
-use super::{Context, Event, PassRecord, PassStore, Redeemed, Store};
+use super::Store;
 use crate::error::Result;
+use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed};
 
 impl PassStore for Store {
     fn effective_now(&self, now: i64) -> Result<i64> {
