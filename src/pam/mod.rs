@@ -19,6 +19,8 @@ pub(crate) mod options;
 use crate::users::System;
 use options::{phase, Options};
 
+/// `pam_set_data`'s key for the [`Accepted`] pass, kept between hooks of one handle; a handoff
+/// secret is zeroed when PAM cleans it up.
 const DATA_KEY: &str = "pam_tap_accepted";
 
 #[link(name = "pam")]
@@ -34,9 +36,6 @@ extern "C" {
 fn code(rc: c_int) -> PamResultCode {
     PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR)
 }
-
-/// `pam_set_data`'s key for the [`Accepted`] pass, kept between hooks of one handle; a handoff
-/// secret is zeroed when PAM cleans it up.
 
 struct Shell<'a>(&'a mut PamHandle);
 
