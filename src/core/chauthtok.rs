@@ -31,13 +31,12 @@ pub enum Phase {
     Update,
 }
 
-/// `policy` is the policy as loaded, or why it could not be: only a fresh process that may owe a
-/// grace prompt reads it.
+/// `site` is the policy as loaded with its store, or why the policy could not be loaded: only a
+/// fresh process that may owe a grace prompt reads them.
 pub fn chauthtok<H: Handle, B: Backend>(
     h: &mut H,
     phase: Option<Phase>,
-    policy: Result<&Policy, &Error>,
-    backend: B,
+    site: Result<(&Policy, B), &Error>,
     env: &mut Env<'_>,
 ) -> PamResultCode {
     let expired = match phase {
@@ -58,12 +57,12 @@ pub fn chauthtok<H: Handle, B: Backend>(
     if env.caller_is_root && !expired {
         return PamResultCode::PAM_SUCCESS;
     }
-    let policy = match policy {
-        Ok(p) => p,
+    let (policy, backend) = match site {
+        Ok(site) => site,
         Err(e) => return fail(e, env, None).outcome.pam_code(),
     };
     // No store yet (`tapctl init` not run): nobody holds a pass, and `passwd` must keep working.
-    if !policy.enabled || policy.grace.is_zero() || !backend.exists(policy) {
+    if !policy.enabled || policy.grace.is_zero() || !backend.exists() {
         return PamResultCode::PAM_SUCCESS;
     }
     let Ok(name) = h.user() else {
@@ -102,7 +101,7 @@ fn grace_prompt<H: Handle, B: Backend>(
     user: &str,
     service: &str,
 ) -> Result<PamResultCode, Error> {
-    let mut store = backend.open(policy)?;
+    let mut store = backend.open()?;
     let Some(rec) = store.latest_for(user)? else {
         return Ok(PamResultCode::PAM_SUCCESS);
     };

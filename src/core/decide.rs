@@ -105,7 +105,7 @@ fn look_up<H: Handle, B: Backend>(
         return Err(Decision::new(Outcome::UnknownUser));
     };
     let refuse = |e: Error, env: &mut Env<'_>| fail(&e, env, Some(&acct.name));
-    let mut store = backend.open(policy).map_err(|e| refuse(e, env))?;
+    let mut store = backend.open().map_err(|e| refuse(e, env))?;
     let now = store.effective_now(env.now).map_err(|e| refuse(e, env))?;
     let Some(rec) = store.latest_for(&acct.name).map_err(|e| refuse(e, env))? else {
         pace.decoy(answer, policy);

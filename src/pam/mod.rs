@@ -167,7 +167,7 @@ impl PamHooks for PamTap {
         let policy = Policy::load(&opts.config);
         let mut h = Shell(pamh);
         with_env(&opts, |env| match &policy {
-            Ok(p) => core::authenticate(&mut h, p, Sqlite, env),
+            Ok(p) => core::authenticate(&mut h, p, Sqlite(&p.database), env),
             Err(e) => core::authenticate_without_policy(&mut h, e, env),
         })
         .pam_code()
@@ -182,7 +182,8 @@ impl PamHooks for PamTap {
         let opts = options(&args);
         let policy = Policy::load(&opts.config);
         with_env(&opts, |env| {
-            core::chauthtok(&mut Shell(pamh), phase(flags), policy.as_ref(), Sqlite, env)
+            let site = policy.as_ref().map(|p| (p, Sqlite(&p.database)));
+            core::chauthtok(&mut Shell(pamh), phase(flags), site, env)
         })
     }
 

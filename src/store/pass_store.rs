@@ -3,10 +3,10 @@
 //! fleet backend (PostgreSQL) implements the same operations with the same guarantees: each write
 //! is one transaction, and times never go below the store's clock high-water mark.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::{Context, Event, PassRecord, Pending, Redeemed, Store};
-use crate::config::Policy;
 use crate::error::Result;
 
 pub trait PassStore {
@@ -64,30 +64,31 @@ pub trait PassStore {
 pub trait Backend {
     type Store: PassStore;
     /// Whether the store was set up at all (`tapctl init`); without one nobody holds a pass.
-    fn exists(&self, policy: &Policy) -> bool;
-    fn open(self, policy: &Policy) -> Result<Self::Store>;
+    fn exists(&self) -> bool;
+    fn open(self) -> Result<Self::Store>;
 }
 
-/// The SQLite file the policy names, opened with every trust check ([`Store::open`]).
-pub struct Sqlite;
+/// The SQLite file at this path (the policy's `database`), opened with every trust check
+/// ([`Store::open`]).
+pub struct Sqlite<'a>(pub &'a Path);
 
-impl Backend for Sqlite {
+impl Backend for Sqlite<'_> {
     type Store = Store;
-    fn exists(&self, policy: &Policy) -> bool {
-        policy.database.exists()
+    fn exists(&self) -> bool {
+        self.0.exists()
     }
-    fn open(self, policy: &Policy) -> Result<Store> {
-        Store::open(&policy.database)
+    fn open(self) -> Result<Store> {
+        Store::open(self.0)
     }
 }
 
 /// An open store: tests (and tools holding one already) hand it to the core as is.
 impl<S: PassStore> Backend for &mut S {
     type Store = Self;
-    fn exists(&self, _: &Policy) -> bool {
+    fn exists(&self) -> bool {
         true
     }
-    fn open(self, _: &Policy) -> Result<Self> {
+    fn open(self) -> Result<Self> {
         Ok(self)
     }
 }

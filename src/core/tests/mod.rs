@@ -177,10 +177,10 @@ struct Gone;
 
 impl Backend for Gone {
     type Store = Store;
-    fn exists(&self, _: &Policy) -> bool {
+    fn exists(&self) -> bool {
         false
     }
-    fn open(self, _: &Policy) -> crate::error::Result<Store> {
+    fn open(self) -> crate::error::Result<Store> {
         Err(Error::Store("unable to open database file".into()))
     }
 }
@@ -310,7 +310,7 @@ impl World {
             caller_is_root: root,
             sudo: &|_: &str| Ok(false),
         };
-        chauthtok(h, phase(flags), Ok(&self.policy), &mut self.store, &mut env)
+        chauthtok(h, phase(flags), Ok((&self.policy, &mut self.store)), &mut env)
     }
 
     fn record(&self, id: i64) -> PassRecord {
