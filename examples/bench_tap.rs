@@ -21,10 +21,11 @@ use std::time::Instant;
 
 use pam::constants::PamResultCode;
 use pam_tap::config::Policy;
-use pam_tap::core::{self, Env, Handle, Options, Secret};
+use pam_tap::core::{self, Accepted, Env, Handle, Secret};
 use pam_tap::hash::{self, KdfParams};
 use pam_tap::log::Syslog;
 use pam_tap::outcome::Outcome;
+use pam_tap::store::Sqlite;
 use pam_tap::users::System;
 use zeroize::Zeroizing;
 
@@ -261,10 +262,10 @@ impl Handle for BenchHandle {
     fn set_old_authtok(&mut self, _: &[u8]) -> Result<(), PamResultCode> {
         Ok(())
     }
-    fn remember(&mut self, _: Option<Zeroizing<String>>) -> Result<(), PamResultCode> {
+    fn remember(&mut self, _: Accepted) -> Result<(), PamResultCode> {
         Ok(())
     }
-    fn remembered(&self) -> Option<Option<Zeroizing<String>>> {
+    fn remembered(&self) -> Option<Accepted> {
         None
     }
 }
@@ -272,27 +273,22 @@ impl Handle for BenchHandle {
 /// One `pam_sm_authenticate` decision in this process, timed: config load, name service lookup,
 /// store open, lookup, verify, consume, audit, syslog line, close.
 fn auth_once(c: &Ctx, conf: &str, user: &str, answer: &str) -> R<f64> {
-    let opts = Options {
-        config: c.conf(conf),
-        debug: false,
-        log_socket: Some(c.log_socket()),
-        test_panic: false,
-        unknown: vec![],
-    };
     let mut h = BenchHandle {
         user: user.into(),
         answer: answer.into(),
     };
     let t = Instant::now();
-    let mut log = Syslog::new(opts.log_socket.clone(), false);
+    let policy = Policy::load(&c.conf(conf)).map_err(|e| e.to_string())?;
+    let mut log = Syslog::new(Some(c.log_socket()), false);
     let mut env = Env {
         now: now(),
         dir: &System,
         log: &mut log,
+        debug: false,
         caller_is_root: true,
         sudo: &pam_tap::sudo::grants_root,
     };
-    let out = core::authenticate(&mut h, &opts, &mut env);
+    let out = core::authenticate(&mut h, &policy, Sqlite(&policy.database), &mut env);
     let took = ms(t);
     if out != Outcome::Accepted {
         return Err(format!("in-process auth of {user} gave {out:?}"));

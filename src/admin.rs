@@ -140,15 +140,8 @@ fn ser_secret<S: serde::Serializer>(v: &Zeroizing<String>, s: S) -> std::result:
     s.serialize_str(v)
 }
 
-pub fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_else(|| t.to_string())
-}
-
-pub(crate) fn ser_time<S: serde::Serializer>(v: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*v))
-}
+pub use crate::timefmt::rfc3339;
+pub(crate) use crate::timefmt::ser_time;
 
 fn ser_opt_time<S: serde::Serializer>(v: &Option<i64>, s: S) -> std::result::Result<S::Ok, S::Error> {
     match v {

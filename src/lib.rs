@@ -21,6 +21,7 @@ pub mod reset;
 pub mod store;
 pub mod sudo;
 pub mod text;
+pub mod timefmt;
 pub mod unlock;
 pub mod users;
 

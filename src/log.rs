@@ -5,7 +5,21 @@ use std::path::PathBuf;
 
 use syslog::{Facility, Formatter3164};
 
-use crate::core::{Level, Logger};
+/// Syslog severities pam_tap uses: ALERT for a broken or unsafe setup, ERR for failures, NOTICE
+/// for refusals, INFO for accepted passes, DEBUG only with the `debug` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Alert,
+    Err,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// Where the core's log lines go (syslog in the module, a vector in tests).
+pub trait Logger {
+    fn log(&mut self, level: Level, msg: &str);
+}
 
 pub struct Syslog {
     socket: Option<PathBuf>,

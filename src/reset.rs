@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use crate::config::Policy;
 use crate::error::{Error, Result};
-use crate::store::pending::{Pending, ISSUE, SETTLE};
-use crate::store::{Context, NewPass, PassRecord, Store};
+use crate::store::{Context, NewPass, PassRecord, PassStore};
+use crate::store::{Pending, ISSUE, SETTLE};
 use crate::users::{self, Directory, ShadowEntry};
 
 /// A used pass whose handoff has not completed is left alone at least this long (or the grace
@@ -181,8 +181,8 @@ pub struct Settled {
     pub closed: usize,
 }
 
-fn settle_one(
-    store: &mut Store,
+fn settle_one<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     id: i64,
@@ -245,8 +245,8 @@ fn settle_one(
 /// Settles every unsettled reset pass of `user`, oldest first: finishes or undoes a change cut
 /// short, and closes the side door of a pass that ended. A change another live process is making
 /// is left to it.
-pub fn settle_user(
-    store: &mut Store,
+pub fn settle_user<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     user: &str,
@@ -266,7 +266,13 @@ pub fn settle_user(
 
 /// [`settle_user`] for every user with an unsettled reset pass (`tapctl purge`). Goes on past a
 /// user that fails and reports the first failure at the end; returns how many passes it settled.
-pub fn settle_all(store: &mut Store, dir: &dyn Directory, policy: &Policy, now: i64, ctx: &Context) -> Result<usize> {
+pub fn settle_all<S: PassStore>(
+    store: &mut S,
+    dir: &dyn Directory,
+    policy: &Policy,
+    now: i64,
+    ctx: &Context,
+) -> Result<usize> {
     let mut users: Vec<String> = store.open_resets(None)?.into_iter().map(|r| r.user).collect();
     users.dedup();
     let (mut n, mut first_err) = (0, None);
@@ -284,11 +290,11 @@ pub fn settle_all(store: &mut Store, dir: &dyn Directory, policy: &Policy, now: 
     }
 }
 
-/// Puts the shadow changes of passes just inserted by [`Store::insert_pending`] in place and
+/// Puts the shadow changes of passes just inserted by [`crate::store::Store::insert_pending`] in place and
 /// clears their marks. If that fails, the passes are revoked and every account whose shadow was
 /// touched gets its previous state back; the operator never saw those passes.
-pub fn put_in_place(
-    store: &mut Store,
+pub fn put_in_place<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     rows: &[(i64, NewPass)],
@@ -328,8 +334,8 @@ pub fn put_in_place(
 /// and returns the newest pass as it is afterwards. Costs nothing for a user whose newest pass is
 /// settled or not a reset; for a live reset pass one indexed read and one shadow look-up; a
 /// shadow change (two tool runs) once per dead pass.
-pub fn at_login(
-    store: &mut Store,
+pub fn at_login<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     rec: PassRecord,
@@ -354,8 +360,8 @@ pub fn at_login(
 }
 
 /// tapctl's form of [`settle_user`]: with SIGINT, SIGTERM and SIGHUP held off.
-pub fn settle_cli(
-    store: &mut Store,
+pub fn settle_cli<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     user: &str,
@@ -367,8 +373,8 @@ pub fn settle_cli(
 }
 
 /// tapctl's form of [`settle_all`] (`tapctl purge`).
-pub fn settle_cli_all(
-    store: &mut Store,
+pub fn settle_cli_all<S: PassStore>(
+    store: &mut S,
     dir: &dyn Directory,
     policy: &Policy,
     now: i64,

@@ -1,36 +1,41 @@
 //! The FFI shell: the six `pam_sm_*` hooks (each under pam-bindings' `catch_unwind` guard, a panic
-//! becomes PAM_ABORT), argument parsing, the clock read once, and the [`Handle`] over a real
-//! `pam_handle_t`. Every decision is in [`crate::core`].
+//! becomes PAM_ABORT), argument parsing, the policy loaded, the clock read once, and the
+//! [`Handle`] over a real `pam_handle_t`. Every decision is in [`crate::core`].
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO};
 use pam::conv::Conv;
-use pam::items::{AuthTok, RHost, Service};
+use pam::items::{AuthTok, ItemType, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use zeroize::Zeroizing;
 
-use crate::core::{self, Env, Handle, Options, Secret};
-use crate::log::Syslog;
-use crate::users::System;
+use crate::config::Policy;
+use crate::core::{self, Accepted, Env, Handle, Secret};
+use crate::log::{Level, Logger, Syslog};
+use crate::store::Sqlite;
 
-const PAM_AUTHTOK: c_int = 6;
-const PAM_OLDAUTHTOK: c_int = 7;
+pub(crate) mod options;
+use crate::users::System;
+use options::{phase, Options};
+
+/// `pam_set_data`'s key for the [`Accepted`] pass, kept between hooks of one handle; a handoff
+/// secret is zeroed when PAM cleans it up.
 const DATA_KEY: &str = "pam_tap_accepted";
 
 #[link(name = "pam")]
 extern "C" {
     // Linux-PAM >= 1.1: prompts (or reuses the item per try_first_pass/use_first_pass/use_authtok).
+    // pam-bindings has no binding for it.
     fn pam_get_authtok(pamh: *mut PamHandle, item: c_int, authtok: *mut *const c_char, prompt: *const c_char) -> c_int;
+    // pam-bindings' typed `set_item_str` cannot set PAM_OLDAUTHTOK: its `OldAuthTok` item has no
+    // public constructor (it only borrows what libpam holds).
     fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
 }
 
 fn code(rc: c_int) -> PamResultCode {
     PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR)
 }
-
-/// What `pam_set_data` keeps between hooks of one handle; zeroed when PAM cleans it up.
-struct Accepted(Option<Zeroizing<String>>);
 
 struct Shell<'a>(&'a mut PamHandle);
 
@@ -39,7 +44,7 @@ impl Shell<'_> {
         let mut ptr: *const c_char = std::ptr::null();
         // SAFETY: a live handle; libpam owns the returned string (the item) and keeps it valid
         // until the item changes; we copy it at once.
-        let rc = unsafe { pam_get_authtok(self.0, PAM_AUTHTOK, &mut ptr, std::ptr::null()) };
+        let rc = unsafe { pam_get_authtok(self.0, ItemType::AuthTok as c_int, &mut ptr, std::ptr::null()) };
         if rc != 0 {
             return Err(code(rc));
         }
@@ -103,7 +108,7 @@ impl Handle for Shell<'_> {
                 .into_bytes_with_nul(),
         );
         // SAFETY: libpam copies the string into the item.
-        let rc = unsafe { pam_set_item(self.0, PAM_OLDAUTHTOK, c.as_ptr().cast()) };
+        let rc = unsafe { pam_set_item(self.0, ItemType::OldAuthTok as c_int, c.as_ptr().cast()) };
         if rc == 0 {
             Ok(())
         } else {
@@ -111,15 +116,13 @@ impl Handle for Shell<'_> {
         }
     }
 
-    fn remember(&mut self, derived: Option<Zeroizing<String>>) -> Result<(), PamResultCode> {
-        self.0.set_data(DATA_KEY, Box::new(Accepted(derived)))
+    fn remember(&mut self, accepted: Accepted) -> Result<(), PamResultCode> {
+        self.0.set_data(DATA_KEY, Box::new(accepted))
     }
 
-    fn remembered(&self) -> Option<Option<Zeroizing<String>>> {
+    fn remembered(&self) -> Option<Accepted> {
         // SAFETY: only this module stores DATA_KEY, always as `Accepted`.
-        unsafe { self.0.get_data::<Accepted>(DATA_KEY) }
-            .ok()
-            .map(|a| a.0.clone())
+        unsafe { self.0.get_data::<Accepted>(DATA_KEY) }.ok().cloned()
     }
 }
 
@@ -136,9 +139,8 @@ fn options(args: &[&CStr]) -> Options {
 fn with_env<R>(opts: &Options, f: impl FnOnce(&mut Env<'_>) -> R) -> R {
     let mut log = Syslog::new(opts.log_socket.clone(), opts.debug);
     if !opts.unknown.is_empty() {
-        core::Logger::log(
-            &mut log,
-            core::Level::Err,
+        log.log(
+            Level::Err,
             &format!("ignoring unknown module arguments {:?}", opts.unknown),
         );
     }
@@ -148,6 +150,7 @@ fn with_env<R>(opts: &Options, f: impl FnOnce(&mut Env<'_>) -> R) -> R {
         now,
         dir: &System,
         log: &mut log,
+        debug: opts.debug,
         // SAFETY: getuid cannot fail.
         caller_is_root: unsafe { libc::getuid() } == 0,
         sudo: &crate::sudo::grants_root,
@@ -161,7 +164,13 @@ pam::pam_hooks!(PamTap);
 impl PamHooks for PamTap {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         let opts = options(&args);
-        with_env(&opts, |env| core::authenticate(&mut Shell(pamh), &opts, env).pam_code())
+        let policy = Policy::load(&opts.config);
+        let mut h = Shell(pamh);
+        with_env(&opts, |env| match &policy {
+            Ok(p) => core::authenticate(&mut h, p, Sqlite(&p.database), env),
+            Err(e) => core::authenticate_without_policy(&mut h, e, env),
+        })
+        .pam_code()
     }
 
     fn sm_setcred(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
@@ -171,7 +180,11 @@ impl PamHooks for PamTap {
 
     fn sm_chauthtok(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
         let opts = options(&args);
-        with_env(&opts, |env| core::chauthtok(&mut Shell(pamh), flags, &opts, env))
+        let policy = Policy::load(&opts.config);
+        with_env(&opts, |env| {
+            let site = policy.as_ref().map(|p| (p, Sqlite(&p.database)));
+            core::chauthtok(&mut Shell(pamh), phase(flags), site, env)
+        })
     }
 
     fn acct_mgmt(_pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {

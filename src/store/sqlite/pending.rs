@@ -4,19 +4,10 @@
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::{add_clock, audit_in, insert_in, Context, Event, NewPass, PassRecord, Store};
+use super::operator::insert_in;
+use super::{add_clock, audit_in, Context, Event, NewPass, PassRecord, Store};
 use crate::error::{Error, Result};
-
-/// What a pending mark says is under way.
-pub const ISSUE: &str = "issue";
-pub const SETTLE: &str = "settle";
-
-/// A pending mark: what, and which process ("pid:start time") does it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub what: String,
-    pub owner: String,
-}
+use crate::store::{Pending, ISSUE, SETTLE};
 
 fn refuse_if_pending(tx: &rusqlite::Transaction<'_>, user: &str) -> Result<()> {
     let busy: Option<i64> = tx

@@ -1,0 +1,60 @@
+//! The SQLite store behind [`PassStore`]: each operation is the inherent method tapctl calls too.
+
+use std::time::Duration;
+
+use super::Store;
+use crate::error::Result;
+use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed};
+
+impl PassStore for Store {
+    fn effective_now(&self, now: i64) -> Result<i64> {
+        Store::effective_now(self, now)
+    }
+    fn latest_for(&self, user: &str) -> Result<Option<PassRecord>> {
+        Store::latest_for(self, user)
+    }
+    fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
+        Store::redeem(self, id, now, enabled, ctx)
+    }
+    fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
+        Store::grace_login(self, id, now, gap, user, ctx)
+    }
+    fn record_failure(&mut self, id: i64, now: i64, max: u32, lockout: Duration, ctx: &Context) -> Result<bool> {
+        Store::record_failure(self, id, now, max, lockout, ctx)
+    }
+    fn note_time(&mut self, now: i64) -> Result<()> {
+        Store::note_time(self, now)
+    }
+    fn audit(
+        &mut self,
+        at: i64,
+        ev: Event,
+        user: Option<&str>,
+        pass_id: Option<i64>,
+        ctx: &Context,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        Store::audit(self, at, ev, user, pass_id, ctx, reason)
+    }
+    fn pending(&self, id: i64) -> Result<Option<Pending>> {
+        Store::pending(self, id)
+    }
+    fn open_resets(&self, user: Option<&str>) -> Result<Vec<PassRecord>> {
+        Store::open_resets(self, user)
+    }
+    fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
+    where
+        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
+    {
+        Store::begin_settle(self, id, now, ctx, owner, decide)
+    }
+    fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
+        Store::end_settle(self, id, now, ctx, revoke, reason)
+    }
+    fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
+        Store::clear_pending(self, ids)
+    }
+    fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
+        Store::abandon(self, ids, now, ctx, reason)
+    }
+}
