@@ -1,7 +1,7 @@
 //! Generates the man pages and shell completions that the packages ship.
 //!
 //! `cargo run --example gen_docs -- OUT_DIR` writes
-//! - `OUT_DIR/man/tapctl.8` from the clap definitions (`pam_tap::cli::Cli`) plus the hand-written
+//! - `OUT_DIR/man/tapctl.8` from the clap definitions (`cli::Cli`) plus the hand-written
 //!   sections of `docs/man/tapctl.8.md`,
 //! - `OUT_DIR/man/pam_tap.8` and `OUT_DIR/man/pam_tap.toml.5` from `docs/man/*.md`,
 //! - `OUT_DIR/completions/{tapctl.bash,_tapctl,tapctl.fish}`.
@@ -17,6 +17,13 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+
+/// tapctl's command line: the very file the binary compiles (rage does the same with `include!`),
+/// so the pages and completions cannot drift from what tapctl accepts.
+#[allow(dead_code)]
+mod cli {
+    include!("../src/bin/tapctl/cli.rs");
+}
 
 const MANUAL: &str = "pam_tap manual";
 
@@ -56,7 +63,7 @@ fn run(out: &Path) -> Result<(), String> {
     write(&man_dir.join("tapctl.8"), &tapctl)?;
 
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let mut cmd = pam_tap::cli::Cli::command();
+        let mut cmd = cli::Cli::command();
         clap_complete::generate_to(shell, &mut cmd, "tapctl", &comp_dir)
             .map_err(|e| format!("{shell} completion: {e}"))?;
     }
@@ -90,7 +97,7 @@ fn page_date() -> String {
 /// tapctl(8): clap's synopsis, description and options for the tool and for each command, then
 /// the hand-written sections (exit status, roles, files, examples) from Markdown.
 fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, String> {
-    let mut cmd = pam_tap::cli::Cli::command()
+    let mut cmd = cli::Cli::command()
         .name("tapctl")
         .disable_help_subcommand(true);
     cmd.build();

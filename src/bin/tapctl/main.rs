@@ -1,18 +1,26 @@
-//! tapctl: the issuing CLI of pam_tap.
+//! tapctl: the issuing CLI of pam_tap. Its command line, rendering, bulk issue, doctor and the
+//! operator's front door live here, beside it, so that none of them is linked into pam_tap.so.
+
+mod as_user;
+mod boundary;
+mod bulk;
+/// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
+mod cli;
+mod doctor;
+mod unlock;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
-use pam_tap::bulk;
-use pam_tap::cli::{Cli, Command, IssueArgs};
+use cli::{Cli, Command, IssueArgs};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::reset;
 use pam_tap::store::{AuditEntry, Store};
 use pam_tap::users::System;
-use pam_tap::{as_user, boundary, invoker, text};
+use pam_tap::{invoker, text};
 
 /// Largest CSV `issue --csv` reads.
 const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
@@ -360,7 +368,7 @@ fn run(cli: &Cli) -> Result<()> {
             let policy = load(cli)?;
             let op = operator(&policy)?;
             let mut store = Store::open(&policy.database)?;
-            let id = pam_tap::unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
+            let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
         }
@@ -388,7 +396,7 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Doctor { json: j, root } => {
-            if pam_tap::doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
+            if doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
                 return Err(Error::Refused(
                     "doctor found problems that need fixing (FAIL above)".into(),
                 ));

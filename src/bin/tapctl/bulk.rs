@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
-use crate::config::{parse_duration, Policy};
-use crate::error::{Error, Result};
-use crate::reset;
-use crate::store::Store;
-use crate::text;
-use crate::users::{self, Directory};
+use pam_tap::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
+use pam_tap::config::{parse_duration, Policy};
+use pam_tap::error::{Error, Result};
+use pam_tap::reset;
+use pam_tap::store::Store;
+use pam_tap::text;
+use pam_tap::users::{self, Directory};
 
 /// Most rows one file may hold.
 pub const MAX_ROWS: usize = 100_000;

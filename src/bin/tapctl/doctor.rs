@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Policy, DEFAULT_CONFIG};
+use pam_tap::config::{Policy, DEFAULT_CONFIG};
 
 mod display_managers;
-use crate::store::SCHEMA_VERSION;
+use pam_tap::store::SCHEMA_VERSION;
 
 /// No pam_tap was built before this time (2026-11-01T00:00:00Z): a clock before it is wrong.
 const BUILD_FLOOR: i64 = 1_793_491_200;
@@ -1102,7 +1102,7 @@ password\trequired\t\t\tpam_permit.so
             );
             t.write("usr/lib/x86_64-linux-gnu/security/pam_tap.so", 0o644, "");
             t.db_dir();
-            crate::store::Store::create(&t.p("var/lib/pam_tap/tap.db")).unwrap();
+            pam_tap::store::Store::create(&t.p("var/lib/pam_tap/tap.db")).unwrap();
             Some(t)
         }
         fn p(&self, rel: &str) -> PathBuf {
