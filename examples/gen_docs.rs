@@ -97,9 +97,7 @@ fn page_date() -> String {
 /// tapctl(8): clap's synopsis, description and options for the tool and for each command, then
 /// the hand-written sections (exit status, roles, files, examples) from Markdown.
 fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, String> {
-    let mut cmd = cli::Cli::command()
-        .name("tapctl")
-        .disable_help_subcommand(true);
+    let mut cmd = cli::Cli::command().name("tapctl").disable_help_subcommand(true);
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone())
         .title("TAPCTL")

@@ -12,8 +12,8 @@ mod unlock;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
 use cli::{Cli, Command, IssueArgs};
+use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
