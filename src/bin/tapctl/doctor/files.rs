@@ -1,0 +1,278 @@
+//! The files pam_tap trusts: the policy, the database and its side files, the module itself.
+
+use super::*;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    File,
+    Dir,
+}
+
+/// A root-owned, not group/world-writable, non-symlink file or directory; `private` also wants
+/// no access at all for group and others. Returns a finding for the first problem, None if sound.
+pub(super) fn file_problem(check: &str, path: &Path, kind: Kind, private: bool) -> Option<Check> {
+    let shown = path.display();
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return Some(Check::fail(
+                check,
+                format!("{shown}: {e}"),
+                "tapctl init (creates the config if missing and the database)",
+            ))
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Some(Check::fail(
+            check,
+            format!("{shown} is a symlink: pam_tap refuses it"),
+            format!("replace it with the file itself: cp --remove-destination \"$(readlink -f {shown})\" {shown}"),
+        ));
+    }
+    let kind_ok = match kind {
+        Kind::File => meta.is_file(),
+        Kind::Dir => meta.is_dir(),
+    };
+    if !kind_ok {
+        let what = if kind == Kind::File {
+            "a regular file"
+        } else {
+            "a directory"
+        };
+        return Some(Check::fail(
+            check,
+            format!("{shown} is not {what}"),
+            format!("move it away and run tapctl init: mv {shown} {shown}.bad"),
+        ));
+    }
+    if meta.uid() != 0 {
+        return Some(Check::fail(
+            check,
+            format!("{shown} is owned by uid {}, not root: pam_tap refuses it", meta.uid()),
+            format!("chown root:root {shown}"),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(Check::fail(
+            check,
+            format!("{shown} is group- or world-writable (mode {mode:04o}): pam_tap refuses it"),
+            format!("chmod go-w {shown}"),
+        ));
+    }
+    if private && mode & 0o077 != 0 {
+        let want = if kind == Kind::Dir { "0700" } else { "0600" };
+        return Some(Check::warn(
+            check,
+            format!("{shown} is readable by group or others (mode {mode:04o}); it holds pass hashes and the audit log"),
+            format!("chmod {want} {shown}"),
+        ));
+    }
+    None
+}
+
+pub(super) fn mode_of(path: &Path) -> String {
+    std::fs::symlink_metadata(path)
+        .map(|m| format!("{:04o}", m.mode() & 0o7777))
+        .unwrap_or_else(|_| "?".into())
+}
+
+pub(super) fn check_config(opts: &Options, out: &mut Vec<Check>) -> Option<Policy> {
+    const C: &str = "config";
+    let path = &opts.config;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(p) = file_problem(C, dir, Kind::Dir, false) {
+            out.push(p);
+            return None;
+        }
+    }
+    if let Some(p) = file_problem(C, path, Kind::File, false) {
+        out.push(p);
+        return None;
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            out.push(Check::fail(
+                C,
+                format!("{}: {e}", path.display()),
+                "make it readable UTF-8 TOML",
+            ));
+            return None;
+        }
+    };
+    match Policy::parse(&text) {
+        Ok(p) => {
+            let state = if p.enabled {
+                "passes are enabled"
+            } else {
+                "enabled = false: no pass logs anyone in until you turn it on"
+            };
+            out.push(Check::ok(
+                C,
+                format!("{} valid, root-owned, mode {}; {state}", path.display(), mode_of(path)),
+            ));
+            Some(p)
+        }
+        Err(e) => {
+            out.push(Check::fail(
+                C,
+                format!("{}: {e}: pam_tap refuses every pass", path.display()),
+                format!(
+                    "fix the key it names (reference: man pam_tap.toml); check with: tapctl --config {} policy",
+                    path.display()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Returns the database's clock high-water mark when it could be read.
+pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Check>) -> Option<i64> {
+    const C: &str = "database";
+    let db = opts.path(&policy.database);
+    let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
+    if !dir.exists() && !db.exists() {
+        out.push(Check::fail(
+            C,
+            format!("{} does not exist: every pass is refused", db.display()),
+            "tapctl init",
+        ));
+        return None;
+    }
+    let mut warned = false;
+    if let Some(p) = file_problem(C, &dir, Kind::Dir, true) {
+        let fatal = p.status == Level::Fail;
+        out.push(p);
+        if fatal {
+            return None;
+        }
+        warned = true;
+    }
+    if !db.exists() {
+        out.push(Check::fail(
+            C,
+            format!("{} does not exist: every pass is refused", db.display()),
+            "tapctl init",
+        ));
+        return None;
+    }
+    let mut files = vec![db.clone()];
+    for suffix in ["-wal", "-shm"] {
+        let mut s = db.clone().into_os_string();
+        s.push(suffix);
+        let s = PathBuf::from(s);
+        if std::fs::symlink_metadata(&s).is_ok() {
+            files.push(s);
+        }
+    }
+    for f in &files {
+        if let Some(p) = file_problem(C, f, Kind::File, true) {
+            let fatal = p.status == Level::Fail;
+            out.push(p);
+            if fatal {
+                return None;
+            }
+            warned = true;
+        }
+    }
+
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn = match rusqlite::Connection::open_with_flags(&db, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Check::fail(
+                C,
+                format!("{}: {e}", db.display()),
+                "restore it from backup, or move it away and run tapctl init",
+            ));
+            return None;
+        }
+    };
+    let version: rusqlite::Result<i64> = conn.pragma_query_value(None, "user_version", |r| r.get(0));
+    let version = match version {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(Check::fail(
+                C,
+                format!("{} is not a readable SQLite database: {e}", db.display()),
+                "restore it from backup, or move it away and run tapctl init",
+            ));
+            return None;
+        }
+    };
+    if version < SCHEMA_VERSION {
+        out.push(Check::fail(
+            "schema",
+            format!(
+                "{} has schema version {version}, this pam_tap needs {SCHEMA_VERSION}: every pass is refused",
+                db.display()
+            ),
+            "tapctl init (upgrades the schema in place)",
+        ));
+        return None;
+    }
+    if version > SCHEMA_VERSION {
+        out.push(Check::fail(
+            "schema",
+            format!(
+                "{} has schema version {version}, newer than this pam_tap ({SCHEMA_VERSION})",
+                db.display()
+            ),
+            "install the pam_tap that wrote it",
+        ));
+        return None;
+    }
+    if !warned {
+        out.push(Check::ok(
+            C,
+            format!(
+                "{} root-owned, mode {} in a {} directory",
+                db.display(),
+                mode_of(&db),
+                mode_of(&dir)
+            ),
+        ));
+    }
+    out.push(Check::ok(
+        "schema",
+        format!("version {version}, as this pam_tap expects"),
+    ));
+    conn.query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
+        .ok()
+}
+
+pub(super) fn find_module(opts: &Options, name: &str) -> Option<PathBuf> {
+    if name.starts_with('/') {
+        return Some(opts.path(name));
+    }
+    MODULE_DIRS
+        .iter()
+        .map(|d| opts.root.join(d).join(name))
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+pub(super) fn check_module(opts: &Options, out: &mut Vec<Check>) {
+    const C: &str = "module";
+    match find_module(opts, "pam_tap.so") {
+        None => out.push(Check::warn(
+            C,
+            "pam_tap.so is not in any PAM module directory",
+            "install the pam-tap package (or copy libpam_tap.so to /usr/lib/x86_64-linux-gnu/security/pam_tap.so)",
+        )),
+        Some(p) => match file_problem(C, &p, Kind::File, false) {
+            Some(mut problem) => {
+                // A module anyone can replace runs as root in every login.
+                problem.status = Level::Fail;
+                out.push(problem)
+            }
+            None => out.push(Check::ok(
+                C,
+                format!("{} root-owned, mode {}", p.display(), mode_of(&p)),
+            )),
+        },
+    }
+}
