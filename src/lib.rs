@@ -21,4 +21,4 @@ pub mod text;
 pub mod users;
 
 mod pam;
-mod safefile;
+pub mod safefile;

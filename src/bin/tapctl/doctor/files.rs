@@ -1,5 +1,7 @@
 //! The files pam_tap trusts: the policy, the database and its side files, the module itself.
 
+use pam_tap::safefile::Untrusted;
+
 use super::*;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -8,8 +10,9 @@ pub(super) enum Kind {
     Dir,
 }
 
-/// A root-owned, not group/world-writable, non-symlink file or directory; `private` also wants
-/// no access at all for group and others. Returns a finding for the first problem, None if sound.
+/// A file or directory the module trusts ([`Untrusted`] is its rule); `private` also wants no
+/// access at all for group and others (doctor's advice, not a refusal). Returns a finding for the
+/// first problem, None if sound.
 pub(super) fn file_problem(check: &str, path: &Path, kind: Kind, private: bool) -> Option<Check> {
     let shown = path.display();
     let meta = match std::fs::symlink_metadata(path) {
@@ -22,44 +25,32 @@ pub(super) fn file_problem(check: &str, path: &Path, kind: Kind, private: bool) 
             ))
         }
     };
-    if meta.file_type().is_symlink() {
-        return Some(Check::fail(
-            check,
-            format!("{shown} is a symlink: pam_tap refuses it"),
-            format!("replace it with the file itself: cp --remove-destination \"$(readlink -f {shown})\" {shown}"),
-        ));
-    }
-    let kind_ok = match kind {
-        Kind::File => meta.is_file(),
-        Kind::Dir => meta.is_dir(),
-    };
-    if !kind_ok {
-        let what = if kind == Kind::File {
-            "a regular file"
-        } else {
-            "a directory"
-        };
-        return Some(Check::fail(
-            check,
-            format!("{shown} is not {what}"),
-            format!("move it away and run tapctl init: mv {shown} {shown}.bad"),
-        ));
-    }
-    if meta.uid() != 0 {
-        return Some(Check::fail(
-            check,
-            format!("{shown} is owned by uid {}, not root: pam_tap refuses it", meta.uid()),
-            format!("chown root:root {shown}"),
-        ));
+    // The module's own rule (safefile), each problem with the fix that clears it.
+    if let Some(problem) = Untrusted::of(&meta, kind == Kind::Dir) {
+        return Some(match problem {
+            Untrusted::Symlink => Check::fail(
+                check,
+                format!("{shown} is a symlink: pam_tap refuses it"),
+                format!("replace it with the file itself: cp --remove-destination \"$(readlink -f {shown})\" {shown}"),
+            ),
+            Untrusted::WrongKind { dir } => Check::fail(
+                check,
+                format!("{shown} is not {}", if dir { "a directory" } else { "a regular file" }),
+                format!("move it away and run tapctl init: mv {shown} {shown}.bad"),
+            ),
+            Untrusted::NotRootOwned { uid } => Check::fail(
+                check,
+                format!("{shown} is owned by uid {uid}, not root: pam_tap refuses it"),
+                format!("chown root:root {shown}"),
+            ),
+            Untrusted::Writable { mode } => Check::fail(
+                check,
+                format!("{shown} is group- or world-writable (mode {mode:04o}): pam_tap refuses it"),
+                format!("chmod go-w {shown}"),
+            ),
+        });
     }
     let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Some(Check::fail(
-            check,
-            format!("{shown} is group- or world-writable (mode {mode:04o}): pam_tap refuses it"),
-            format!("chmod go-w {shown}"),
-        ));
-    }
     if private && mode & 0o077 != 0 {
         let want = if kind == Kind::Dir { "0700" } else { "0600" };
         return Some(Check::warn(
