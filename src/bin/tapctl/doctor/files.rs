@@ -1,6 +1,7 @@
 //! The files pam_tap trusts: the policy, the database and its side files, the module itself.
 
 use pam_tap::safefile::Untrusted;
+use pam_tap::store_checks::{self, Schema};
 
 use super::*;
 
@@ -150,14 +151,11 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
         return None;
     }
     let mut files = vec![db.clone()];
-    for suffix in ["-wal", "-shm"] {
-        let mut s = db.clone().into_os_string();
-        s.push(suffix);
-        let s = PathBuf::from(s);
-        if std::fs::symlink_metadata(&s).is_ok() {
-            files.push(s);
-        }
-    }
+    files.extend(
+        store_checks::side_files(&db)
+            .into_iter()
+            .filter(|s| std::fs::symlink_metadata(s).is_ok()),
+    );
     for f in &files {
         if let Some(p) = file_problem(C, f, Kind::File, true) {
             let fatal = p.status == Level::Fail;
@@ -169,10 +167,7 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
         }
     }
 
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
-    let conn = match rusqlite::Connection::open_with_flags(&db, flags) {
+    let conn = match store_checks::open_read_only(&db) {
         Ok(c) => c,
         Err(e) => {
             out.push(Check::fail(
@@ -183,9 +178,30 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
             return None;
         }
     };
-    let version: rusqlite::Result<i64> = conn.pragma_query_value(None, "user_version", |r| r.get(0));
-    let version = match version {
-        Ok(v) => v,
+    let version = match store_checks::schema(&conn) {
+        Ok(Schema::Current) => SCHEMA_VERSION,
+        Ok(Schema::Older(version)) => {
+            out.push(Check::fail(
+                "schema",
+                format!(
+                    "{} has schema version {version}, this pam_tap needs {SCHEMA_VERSION}: every pass is refused",
+                    db.display()
+                ),
+                "tapctl init (upgrades the schema in place)",
+            ));
+            return None;
+        }
+        Ok(Schema::Newer(version)) => {
+            out.push(Check::fail(
+                "schema",
+                format!(
+                    "{} has schema version {version}, newer than this pam_tap ({SCHEMA_VERSION})",
+                    db.display()
+                ),
+                "install the pam_tap that wrote it",
+            ));
+            return None;
+        }
         Err(e) => {
             out.push(Check::fail(
                 C,
@@ -195,28 +211,6 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
             return None;
         }
     };
-    if version < SCHEMA_VERSION {
-        out.push(Check::fail(
-            "schema",
-            format!(
-                "{} has schema version {version}, this pam_tap needs {SCHEMA_VERSION}: every pass is refused",
-                db.display()
-            ),
-            "tapctl init (upgrades the schema in place)",
-        ));
-        return None;
-    }
-    if version > SCHEMA_VERSION {
-        out.push(Check::fail(
-            "schema",
-            format!(
-                "{} has schema version {version}, newer than this pam_tap ({SCHEMA_VERSION})",
-                db.display()
-            ),
-            "install the pam_tap that wrote it",
-        ));
-        return None;
-    }
     if !warned {
         out.push(Check::ok(
             C,
@@ -232,8 +226,7 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
         "schema",
         format!("version {version}, as this pam_tap expects"),
     ));
-    conn.query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-        .ok()
+    store_checks::clock_high_water(&conn).ok().flatten()
 }
 
 pub(super) fn find_module(opts: &Options, name: &str) -> Option<PathBuf> {
