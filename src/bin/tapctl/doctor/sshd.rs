@@ -52,22 +52,11 @@ pub(super) fn read_sshd_config(opts: &Options, path: &Path, kv: &mut Vec<(String
         return;
     };
     for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (k, v) = line
-            .split_once(|c: char| c.is_whitespace() || c == '=')
-            .map(|(k, v)| {
-                (
-                    k.to_lowercase(),
-                    v.trim_start_matches(['=', ' ', '\t']).trim().to_owned(),
-                )
-            })
-            .unwrap_or((line.to_lowercase(), String::new()));
-        if k == "match" {
-            break;
-        }
+        let (k, v) = match sshd_line(line) {
+            None => continue,
+            Some(SshdLine::Match) => break,
+            Some(SshdLine::Setting(k, v)) => (k, v),
+        };
         if k == "include" {
             for pattern in v.split_whitespace() {
                 let abs = if pattern.starts_with('/') {
@@ -84,15 +73,42 @@ pub(super) fn read_sshd_config(opts: &Options, path: &Path, kv: &mut Vec<(String
             }
             continue;
         }
-        let k = if k == "challengeresponseauthentication" {
-            "kbdinteractiveauthentication".to_owned()
-        } else {
-            k
-        };
         if !kv.iter().any(|(key, _)| *key == k) {
             kv.push((k, v.to_lowercase()));
         }
     }
+}
+
+/// One line of sshd_config, read as sshd reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum SshdLine {
+    /// A keyword (lower-case; the old `ChallengeResponseAuthentication` under its new name) and
+    /// its value (`Include`'s is its patterns).
+    Setting(String, String),
+    /// A `Match` block: conditional, so doctor reads no further.
+    Match,
+}
+
+/// Parses one line of sshd_config: None for a blank line or a comment.
+pub(super) fn sshd_line(line: &str) -> Option<SshdLine> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let (k, v) = line
+        .split_once(|c: char| c.is_whitespace() || c == '=')
+        .map(|(k, v)| {
+            (
+                k.to_lowercase(),
+                v.trim_start_matches(['=', ' ', '\t']).trim().to_owned(),
+            )
+        })
+        .unwrap_or((line.to_lowercase(), String::new()));
+    Some(match k.as_str() {
+        "match" => SshdLine::Match,
+        "challengeresponseauthentication" => SshdLine::Setting("kbdinteractiveauthentication".into(), v),
+        _ => SshdLine::Setting(k, v),
+    })
 }
 
 /// `dir/*.conf`-style patterns: a `*` in the last component only, which is what sshd_config uses.
@@ -124,6 +140,13 @@ pub(super) fn check_sshd(opts: &Options, out: &mut Vec<Check>) {
         out.push(Check::ok(C, "sshd is not installed"));
         return;
     };
+    out.push(judge_sshd(&source, &kv));
+}
+
+/// What sshd's effective settings (from [`sshd_settings`]) mean for a pass; `source` says where
+/// they were read.
+pub(super) fn judge_sshd(source: &str, kv: &[(String, String)]) -> Check {
+    const C: &str = "sshd";
     let get = |k: &str| {
         kv.iter()
             .find(|(key, _)| key == k)
@@ -135,41 +158,39 @@ pub(super) fn check_sshd(opts: &Options, out: &mut Vec<Check>) {
     let password = get("passwordauthentication") == "yes";
     let methods = get("authenticationmethods");
     if !use_pam {
-        out.push(Check::warn(
+        return Check::warn(
             C,
             format!("UsePAM no ({source}): passes cannot log in over ssh"),
             "set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd",
-        ));
-        return;
+        );
     }
     if !methods.is_empty()
         && methods != "any"
         && !methods.contains("keyboard-interactive")
         && !methods.contains("password")
     {
-        out.push(Check::warn(
+        return Check::warn(
             C,
             format!("AuthenticationMethods {methods} ({source}): no password method, passes cannot log in over ssh"),
             "allow keyboard-interactive in AuthenticationMethods, or log in with the pass on the console",
-        ));
-        return;
+        );
     }
     if kbd {
-        out.push(Check::ok(
+        Check::ok(
             C,
             format!("UsePAM yes, KbdInteractiveAuthentication yes ({source}): a first login over ssh sets the new password inside the login"),
-        ));
+        )
     } else if password {
-        out.push(Check::warn(
+        Check::warn(
             C,
             format!("UsePAM yes, KbdInteractiveAuthentication no, PasswordAuthentication yes ({source}): a first login over ssh needs a terminal (sshd then runs passwd); `ssh host cmd`, scp and sftp fail until the password is changed"),
             "set `KbdInteractiveAuthentication yes` in /etc/ssh/sshd_config and reload sshd",
-        ));
+        )
     } else {
-        out.push(Check::warn(
+        Check::warn(
             C,
             format!("KbdInteractiveAuthentication no and PasswordAuthentication no ({source}): passes cannot log in over ssh"),
             "set `KbdInteractiveAuthentication yes` in /etc/ssh/sshd_config and reload sshd",
-        ));
+        )
     }
 }

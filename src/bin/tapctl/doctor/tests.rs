@@ -382,3 +382,60 @@ fn auth_advice_lands_where_pam_unix_lands() {
     assert!(message(&found, "pam.d/common-auth").contains("not valid pam.d syntax"));
     assert!(fix(&found).contains("[success=2 default=ignore]"));
 }
+
+#[test]
+fn sshd_lines_read_as_sshd_reads_them() {
+    let set = |k: &str, v: &str| Some(SshdLine::Setting(k.into(), v.into()));
+    assert_eq!(sshd_line("  # UsePAM no"), None);
+    assert_eq!(sshd_line("   "), None);
+    assert_eq!(sshd_line("UsePAM yes"), set("usepam", "yes"));
+    assert_eq!(sshd_line("UsePAM=yes"), set("usepam", "yes"));
+    assert_eq!(
+        sshd_line("\tKbdInteractiveAuthentication = no"),
+        set("kbdinteractiveauthentication", "no")
+    );
+    assert_eq!(
+        sshd_line("ChallengeResponseAuthentication yes"),
+        set("kbdinteractiveauthentication", "yes")
+    );
+    assert_eq!(
+        sshd_line("Include /etc/ssh/sshd_config.d/*.conf"),
+        set("include", "/etc/ssh/sshd_config.d/*.conf")
+    );
+    assert_eq!(sshd_line("Match User backup"), Some(SshdLine::Match));
+}
+
+#[test]
+fn sshd_settings_mean_what_they_say_for_a_pass() {
+    let kv = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let c = judge_sshd("test", &kv(&[("usepam", "no")]));
+    assert_eq!((c.status, c.message.contains("UsePAM no")), (Level::Warn, true));
+    let c = judge_sshd(
+        "test",
+        &kv(&[("usepam", "yes"), ("kbdinteractiveauthentication", "yes")]),
+    );
+    assert_eq!(c.status, Level::Ok);
+    let c = judge_sshd(
+        "test",
+        &kv(&[
+            ("usepam", "yes"),
+            ("kbdinteractiveauthentication", "no"),
+            ("passwordauthentication", "yes"),
+        ]),
+    );
+    assert_eq!((c.status, c.message.contains("needs a terminal")), (Level::Warn, true));
+    let c = judge_sshd(
+        "test",
+        &kv(&[
+            ("usepam", "yes"),
+            ("kbdinteractiveauthentication", "yes"),
+            ("authenticationmethods", "publickey"),
+        ]),
+    );
+    assert_eq!(
+        (c.status, c.message.contains("no password method")),
+        (Level::Warn, true)
+    );
+}
