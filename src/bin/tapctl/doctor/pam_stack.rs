@@ -52,12 +52,25 @@ pub(super) fn split_fields(line: &str) -> Vec<String> {
 
 /// The `kind` lines of a service, with `@include`, `include` and `substack` expanded.
 pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Result<Vec<PamLine>, String> {
+    let read = |name: &str| {
+        let path = pam_dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    stack_of(&read, service, kind, depth)
+}
+
+/// The `kind` lines of `service` with its includes and substacks expanded, as libpam reads them;
+/// `read` gives the text of a pam.d file by name, so this runs over plain text.
+pub(super) fn stack_of(
+    read: &dyn Fn(&str) -> Result<String, String>,
+    service: &str,
+    kind: &str,
+    depth: u32,
+) -> Result<Vec<PamLine>, String> {
     if depth > 8 {
         return Err(format!("{service}: includes nest too deep"));
     }
-    let path = pam_dir.join(service);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = text.replace("\\\n", " ");
+    let text = read(service)?.replace("\\\n", " ");
     let mut lines = Vec::new();
     for raw in text.lines() {
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -67,7 +80,7 @@ pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Re
         let f = split_fields(line);
         if f[0] == "@include" {
             if let Some(inc) = f.get(1) {
-                lines.extend(stack(pam_dir, inc, kind, depth + 1)?);
+                lines.extend(stack_of(read, inc, kind, depth + 1)?);
             }
             continue;
         }
@@ -75,7 +88,7 @@ pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Re
             continue;
         }
         if f[1] == "include" || f[1] == "substack" {
-            lines.extend(stack(pam_dir, &f[2], kind, depth + 1)?);
+            lines.extend(stack_of(read, &f[2], kind, depth + 1)?);
             continue;
         }
         lines.push(PamLine {

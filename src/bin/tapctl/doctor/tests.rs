@@ -439,3 +439,46 @@ fn sshd_settings_mean_what_they_say_for_a_pass() {
         (Level::Warn, true)
     );
 }
+
+#[test]
+fn pam_stacks_expand_includes_over_plain_text() {
+    let files = [
+        (
+            "sshd",
+            "@include common-auth\n-auth optional pam_gnome_keyring.so\naccount include common-account\n",
+        ),
+        (
+            "common-auth",
+            "# pam_tap first\nauth [success=2 default=ignore] pam_tap.so \\\n  debug\nauth substack more-auth\n",
+        ),
+        (
+            "more-auth",
+            "auth requisite pam_deny.so # the end\npassword requisite pam_tap.so\n",
+        ),
+        ("common-account", "account required pam_unix.so\n"),
+        ("loop", "@include loop\n"),
+    ];
+    let read = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| format!("{name}: missing"))
+    };
+    let auth = stack_of(&read, "sshd", "auth", 0).unwrap();
+    let shape: Vec<(&str, &str, Vec<String>)> = auth
+        .iter()
+        .map(|l| (l.control.as_str(), l.module_name(), l.args.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("[success=2 default=ignore]", "pam_tap.so", vec!["debug".to_string()]),
+            ("requisite", "pam_deny.so", vec![]),
+            ("optional", "pam_gnome_keyring.so", vec![]),
+        ]
+    );
+    assert_eq!(stack_of(&read, "sshd", "account", 0).unwrap()[0].module, "pam_unix.so");
+    assert!(stack_of(&read, "loop", "auth", 0).unwrap_err().contains("too deep"));
+    assert!(stack_of(&read, "gone", "auth", 0).unwrap_err().contains("missing"));
+}
