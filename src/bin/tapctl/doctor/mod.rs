@@ -16,6 +16,8 @@ mod clock;
 mod display_managers;
 mod files;
 mod pam_stack;
+#[cfg(test)]
+mod parser_tests;
 mod sshd;
 #[cfg(test)]
 mod tests;
