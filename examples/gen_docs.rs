@@ -1,14 +1,14 @@
 //! Generates the man pages and shell completions that the packages ship.
 //!
 //! `cargo run --example gen_docs -- OUT_DIR` writes
-//! - `OUT_DIR/man/tapctl.8` from the clap definitions (`pam_tap::cli::Cli`) plus the hand-written
+//! - `OUT_DIR/man/tapctl.8` from the clap definitions (`cli::Cli`) plus the hand-written
 //!   sections of `docs/man/tapctl.8.md`,
 //! - `OUT_DIR/man/pam_tap.8` and `OUT_DIR/man/pam_tap.toml.5` from `docs/man/*.md`,
 //! - `OUT_DIR/completions/{tapctl.bash,_tapctl,tapctl.fish}`.
 //!
-//! The Markdown is a small, fixed subset (see `markdown_to_roff`) so that no converter beyond this
-//! file is needed to build the packages. The date on every page comes from `SOURCE_DATE_EPOCH`
-//! when set, for reproducible builds.
+//! The Markdown is CommonMark with definition lists, converted by mandown (see
+//! `markdown_to_roff`). The date on every page comes from `SOURCE_DATE_EPOCH` when set, for
+//! reproducible builds.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -18,10 +18,19 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
+/// tapctl's command line: the very file the binary compiles (rage does the same with `include!`),
+/// so the pages and completions cannot drift from what tapctl accepts.
+#[allow(dead_code)]
+mod cli {
+    include!("../src/bin/tapctl/cli.rs");
+}
+
 const MANUAL: &str = "pam_tap manual";
 
 /// Where pam_tap.toml(5) takes the key reference generated from the shipped example config.
 const KEYS_MARKER: &str = ".\\\" <!-- keys: conf/pam_tap.toml -->\n";
+/// The same marker in the Markdown source.
+const KEYS_MARKER_MD: &str = "<!-- keys: conf/pam_tap.toml -->\n";
 
 fn main() {
     let out = std::env::args_os()
@@ -56,7 +65,7 @@ fn run(out: &Path) -> Result<(), String> {
     write(&man_dir.join("tapctl.8"), &tapctl)?;
 
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let mut cmd = pam_tap::cli::Cli::command();
+        let mut cmd = cli::Cli::command();
         clap_complete::generate_to(shell, &mut cmd, "tapctl", &comp_dir)
             .map_err(|e| format!("{shell} completion: {e}"))?;
     }
@@ -90,9 +99,7 @@ fn page_date() -> String {
 /// tapctl(8): clap's synopsis, description and options for the tool and for each command, then
 /// the hand-written sections (exit status, roles, files, examples) from Markdown.
 fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, String> {
-    let mut cmd = pam_tap::cli::Cli::command()
-        .name("tapctl")
-        .disable_help_subcommand(true);
+    let mut cmd = cli::Cli::command().name("tapctl").disable_help_subcommand(true);
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone())
         .title("TAPCTL")
@@ -157,17 +164,12 @@ fn tapctl_page(extra_md: &str, date: &str, source: &str) -> Result<Vec<u8>, Stri
     Ok(out)
 }
 
-/// Converts the Markdown subset used in docs/man to man(7) roff.
-///
-/// - `# name(S) -- summary` on the first line: `.TH` and the NAME section;
-/// - `## HEADING` → `.SH`, `### Heading` → `.SS`;
-/// - a line `term` followed by lines starting `: ` → a tagged paragraph (`.TP`);
-/// - `* item` / `- item` → a bulleted paragraph; indented continuation lines join the item;
-/// - fenced code blocks → no-fill, indented; blank line → new paragraph;
-/// - inline `**bold**`, `*italic*`, `` `code` `` (bold), `[text](url)` (text only).
+/// A page of docs/man: `# name(S) -- summary` on the first line (ronn's layout) gives the title
+/// line and NAME, written here with the date, source and manual that mandown's title lacks; the
+/// rest is CommonMark (with definition lists for tagged paragraphs), converted by mandown. The
+/// marker `<!-- keys: ... -->` is kept as a roff comment for [`config_keys_roff`] to replace.
 fn markdown_to_roff(md: &str, date: &str, source: &str) -> Result<String, String> {
-    let mut lines = md.lines().peekable();
-    let first = lines.next().ok_or("empty man page source")?;
+    let (first, body) = md.split_once('\n').ok_or("empty man page source")?;
     let head = first
         .strip_prefix("# ")
         .ok_or("the first line must be `# name(S) -- summary`")?;
@@ -191,66 +193,21 @@ fn markdown_to_roff(md: &str, date: &str, source: &str) -> Result<String, String
         MANUAL
     );
     out.push_str(".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n");
-    let _ = writeln!(out, ".SH NAME\n{} \\- {}", escape(name), inline(summary.trim()));
-
-    // Whether the next text line must start a new paragraph.
-    let mut need_par = false;
-    while let Some(line) = lines.next() {
-        if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(out, ".SH \"{}\"", h.trim().to_uppercase());
-            need_par = false;
-        } else if let Some(h) = line.strip_prefix("### ") {
-            let _ = writeln!(out, ".SS \"{}\"", h.trim());
-            need_par = false;
-        } else if line.starts_with("```") {
-            out.push_str(".PP\n.RS 4\n.nf\n");
-            for code in lines.by_ref() {
-                if code.starts_with("```") {
-                    break;
-                }
-                let _ = writeln!(out, "{}", escape_line(code));
-            }
-            out.push_str(".fi\n.RE\n");
-            need_par = true;
-        } else if line.trim().is_empty() {
-            need_par = true;
-        } else if line.starts_with("<!--") {
-            let _ = writeln!(out, ".\\\" {line}");
-        } else if let Some(item) = line.strip_prefix("* ").or_else(|| line.strip_prefix("- ")) {
-            out.push_str(".IP \\(bu 2\n");
-            let _ = writeln!(out, "{}", line_start(&inline(item)));
-            while let Some(cont) = lines.peek() {
-                if cont.starts_with("  ") && !cont.trim().is_empty() {
-                    let _ = writeln!(out, "{}", line_start(&inline(cont.trim())));
-                    lines.next();
-                } else {
-                    break;
-                }
-            }
-            need_par = true;
-        } else if lines.peek().is_some_and(|n| n.starts_with(": ")) {
-            let _ = writeln!(out, ".TP\n{}", line_start(&inline(line.trim())));
-            while let Some(def) = lines.peek() {
-                if let Some(d) = def.strip_prefix(": ") {
-                    let _ = writeln!(out, "{}", line_start(&inline(d.trim())));
-                    lines.next();
-                } else if def.starts_with("  ") && !def.trim().is_empty() {
-                    let _ = writeln!(out, "{}", line_start(&inline(def.trim())));
-                    lines.next();
-                } else {
-                    break;
-                }
-            }
-            need_par = true;
-        } else {
-            if need_par {
-                out.push_str(".PP\n");
-                need_par = false;
-            }
-            let _ = writeln!(out, "{}", line_start(&inline(line.trim())));
-        }
-    }
+    let _ = writeln!(out, ".SH NAME\n{} \\- {}", escape(name), escape(summary.trim()));
+    let parts: Vec<String> = body.split(KEYS_MARKER_MD).map(mandown_body).collect();
+    out.push_str(&parts.join(KEYS_MARKER));
     Ok(out)
+}
+
+/// mandown's page without its own title line.
+fn mandown_body(md: &str) -> String {
+    let page = mandown::convert(md, "", 1);
+    let body = page.split_once('\n').map_or("", |(_, rest)| rest);
+    let mut body = body.trim_start_matches('\n').to_owned();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body
 }
 
 /// The key reference of pam_tap.toml(5), read off the shipped, fully commented example config: each
@@ -295,11 +252,6 @@ fn config_keys_roff(example: &str) -> String {
 /// Escapes roff's special characters in running text.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\e").replace('-', "\\-").replace('\'', "\\*(Aq")
-}
-
-/// A verbatim line: escaped, and protected when it would read as a request.
-fn escape_line(s: &str) -> String {
-    line_start(&escape(s))
 }
 
 /// A text line beginning with `.` or `'` would be read as a request.

@@ -1,13 +1,10 @@
 //! pam_tap: Temporary Access Pass for Linux logins.
 //!
 //! One library serves both front ends: the PAM module (`src/pam/`, a thin FFI shell over
-//! [`core`]) and `tapctl` (over [`admin`]). Nothing about passes, policy or storage is written twice.
+//! [`core`]) and `tapctl` (`src/bin/tapctl/`: its command line, rendering,
+//! bulk issue and doctor, over [`admin`]; none of that is linked into the module). Nothing about passes, policy or storage is written twice.
 
 pub mod admin;
-pub mod as_user;
-pub mod boundary;
-pub mod bulk;
-pub mod cli;
 pub mod config;
 pub mod core;
 pub mod error;
@@ -19,12 +16,11 @@ pub mod outcome;
 pub mod passcode;
 pub mod reset;
 pub mod store;
+pub mod store_checks;
 pub mod sudo;
 pub mod text;
 pub mod timefmt;
-pub mod unlock;
 pub mod users;
 
-pub mod doctor;
 mod pam;
-mod safefile;
+pub mod safefile;

@@ -8,27 +8,64 @@ use std::path::Path;
 
 use crate::error::Error;
 
+/// Why a file or directory is not trusted: the one definition of a trusted file. The module turns
+/// it into a refusal ([`Error::Unsafe`]); `tapctl doctor` into a finding with the fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untrusted {
+    Symlink,
+    /// Not a regular file (`dir` false) or not a directory (`dir` true).
+    WrongKind {
+        dir: bool,
+    },
+    NotRootOwned {
+        uid: u32,
+    },
+    /// Group- or world-writable; `mode` is the permission bits.
+    Writable {
+        mode: u32,
+    },
+}
+
+impl Untrusted {
+    /// The first rule `meta` breaks, if any. `meta` comes from `symlink_metadata` of a path or
+    /// from `fstat` of a descriptor opened with `O_NOFOLLOW`.
+    pub fn of(meta: &Metadata, dir: bool) -> Option<Self> {
+        let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
+        if meta.file_type().is_symlink() {
+            Some(Self::Symlink)
+        } else if !kind_ok {
+            Some(Self::WrongKind { dir })
+        } else if meta.uid() != 0 {
+            Some(Self::NotRootOwned { uid: meta.uid() })
+        } else if meta.mode() & 0o022 != 0 {
+            Some(Self::Writable {
+                mode: meta.mode() & 0o7777,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The refusal, naming `what` ("file", "directory") and the path.
+    fn refusal(self, what: &str, path: &Path) -> Error {
+        let path = path.display();
+        Error::Unsafe(match self {
+            Self::Symlink => format!("{what} {path} is a symlink"),
+            Self::WrongKind { dir } => {
+                let kind = if dir { "a directory" } else { "a regular file" };
+                format!("{what} {path} is not {kind}")
+            }
+            Self::NotRootOwned { uid } => format!("{what} {path} is owned by uid {uid}, not root"),
+            Self::Writable { mode } => format!("{what} {path} is group- or world-writable (mode {mode:o})"),
+        })
+    }
+}
+
 fn check_meta(what: &str, path: &Path, meta: &Metadata, dir: bool) -> Result<(), Error> {
-    let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
-    if !kind_ok {
-        let kind = if dir { "a directory" } else { "a regular file" };
-        return Err(Error::Unsafe(format!("{what} {} is not {kind}", path.display())));
+    match Untrusted::of(meta, dir) {
+        Some(problem) => Err(problem.refusal(what, path)),
+        None => Ok(()),
     }
-    if meta.uid() != 0 {
-        return Err(Error::Unsafe(format!(
-            "{what} {} is owned by uid {}, not root",
-            path.display(),
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(Error::Unsafe(format!(
-            "{what} {} is group- or world-writable (mode {:o})",
-            path.display(),
-            meta.mode() & 0o7777
-        )));
-    }
-    Ok(())
 }
 
 /// Checks the directory holding `path` (not following a symlink at the directory itself).
@@ -38,9 +75,6 @@ pub fn check_parent(path: &Path) -> Result<(), Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .ok_or_else(|| Error::Unsafe(format!("{} has no parent directory", path.display())))?;
     let meta = std::fs::symlink_metadata(parent).map_err(|e| Error::Io(format!("{}: {e}", parent.display())))?;
-    if meta.file_type().is_symlink() {
-        return Err(Error::Unsafe(format!("directory {} is a symlink", parent.display())));
-    }
     check_meta("directory", parent, &meta, true)
 }
 
@@ -103,6 +137,34 @@ mod tests {
 
     fn am_root() -> bool {
         nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn untrusted_names_the_first_rule_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "x").unwrap();
+        let l = dir.path().join("l.toml");
+        std::os::unix::fs::symlink(&f, &l).unwrap();
+        let meta = |p: &Path| std::fs::symlink_metadata(p).unwrap();
+        assert_eq!(Untrusted::of(&meta(&l), false), Some(Untrusted::Symlink));
+        assert_eq!(
+            Untrusted::of(&meta(dir.path()), false),
+            Some(Untrusted::WrongKind { dir: false })
+        );
+        assert_eq!(Untrusted::of(&meta(&f), true), Some(Untrusted::WrongKind { dir: true }));
+        if am_root() {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o620)).unwrap();
+            assert_eq!(
+                Untrusted::of(&meta(&f), false),
+                Some(Untrusted::Writable { mode: 0o620 })
+            );
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert_eq!(Untrusted::of(&meta(&f), false), None);
+        } else {
+            let uid = nix::unistd::geteuid().as_raw();
+            assert_eq!(Untrusted::of(&meta(&f), false), Some(Untrusted::NotRootOwned { uid }));
+        }
     }
 
     #[test]

@@ -120,9 +120,9 @@ fn all_snippets() -> Vec<Snippet> {
         out.extend(snippets_of(&name, &std::fs::read_to_string(&f).unwrap(), true));
     }
     // doctor's advice: the code spans of its messages (the tests below it are fixtures).
-    let doctor = std::fs::read_to_string(repo.join("src/doctor.rs")).unwrap();
+    let doctor = std::fs::read_to_string(repo.join("src/bin/tapctl/doctor/pam_stack.rs")).unwrap();
     let advice = doctor.split("#[cfg(test)]").next().unwrap();
-    out.extend(snippets_of("src/doctor.rs", advice, false));
+    out.extend(snippets_of("src/bin/tapctl/doctor/pam_stack.rs", advice, false));
     out
 }
 

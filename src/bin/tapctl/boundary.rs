@@ -1,4 +1,4 @@
-//! tapctl's front door: what an operator (anyone but root itself, see [`crate::invoker`]) may
+//! tapctl's front door: what an operator (anyone but root itself, see [`pam_tap::invoker`]) may
 //! not ask of a program that runs as root on their behalf.
 //!
 //! - Another policy file: `--config` or `PAM_TAP_CONFIG` would let an operator run under a stale
@@ -8,11 +8,11 @@
 //!   --root`), as root.
 //!
 //! Everything else an operator names is read with their own rights ([`crate::as_user`]) or
-//! checked as text ([`crate::text`]).
+//! checked as text ([`pam_tap::text`]).
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, Result};
-use crate::invoker::Invoker;
+use pam_tap::error::{Error, Result};
+use pam_tap::invoker::Invoker;
 
 /// The environment variable that names another policy file.
 pub const CONFIG_ENV: &str = "PAM_TAP_CONFIG";

@@ -1,47 +1,35 @@
-//! tapctl: the issuing CLI of pam_tap.
+//! tapctl: the issuing CLI of pam_tap. Its command line, rendering, bulk issue, doctor and the
+//! operator's front door live here, beside it, so that none of them is linked into pam_tap.so.
+
+mod as_user;
+mod boundary;
+mod bulk;
+/// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
+mod cli;
+mod doctor;
+mod render;
+mod unlock;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use pam_tap::admin::{self, IssueRequest, Operator, Start, View};
-use pam_tap::bulk;
-use pam_tap::cli::{Cli, Command, IssueArgs};
+use cli::{Cli, Command, IssueArgs};
+use pam_tap::admin::{self, IssueRequest, Operator, Start};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::reset;
-use pam_tap::store::{AuditEntry, Store};
+use pam_tap::store::Store;
 use pam_tap::users::System;
-use pam_tap::{as_user, boundary, invoker, text};
+use pam_tap::{invoker, text};
+use render::{json, local, print_log, print_views, show_view};
 
 /// Largest CSV `issue --csv` reads.
 const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
 
-fn local(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
-
-fn opt_local(t: Option<i64>) -> String {
-    t.map_or("-".into(), local)
-}
-
 #[allow(clippy::disallowed_methods)] // tapctl's one clock
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).map_err(|e| Error::Io(e.to_string()))?
-    );
-    Ok(())
 }
 
 fn load(cli: &Cli) -> Result<Policy> {
@@ -227,77 +215,6 @@ fn read_csv(op: &Operator, file: &std::path::Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| Error::Refused(format!("{} is not UTF-8 text", file.display())))
 }
 
-fn print_views(views: &[View]) {
-    println!(
-        "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
-        "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME"
-    );
-    for v in views {
-        println!(
-            "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
-            v.id,
-            text::shown(&v.user),
-            v.status.as_str(),
-            local(v.expires_at),
-            if v.one_time { "yes" } else { "no" },
-            text::shown(&v.issued_by)
-        );
-    }
-}
-
-fn show_view(v: &View) {
-    println!("pass {} for {} (uid {})", v.id, text::shown(&v.user), v.uid);
-    println!("  status          {}", v.status.as_str());
-    println!(
-        "  issued          {} by {}",
-        local(v.created_at),
-        text::shown(&v.issued_by)
-    );
-    println!("  valid from      {}", local(v.starts_at));
-    println!("  valid until     {}", local(v.expires_at));
-    println!("  one-time        {}", if v.one_time { "yes" } else { "no" });
-    println!(
-        "  password reset  {}",
-        if v.reset_password {
-            "yes (change forced at first login)"
-        } else {
-            "no"
-        }
-    );
-    println!("  used            {} ({} time(s))", opt_local(v.used_at), v.use_count);
-    println!("  failures        {}", v.failures);
-    println!("  locked          {}", opt_local(v.locked_at));
-    println!("  revoked         {}", opt_local(v.revoked_at));
-    if let Some(r) = &v.reason {
-        println!("  reason          {}", text::shown(r));
-    }
-}
-
-fn print_log(entries: &[AuditEntry]) {
-    for e in entries {
-        let mut line = format!(
-            "{}  {:<10} user={}",
-            local(e.at),
-            text::shown(&e.event),
-            text::shown_opt(e.user.as_deref())
-        );
-        if let Some(id) = e.pass_id {
-            line.push_str(&format!(" pass={id}"));
-        }
-        for (k, v) in [
-            ("operator", &e.operator),
-            ("service", &e.service),
-            ("rhost", &e.rhost),
-            ("reason", &e.reason),
-        ] {
-            if let Some(v) = v {
-                line.push_str(&format!(" {k}={}", text::shown(v)));
-            }
-        }
-        println!("{line}");
-    }
-}
-
 fn run(cli: &Cli) -> Result<()> {
     boundary::admit(
         cli,
@@ -360,7 +277,7 @@ fn run(cli: &Cli) -> Result<()> {
             let policy = load(cli)?;
             let op = operator(&policy)?;
             let mut store = Store::open(&policy.database)?;
-            let id = pam_tap::unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
+            let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
         }
@@ -388,7 +305,7 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Doctor { json: j, root } => {
-            if pam_tap::doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
+            if doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
                 return Err(Error::Refused(
                     "doctor found problems that need fixing (FAIL above)".into(),
                 ));

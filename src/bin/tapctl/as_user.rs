@@ -19,7 +19,7 @@ use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, getgrouplist, pipe, setgroups, setresgid, setresuid, ForkResult, Gid, Uid, User};
 
-use crate::error::{Error, Result};
+use pam_tap::error::{Error, Result};
 
 /// Child exit codes beside an errno (which are all below 200).
 const DROP_FAILED: i32 = 200;

@@ -1,10 +1,10 @@
-//! tapctl's command line, in one place so man pages and completions are generated from it.
+// tapctl's command line, in one place so man pages and completions are generated from it.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::DEFAULT_CONFIG;
+use pam_tap::config::DEFAULT_CONFIG;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,11 +1,11 @@
 //! `tapctl unlock USER`: ends the rest a pass took after too many wrong answers. The same roles
 //! as revoke; audited as `unlocked`.
 
-use crate::admin::{may_act_on, target, Operator};
-use crate::config::Policy;
-use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::users::Directory;
+use pam_tap::admin::{may_act_on, target, Operator};
+use pam_tap::config::Policy;
+use pam_tap::error::{Error, Result};
+use pam_tap::store::Store;
+use pam_tap::users::Directory;
 
 /// Unlocks the user's newest pass; returns its id.
 pub fn unlock(

@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
-use crate::config::{parse_duration, Policy};
-use crate::error::{Error, Result};
-use crate::reset;
-use crate::store::Store;
-use crate::text;
-use crate::users::{self, Directory};
+use pam_tap::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator};
+use pam_tap::config::{parse_duration, Policy};
+use pam_tap::error::{Error, Result};
+use pam_tap::reset;
+use pam_tap::store::Store;
+use pam_tap::text;
+use pam_tap::users::{self, Directory};
 
 /// Most rows one file may hold.
 pub const MAX_ROWS: usize = 100_000;
@@ -43,51 +43,26 @@ enum Column {
 
 const POSITIONAL: [Column; 4] = [Column::User, Column::Lifetime, Column::OneTime, Column::Reason];
 
-/// Splits one CSV line into fields, honouring RFC 4180 quotes.
-fn fields(line: &str, lineno: usize) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cur.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cur.push(c),
-            (false, '"') if cur.trim().is_empty() && !was_quoted => {
-                cur.clear();
-                quoted = true;
-                was_quoted = true;
-            }
-            (false, ',') => {
-                out.push(if was_quoted {
-                    cur.clone()
-                } else {
-                    cur.trim().to_string()
-                });
-                cur.clear();
-                was_quoted = false;
-            }
-            (false, '"') => return Err(Error::Refused(format!("line {lineno}: stray quote"))),
-            (false, c) if was_quoted && !c.is_whitespace() => {
-                return Err(Error::Refused(format!("line {lineno}: text after a closing quote")))
-            }
-            (false, c) => {
-                if !was_quoted {
-                    cur.push(c)
-                }
-            }
-        }
+/// The reader of an uploaded CSV: no fixed header (one is recognised by its first cell), rows of
+/// any width (checked against the header below), `#` comments and a UTF-8 BOM dropped. Fields are
+/// trimmed in [`fields`], after the line-break check.
+fn reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes())
+}
+
+/// The fields of one record. A field may not run across lines: the file is read a line per row,
+/// and a quote left open would otherwise swallow the rest of the file into one field.
+fn fields(record: &csv::StringRecord, lineno: usize) -> Result<Vec<String>> {
+    if record.iter().any(|f| f.contains(['\n', '\r'])) {
+        return Err(Error::Refused(format!(
+            "line {lineno}: unterminated quote (a field may not run across lines)"
+        )));
     }
-    if quoted {
-        return Err(Error::Refused(format!("line {lineno}: unterminated quote")));
-    }
-    out.push(if was_quoted { cur } else { cur.trim().to_string() });
-    Ok(out)
+    Ok(record.iter().map(|f| f.trim().to_string()).collect())
 }
 
 fn one_time_value(v: &str, lineno: usize) -> Result<Option<bool>> {
@@ -105,13 +80,25 @@ fn one_time_value(v: &str, lineno: usize) -> Result<Option<bool>> {
 pub fn parse(text: &str) -> Result<Vec<Row>> {
     let mut columns: Option<Vec<Column>> = None;
     let mut rows = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let lineno = i + 1;
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+    for record in reader(text).records() {
+        // Text in, so the reader's only error is a bad record; its message quotes no field.
+        let record = record.map_err(|e| {
+            let at = e.position().map_or(0, csv::Position::line);
+            Error::Refused(format!("line {at}: not a CSV row"))
+        })?;
+        // Counted here: the reader's own count and position lag behind blank lines and CRLFs it
+        // has skipped; a record never starts with a line break, so skip those to its first byte.
+        let mut first = record.position().map_or(0, |p| p.byte() as usize).min(text.len());
+        first += text.as_bytes()[first..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        let lineno = 1 + text.as_bytes()[..first].iter().filter(|&&b| b == b'\n').count();
+        let f = fields(&record, lineno)?;
+        // A line of spaces, or a comment after leading spaces (the reader sees only column 0).
+        if f.iter().all(String::is_empty) || f[0].starts_with('#') {
             continue;
         }
-        let f = fields(line, lineno)?;
         if columns.is_none() && rows.is_empty() && f[0].eq_ignore_ascii_case("user") {
             let mut cols = Vec::new();
             for name in &f {
@@ -336,33 +323,39 @@ pub fn issue(
         .collect())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// The issued passes as CSV with a header, one row per pass (times RFC 3339 UTC).
+/// The issued passes as CSV with a header, one row per pass (times RFC 3339 UTC); fields are
+/// quoted where they need it (a comma, a quote, a line break).
 pub fn to_csv(issued: &[Issued]) -> String {
-    let mut out = String::from("user,pass,pass_id,starts_at,expires_at,one_time,reset_password,operator,note\n");
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "user",
+        "pass",
+        "pass_id",
+        "starts_at",
+        "expires_at",
+        "one_time",
+        "reset_password",
+        "operator",
+        "note",
+    ];
+    let mut rows = vec![header.map(String::from)];
     for i in issued {
-        let cells = [
-            csv_field(&i.user),
-            csv_field(&i.pass),
+        rows.push([
+            i.user.clone(),
+            i.pass.to_string(),
             i.pass_id.to_string(),
             admin::rfc3339(i.starts_at),
             admin::rfc3339(i.expires_at),
             i.one_time.to_string(),
             i.reset_password.to_string(),
-            csv_field(&i.operator),
-            csv_field(i.note.as_deref().unwrap_or("")),
-        ];
-        out.push_str(&cells.join(","));
-        out.push('\n');
+            i.operator.clone(),
+            i.note.clone().unwrap_or_default(),
+        ]);
     }
-    out
+    for row in &rows {
+        out.write_record(row).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(out.into_inner().expect("flushing to memory cannot fail")).expect("UTF-8 fields in, UTF-8 out")
 }
 
 #[cfg(test)]
@@ -424,8 +417,26 @@ mod tests {
 
     #[test]
     fn csv_out_quotes_what_needs_it() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        let line = |cell: &str| {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["x", cell]).unwrap();
+            String::from_utf8(w.into_inner().unwrap()).unwrap()
+        };
+        assert_eq!(line("a,b"), "x,\"a,b\"\n");
+        assert_eq!(line("plain"), "x,plain\n");
+        assert_eq!(line("say \"x\""), "x,\"say \"\"x\"\"\"\n");
+    }
+
+    #[test]
+    fn a_bom_and_crlf_from_a_spreadsheet_are_read() {
+        let rows = parse("\u{feff}user,lifetime\r\nalice,2h\r\n  # a note\r\n   \r\n\r\nbob\r\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].user.as_str(), rows[0].lifetime.as_deref()),
+            ("alice", Some("2h"))
+        );
+        assert_eq!((rows[1].line, rows[1].user.as_str()), (6, "bob"));
+        let e = parse("user\r\n\r\nalice\r\n\r\nbob,1h\r\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 5: 2 fields"), "{e}");
     }
 }

@@ -126,10 +126,10 @@ mod tests {
     const SHIPPED: [(&str, &str); 3] = [
         (
             "gdm-password",
-            include_str!("../../tests/e2e/debian-pam.d/gdm-password"),
+            include_str!("../../../../tests/e2e/debian-pam.d/gdm-password"),
         ),
-        ("lightdm", include_str!("../../tests/e2e/debian-pam.d/lightdm")),
-        ("sddm", include_str!("../../tests/e2e/debian-pam.d/sddm")),
+        ("lightdm", include_str!("../../../../tests/e2e/debian-pam.d/lightdm")),
+        ("sddm", include_str!("../../../../tests/e2e/debian-pam.d/sddm")),
     ];
 
     fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Options) {

@@ -1,0 +1,367 @@
+//! The PAM stacks: pam.d parsed as text, and where pam_tap sits in each service that matters.
+
+use super::*;
+
+#[derive(Clone, Debug)]
+pub(super) struct PamLine {
+    pub(super) control: String,
+    pub(super) module: String,
+    pub(super) args: Vec<String>,
+}
+
+impl PamLine {
+    pub(super) fn module_name(&self) -> &str {
+        self.module.rsplit('/').next().unwrap_or(&self.module)
+    }
+    pub(super) fn has_arg(&self, a: &str) -> bool {
+        self.args.iter().any(|x| x == a)
+    }
+    pub(super) fn arg_value(&self, key: &str) -> Option<&str> {
+        self.args.iter().find_map(|x| x.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+/// Splits one pam.d line into its fields; `[...]` controls may hold spaces.
+pub(super) fn split_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    for ch in line.chars() {
+        match ch {
+            '[' => {
+                depth += 1;
+                cur.push(ch)
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(ch)
+            }
+            c if c.is_whitespace() && depth <= 0 => {
+                if !cur.is_empty() {
+                    fields.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        fields.push(cur);
+    }
+    fields
+}
+
+/// The `kind` lines of a service, with `@include`, `include` and `substack` expanded.
+pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Result<Vec<PamLine>, String> {
+    let read = |name: &str| {
+        let path = pam_dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    stack_of(&read, service, kind, depth)
+}
+
+/// The `kind` lines of `service` with its includes and substacks expanded, as libpam reads them;
+/// `read` gives the text of a pam.d file by name, so this runs over plain text.
+pub(super) fn stack_of(
+    read: &dyn Fn(&str) -> Result<String, String>,
+    service: &str,
+    kind: &str,
+    depth: u32,
+) -> Result<Vec<PamLine>, String> {
+    if depth > 8 {
+        return Err(format!("{service}: includes nest too deep"));
+    }
+    let text = read(service)?.replace("\\\n", " ");
+    let mut lines = Vec::new();
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let f = split_fields(line);
+        if f[0] == "@include" {
+            if let Some(inc) = f.get(1) {
+                lines.extend(stack_of(read, inc, kind, depth + 1)?);
+            }
+            continue;
+        }
+        if f.len() < 3 || f[0].trim_start_matches('-') != kind {
+            continue;
+        }
+        if f[1] == "include" || f[1] == "substack" {
+            lines.extend(stack_of(read, &f[2], kind, depth + 1)?);
+            continue;
+        }
+        lines.push(PamLine {
+            control: f[1].clone(),
+            module: f[2].clone(),
+            args: f[3..].to_vec(),
+        });
+    }
+    Ok(lines)
+}
+
+/// How far a `[success=N ...]` jump goes, if the control jumps on success.
+pub(super) fn success_jump(control: &str) -> Option<usize> {
+    let inner = control.strip_prefix('[')?.strip_suffix(']')?;
+    inner
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("success="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Findings for one stack (`auth` or `password`) of one service: (level, text, fix).
+pub(super) fn judge_stack(lines: &[PamLine], kind: &str, opts: &Options) -> Vec<(Level, String, Option<String>)> {
+    let mut found = Vec::new();
+    let tap = lines.iter().position(|l| l.module_name() == "pam_tap.so");
+    let unix = lines.iter().position(|l| l.module_name() == "pam_unix.so");
+    let Some(t) = tap else {
+        return found;
+    };
+    let line = &lines[t];
+    let reads = line.arg_value("config").unwrap_or(DEFAULT_CONFIG);
+    if opts.path(reads) != opts.config {
+        found.push((
+            Level::Warn,
+            format!("{kind}: pam_tap reads {reads}, not the file checked here"),
+            Some(format!("tapctl --config {reads} doctor")),
+        ));
+    }
+    match unix {
+        Some(u) if u < t => found.push((
+            Level::Fail,
+            format!("{kind}: pam_unix comes before pam_tap, so pam_unix decides alone"),
+            Some(
+                "put pam_tap before pam_unix: pam-auth-update --enable pam-tap (Debian) or edit the authselect profile"
+                    .into(),
+            ),
+        )),
+        Some(u) => {
+            let unix_line = &lines[u];
+            if kind == "auth" && !(unix_line.has_arg("try_first_pass") || unix_line.has_arg("use_first_pass")) {
+                found.push((
+                    Level::Warn,
+                    "auth: pam_unix lacks try_first_pass: users are asked for their password twice".into(),
+                    Some("add try_first_pass to the pam_unix auth line (pam-auth-update does it)".into()),
+                ));
+            }
+            if kind == "password" {
+                if !unix_line.has_arg("use_authtok") {
+                    found.push((
+                        Level::Warn,
+                        "password: pam_unix lacks use_authtok: the new password is asked for twice".into(),
+                        Some("add use_authtok to the pam_unix password line (pam-auth-update does it)".into()),
+                    ));
+                }
+                let skips_unix = line.control == "sufficient"
+                    || success_jump(&line.control).is_some_and(|n| t + n >= u)
+                    || line.control.contains("success=done");
+                if skips_unix {
+                    found.push((
+                        Level::Fail,
+                        format!(
+                            "password: pam_tap's control {} skips pam_unix: the new password is never written",
+                            line.control
+                        ),
+                        Some("use `password requisite pam_tap.so`".into()),
+                    ));
+                }
+            }
+        }
+        None => {}
+    }
+    if kind == "auth" && matches!(line.control.as_str(), "required" | "requisite") {
+        found.push((
+            Level::Fail,
+            format!(
+                "auth: pam_tap is {}: every user without a pass is refused",
+                line.control
+            ),
+            Some(auth_control_fix(lines, t, unix)),
+        ));
+    }
+    if !control_is_valid(&line.control) {
+        found.push((
+            Level::Fail,
+            format!(
+                "{kind}: pam_tap's control {} is not valid pam.d syntax: libpam fails every login through it",
+                line.control
+            ),
+            Some(if kind == "auth" {
+                auth_control_fix(lines, t, unix)
+            } else {
+                "use `password requisite pam_tap.so`".into()
+            }),
+        ));
+    }
+    found
+}
+
+/// The auth control pam_tap needs at line `t`: a good pass lands where pam_unix's own success
+/// lands, so whatever follows in the stack (pam_permit, a second factor in the including file)
+/// still runs. On Debian that is `[success=N ...]` counted to pam_unix's jump target (what
+/// pam-auth-update writes from the profile's `success=end`); where pam_unix is `sufficient`
+/// (authselect) it is `done`, which ends the stack exactly as pam_unix's own success does.
+pub(super) fn auth_control_fix(lines: &[PamLine], t: usize, unix: Option<usize>) -> String {
+    let control = match unix.filter(|&u| u > t).map(|u| (u, &lines[u].control)) {
+        Some((u, c)) => match success_jump(c) {
+            Some(n) => Some(format!("[success={} default=ignore]", u - t + n)),
+            None if c == "sufficient" || c.contains("success=done") => Some("[success=done default=ignore]".into()),
+            None => None,
+        },
+        None => None,
+    };
+    match control {
+        Some(c) => format!("use `auth {c} pam_tap.so` (pam-auth-update --enable pam-tap writes it on Debian)"),
+        None => "give pam_tap a success jump that lands where pam_unix's success lands (pam-auth-update --enable pam-tap counts it)".into(),
+    }
+}
+
+/// Whether libpam accepts `control`: a keyword, or `[value=action ...]` with libpam's return-code
+/// names and actions (`end` is pam-auth-update's profile syntax, never valid in pam.d itself).
+pub(super) fn control_is_valid(control: &str) -> bool {
+    const VALUES: &[&str] = &[
+        "success",
+        "open_err",
+        "symbol_err",
+        "service_err",
+        "system_err",
+        "buf_err",
+        "perm_denied",
+        "auth_err",
+        "cred_insufficient",
+        "authinfo_unavail",
+        "user_unknown",
+        "maxtries",
+        "new_authtok_reqd",
+        "acct_expired",
+        "session_err",
+        "cred_unavail",
+        "cred_expired",
+        "cred_err",
+        "no_module_data",
+        "conv_err",
+        "authtok_err",
+        "authtok_recover_err",
+        "authtok_lock_busy",
+        "authtok_disable_aging",
+        "try_again",
+        "ignore",
+        "abort",
+        "authtok_expired",
+        "module_unknown",
+        "bad_item",
+        "conv_again",
+        "incomplete",
+        "default",
+    ];
+    const ACTIONS: &[&str] = &["ignore", "bad", "die", "ok", "done", "reset"];
+    let Some(inner) = control.strip_prefix('[').and_then(|c| c.strip_suffix(']')) else {
+        return matches!(
+            control,
+            "required" | "requisite" | "sufficient" | "optional" | "include" | "substack"
+        );
+    };
+    inner.split_whitespace().all(|kv| {
+        kv.split_once('=').is_some_and(|(k, v)| {
+            VALUES.contains(&k.to_ascii_lowercase().as_str())
+                && (ACTIONS.contains(&v.to_ascii_lowercase().as_str()) || v.parse::<u32>().is_ok_and(|n| n > 0))
+        })
+    })
+}
+
+pub(super) fn check_pam(opts: &Options, policy: Option<&Policy>, out: &mut Vec<Check>) {
+    let pam_dir = opts.path("/etc/pam.d");
+    let mut results = Vec::new();
+    let mut wired_anywhere = false;
+    for service in SERVICES {
+        if !pam_dir.join(service).exists() {
+            continue;
+        }
+        let auth = stack(&pam_dir, service, "auth", 0);
+        let password = stack(&pam_dir, service, "password", 0);
+        let (auth, password) = match (auth, password) {
+            (Ok(a), Ok(p)) => (a, p),
+            (Err(e), _) | (_, Err(e)) => {
+                results.push(Check::fail(
+                    &format!("pam.d/{service}"),
+                    e,
+                    "repair the file or the include it names",
+                ));
+                continue;
+            }
+        };
+        let has = |l: &[PamLine]| l.iter().any(|x| x.module_name() == "pam_tap.so");
+        let (in_auth, in_password) = (has(&auth), has(&password));
+        wired_anywhere |= in_auth || in_password;
+        results.push(judge_service(service, &auth, &password, in_auth, in_password, opts));
+    }
+    // Without a readable policy pam_tap refuses every pass, so an unwired stack is no extra harm.
+    let enabled = policy.is_some_and(|p| p.enabled);
+    if results.is_empty() {
+        out.push(Check::warn(
+            "pam.d",
+            format!("none of {} exists under {}", SERVICES.join(", "), pam_dir.display()),
+            "wire pam_tap by hand before pam_unix in auth and password (man pam_tap)",
+        ));
+        return;
+    }
+    if !wired_anywhere {
+        let fix = "pam-auth-update --enable pam-tap (Debian) or the authselect recipe (Fedora)";
+        out.push(if enabled {
+            Check::warn(
+                "pam.d",
+                "pam_tap is enabled in the config but in no PAM stack: passes are never asked for",
+                fix,
+            )
+        } else {
+            Check::ok("pam.d", "pam_tap is in no PAM stack yet (passes are off in any case)")
+        });
+        return;
+    }
+    out.extend(results);
+}
+
+pub(super) fn judge_service(
+    service: &str,
+    auth: &[PamLine],
+    password: &[PamLine],
+    in_auth: bool,
+    in_password: bool,
+    opts: &Options,
+) -> Check {
+    let name = format!("pam.d/{service}");
+    let mut findings = judge_stack(auth, "auth", opts);
+    findings.extend(judge_stack(password, "password", opts));
+    if in_auth && !in_password && !password.is_empty() {
+        findings.push((
+            Level::Fail,
+            "password: no pam_tap, so a user who logs in with a pass is asked for a current password they do not have"
+                .into(),
+            Some("add `password requisite pam_tap.so` before pam_unix (pam-auth-update --enable pam-tap)".into()),
+        ));
+    }
+    if !in_auth && !auth.is_empty() {
+        findings.push((
+            Level::Warn,
+            "auth: no pam_tap: passes do not log in through this service".into(),
+            Some("pam-auth-update --enable pam-tap, or add pam_tap before pam_unix in its auth stack".into()),
+        ));
+    }
+    // Worst first; the fix shown is the worst finding's.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+    if let Some((worst, _, fix)) = findings.first().cloned() {
+        let msg: Vec<String> = findings.into_iter().map(|f| f.1).collect();
+        return Check::new(&name, worst, msg.join("; "), fix);
+    }
+    let mut parts = Vec::new();
+    if in_auth {
+        parts.push("auth: pam_tap before pam_unix");
+    }
+    if in_password {
+        parts.push("password: pam_tap before pam_unix");
+    }
+    if in_auth && password.is_empty() && !service.starts_with("common-") {
+        parts.push("no password lines of its own");
+    }
+    Check::ok(&name, parts.join("; "))
+}

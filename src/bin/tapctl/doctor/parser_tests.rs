@@ -1,0 +1,103 @@
+//! doctor's parsers and judgements over plain text: no files, no root.
+
+use super::*;
+
+#[test]
+fn sshd_lines_read_as_sshd_reads_them() {
+    let set = |k: &str, v: &str| Some(SshdLine::Setting(k.into(), v.into()));
+    assert_eq!(sshd_line("  # UsePAM no"), None);
+    assert_eq!(sshd_line("   "), None);
+    assert_eq!(sshd_line("UsePAM yes"), set("usepam", "yes"));
+    assert_eq!(sshd_line("UsePAM=yes"), set("usepam", "yes"));
+    assert_eq!(
+        sshd_line("\tKbdInteractiveAuthentication = no"),
+        set("kbdinteractiveauthentication", "no")
+    );
+    assert_eq!(
+        sshd_line("ChallengeResponseAuthentication yes"),
+        set("kbdinteractiveauthentication", "yes")
+    );
+    assert_eq!(
+        sshd_line("Include /etc/ssh/sshd_config.d/*.conf"),
+        set("include", "/etc/ssh/sshd_config.d/*.conf")
+    );
+    assert_eq!(sshd_line("Match User backup"), Some(SshdLine::Match));
+}
+
+#[test]
+fn sshd_settings_mean_what_they_say_for_a_pass() {
+    let kv = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let c = judge_sshd("test", &kv(&[("usepam", "no")]));
+    assert_eq!((c.status, c.message.contains("UsePAM no")), (Level::Warn, true));
+    let c = judge_sshd(
+        "test",
+        &kv(&[("usepam", "yes"), ("kbdinteractiveauthentication", "yes")]),
+    );
+    assert_eq!(c.status, Level::Ok);
+    let c = judge_sshd(
+        "test",
+        &kv(&[
+            ("usepam", "yes"),
+            ("kbdinteractiveauthentication", "no"),
+            ("passwordauthentication", "yes"),
+        ]),
+    );
+    assert_eq!((c.status, c.message.contains("needs a terminal")), (Level::Warn, true));
+    let c = judge_sshd(
+        "test",
+        &kv(&[
+            ("usepam", "yes"),
+            ("kbdinteractiveauthentication", "yes"),
+            ("authenticationmethods", "publickey"),
+        ]),
+    );
+    assert_eq!(
+        (c.status, c.message.contains("no password method")),
+        (Level::Warn, true)
+    );
+}
+
+#[test]
+fn pam_stacks_expand_includes_over_plain_text() {
+    let files = [
+        (
+            "sshd",
+            "@include common-auth\n-auth optional pam_gnome_keyring.so\naccount include common-account\n",
+        ),
+        (
+            "common-auth",
+            "# pam_tap first\nauth [success=2 default=ignore] pam_tap.so \\\n  debug\nauth substack more-auth\n",
+        ),
+        (
+            "more-auth",
+            "auth requisite pam_deny.so # the end\npassword requisite pam_tap.so\n",
+        ),
+        ("common-account", "account required pam_unix.so\n"),
+        ("loop", "@include loop\n"),
+    ];
+    let read = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| format!("{name}: missing"))
+    };
+    let auth = stack_of(&read, "sshd", "auth", 0).unwrap();
+    let shape: Vec<(&str, &str, Vec<String>)> = auth
+        .iter()
+        .map(|l| (l.control.as_str(), l.module_name(), l.args.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("[success=2 default=ignore]", "pam_tap.so", vec!["debug".to_string()]),
+            ("requisite", "pam_deny.so", vec![]),
+            ("optional", "pam_gnome_keyring.so", vec![]),
+        ]
+    );
+    assert_eq!(stack_of(&read, "sshd", "account", 0).unwrap()[0].module, "pam_unix.so");
+    assert!(stack_of(&read, "loop", "auth", 0).unwrap_err().contains("too deep"));
+    assert!(stack_of(&read, "gone", "auth", 0).unwrap_err().contains("missing"));
+}
