@@ -750,7 +750,8 @@ impl Tap {
             format!(
                 "enabled = true\n\
                  database = \"{}\"\n\
-                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\"]\n\
+                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\", \
+                 \"lightdm\", \"gdm-password\", \"sddm\"]\n\
                  [pass]\n\
                  max_failures = {MAX_FAILURES}\n\
                  {extra}",
