@@ -14,6 +14,8 @@
 //! The test re-runs itself in there; the outer half checks the host was left as it was. Screenshots
 //! land in target/cockpit-screens/ (docs/console/ holds the committed ones).
 
+#[macro_use]
+mod support;
 mod common;
 mod support_console;
 
@@ -44,10 +46,7 @@ fn helpdesk_issues_in_cockpit_target_logs_in_once_viewer_is_refused() {
         println!("{PASSED}");
         return;
     }
-    if !common::root() {
-        eprintln!("SKIPPED: the Cockpit console test needs root");
-        return;
-    }
+    require_root!();
     let missing: Vec<_> = TOOLS.iter().filter(|t| !Path::new(t).exists()).collect();
     if !missing.is_empty() {
         let msg = format!("{missing:?} missing: `make deps` installs cockpit, chromium, chromium-driver, sudo");
@@ -132,7 +131,7 @@ fn inside_the_sandbox() {
     let t0 = Instant::now();
     let console = Console::set_up(
         Path::new(env!("CARGO_BIN_EXE_tapctl")),
-        &common::module(),
+        &support::paths::module(),
         &root.join("cockpit"),
     );
     // An older pass in the list, issued by root at the command line.

@@ -8,6 +8,8 @@
 // These tests drive real programs against the real clock (pass windows, the grace window).
 #![allow(clippy::disallowed_methods)]
 
+#[macro_use]
+mod support;
 #[path = "e2e/harness.rs"]
 mod harness;
 

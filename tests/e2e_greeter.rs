@@ -8,6 +8,8 @@
 
 #![allow(clippy::disallowed_methods)]
 
+#[macro_use]
+mod support;
 #[path = "e2e/harness.rs"]
 mod harness;
 #[path = "e2e/keyring.rs"]
@@ -228,7 +230,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
 /// Runs `ops` on one PAM handle of `service` with the private pam.d, answering prompts in order;
 /// returns what pam_drive printed (prompts, info lines, results).
 fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
-    let drive = tapctl_path().parent().unwrap().join("examples/pam_drive");
+    let drive = tapctl().parent().unwrap().join("examples/pam_drive");
     assert!(
         drive.exists(),
         "{} is missing: cargo build --all-targets",

@@ -8,6 +8,8 @@
 //! - wrong answers rest a pass, doubling, and `tapctl unlock` ends the rest;
 //! - a pass is not a sudo password, and `--service` narrows a pass.
 
+#[macro_use]
+mod support;
 mod common;
 mod support_sec;
 
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::{refused, retry, root, stderr, Group, Site, User};
+use common::{refused, stderr, Site, User};
+use support::accounts::{retry, Group};
 
 /// A second name for an existing uid (`useradd -o -u`), removed on drop.
 struct Alias {
@@ -151,9 +154,7 @@ fn in_private_mounts(binds: &[(&Path, &str)], argv: &[&str], stdin: &str) -> Out
 
 #[test]
 fn issuers_cannot_climb_and_uids_not_names_decide() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config(""));
     let ivy = User::new();
@@ -211,9 +212,7 @@ fn issuers_cannot_climb_and_uids_not_names_decide() {
 
 #[test]
 fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config(""));
     let ivy = User::new();
@@ -253,7 +252,7 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
 
     // sudo now lets ann act as root (a private sudoers): her issuer's pass no longer logs her in.
     let s = sudoers(d.path(), &[&ann.name]);
-    let drive = common::pam_drive();
+    let drive = support::paths::pam_drive();
     let confdir = site.confdir.display().to_string();
     let r = in_private_mounts(
         &[(&s, "/etc/sudoers")],
@@ -308,9 +307,7 @@ fn chage(args: &[&str]) {
 
 #[test]
 fn a_locked_or_expired_account_gets_no_pass_and_its_pass_stops() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let ann = User::with_password("Ann-old-password-1");
     // Issue is refused for a locked account, and the lock survives.
@@ -368,9 +365,7 @@ fn end_rest(site: &Site, user: &str) {
 
 #[test]
 fn wrong_answers_rest_a_pass_doubling_and_unlock_ends_the_rest() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config("[pass]\nmax_failures = 2\nlockout = \"60s\"\n"));
     let ivy = User::new();
@@ -425,7 +420,11 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
         .output()
         .unwrap();
     assert!(out.status.success(), "cp: {}", stderr(&out));
-    let m = format!("{} config={}", common::module().display(), site.config.display());
+    let m = format!(
+        "{} config={}",
+        support::paths::module().display(),
+        site.config.display()
+    );
     std::fs::write(
         pamd.join("common-auth"),
         format!(
@@ -447,9 +446,7 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
 
 #[test]
 fn a_pass_is_not_a_sudo_password_and_service_narrows_a_pass() {
-    if !root() {
-        return;
-    }
+    require_root!();
     if !Path::new("/usr/bin/sudo").exists() {
         panic!("sudo is not installed (apt-get install sudo; the Makefile's deps do)");
     }

@@ -1,5 +1,7 @@
 //! A login killed with SIGKILL at any instant leaves the database whole and consistent.
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! The database on a full filesystem, on a read-only mount, removed mid-run; and every file the
 //! module trusts replaced by an unsafe one.
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::collections::BTreeMap;
@@ -75,7 +77,7 @@ fn disk_full_read_only_and_removed_database() {
         fill(&mnt);
         f.log.clear();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         std::fs::remove_file(mnt.join("filler")).unwrap();
         let (a2, _) = attempts(&f, &holder.name, &pass, &other.name);
@@ -99,7 +101,7 @@ fn disk_full_read_only_and_removed_database() {
         assert!(out.status.success());
         f.log.clear();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         drop(m);
         let (a2, _) = attempts(&f, &holder.name, &pass, &other.name);
@@ -156,7 +158,7 @@ fn disk_full_read_only_and_removed_database() {
             })
             .collect();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         // Recreated empty by an operator: the pass is simply gone.
         assert!(f.tapctl(&["init"]).status.success());
@@ -390,7 +392,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
             } else {
                 watch(&db, || ())
             };
-            let lines = f.log.lines();
+            let lines = f.log.settled_lines();
             let alert = alerts(&lines).iter().any(|l| l.contains("unsafe file"));
             // Repair nothing: the pass must still be unused in the real file.
             let used: Option<i64> = rusqlite::Connection::open(if target == "database" && kind == "symlink" {

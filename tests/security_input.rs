@@ -1,5 +1,7 @@
 //! Hostile input through the real stack: answers, user names, config files and database rows.
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::ffi::OsStr;
@@ -264,7 +266,7 @@ fn malformed_configs_are_refused_with_an_alert() {
         write_file(&f.config, text, 0o600);
         f.log.clear();
         let r = f.drive("only", &user.name, &["authenticate"], &line(&pass));
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let alert = alerts(&lines).iter().any(|l| l.contains("config"));
         table.push(format!(
             "{label}={}{}",
@@ -364,7 +366,7 @@ fn tampered_rows_never_log_in_and_never_crash() {
             pass.clone()
         };
         let r = f.drive("only", &user.name, &["authenticate"], &line(&answer));
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let message = lines.iter().any(|l| l.contains("outcome=") || l.contains("refusing:"));
         table.push(format!("{label}={}", r.auth().trim_start_matches("PAM_")));
         let success_allowed = label.ends_with("counter_only");

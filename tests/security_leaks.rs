@@ -1,6 +1,8 @@
 //! What a login through the module leaves in its host: descriptors, threads, signal handlers, and
 //! memory (valgrind over 100 PAM handles in one process).
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::ffi::OsStr;

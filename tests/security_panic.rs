@@ -1,6 +1,8 @@
 //! A panic inside any hook becomes PAM_ABORT and the host process carries on. Needs the module
 //! built with `--features test-panic`, into its own target dir so the normal build stays clean.
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::path::PathBuf;

@@ -1,5 +1,7 @@
 //! Races through the real libpam and the built module: many processes answer at the same instant.
 
+#[macro_use]
+mod support;
 mod support_sec;
 
 use std::io::Write;
@@ -55,7 +57,7 @@ fn one_time_pass_redeems_exactly_once_under_a_stampede() {
             .iter()
             .filter(|r| !matches!(r.auth(), "PAM_SUCCESS" | "PAM_AUTH_ERR"))
             .count();
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         locked += lines
             .iter()
             .chain(runs.iter().map(|r| &r.stderr))

@@ -6,7 +6,7 @@
 
 pub mod webdriver;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,16 +39,8 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn chpasswd(user: &str, pw: &str) {
-    let mut c = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    writeln!(c.stdin.take().unwrap(), "{user}:{pw}").unwrap();
-    assert!(c.wait().unwrap().success());
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::support::accounts::chpasswd;
+use crate::support::free_port;
 
 fn wait_port(port: u16, what: &str) {
     let t = Instant::now();
