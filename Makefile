@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo \
 	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
-# The graphical first login (tests/e2e_greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
+# The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
 	gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
@@ -61,11 +61,11 @@ test: deps lint build
 
 # The Cockpit helpdesk console in a real chromium (screenshots in target/cockpit-screens/).
 test-console: deps build
-	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test cockpit_console -- --nocapture
+	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test console -- --nocapture
 
 # The security suite alone, with its figures.
 test-security: deps build
-	$(ROOT_SESSION); $(CARGO) test --test 'security_*' -- --test-threads=1 --nocapture
+	$(ROOT_SESSION); $(CARGO) test --test security -- --test-threads=1 --nocapture
 	@cat target/security-figures.txt
 
 fuzz-deps:

@@ -17,7 +17,9 @@ pub fn lock() -> MutexGuard<'static, ()> {
     ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `prefix` plus this process and a counter: unique among concurrent test binaries and runs.
+/// `prefix` plus this process, a few clock bits and a counter: unique among concurrent test
+/// binaries and runs. The clock here only salts a name; nothing is judged by it.
+#[allow(clippy::disallowed_methods)]
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);

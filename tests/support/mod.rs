@@ -1,7 +1,7 @@
 //! The one test kit every integration binary shares: where the built module and binaries are, one
 //! lock and one way for throwaway users and groups, the syslog sink the module writes to
 //! (`log_socket=`), and `require_root!`. The suites' own helpers (tests/common, tests/support_sec,
-//! tests/e2e/harness.rs, tests/support_console) build their sites and drivers on these.
+//! tests/e2e/harness.rs, tests/console/machine.rs) build their sites and drivers on these.
 #![allow(dead_code)]
 
 pub mod accounts;
@@ -23,6 +23,18 @@ pub fn root_or_skip(test: &str, why: &str) -> bool {
     }
     let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED {test}: needs root ({why})\n");
     false
+}
+
+/// xorshift64: where the kill tests strike (seeded from getrandom; no crate needed for this).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
 }
 
 /// A loopback TCP port nobody listens on just now (for a private sshd or cockpit-ws).

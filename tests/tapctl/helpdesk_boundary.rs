@@ -8,18 +8,13 @@
 //! - wrong answers rest a pass, doubling, and `tapctl unlock` ends the rest;
 //! - a pass is not a sudo password, and `--service` narrows a pass.
 
-#[macro_use]
-mod support;
-mod common;
-mod support_sec;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::{refused, stderr, Site, User};
-use support::accounts::{retry, Group};
+use crate::common::{refused, stderr, Site, User};
+use crate::support::accounts::{retry, Group};
 
 /// A second name for an existing uid (`useradd -o -u`), removed on drop.
 struct Alias {
@@ -245,14 +240,14 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
         assert!(!pam_tap::sudo::grants_root(&ann.name).unwrap());
     }
     let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
-    support_sec::figure(
+    crate::support_sec::figure(
         "sudo_probe",
         &format!("login_ms_issuer_pass={with_sudo:.1} login_ms_root_pass={without:.1} sudo_l_ms={probe:.1}"),
     );
 
     // sudo now lets ann act as root (a private sudoers): her issuer's pass no longer logs her in.
     let s = sudoers(d.path(), &[&ann.name]);
-    let drive = support::paths::pam_drive();
+    let drive = crate::support::paths::pam_drive();
     let confdir = site.confdir.display().to_string();
     let r = in_private_mounts(
         &[(&s, "/etc/sudoers")],
@@ -422,7 +417,7 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
     assert!(out.status.success(), "cp: {}", stderr(&out));
     let m = format!(
         "{} config={}",
-        support::paths::module().display(),
+        crate::support::paths::module().display(),
         site.config.display()
     );
     std::fs::write(

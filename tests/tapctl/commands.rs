@@ -1,14 +1,10 @@
 //! tapctl through its real binary: every command, the role rules, refusals and JSON shapes.
 
-#[macro_use]
-mod support;
-mod common;
-
-use common::{stderr, stdout, Site, User};
-use support::accounts::Group;
+use crate::common::{stderr, stdout, Site, User};
+use crate::support::accounts::Group;
 
 fn refused(o: &std::process::Output, needle: &str) {
-    common::refused(o, &[needle]);
+    crate::common::refused(o, &[needle]);
 }
 
 #[test]

@@ -1,11 +1,7 @@
 //! The built pam_tap.so loaded by the real libpam (pam_start_confdir with a private pam.d), against
 //! real throwaway users, real pam_unix, a temp config and database.
 
-#[macro_use]
-mod support;
-mod common;
-
-use common::{drive, Site, User};
+use crate::common::{drive, Site, User};
 use std::process::Command;
 
 const NEW_PW: &str = "Fresh-Horse-Battery-42";
@@ -78,7 +74,7 @@ fn a_non_root_caller_changes_the_password_too() {
     let bindir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bindir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let suid = bindir.path().join("pam_drive");
-    std::fs::copy(support::paths::pam_drive(), &suid).unwrap();
+    std::fs::copy(crate::support::paths::pam_drive(), &suid).unwrap();
     std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
     let code = pass(&site.issue(&u.name, &[]));
     let mut cmd = Command::new("setpriv");
@@ -283,7 +279,7 @@ fn revoking_an_unused_pass_restores_the_old_password() {
 fn race(site: &Site, user: &str, code: &str, n: usize) -> (usize, usize) {
     let children: Vec<_> = (0..n)
         .map(|_| {
-            let mut c = Command::new(support::paths::pam_drive());
+            let mut c = Command::new(crate::support::paths::pam_drive());
             c.arg("--confdir")
                 .arg(&site.confdir)
                 .args(["svc", user, "authenticate"]);

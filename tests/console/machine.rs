@@ -4,14 +4,14 @@
 //! documents, the page under /usr/share/cockpit/pam-tap, cockpit-ws on loopback and chromedriver.
 #![allow(dead_code)]
 
-pub mod webdriver;
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::webdriver;
 
 pub const HELPDESK: &str = "tap-helpdesk";
 pub const VIEWER: &str = "tap-viewer";

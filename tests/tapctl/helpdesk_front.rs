@@ -3,16 +3,12 @@
 //! remote client supply reaches a reader's terminal raw. Operators are emulated as sudo leaves
 //! them (tapctl as root with SUDO_USER, or with an audit login uid), plus one real sudo run.
 
-#[macro_use]
-mod support;
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use common::{refused, stderr, stdout, OwnedFile, Site, User};
-use support::accounts::Group;
+use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::support::accounts::Group;
 
 /// A site with a viewer and an issuer, and the groups that give them their roles.
 struct Desk {

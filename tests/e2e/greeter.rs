@@ -8,23 +8,12 @@
 
 #![allow(clippy::disallowed_methods)]
 
-#[macro_use]
-mod support;
-#[path = "e2e/harness.rs"]
-mod harness;
-#[path = "e2e/keyring.rs"]
-mod keyring;
-#[path = "e2e/keyring_module.rs"]
-mod keyring_module;
-#[path = "e2e/lightdm.rs"]
-mod lightdm;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use harness::*;
-use lightdm::LightDm;
+use crate::harness::*;
+use crate::lightdm::LightDm;
 
 const NEW: &str = "Gr33ter-first-Word";
 
@@ -51,7 +40,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     if !can_run("e2e_lightdm_gtk_greeter_first_login") {
         return;
     }
-    let missing = lightdm::missing_tools();
+    let missing = crate::lightdm::missing_tools();
     assert!(
         missing.is_empty(),
         "missing {missing:?}: run `make deps` (Makefile GREETER_PACKAGES)"
@@ -70,7 +59,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
     let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
 
-    let modules = keyring_module::private_module_dir(&tap.scratch);
+    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
     let mut dm = LightDm::start(&tap.scratch, &tap.pam, &modules, &shots_dir());
     dm.shot("01-login-screen");
 
@@ -131,11 +120,11 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let keyring_state = PathBuf::from(format!("/home/{}/tap-keyring-locked", user.name));
     assert!(keyring.exists(), "no login keyring after the first login");
     assert!(
-        keyring::opens_with(&keyring, NEW),
+        crate::keyring::opens_with(&keyring, NEW),
         "the login keyring does not open with the new password"
     );
     assert!(
-        !keyring::opens_with(&keyring, &issued.pass),
+        !crate::keyring::opens_with(&keyring, &issued.pass),
         "the login keyring opens with the pass"
     );
     assert_eq!(
@@ -193,7 +182,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "(<false>,)",
         "login keyring locked"
     );
-    assert!(keyring::opens_with(&keyring, NEW));
+    assert!(crate::keyring::opens_with(&keyring, NEW));
 
     // The audit log and syslog say the same.
     let events = tap.events(&user);
@@ -238,8 +227,8 @@ fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&st
     );
     let mut argv = vec![drive.to_str().unwrap(), service, user.name.as_str()];
     argv.extend_from_slice(ops);
-    let modules = keyring_module::private_module_dir(&tap.scratch);
-    let argv = keyring_module::with_modules(&modules, &argv);
+    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
+    let argv = crate::keyring_module::with_modules(&modules, &argv);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
     // dies with pam_drive instead of outliving the throwaway user.

@@ -15,17 +15,22 @@
 //! land in target/cockpit-screens/ (docs/console/ holds the committed ones).
 
 #[macro_use]
+#[path = "../support/mod.rs"]
 mod support;
+#[path = "../common/mod.rs"]
 mod common;
-mod support_console;
+/// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
+mod machine;
+/// A minimal WebDriver client for chromedriver.
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use machine::*;
 use serde_json::{json, Value};
-use support_console::webdriver::Browser;
-use support_console::*;
+use webdriver::Browser;
 
 const INNER: &str = "PAM_TAP_CONSOLE_INNER";
 const PASSED: &str = "COCKPIT CONSOLE TEST PASSED";

@@ -2,14 +2,11 @@
 //! shadow and store agree even when tapctl is killed (SIGKILL at random points of `issue`,
 //! `issue --csv` and `revoke`), and a reset pass that ended leaves no working shadow secret.
 
-#[macro_use]
-mod support;
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Site, User};
+use crate::common::{Site, User};
+use crate::support::XorShift;
 use pam_tap::hash;
 use pam_tap::passcode::normalize;
 
@@ -120,7 +117,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         match end {
             End::Revoke => {
                 let out = site.tapctl(&["revoke", &u.name]);
-                assert!(out.status.success(), "{}", common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::common::stderr(&out));
             }
             End::ExpireThenLogin | End::ExpireThenPurge => {
                 sql("UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60 WHERE user = ?1")
@@ -137,7 +134,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
             }
             End::ExpireThenPurge => {
                 let out = site.tapctl(&["purge"]);
-                assert!(out.status.success(), "{}", common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::common::stderr(&out));
             }
             _ => {}
         }
@@ -167,17 +164,6 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[derive(Debug)]

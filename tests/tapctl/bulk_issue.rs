@@ -1,11 +1,7 @@
 //! `tapctl issue --csv`: one pass per row, the single issue's checks on every row, all rows or none.
 
-#[macro_use]
-mod support;
-mod common;
-
-use common::{refused, stderr, stdout, OwnedFile, Site, User};
-use support::accounts::Group;
+use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::support::accounts::Group;
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);

@@ -1,10 +1,6 @@
 //! The database on a full filesystem, on a read-only mount, removed mid-run; and every file the
 //! module trusts replaced by an unsafe one.
 
-#[macro_use]
-mod support;
-mod support_sec;
-
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
@@ -12,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
 
 const UNIX_PW: &str = "Unix-password-7!";
 
@@ -58,7 +54,7 @@ fn fill(dir: &Path) {
 #[test]
 fn disk_full_read_only_and_removed_database() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let holder = TempUser::new();
     let other = TempUser::with_password(UNIX_PW);
     let mut rows = vec![];
@@ -144,7 +140,7 @@ fn disk_full_read_only_and_removed_database() {
         let before: Vec<String> = first
             .into_iter()
             .map(|c| {
-                support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
@@ -152,7 +148,7 @@ fn disk_full_read_only_and_removed_database() {
         let after: Vec<String> = children
             .into_iter()
             .map(|c| {
-                support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
@@ -258,7 +254,7 @@ fn chown_nobody(p: &Path) {
 #[test]
 fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let targets = ["config", "config_dir", "database", "database_dir", "wal", "shm"];
     let kinds = ["symlink", "non_root_owner", "group_writable", "world_writable"];
@@ -376,7 +372,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
             }
             let args = format!(
                 "auth required {} config={} log_socket={}\n",
-                support_sec::module().display(),
+                crate::support_sec::module().display(),
                 module_config.display(),
                 f.log.path.display()
             );

@@ -1,13 +1,9 @@
 //! Hostile input through the real stack: answers, user names, config files and database rows.
 
-#[macro_use]
-mod support;
-mod support_sec;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
 
 fn bytes_line(b: &[u8]) -> Vec<u8> {
     let mut v = b.to_vec();
@@ -42,7 +38,7 @@ fn lookalike(code: &str) -> String {
 #[test]
 fn hostile_answers_never_log_in() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_answers", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -128,7 +124,7 @@ fn hostile_answers_never_log_in() {
 #[test]
 fn hostile_user_names_never_log_in() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_names", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -192,7 +188,7 @@ fn hostile_user_names_never_log_in() {
 #[test]
 fn malformed_configs_are_refused_with_an_alert() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_config", "");
     f.stack_only("only", "");
@@ -299,7 +295,7 @@ fn malformed_configs_are_refused_with_an_alert() {
 #[test]
 fn tampered_rows_never_log_in_and_never_crash() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_tampered", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");

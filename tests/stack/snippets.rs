@@ -9,15 +9,11 @@
 //! that only Fedora ships are named below). Debian stacks that hold pam_tap and pam_unix also run
 //! for real: a password login and a pass login must both succeed through them.
 
-#[macro_use]
-mod support;
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{drive, Site, User};
-use support::paths::pam_drive;
+use crate::common::{drive, Site, User};
+use crate::support::paths::pam_drive;
 
 const TYPES: [&str; 4] = ["auth", "account", "password", "session"];
 
@@ -249,7 +245,7 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
     let site = Site::new("");
     let user = User::with_password("Snippet-pw-1!");
     let tap = User::new();
-    let so = support::paths::module();
+    let so = crate::support::paths::module();
     let real = |l: &PamLine| -> String {
         let args = l.args.join(" ");
         if l.module.ends_with("pam_tap.so") {
