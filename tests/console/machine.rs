@@ -91,10 +91,14 @@ impl Console {
         }
 
         run("install", &["-m", "755", tapctl.to_str().unwrap(), "/usr/sbin/tapctl"]);
+        // pam_tap acts only in the services the policy names: the login services and ours.
         std::fs::write(
             "/etc/security/pam_tap.toml",
-            "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n\
-             [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
+            format!(
+                "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n{}\
+                 [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
+                crate::common::services_line("", &[LOGIN_SERVICE])
+            ),
         )
         .unwrap();
         run("chmod", &["600", "/etc/security/pam_tap.toml"]);
