@@ -9,10 +9,14 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo \
 	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
-# The graphical first login (tests/e2e_greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
-# with xdotool, photographed with ImageMagick; libpam-gnome-keyring as Debian's desktops install it.
+# The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
+# with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
-	gnome-keyring libpam-gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
+	gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
+# pam_gnome_keyring.so as Debian's desktops install it, unpacked but never installed: installing
+# libpam-gnome-keyring runs pam-auth-update, which edits the host's common-password. The greeter test
+# binds it into a private copy of the module directory inside LightDM's own mount namespace.
+GREETER_PAM_DIR := $(or $(CARGO_TARGET_DIR),target)/greeter-pam
 
 .PHONY: all deps build release test lint clean test-console test-security fuzz-deps fuzz-short fuzz bench
 
@@ -25,6 +29,13 @@ deps:
 		echo "installing:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@set -e; d="$(GREETER_PAM_DIR)"; \
+	if ! ls "$$d"/root/lib/*/security/pam_gnome_keyring.so >/dev/null 2>&1; then \
+		rm -rf "$$d"; mkdir -p "$$d/deb"; cd "$$d/deb"; \
+		apt-get download -qq libpam-gnome-keyring 2>/dev/null || \
+			{ apt-get update -qq && apt-get download -qq libpam-gnome-keyring; }; \
+		dpkg-deb -x libpam-gnome-keyring_*.deb ../root; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo (rustup stable) is required"; exit 1; }
 
@@ -50,11 +61,11 @@ test: deps lint build
 
 # The Cockpit helpdesk console in a real chromium (screenshots in target/cockpit-screens/).
 test-console: deps build
-	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test cockpit_console -- --nocapture
+	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test console -- --nocapture
 
 # The security suite alone, with its figures.
 test-security: deps build
-	$(ROOT_SESSION); $(CARGO) test --test 'security_*' -- --test-threads=1 --nocapture
+	$(ROOT_SESSION); $(CARGO) test --test security -- --test-threads=1 --nocapture
 	@cat target/security-figures.txt
 
 fuzz-deps:

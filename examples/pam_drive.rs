@@ -4,6 +4,7 @@
 //! ```text
 //! pam_drive [--confdir DIR] SERVICE USER OP...
 //! OP: authenticate | acct_mgmt | chauthtok | chauthtok_expired | setcred | open_session | close_session
+//!     | env (prints the names, never the values, of the PAM environment modules have set)
 //! stdin: one answer per line; a line `<null>` answers with a NULL reply, `<fail>` fails the conversation.
 //! ```
 
@@ -86,6 +87,10 @@ fn main() {
     }
     let mut last = 0;
     for op in &args[2..] {
+        if op == "env" {
+            print_env_names(h);
+            continue;
+        }
         let rc = unsafe {
             match op.as_str() {
                 "authenticate" => pam_authenticate(h, 0),
@@ -105,4 +110,25 @@ fn main() {
         last = rc;
     }
     unsafe { pam_end(h, last) };
+}
+
+/// `env NAME` for each variable in the handle's PAM environment (values may be secrets).
+fn print_env_names(h: *mut c_void) {
+    // SAFETY: pam_getenvlist returns a NULL-terminated malloc'd array of malloc'd "NAME=value"
+    // strings that the caller frees.
+    unsafe {
+        let list = pam_getenvlist(h);
+        if list.is_null() {
+            return;
+        }
+        let mut i = 0;
+        while !(*list.add(i)).is_null() {
+            let entry = *list.add(i);
+            let text = CStr::from_ptr(entry).to_string_lossy();
+            println!("env {}", text.split('=').next().unwrap_or_default());
+            libc::free(entry.cast());
+            i += 1;
+        }
+        libc::free(list.cast());
+    }
 }

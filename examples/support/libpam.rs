@@ -39,6 +39,7 @@ extern "C" {
     pub fn pam_open_session(pamh: *mut c_void, flags: c_int) -> c_int;
     pub fn pam_close_session(pamh: *mut c_void, flags: c_int) -> c_int;
     pub fn pam_end(pamh: *mut c_void, status: c_int) -> c_int;
+    pub fn pam_getenvlist(pamh: *mut c_void) -> *mut *mut c_char;
 }
 
 const NAMES: [&str; 32] = [

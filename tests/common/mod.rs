@@ -5,73 +5,15 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-pub fn root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("SKIP: this test needs root (throwaway users, root-owned config); CI runs it as root");
-    }
-    root
-}
+use crate::support::paths::{module, pam_drive};
 
-pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap().to_path_buf()
-}
-
-/// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up to the target
-/// directory only on `cargo build`, so take whichever of the two is newer.
-pub fn module() -> PathBuf {
-    let candidates = [bin_dir().join("deps/libpam_tap.so"), bin_dir().join("libpam_tap.so")];
-    candidates
-        .into_iter()
-        .filter_map(|p| std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
-        .max()
-        .map(|(_, p)| p)
-        .expect("libpam_tap.so is missing: run `cargo build --all-targets` first")
-}
-
-pub fn pam_drive() -> PathBuf {
-    let p = bin_dir().join("examples/pam_drive");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --all-targets` first",
-        p.display()
-    );
-    p
-}
-
-pub fn retry(mut cmd: Command) -> Output {
-    // useradd/userdel take a lock on /etc/passwd; parallel tests may meet it.
-    for _ in 0..50 {
-        let out = cmd.output().unwrap();
-        if out.status.success() {
-            return out;
-        }
-        let err = String::from_utf8_lossy(&out.stderr);
-        if !err.contains("lock") {
-            panic!("{cmd:?} failed: {err}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("{cmd:?}: /etc/passwd stayed locked");
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A local user that exists for the life of the value.
-pub struct User {
-    pub name: String,
-}
+/// A local user (no home, `/bin/sh`) that exists for the life of the value.
+pub struct User(crate::support::accounts::Account);
 
 impl User {
     pub fn new() -> User {
-        let name = format!("tapt{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
-        let mut c = Command::new("useradd");
-        c.args(["-M", "-s", "/bin/sh", &name]);
-        retry(c);
-        User { name }
+        User(crate::support::accounts::Account::create("tapt", false, "/bin/sh"))
     }
 
     pub fn with_password(pw: &str) -> User {
@@ -79,42 +21,12 @@ impl User {
         u.set_password(pw);
         u
     }
-
-    pub fn set_password(&self, pw: &str) {
-        let mut c = Command::new("chpasswd");
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        use std::io::Write;
-        writeln!(child.stdin.take().unwrap(), "{}:{pw}", self.name).unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    pub fn add_group(&self, group: &str) {
-        let mut c = Command::new("usermod");
-        c.args(["-a", "-G", group, &self.name]);
-        retry(c);
-    }
-
-    /// The user's /etc/shadow line.
-    pub fn shadow(&self) -> String {
-        std::fs::read_to_string("/etc/shadow")
-            .unwrap()
-            .lines()
-            .find(|l| l.split(':').next() == Some(self.name.as_str()))
-            .unwrap()
-            .to_string()
-    }
-
-    pub fn uid(&self) -> u32 {
-        nix::unistd::User::from_name(&self.name).unwrap().unwrap().uid.as_raw()
-    }
 }
 
-impl Drop for User {
-    fn drop(&mut self) {
-        let mut c = Command::new("userdel");
-        c.arg(&self.name);
-        retry(c);
+impl std::ops::Deref for User {
+    type Target = crate::support::accounts::Account;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -343,29 +255,6 @@ impl OwnedFile {
 
     pub fn arg(&self) -> &str {
         self.path.to_str().unwrap()
-    }
-}
-
-/// A local group that exists for the life of the value.
-pub struct Group {
-    pub name: String,
-}
-
-impl Group {
-    pub fn new() -> Group {
-        let name = format!("tapg{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
-        let mut c = Command::new("groupadd");
-        c.arg(&name);
-        retry(c);
-        Group { name }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let mut c = Command::new("groupdel");
-        c.arg(&self.name);
-        retry(c);
     }
 }
 

@@ -11,10 +11,8 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,21 +23,18 @@ pub const STEP_TIMEOUT_SECS: u32 = 20;
 
 /// Serialises useradd/userdel/chpasswd/tapctl-issue: the shadow tools take a lock on /etc/passwd and
 /// /etc/shadow and give up quickly when another test holds it.
-static ACCOUNTS: Mutex<()> = Mutex::new(());
-
-pub fn accounts_lock() -> MutexGuard<'static, ()> {
-    ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub use crate::support::accounts::lock as accounts_lock;
+use crate::support::accounts::Account;
+use crate::support::free_port;
+pub use crate::support::paths::{module, tapctl, tool};
+use crate::support::syslog::Sink;
 
 /// True when the tests can run; prints a loud reason when they cannot (not root).
 pub fn can_run(test: &str) -> bool {
-    if unsafe { libc::geteuid() } != 0 {
-        // Straight to fd 2: libtest captures eprintln! of a passing test, and this must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!!!!! SKIPPED {test}: the end-to-end tests must run as root (they create users, run a\n\
-             !!!!!!!! private sshd and mount a private /etc/pam.d in their own mount namespace).\n"
-        );
+    if !crate::support::root_or_skip(
+        test,
+        "the end-to-end tests create users, run a private sshd and mount a private /etc/pam.d",
+    ) {
         return false;
     }
     for t in [
@@ -61,71 +56,8 @@ pub fn can_run(test: &str) -> bool {
     true
 }
 
-/// Absolute path of a system program (tests must not depend on the caller's PATH).
-pub fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!(
-        "{name} not found: install openssh-server openssh-client expect login passwd util-linux \
-         (make deps does)"
-    );
-}
-
 pub fn drive_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/drive.exp")
-}
-
-/// The built module, from the directory cargo built tapctl into (so CARGO_TARGET_DIR is honoured).
-/// `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on `cargo build`: take the newer.
-pub fn module_path() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap();
-    let (built, p) = [dir.join("deps/libpam_tap.so"), dir.join("libpam_tap.so")]
-        .into_iter()
-        .filter_map(|p| fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
-        .max()
-        .expect("libpam_tap.so is missing: run `cargo build --all-targets` first");
-    // A module older than the sources would test old code.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    if newest_mtime(&src).is_some_and(|t| t > built) {
-        panic!(
-            "{} is older than src/: run `cargo build --all-targets` first",
-            p.display()
-        );
-    }
-    p
-}
-
-fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
-    let mut newest = None;
-    for entry in fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        newest = newest.max(t);
-    }
-    newest
-}
-
-pub fn tapctl_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tapctl"))
-}
-
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:04x}{:x}{n}", std::process::id() & 0xffff, t & 0xfff)
 }
 
 pub fn run(cmd: &mut Command) -> Output {
@@ -185,17 +117,12 @@ impl Scratch {
 // ---------------------------------------------------------------------------------------------------
 // Users
 
-/// A throwaway local account (`tape2e…`), removed with its home on drop.
-pub struct User {
-    pub name: String,
-}
+/// A throwaway local account (`tape2e…`, a home, bash), removed with its home on drop.
+pub struct User(Account);
 
 impl User {
     pub fn new() -> User {
-        let name = format!("tape2e{}", unique_suffix());
-        let _g = accounts_lock();
-        run_ok(Command::new(tool("useradd")).args(["-m", "-s", "/bin/bash", &name]));
-        User { name }
+        User(Account::create("tape2e", true, "/bin/bash"))
     }
 
     pub fn with_password(pw: &str) -> User {
@@ -203,80 +130,12 @@ impl User {
         u.set_password(pw);
         u
     }
-
-    pub fn set_password(&self, pw: &str) {
-        let _g = accounts_lock();
-        let mut child = Command::new(tool("chpasswd")).stdin(Stdio::piped()).spawn().unwrap();
-        writeln!(child.stdin.take().unwrap(), "{}:{}", self.name, pw).unwrap();
-        assert!(child.wait().unwrap().success(), "chpasswd failed");
-    }
-
-    /// `chage -d 0`: the next login must change the password.
-    pub fn force_change(&self) {
-        let _g = accounts_lock();
-        run_ok(Command::new(tool("chage")).args(["-d", "0", &self.name]));
-    }
-
-    /// The account's /etc/shadow line (the state a refused login must not touch).
-    pub fn shadow(&self) -> String {
-        let text = fs::read_to_string("/etc/shadow").unwrap();
-        text.lines()
-            .find(|l| l.split(':').next() == Some(self.name.as_str()))
-            .unwrap_or_else(|| panic!("{} not in /etc/shadow", self.name))
-            .to_string()
-    }
-
-    pub fn uid(&self) -> u32 {
-        run_ok(Command::new(tool("id")).args(["-u", &self.name]))
-            .trim()
-            .parse()
-            .unwrap()
-    }
 }
 
-impl Drop for User {
-    fn drop(&mut self) {
-        let _g = accounts_lock();
-        // -f: a session that is still closing must not leave the account behind.
-        let out = Command::new(tool("userdel")).args(["-r", "-f", &self.name]).output();
-        if let Ok(o) = out {
-            if !o.status.success() {
-                eprintln!("userdel {}: {}", self.name, String::from_utf8_lossy(&o.stderr));
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Syslog catcher
-
-/// A unix datagram socket standing in for /dev/log (module argument `log_socket=`).
-pub struct SyslogCatcher {
-    pub path: PathBuf,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl SyslogCatcher {
-    pub fn new(scratch: &Scratch) -> SyslogCatcher {
-        let path = scratch.join("log.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        thread::spawn(move || {
-            let mut buf = vec![0u8; 8192];
-            while let Ok(n) = sock.recv(&mut buf) {
-                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-                sink.lock().unwrap().push(line);
-            }
-        });
-        SyslogCatcher { path, lines }
-    }
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-    pub fn text(&self) -> String {
-        self.lines().join("\n")
+impl std::ops::Deref for User {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.0
     }
 }
 
@@ -306,7 +165,7 @@ impl PamDir {
         let (auth_tap, pw_tap, unix_pw_opts, unix_auth_opts) = match stack {
             Stack::UnixOnly => (String::new(), String::new(), "obscure yescrypt", "nullok"),
             Stack::WithTap => {
-                let tap = module_path();
+                let tap = module();
                 (
                     format!("auth\t[success=2 default=ignore]\t{} {module_args}\n", tap.display()),
                     format!("password\trequisite\t\t\t{} {module_args}\n", tap.display()),
@@ -577,11 +436,6 @@ impl Drop for Sshd {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The pty driver
 
@@ -644,8 +498,8 @@ pub fn drive(scratch: &Scratch, steps: &[Step], argv: &[String]) -> Transcript {
             Step::Eof => script.push_str("eof\n"),
         }
     }
-    let stepfile = scratch.write_private(&format!("steps-{}", unique_suffix()), &script);
-    let out_path = scratch.join(format!("drive-{}.out", unique_suffix()));
+    let stepfile = scratch.write_private(&format!("steps-{}", crate::support::accounts::unique("")), &script);
+    let out_path = scratch.join(format!("drive-{}.out", crate::support::accounts::unique("")));
     let mut child = Command::new(tool("expect"))
         .arg("-f")
         .arg(drive_script())
@@ -720,7 +574,7 @@ pub fn wait_for_line(path: &Path, pred: impl Fn(&str) -> bool, timeout: Duration
 /// private pam.d, its syslog lines caught on a socket.
 pub struct Tap {
     pub config: PathBuf,
-    pub syslog: SyslogCatcher,
+    pub syslog: Sink,
     pub pam: PamDir,
     pub scratch: Scratch,
 }
@@ -743,14 +597,15 @@ impl Tap {
     /// `extra` is appended to the test config (whole TOML tables, e.g. "[handoff]\nrelogin = true\n").
     pub fn with_config(extra: &str) -> Tap {
         let scratch = Scratch::new();
-        let syslog = SyslogCatcher::new(&scratch);
+        let syslog = Sink::bind(scratch.join("log.sock"));
         let config = scratch.join("pam_tap.toml");
         fs::write(
             &config,
             format!(
                 "enabled = true\n\
                  database = \"{}\"\n\
-                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\", \"gdm-password\", \"lightdm\", \"sddm\"]\n\
+                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\", \
+                 \"lightdm\", \"gdm-password\", \"sddm\"]\n\
                  [pass]\n\
                  max_failures = {MAX_FAILURES}\n\
                  {extra}",
@@ -772,7 +627,7 @@ impl Tap {
     }
 
     pub fn tapctl(&self, args: &[&str]) -> Output {
-        run(Command::new(tapctl_path())
+        run(Command::new(tapctl())
             .arg("--config")
             .arg(&self.config)
             .args(args)
@@ -782,7 +637,7 @@ impl Tap {
     pub fn tapctl_ok(&self, args: &[&str]) -> String {
         let _g = accounts_lock();
         run_ok(
-            Command::new(tapctl_path())
+            Command::new(tapctl())
                 .arg("--config")
                 .arg(&self.config)
                 .args(args)

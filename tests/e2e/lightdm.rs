@@ -1,7 +1,8 @@
 //! A real LightDM with lightdm-gtk-greeter on Xvfb, in private mount and pid namespaces.
 //!
 //! Nothing on the host changes: /etc/pam.d (the harness's copy with pam_tap in common-auth and
-//! common-password), /etc/lightdm, /var/lib/lightdm, /var/lib/lightdm-data and /run/dbus are bind
+//! common-password), the PAM module directory (a copy with pam_gnome_keyring.so, see
+//! keyring_module.rs), /etc/lightdm, /var/lib/lightdm, /var/lib/lightdm-data and /run/dbus are bind
 //! mounts seen only inside the namespace, which runs its own system D-Bus (LightDM owns
 //! org.freedesktop.DisplayManager on it and exits without one). LightDM starts Xvfb as its X server
 //! through a wrapper that drops the VT and seat arguments Xvfb does not know. The X socket lives in
@@ -19,6 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{run_ok, tool, PamDir, Scratch};
+use crate::keyring_module;
 
 /// Programs the greeter test needs (Makefile `GREETER_PACKAGES`).
 pub const GREETER_TOOLS: [&str; 6] = [
@@ -44,6 +46,7 @@ pub fn missing_tools() -> Vec<&'static str> {
 /// whether that keyring is locked and who the session runs as, and shows one window until the test
 /// logs it out.
 const SESSION: &str = "#!/bin/sh\n\
+    echo \"${GNOME_KEYRING_CONTROL:+set}\" > \"$HOME/tap-keyring-control\"\n\
     if [ -n \"$GNOME_KEYRING_CONTROL\" ]; then\n\
       gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1\n\
       gdbus call --session --dest org.freedesktop.secrets \\\n\
@@ -74,6 +77,7 @@ const XVFB: &str = "#!/bin/sh\n\
 const INNER: &str = "set -e\n\
     d=\"$1\"\n\
     mount --bind \"$2\" /etc/pam.d\n\
+    mount --bind \"$3\" \"$4\"\n\
     mount --bind \"$d/etc\" /etc/lightdm\n\
     mount --bind \"$d/var-lib\" /var/lib/lightdm\n\
     mkdir -p /var/lib/lightdm-data\n\
@@ -94,8 +98,9 @@ pub struct LightDm {
 }
 
 impl LightDm {
-    /// Starts LightDM with `pam`'s pam.d and waits for the greeter's first prompt.
-    pub fn start(scratch: &Scratch, pam: &PamDir, shots: &Path) -> LightDm {
+    /// Starts LightDM with `pam`'s pam.d and the module directory `modules` (bound over the host's)
+    /// and waits for the greeter's first prompt.
+    pub fn start(scratch: &Scratch, pam: &PamDir, modules: &Path, shots: &Path) -> LightDm {
         let dir = scratch.join("lightdm");
         for sub in [
             "etc/xsessions",
@@ -162,6 +167,8 @@ impl LightDm {
             .arg(dir.join("inner.sh"))
             .arg(&dir)
             .arg(&pam.dir)
+            .arg(modules)
+            .arg(keyring_module::host_module_dir())
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.join("lightdm.out")).unwrap())
             .stderr(fs::File::create(dir.join("lightdm.err")).unwrap())

@@ -5,31 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Returns from the test, loudly, when not root.
-#[macro_export]
-macro_rules! require_root {
-    () => {
-        if !support_sec::is_root() {
-            eprintln!(
-                "SKIP {}: the security suite needs root (users, mounts, root-owned files)",
-                module_path!()
-            );
-            return;
-        }
-    };
-}
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -38,166 +17,35 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tapctl"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-pub fn tapctl() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tapctl"))
-}
-
-/// `cargo test` builds the examples next to the binaries.
-pub fn pam_drive() -> PathBuf {
-    bin_dir().join("examples/pam_drive")
-}
+use crate::support::accounts::{unique, Account};
+pub use crate::support::paths::{module, pam_drive, tapctl, target_dir};
+/// The module's syslog lines, read with `settled_lines()` (datagrams still in flight arrive first).
+pub use crate::support::syslog::Sink as LogSink;
 
 pub fn sec_probe() -> PathBuf {
-    bin_dir().join("examples/sec_probe")
+    crate::support::paths::example("sec_probe")
 }
 
-/// The built module: `cargo build` puts it in target/debug, while `cargo test` only refreshes the
-/// copy in target/debug/deps; the newer of the two is the one matching the sources.
-pub fn module() -> PathBuf {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let top = bin_dir().join("libpam_tap.so");
-    let deps = bin_dir().join("deps/libpam_tap.so");
-    match (modified(&top), modified(&deps)) {
-        (Some(t), Some(d)) if d > t => deps,
-        (None, Some(_)) => deps,
-        _ => top,
-    }
-}
-
-pub fn target_dir() -> PathBuf {
-    bin_dir().parent().unwrap().to_path_buf()
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 100_000,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A throwaway local account, deleted on drop.
-pub struct TempUser {
-    pub name: String,
-}
-
-static USERDB: Mutex<()> = Mutex::new(());
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+/// A throwaway local account (no home, no login shell), deleted on drop.
+pub struct TempUser(Account);
 
 impl TempUser {
     pub fn new() -> Self {
-        let _g = USERDB.lock().unwrap_or_else(|e| e.into_inner());
-        let name = unique("ts");
-        // Another process (another test binary, a packaging job) may hold the /etc/passwd lock.
-        for _ in 0..50 {
-            let out = Command::new("useradd")
-                .args(["-M", "-s", "/usr/sbin/nologin", &name])
-                .output()
-                .expect("useradd");
-            if out.status.success() {
-                return TempUser { name };
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        run_ok(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &name]));
-        TempUser { name }
+        TempUser(Account::create("ts", false, "/usr/sbin/nologin"))
     }
 
     /// With a local password pam_unix accepts.
     pub fn with_password(pw: &str) -> Self {
         let u = Self::new();
-        let mut c = Command::new("chpasswd")
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("chpasswd");
-        writeln!(c.stdin.take().unwrap(), "{}:{pw}", u.name).unwrap();
-        assert!(c.wait().unwrap().success());
+        u.0.set_password(pw);
         u
     }
 }
 
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _g = USERDB.lock().unwrap_or_else(|e| e.into_inner());
-        for _ in 0..50 {
-            match Command::new("userdel").args(["-f", &self.name]).output() {
-                // 1 and 10: the passwd or group file is locked by someone else just now.
-                Ok(o) if matches!(o.status.code(), Some(1 | 10)) => std::thread::sleep(Duration::from_millis(100)),
-                _ => break,
-            }
-        }
-    }
-}
-
-/// Collects the module's syslog datagrams.
-pub struct LogSink {
-    pub path: PathBuf,
-    lines: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl LogSink {
-    fn new(path: PathBuf) -> Self {
-        let sock = UnixDatagram::bind(&path).expect("bind log socket");
-        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (l, s) = (lines.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 17];
-            loop {
-                match sock.recv(&mut buf) {
-                    Ok(n) => l.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned()),
-                    Err(_) if s.load(Ordering::SeqCst) => break,
-                    Err(_) => {}
-                }
-            }
-        });
-        LogSink {
-            path,
-            lines,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Every line so far (after a short wait for datagrams in flight).
-    pub fn lines(&self) -> Vec<String> {
-        std::thread::sleep(Duration::from_millis(120));
-        self.lines.lock().unwrap().clone()
-    }
-
-    pub fn clear(&self) {
-        std::thread::sleep(Duration::from_millis(120));
-        self.lines.lock().unwrap().clear();
-    }
-}
-
-impl Drop for LogSink {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+impl std::ops::Deref for TempUser {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.0
     }
 }
 
@@ -266,7 +114,7 @@ impl Fixture {
         let db = dir.join("db/tap.db");
         let pamd = dir.join("pam.d");
         std::fs::create_dir(&pamd).unwrap();
-        let log = LogSink::new(dir.join("log.sock"));
+        let log = LogSink::bind(dir.join("log.sock"));
         let f = Fixture {
             config,
             db,
@@ -398,7 +246,7 @@ impl Fixture {
     /// Fails the test when a captured syslog line or an audit row holds a pass or a part of it
     /// (any 4 or more consecutive characters of a normalised pass). Records the tally.
     pub fn check_no_secrets(&self) -> (usize, usize) {
-        let lines = self.log.lines();
+        let lines = self.log.settled_lines();
         // A fixture that broke its own database on purpose may leave nothing readable: no rows then.
         let rows: Vec<String> = rusqlite::Connection::open(&self.db)
             .and_then(|c| {

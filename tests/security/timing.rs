@@ -1,12 +1,10 @@
 //! Timing: a wrong answer costs the same whether the user holds a pass, holds none, or does not
 //! exist. Clock: setting the clock back cannot revive a pass (faketime).
 
-mod support_sec;
-
 use std::ffi::OsStr;
 use std::process::Command;
 
-use support_sec::{figure, line, median, Fixture, TempUser};
+use crate::support_sec::{figure, line, median, Fixture, TempUser};
 
 const PER_USER: usize = 200;
 const BATCH: usize = 50;
@@ -14,7 +12,7 @@ const BATCH: usize = 50;
 #[test]
 fn wrong_answers_take_the_same_time_for_every_kind_of_user() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let holder = TempUser::new();
     let nopass = TempUser::new();
     let unknown = format!("tsnone{}", std::process::id());
@@ -80,13 +78,13 @@ fn wrong_answers_take_the_same_time_for_every_kind_of_user() {
 
 fn faked(f: &Fixture, offset: &str, user: &str, answer: &str) -> String {
     let mut cmd = Command::new("faketime");
-    cmd.arg("-f").arg(offset).arg(support_sec::pam_drive());
+    cmd.arg("-f").arg(offset).arg(crate::support_sec::pam_drive());
     cmd.arg("--confdir")
         .arg(&f.pamd)
         .arg("only")
         .arg(user)
         .arg("authenticate");
-    support_sec::Run::from_output(support_sec::feed(cmd, &line(answer)))
+    crate::support_sec::Run::from_output(crate::support_sec::feed(cmd, &line(answer)))
         .auth()
         .to_string()
 }
@@ -94,7 +92,7 @@ fn faked(f: &Fixture, offset: &str, user: &str, answer: &str) -> String {
 #[test]
 fn setting_the_clock_back_does_not_revive_a_pass() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     if Command::new("faketime")
         .arg("-f")
         .arg("+0")
@@ -121,7 +119,7 @@ fn setting_the_clock_back_does_not_revive_a_pass() {
     let back = faked(&f, "+0", &user.name, &pass);
     let earlier = faked(&f, "-1h", &user.name, &pass);
     let status = f.show(&user.name)["status"].clone();
-    let log = f.log.lines();
+    let log = f.log.settled_lines();
     let expired_lines = log.iter().filter(|l| l.contains("outcome=expired")).count();
     // A fresh pass on the same store is usable at the real time (the mark is not in the future
     // any more than the two hours the clock really reached).

@@ -8,15 +8,13 @@
 //! - wrong answers rest a pass, doubling, and `tapctl unlock` ends the rest;
 //! - a pass is not a sudo password, and `--service` narrows a pass.
 
-mod common;
-mod support_sec;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::{refused, retry, root, stderr, Group, Site, User};
+use crate::common::{refused, stderr, Site, User};
+use crate::support::accounts::{retry, Group};
 
 /// A second name for an existing uid (`useradd -o -u`), removed on drop.
 struct Alias {
@@ -151,9 +149,7 @@ fn in_private_mounts(binds: &[(&Path, &str)], argv: &[&str], stdin: &str) -> Out
 
 #[test]
 fn issuers_cannot_climb_and_uids_not_names_decide() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config(""));
     let ivy = User::new();
@@ -211,9 +207,7 @@ fn issuers_cannot_climb_and_uids_not_names_decide() {
 
 #[test]
 fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config(""));
     let ivy = User::new();
@@ -246,14 +240,14 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
         assert!(!pam_tap::sudo::grants_root(&ann.name).unwrap());
     }
     let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
-    support_sec::figure(
+    crate::support_sec::figure(
         "sudo_probe",
         &format!("login_ms_issuer_pass={with_sudo:.1} login_ms_root_pass={without:.1} sudo_l_ms={probe:.1}"),
     );
 
     // sudo now lets ann act as root (a private sudoers): her issuer's pass no longer logs her in.
     let s = sudoers(d.path(), &[&ann.name]);
-    let drive = common::pam_drive();
+    let drive = crate::support::paths::pam_drive();
     let confdir = site.confdir.display().to_string();
     let r = in_private_mounts(
         &[(&s, "/etc/sudoers")],
@@ -308,9 +302,7 @@ fn chage(args: &[&str]) {
 
 #[test]
 fn a_locked_or_expired_account_gets_no_pass_and_its_pass_stops() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let ann = User::with_password("Ann-old-password-1");
     // Issue is refused for a locked account, and the lock survives.
@@ -368,9 +360,7 @@ fn end_rest(site: &Site, user: &str) {
 
 #[test]
 fn wrong_answers_rest_a_pass_doubling_and_unlock_ends_the_rest() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let roles = Roles::new();
     let site = Site::new(&roles.config("[pass]\nmax_failures = 2\nlockout = \"60s\"\n"));
     let ivy = User::new();
@@ -425,7 +415,11 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
         .output()
         .unwrap();
     assert!(out.status.success(), "cp: {}", stderr(&out));
-    let m = format!("{} config={}", common::module().display(), site.config.display());
+    let m = format!(
+        "{} config={}",
+        crate::support::paths::module().display(),
+        site.config.display()
+    );
     std::fs::write(
         pamd.join("common-auth"),
         format!(
@@ -447,9 +441,7 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
 
 #[test]
 fn a_pass_is_not_a_sudo_password_and_service_narrows_a_pass() {
-    if !root() {
-        return;
-    }
+    require_root!();
     if !Path::new("/usr/bin/sudo").exists() {
         panic!("sudo is not installed (apt-get install sudo; the Makefile's deps do)");
     }

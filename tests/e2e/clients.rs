@@ -8,10 +8,7 @@
 // These tests drive real programs against the real clock (pass windows, the grace window).
 #![allow(clippy::disallowed_methods)]
 
-#[path = "e2e/harness.rs"]
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 use pam_tap::core::CHOOSE_NEW_PASSWORD;
 
 /// The harness itself, with pam_unix only: a forced password change (`chage -d 0`) over ssh

@@ -1,18 +1,15 @@
 //! tapctl through its real binary: every command, the role rules, refusals and JSON shapes.
 
-mod common;
-
-use common::{root, stderr, stdout, Group, Site, User};
+use crate::common::{stderr, stdout, Site, User};
+use crate::support::accounts::Group;
 
 fn refused(o: &std::process::Output, needle: &str) {
-    common::refused(o, &[needle]);
+    crate::common::refused(o, &[needle]);
 }
 
 #[test]
 fn issue_prints_the_pass_once_grouped_and_json_has_the_contract_fields() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     let out = site.tapctl(&["issue", &u.name, "--keep-password", "--reason", "new joiner"]);
@@ -84,9 +81,7 @@ fn issue_prints_the_pass_once_grouped_and_json_has_the_contract_fields() {
 
 #[test]
 fn one_live_pass_per_user_unless_replace() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     let first = site.issue(&u.name, &["--keep-password"]);
@@ -107,9 +102,7 @@ fn one_live_pass_per_user_unless_replace() {
 
 #[test]
 fn refusals_are_one_clear_line() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("[pass]\nforce_one_time = true\n");
     let u = User::new();
     refused(&site.tapctl(&["issue", "no-such-user-here"]), "no such user");
@@ -154,9 +147,7 @@ fn refusals_are_one_clear_line() {
 
 #[test]
 fn roles_decide_who_may_do_what() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let (helpdesk, privileged, viewers, admins) = (Group::new(), Group::new(), Group::new(), Group::new());
     let site = Site::new(&format!(
         "[roles]\nissuers = [\"{}\"]\nprivileged_issuers = [\"{}\"]\nviewers = [\"{}\"]\nadmin_groups = [\"{}\"]\n",
@@ -225,9 +216,7 @@ fn roles_decide_who_may_do_what() {
 
 #[test]
 fn revoke_purge_log_policy_and_init() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     site.issue(&u.name, &["--keep-password"]);
@@ -260,9 +249,7 @@ fn revoke_purge_log_policy_and_init() {
 
 #[test]
 fn revoke_json_names_the_pass_and_whether_the_password_came_back() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::with_password("Old-Passw0rd-55");
     let issued = site.issue(&u.name, &[]);

@@ -1,9 +1,7 @@
 //! The built pam_tap.so loaded by the real libpam (pam_start_confdir with a private pam.d), against
 //! real throwaway users, real pam_unix, a temp config and database.
 
-mod common;
-
-use common::{drive, root, Site, User};
+use crate::common::{drive, Site, User};
 use std::process::Command;
 
 const NEW_PW: &str = "Fresh-Horse-Battery-42";
@@ -14,9 +12,7 @@ fn pass(v: &serde_json::Value) -> String {
 
 #[test]
 fn first_login_with_a_pass_forces_a_change_without_a_current_password() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::with_password("Old-Password-99");
     let issued = site.issue(&u.name, &[]);
@@ -69,9 +65,7 @@ fn first_login_with_a_pass_forces_a_change_without_a_current_password() {
 
 #[test]
 fn a_non_root_caller_changes_the_password_too() {
-    if !root() {
-        return;
-    }
+    require_root!();
     // su and sudo run setuid root: real uid is the caller, effective uid 0, and pam_unix asks for
     // the current password. A setuid copy of the driver run as another user is that situation.
     let site = Site::new("");
@@ -80,7 +74,7 @@ fn a_non_root_caller_changes_the_password_too() {
     let bindir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bindir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let suid = bindir.path().join("pam_drive");
-    std::fs::copy(common::pam_drive(), &suid).unwrap();
+    std::fs::copy(crate::support::paths::pam_drive(), &suid).unwrap();
     std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
     let code = pass(&site.issue(&u.name, &[]));
     let mut cmd = Command::new("setpriv");
@@ -105,9 +99,7 @@ fn a_non_root_caller_changes_the_password_too() {
 
 #[test]
 fn wrong_expired_not_yet_valid_and_revoked_passes_are_refused() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     let code = pass(&site.issue(&u.name, &["--keep-password"]));
@@ -148,9 +140,7 @@ fn wrong_expired_not_yet_valid_and_revoked_passes_are_refused() {
 
 #[test]
 fn reusable_works_twice_one_time_does_not() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     let code = pass(&site.issue(&u.name, &["--keep-password", "--reusable"]));
@@ -180,9 +170,7 @@ fn reusable_works_twice_one_time_does_not() {
 
 #[test]
 fn policy_switch_and_target_groups_are_enforced_at_login() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     let code = pass(&site.issue(&u.name, &["--keep-password", "--reusable"]));
@@ -218,9 +206,7 @@ fn policy_switch_and_target_groups_are_enforced_at_login() {
 
 #[test]
 fn max_failures_rest_the_pass() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("[pass]\nmax_failures = 3\n");
     let u = User::new();
     let code = pass(&site.issue(&u.name, &["--keep-password"]));
@@ -247,9 +233,7 @@ fn max_failures_rest_the_pass() {
 
 #[test]
 fn users_without_a_pass_fall_through_to_pam_unix_with_one_prompt() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::with_password("Plain-Password-7");
     let d = site.pam(&u.name, &["authenticate", "acct_mgmt"], &["Plain-Password-7"]);
@@ -276,9 +260,7 @@ fn users_without_a_pass_fall_through_to_pam_unix_with_one_prompt() {
 
 #[test]
 fn revoking_an_unused_pass_restores_the_old_password() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::with_password("Old-Password-99");
     let before = u.shadow();
@@ -297,7 +279,7 @@ fn revoking_an_unused_pass_restores_the_old_password() {
 fn race(site: &Site, user: &str, code: &str, n: usize) -> (usize, usize) {
     let children: Vec<_> = (0..n)
         .map(|_| {
-            let mut c = Command::new(common::pam_drive());
+            let mut c = Command::new(crate::support::paths::pam_drive());
             c.arg("--confdir")
                 .arg(&site.confdir)
                 .args(["svc", user, "authenticate"]);
@@ -326,9 +308,7 @@ fn race(site: &Site, user: &str, code: &str, n: usize) -> (usize, usize) {
 
 #[test]
 fn thirty_two_processes_racing_one_one_time_pass_yield_one_success() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     // Without and with the password reset (whose grace window must not let racers in).
     for extra in [&["--keep-password"][..], &[]] {

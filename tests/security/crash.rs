@@ -1,30 +1,18 @@
 //! A login killed with SIGKILL at any instant leaves the database whole and consistent.
 
-mod support_sec;
-
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support_sec::{figure, Fixture, TempUser};
+use crate::support::XorShift;
+use crate::support_sec::{figure, Fixture, TempUser};
 
 const KILLS: usize = 200;
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("crash_sigkill", "");
     f.stack_only("crash", "");
@@ -63,7 +51,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
         // SAFETY: signalling our own child by pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let out = child.wait_with_output().unwrap();
-        let run = support_sec::Run::from_output(out);
+        let run = crate::support_sec::Run::from_output(out);
         let integrity = f.integrity();
         if integrity == "ok" {
             integrity_ok += 1;
@@ -129,7 +117,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
 #[test]
 fn the_secrets_scan_finds_what_it_should() {
     let passes = vec!["ABCD2345EF".to_string()];
-    let hit = |t: &str| !support_sec::leaked(&passes, [t.to_string()].iter()).is_empty();
+    let hit = |t: &str| !crate::support_sec::leaked(&passes, [t.to_string()].iter()).is_empty();
     assert!(hit("auth user=x pass ABCD-2345-EF"));
     assert!(hit("reason: ...D234..."));
     assert!(hit("x 2345EF y"));

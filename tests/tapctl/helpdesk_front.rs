@@ -3,13 +3,12 @@
 //! remote client supply reaches a reader's terminal raw. Operators are emulated as sudo leaves
 //! them (tapctl as root with SUDO_USER, or with an audit login uid), plus one real sudo run.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use common::{refused, root, stderr, stdout, Group, OwnedFile, Site, User};
+use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::support::accounts::Group;
 
 /// A site with a viewer and an issuer, and the groups that give them their roles.
 struct Desk {
@@ -82,9 +81,7 @@ fn root_only_file(text: &str) -> (tempfile::TempDir, String) {
 
 #[test]
 fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let d = desk();
     let _with_hash = User::with_password("Shadow-pw-1!");
     for op in [&d.viewer, &d.issuer] {
@@ -146,9 +143,7 @@ fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
 
 #[test]
 fn the_operator_is_sudo_user_then_the_login_uid_and_never_a_guessed_root() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let d = desk();
     let target = User::new();
     let issue = ["issue", target.name.as_str(), "--keep-password", "--json"];
@@ -182,9 +177,7 @@ fn the_operator_is_sudo_user_then_the_login_uid_and_never_a_guessed_root() {
 
 #[test]
 fn operators_name_no_policy_and_run_neither_init_nor_doctor() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let d = desk();
     let config = d.site.config.to_str().unwrap();
     let op = [("SUDO_USER", d.issuer.name.as_str())];
@@ -246,9 +239,7 @@ fn controls_in(text: &str) -> Vec<char> {
 
 #[test]
 fn control_characters_are_refused_in_and_escaped_out() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::new();
     for reason in [
@@ -333,9 +324,7 @@ fn control_characters_are_refused_in_and_escaped_out() {
 /// /etc/security; the viewer runs `sudo tapctl` for real.
 #[test]
 fn real_sudo_viewer_reads_no_shadow_and_names_no_policy() {
-    if !root() {
-        return;
-    }
+    require_root!();
     if Command::new("sudo").arg("-V").output().is_err() {
         eprintln!("SKIPPED real_sudo_viewer_reads_no_shadow_and_names_no_policy: sudo is not installed (make deps installs it)");
         return;

@@ -8,19 +8,12 @@
 
 #![allow(clippy::disallowed_methods)]
 
-#[path = "e2e/harness.rs"]
-mod harness;
-#[path = "e2e/keyring.rs"]
-mod keyring;
-#[path = "e2e/lightdm.rs"]
-mod lightdm;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use harness::*;
-use lightdm::LightDm;
+use crate::harness::*;
+use crate::lightdm::LightDm;
 
 const NEW: &str = "Gr33ter-first-Word";
 
@@ -47,7 +40,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     if !can_run("e2e_lightdm_gtk_greeter_first_login") {
         return;
     }
-    let missing = lightdm::missing_tools();
+    let missing = crate::lightdm::missing_tools();
     assert!(
         missing.is_empty(),
         "missing {missing:?}: run `make deps` (Makefile GREETER_PACKAGES)"
@@ -66,7 +59,8 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
     let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
 
-    let mut dm = LightDm::start(&tap.scratch, &tap.pam, &shots_dir());
+    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
+    let mut dm = LightDm::start(&tap.scratch, &tap.pam, &modules, &shots_dir());
     dm.shot("01-login-screen");
 
     // The user name, then the pass at LightDM's "Password:" prompt.
@@ -100,8 +94,15 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     );
     dm.wait_log("Running command /etc/X11/Xsession", 1, "the user's session");
 
-    // The session runs as the user.
+    // The session runs as the user, with the keyring pam_gnome_keyring started at login (Debian's
+    // `-auth optional pam_gnome_keyring.so` would skip a missing module silently).
     let who = wait_file(&session_file, &mut dm, "the session");
+    let control = PathBuf::from(format!("/home/{}/tap-keyring-control", user.name));
+    assert_eq!(
+        fs::read_to_string(&control).unwrap().trim(),
+        "set",
+        "pam_gnome_keyring did not run: no GNOME_KEYRING_CONTROL in the session"
+    );
     assert_eq!(who.trim(), user.name, "the session ran as {who:?}");
     dm.settle();
     let session = LightDm::processes_of(user.uid(), "Session started for");
@@ -119,11 +120,11 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let keyring_state = PathBuf::from(format!("/home/{}/tap-keyring-locked", user.name));
     assert!(keyring.exists(), "no login keyring after the first login");
     assert!(
-        keyring::opens_with(&keyring, NEW),
+        crate::keyring::opens_with(&keyring, NEW),
         "the login keyring does not open with the new password"
     );
     assert!(
-        !keyring::opens_with(&keyring, &issued.pass),
+        !crate::keyring::opens_with(&keyring, &issued.pass),
         "the login keyring opens with the pass"
     );
     assert_eq!(
@@ -181,7 +182,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "(<false>,)",
         "login keyring locked"
     );
-    assert!(keyring::opens_with(&keyring, NEW));
+    assert!(crate::keyring::opens_with(&keyring, NEW));
 
     // The audit log and syslog say the same.
     let events = tap.events(&user);
@@ -218,7 +219,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
 /// Runs `ops` on one PAM handle of `service` with the private pam.d, answering prompts in order;
 /// returns what pam_drive printed (prompts, info lines, results).
 fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
-    let drive = tapctl_path().parent().unwrap().join("examples/pam_drive");
+    let drive = tapctl().parent().unwrap().join("examples/pam_drive");
     assert!(
         drive.exists(),
         "{} is missing: cargo build --all-targets",
@@ -226,6 +227,9 @@ fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&st
     );
     let mut argv = vec![drive.to_str().unwrap(), service, user.name.as_str()];
     argv.extend_from_slice(ops);
+    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
+    let argv = crate::keyring_module::with_modules(&modules, &argv);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
     // dies with pam_drive instead of outliving the throwaway user.
     let argv = tap.pam.wrap(&argv);
@@ -292,6 +296,7 @@ fn shipped_service_first_login_through_libpam(service: &str) {
         "chauthtok_expired",
         "setcred",
         "open_session",
+        "env",
         "close_session",
     ];
 
@@ -305,6 +310,8 @@ fn shipped_service_first_login_through_libpam(service: &str) {
         &format!("info: {}", pam_tap::core::CHOOSE_NEW_PASSWORD),
         "prompt: New password: ",
         "prompt: Retype new password: ",
+        // pam_gnome_keyring really ran (the service's `-auth` would skip a missing module).
+        "env GNOME_KEYRING_CONTROL",
     ] {
         assert!(first.contains(want), "first login lacks {want:?}:\n{first}");
     }

@@ -14,16 +14,23 @@
 //! The test re-runs itself in there; the outer half checks the host was left as it was. Screenshots
 //! land in target/cockpit-screens/ (docs/console/ holds the committed ones).
 
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../common/mod.rs"]
 mod common;
-mod support_console;
+/// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
+mod machine;
+/// A minimal WebDriver client for chromedriver.
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use machine::*;
 use serde_json::{json, Value};
-use support_console::webdriver::Browser;
-use support_console::*;
+use webdriver::Browser;
 
 const INNER: &str = "PAM_TAP_CONSOLE_INNER";
 const PASSED: &str = "COCKPIT CONSOLE TEST PASSED";
@@ -44,10 +51,7 @@ fn helpdesk_issues_in_cockpit_target_logs_in_once_viewer_is_refused() {
         println!("{PASSED}");
         return;
     }
-    if !common::root() {
-        eprintln!("SKIPPED: the Cockpit console test needs root");
-        return;
-    }
+    require_root!();
     let missing: Vec<_> = TOOLS.iter().filter(|t| !Path::new(t).exists()).collect();
     if !missing.is_empty() {
         let msg = format!("{missing:?} missing: `make deps` installs cockpit, chromium, chromium-driver, sudo");
@@ -132,7 +136,7 @@ fn inside_the_sandbox() {
     let t0 = Instant::now();
     let console = Console::set_up(
         Path::new(env!("CARGO_BIN_EXE_tapctl")),
-        &common::module(),
+        &support::paths::module(),
         &root.join("cockpit"),
     );
     // An older pass in the list, issued by root at the command line.

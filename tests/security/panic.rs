@@ -1,15 +1,13 @@
 //! A panic inside any hook becomes PAM_ABORT and the host process carries on. Needs the module
 //! built with `--features test-panic`, into its own target dir so the normal build stays clean.
 
-mod support_sec;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use support_sec::{figure, line, write_file, Fixture, TempUser};
+use crate::support_sec::{figure, line, write_file, Fixture, TempUser};
 
 fn panic_module() -> PathBuf {
-    let dir = support_sec::target_dir().join("panic");
+    let dir = crate::support_sec::target_dir().join("panic");
     let out = Command::new(env!("CARGO"))
         // Dependencies unoptimised: this build only has to panic, and it must not cost CI minutes.
         .args([
@@ -31,7 +29,7 @@ fn panic_module() -> PathBuf {
 #[test]
 fn injected_panic_in_every_hook_gives_pam_abort_and_the_host_survives() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let so = panic_module();
     let user = TempUser::new();
     let mut f = Fixture::new("panic", "");
@@ -64,7 +62,7 @@ fn injected_panic_in_every_hook_gives_pam_abort_and_the_host_survives() {
     f.stack_only("calm", "");
     let calm_stack = std::fs::read_to_string(f.pamd.join("calm"))
         .unwrap()
-        .replace(&support_sec::module().display().to_string(), &m.to_string());
+        .replace(&crate::support_sec::module().display().to_string(), &m.to_string());
     write_file(&f.pamd.join("calm"), calm_stack.as_bytes(), 0o644);
     let calm = f.drive("calm", &user.name, &["authenticate"], &line(&pass));
     figure(

@@ -9,12 +9,11 @@
 //! that only Fedora ships are named below). Debian stacks that hold pam_tap and pam_unix also run
 //! for real: a password login and a pass login must both succeed through them.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{drive, pam_drive, root, Site, User};
+use crate::common::{drive, Site, User};
+use crate::support::paths::pam_drive;
 
 const TYPES: [&str; 4] = ["auth", "account", "password", "session"];
 
@@ -203,9 +202,7 @@ fn controls_accepted(lines: &[PamLine], permit: &Path) -> Result<(), String> {
 
 #[test]
 fn every_pam_d_line_the_project_prints_loads_in_libpam() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let permit = module_dir().join("pam_permit.so");
     // The method catches what it must: libpam's own verdict on `success=end` and a typo.
     for bad in [
@@ -244,13 +241,11 @@ fn every_pam_d_line_the_project_prints_loads_in_libpam() {
 
 #[test]
 fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let user = User::with_password("Snippet-pw-1!");
     let tap = User::new();
-    let so = common::module();
+    let so = crate::support::paths::module();
     let real = |l: &PamLine| -> String {
         let args = l.args.join(" ");
         if l.module.ends_with("pam_tap.so") {
@@ -298,9 +293,7 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
 /// in a private mount namespace, must turn it into the stack the README shows, and that stack must work in libpam.
 #[test]
 fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
-    if !root() {
-        return;
-    }
+    require_root!();
     if !Path::new("/usr/sbin/pam-auth-update").exists() {
         eprintln!(
             "SKIPPED pam_auth_update_writes_the_documented_stack_from_the_profile: no pam-auth-update (not Debian)"

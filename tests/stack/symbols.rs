@@ -1,8 +1,6 @@
 //! The built module loads with RTLD_NOW (every symbol resolves) and exports exactly the six
 //! `pam_sm_*` hooks libpam looks for.
 
-mod common;
-
 use std::ffi::CString;
 use std::process::Command;
 
@@ -17,7 +15,7 @@ const HOOKS: [&str; 6] = [
 
 #[test]
 fn loads_with_rtld_now_and_exports_exactly_the_hooks() {
-    let so = common::module();
+    let so = crate::support::paths::module();
     let path = CString::new(so.to_str().unwrap()).unwrap();
     // SAFETY: loading our own module; dlerror is read right after a failure.
     let h = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };

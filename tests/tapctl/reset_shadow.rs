@@ -2,12 +2,11 @@
 //! shadow and store agree even when tapctl is killed (SIGKILL at random points of `issue`,
 //! `issue --csv` and `revoke`), and a reset pass that ended leaves no working shadow secret.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{root, Site, User};
+use crate::common::{Site, User};
+use crate::support::XorShift;
 use pam_tap::hash;
 use pam_tap::passcode::normalize;
 
@@ -56,9 +55,7 @@ fn key_len(site: &Site, user: &str) -> usize {
 
 #[test]
 fn a_reusable_reset_pass_ends_when_the_user_sets_a_password() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let u = User::with_password(ORIGINAL);
     let pass = pass_of(&site.issue(&u.name, &["--reusable"]));
@@ -97,9 +94,7 @@ enum End {
 
 #[test]
 fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let mut failures = vec![];
     for (label, end) in [
@@ -122,7 +117,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         match end {
             End::Revoke => {
                 let out = site.tapctl(&["revoke", &u.name]);
-                assert!(out.status.success(), "{}", common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::common::stderr(&out));
             }
             End::ExpireThenLogin | End::ExpireThenPurge => {
                 sql("UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60 WHERE user = ?1")
@@ -139,7 +134,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
             }
             End::ExpireThenPurge => {
                 let out = site.tapctl(&["purge"]);
-                assert!(out.status.success(), "{}", common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::common::stderr(&out));
             }
             _ => {}
         }
@@ -169,17 +164,6 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[derive(Debug)]
@@ -295,9 +279,7 @@ fn timed(site: &Site, args: &[&str]) -> u64 {
 
 #[test]
 fn sigkill_during_issue_bulk_issue_and_revoke_leaves_every_account_explained() {
-    if !root() {
-        return;
-    }
+    require_root!();
     const ROUNDS: usize = 120;
     let site = Site::new("");
     let users: Vec<User> = (0..3).map(|_| User::with_password(ORIGINAL)).collect();
@@ -375,9 +357,7 @@ fn sigkill_during_issue_bulk_issue_and_revoke_leaves_every_account_explained() {
 
 #[test]
 fn the_login_time_check_costs_little_and_settling_runs_once() {
-    if !root() {
-        return;
-    }
+    require_root!();
     use pam_tap::config::Policy;
     use pam_tap::reset;
     use pam_tap::store::{Context, Store};
@@ -418,9 +398,7 @@ fn the_login_time_check_costs_little_and_settling_runs_once() {
 
 #[test]
 fn sigterm_or_sigint_mid_command_waits_for_the_last_commit() {
-    if !root() {
-        return;
-    }
+    require_root!();
     const ROUNDS: usize = 60;
     let site = Site::new("");
     let users: Vec<User> = (0..2).map(|_| User::with_password(ORIGINAL)).collect();

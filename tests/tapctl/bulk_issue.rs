@@ -1,8 +1,7 @@
 //! `tapctl issue --csv`: one pass per row, the single issue's checks on every row, all rows or none.
 
-mod common;
-
-use common::{refused, root, stderr, stdout, Group, OwnedFile, Site, User};
+use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::support::accounts::Group;
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);
@@ -20,9 +19,7 @@ fn pass_count(site: &Site) -> usize {
 
 #[test]
 fn a_bad_row_anywhere_issues_nothing_and_names_the_row() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let users: Vec<User> = (0..10).map(|_| User::new()).collect();
     let before: Vec<String> = users.iter().map(|u| u.shadow()).collect();
@@ -72,9 +69,7 @@ fn a_bad_row_anywhere_issues_nothing_and_names_the_row() {
 
 #[test]
 fn bulk_output_has_one_working_pass_per_row_in_csv_or_json() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let site = Site::new("");
     let (a, b, c) = (User::new(), User::new(), User::new());
     let csv = write_csv(
@@ -156,9 +151,7 @@ fn bulk_output_has_one_working_pass_per_row_in_csv_or_json() {
 
 #[test]
 fn bulk_resets_passwords_like_a_single_issue_and_keeps_roles() {
-    if !root() {
-        return;
-    }
+    require_root!();
     let (helpdesk, admins) = (Group::new(), Group::new());
     let site = Site::new(&format!(
         "[roles]\nissuers = [\"{}\"]\nadmin_groups = [\"{}\"]\n",

@@ -1,8 +1,6 @@
 //! The database on a full filesystem, on a read-only mount, removed mid-run; and every file the
 //! module trusts replaced by an unsafe one.
 
-mod support_sec;
-
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
@@ -10,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
 
 const UNIX_PW: &str = "Unix-password-7!";
 
@@ -56,7 +54,7 @@ fn fill(dir: &Path) {
 #[test]
 fn disk_full_read_only_and_removed_database() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let holder = TempUser::new();
     let other = TempUser::with_password(UNIX_PW);
     let mut rows = vec![];
@@ -75,7 +73,7 @@ fn disk_full_read_only_and_removed_database() {
         fill(&mnt);
         f.log.clear();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         std::fs::remove_file(mnt.join("filler")).unwrap();
         let (a2, _) = attempts(&f, &holder.name, &pass, &other.name);
@@ -99,7 +97,7 @@ fn disk_full_read_only_and_removed_database() {
         assert!(out.status.success());
         f.log.clear();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         drop(m);
         let (a2, _) = attempts(&f, &holder.name, &pass, &other.name);
@@ -142,7 +140,7 @@ fn disk_full_read_only_and_removed_database() {
         let before: Vec<String> = first
             .into_iter()
             .map(|c| {
-                support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
@@ -150,13 +148,13 @@ fn disk_full_read_only_and_removed_database() {
         let after: Vec<String> = children
             .into_iter()
             .map(|c| {
-                support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
             .collect();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let logged = lines.iter().any(|l| l.contains("refusing:"));
         // Recreated empty by an operator: the pass is simply gone.
         assert!(f.tapctl(&["init"]).status.success());
@@ -256,7 +254,7 @@ fn chown_nobody(p: &Path) {
 #[test]
 fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let targets = ["config", "config_dir", "database", "database_dir", "wal", "shm"];
     let kinds = ["symlink", "non_root_owner", "group_writable", "world_writable"];
@@ -374,7 +372,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
             }
             let args = format!(
                 "auth required {} config={} log_socket={}\n",
-                support_sec::module().display(),
+                crate::support_sec::module().display(),
                 module_config.display(),
                 f.log.path.display()
             );
@@ -390,7 +388,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
             } else {
                 watch(&db, || ())
             };
-            let lines = f.log.lines();
+            let lines = f.log.settled_lines();
             let alert = alerts(&lines).iter().any(|l| l.contains("unsafe file"));
             // Repair nothing: the pass must still be unused in the real file.
             let used: Option<i64> = rusqlite::Connection::open(if target == "database" && kind == "symlink" {

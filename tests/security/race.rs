@@ -1,17 +1,15 @@
 //! Races through the real libpam and the built module: many processes answer at the same instant.
 
-mod support_sec;
-
 use std::io::Write;
 use std::process::{Child, Stdio};
 
-use support_sec::{figure, Fixture, TempUser};
+use crate::support_sec::{figure, Fixture, TempUser};
 
 const PROCS: usize = 64;
 const ROUNDS: usize = 20;
 
 /// Starts `n` drivers that all block at the prompt, then answers them all at once.
-fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> Vec<support_sec::Run> {
+fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> Vec<crate::support_sec::Run> {
     let mut children: Vec<Child> = (0..n)
         .map(|_| {
             f.drive_cmd(service, user, &["authenticate"])
@@ -31,7 +29,7 @@ fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> V
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("wait");
-            support_sec::Run::from_output(out)
+            crate::support_sec::Run::from_output(out)
         })
         .collect()
 }
@@ -39,7 +37,7 @@ fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> V
 #[test]
 fn one_time_pass_redeems_exactly_once_under_a_stampede() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("race_one_time", "");
     f.stack_only("race", "");
@@ -55,7 +53,7 @@ fn one_time_pass_redeems_exactly_once_under_a_stampede() {
             .iter()
             .filter(|r| !matches!(r.auth(), "PAM_SUCCESS" | "PAM_AUTH_ERR"))
             .count();
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         locked += lines
             .iter()
             .chain(runs.iter().map(|r| &r.stderr))
@@ -86,7 +84,7 @@ fn one_time_pass_redeems_exactly_once_under_a_stampede() {
 #[test]
 fn racing_wrong_answers_count_exactly() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("race_failures", "[pass]\nmax_failures = 100");
     f.stack_only("racef", "");

@@ -134,10 +134,6 @@ impl Browser {
         self.ok("POST", "/url", Some(json!({ "url": url })));
     }
 
-    pub fn url(&self) -> String {
-        self.ok("GET", "/url", None).as_str().unwrap_or("").to_string()
-    }
-
     /// The element `css` selects, waiting for it up to `within`.
     pub fn find(&self, css: &str, within: Duration) -> String {
         let t = Instant::now();

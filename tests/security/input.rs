@@ -1,11 +1,9 @@
 //! Hostile input through the real stack: answers, user names, config files and database rows.
 
-mod support_sec;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
 
 fn bytes_line(b: &[u8]) -> Vec<u8> {
     let mut v = b.to_vec();
@@ -40,7 +38,7 @@ fn lookalike(code: &str) -> String {
 #[test]
 fn hostile_answers_never_log_in() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_answers", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -126,7 +124,7 @@ fn hostile_answers_never_log_in() {
 #[test]
 fn hostile_user_names_never_log_in() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_names", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -190,7 +188,7 @@ fn hostile_user_names_never_log_in() {
 #[test]
 fn malformed_configs_are_refused_with_an_alert() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_config", "");
     f.stack_only("only", "");
@@ -264,7 +262,7 @@ fn malformed_configs_are_refused_with_an_alert() {
         write_file(&f.config, text, 0o600);
         f.log.clear();
         let r = f.drive("only", &user.name, &["authenticate"], &line(&pass));
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let alert = alerts(&lines).iter().any(|l| l.contains("config"));
         table.push(format!(
             "{label}={}{}",
@@ -297,7 +295,7 @@ fn malformed_configs_are_refused_with_an_alert() {
 #[test]
 fn tampered_rows_never_log_in_and_never_crash() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("input_tampered", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -364,7 +362,7 @@ fn tampered_rows_never_log_in_and_never_crash() {
             pass.clone()
         };
         let r = f.drive("only", &user.name, &["authenticate"], &line(&answer));
-        let lines = f.log.lines();
+        let lines = f.log.settled_lines();
         let message = lines.iter().any(|l| l.contains("outcome=") || l.contains("refusing:"));
         table.push(format!("{label}={}", r.auth().trim_start_matches("PAM_")));
         let success_allowed = label.ends_with("counter_only");

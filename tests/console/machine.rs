@@ -4,14 +4,14 @@
 //! documents, the page under /usr/share/cockpit/pam-tap, cockpit-ws on loopback and chromedriver.
 #![allow(dead_code)]
 
-pub mod webdriver;
-
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::webdriver;
 
 pub const HELPDESK: &str = "tap-helpdesk";
 pub const VIEWER: &str = "tap-viewer";
@@ -39,16 +39,8 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn chpasswd(user: &str, pw: &str) {
-    let mut c = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    writeln!(c.stdin.take().unwrap(), "{user}:{pw}").unwrap();
-    assert!(c.wait().unwrap().success());
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::support::accounts::chpasswd;
+use crate::support::free_port;
 
 fn wait_port(port: u16, what: &str) {
     let t = Instant::now();
@@ -99,12 +91,13 @@ impl Console {
         }
 
         run("install", &["-m", "755", tapctl.to_str().unwrap(), "/usr/sbin/tapctl"]);
-        // The target's logins go through a private service, which the policy must list.
+        // pam_tap acts only in the services the policy names: the login services and ours.
         std::fs::write(
             "/etc/security/pam_tap.toml",
             format!(
-                "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\nservices = [\"{LOGIN_SERVICE}\"]\n\
-                 [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n"
+                "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n{}\
+                 [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
+                crate::common::services_line("", &[LOGIN_SERVICE])
             ),
         )
         .unwrap();

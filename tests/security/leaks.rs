@@ -1,13 +1,11 @@
 //! What a login through the module leaves in its host: descriptors, threads, signal handlers, and
 //! memory (valgrind over 100 PAM handles in one process).
 
-mod support_sec;
-
 use std::ffi::OsStr;
 use std::process::Command;
 
+use crate::support_sec::{figure, line, Fixture, TempUser};
 use pam_tap::hash::{self, KdfParams};
-use support_sec::{figure, line, Fixture, TempUser};
 
 fn field(out: &str, key: &str) -> String {
     out.lines()
@@ -23,7 +21,7 @@ fn count(out: &str, key: &str) -> usize {
 #[test]
 fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::new();
     let mut f = Fixture::new("leaks_fds", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
@@ -92,7 +90,7 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
 #[test]
 fn valgrind_finds_no_definite_leak_over_100_handles() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     if Command::new("valgrind").arg("--version").output().is_err() {
         panic!("valgrind is not installed (apt-get install valgrind)");
     }
@@ -105,7 +103,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     );
     // A copy without DWARF: valgrind reads a module's debug info at every dlopen, 100 times here.
     let so = f.dir.join("pam_tap_nodebug.so");
-    std::fs::copy(support_sec::module(), &so).unwrap();
+    std::fs::copy(crate::support_sec::module(), &so).unwrap();
     assert!(Command::new("strip")
         .arg("--strip-debug")
         .arg(&so)
@@ -113,10 +111,11 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
         .unwrap()
         .success());
     f.stack_only("only", "");
-    let stack = std::fs::read_to_string(f.pamd.join("only"))
-        .unwrap()
-        .replace(&support_sec::module().display().to_string(), &so.display().to_string());
-    support_sec::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
+    let stack = std::fs::read_to_string(f.pamd.join("only")).unwrap().replace(
+        &crate::support_sec::module().display().to_string(),
+        &so.display().to_string(),
+    );
+    crate::support_sec::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
     let pass = f.issue(&user.name, &["--reusable"]);
     let cheap = hash::hash(
         &pass.replace('-', ""),
@@ -130,7 +129,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     f.sql().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
     // Accepted, wrong, not a pass, empty, NULL reply: each allocation path, 20 times.
     let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
-    let out = support_sec::feed(
+    let out = crate::support_sec::feed(
         {
             let mut c = Command::new("valgrind");
             c.args([
@@ -140,7 +139,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
                 "--error-exitcode=99",
                 "--num-callers=30",
             ])
-            .arg(support_sec::sec_probe())
+            .arg(crate::support_sec::sec_probe())
             .arg("cycles")
             .arg(&f.pamd)
             .arg("only")
@@ -180,7 +179,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
 #[test]
 fn settling_a_dead_reset_pass_at_login_leaves_nothing_behind() {
     require_root!();
-    let _g = support_sec::serial();
+    let _g = crate::support_sec::serial();
     let user = TempUser::with_password("Leaks-Orig-4821");
     let mut f = Fixture::new("leaks_settle", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");

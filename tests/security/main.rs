@@ -1,0 +1,25 @@
+//! The security suite (`make test-security`): the built module under the real libpam, attacked the
+//! way the README's "Security" table says, with its figures in target/security-figures.txt. One
+//! test binary; the tests take `support_sec::serial()` because they time things, saturate the CPUs
+//! or mount.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../support_sec/mod.rs"]
+mod support_sec;
+
+/// A login killed with SIGKILL at any instant.
+mod crash;
+/// Full, read-only and vanishing storage; unsafe files refused before use.
+mod fs;
+/// Hostile answers, user names, configs and database rows.
+mod input;
+/// Descriptors, threads, signals and memory after a login.
+mod leaks;
+/// A panic never unwinds into the host.
+mod panic;
+/// One-time means once under racing logins.
+mod race;
+/// Equal timing for every wrong answer; the clock cannot revive a pass.
+mod timing;

@@ -1,0 +1,60 @@
+//! The one test kit every integration binary shares: where the built module and binaries are, one
+//! lock and one way for throwaway users and groups, the syslog sink the module writes to
+//! (`log_socket=`), and `require_root!`. The suites' own helpers (tests/common, tests/support_sec,
+//! tests/e2e/harness.rs, tests/console/machine.rs) build their sites and drivers on these.
+#![allow(dead_code)]
+
+pub mod accounts;
+pub mod paths;
+pub mod syslog;
+
+use std::io::Write;
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// False, with a loud SKIPPED line naming `test` and `why`, when not root. Written straight to fd 2:
+/// libtest captures the output of a passing test, and a skip must be seen.
+pub fn root_or_skip(test: &str, why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED {test}: needs root ({why})\n");
+    false
+}
+
+/// xorshift64: where the kill tests strike (seeded from getrandom; no crate needed for this).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A loopback TCP port nobody listens on just now (for a private sshd or cockpit-ws).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Returns from the test, loudly, when not root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::support::root_or_skip(
+            std::thread::current().name().unwrap_or(module_path!()),
+            "throwaway users, root-owned files, private mounts",
+        ) {
+            return;
+        }
+    };
+}

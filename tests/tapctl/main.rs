@@ -1,0 +1,21 @@
+//! tapctl through its real binary: the commands, the helpdesk's front door and boundary, bulk
+//! issue, and the shadow side of a reset pass.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../support_sec/mod.rs"]
+mod support_sec;
+
+/// `tapctl issue --csv`.
+mod bulk_issue;
+/// Every command, the role rules, refusals and JSON shapes.
+mod commands;
+/// Roles cannot climb; locked accounts; back-off; sudo and `--service`.
+mod helpdesk_boundary;
+/// What operators name, who they are, whose policy, escaped text.
+mod helpdesk_front;
+/// Shadow and store agree, even when tapctl is killed; no side door after a reset pass.
+mod reset_shadow;
