@@ -16,7 +16,6 @@ pub mod outcome;
 pub mod passcode;
 pub mod reset;
 pub mod store;
-pub mod store_checks;
 pub mod sudo;
 pub mod text;
 pub mod timefmt;
