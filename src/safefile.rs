@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn refuses_symlink_group_writable_and_relative() {
         if !am_root() {
-            eprintln!("SKIP: needs root to own test files");
+            crate::skipped("safefile tests need root-owned files; run as root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -222,7 +222,7 @@ fn max_uid_comes_from_login_defs_with_a_fallback() {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(login_defs_uid_max(&f), 29999);
     } else {
-        eprintln!("SKIPPED (reading a trusted login.defs): the file must be root-owned; run as root");
+        crate::skipped("reading a trusted login.defs: the file must be root-owned; run as root");
     }
     assert_eq!(login_defs_uid_max(&dir.path().join("missing")), FALLBACK_MAX_UID);
     let p = Policy {

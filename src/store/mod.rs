@@ -8,7 +8,7 @@ mod pass_store;
 mod sqlite;
 
 pub use pass_store::{Backend, PassStore, Sqlite};
-pub use sqlite::{Store, DEAD_AFTER, SCHEMA_VERSION};
+pub use sqlite::{checks, Store, DEAD_AFTER, SCHEMA_VERSION};
 
 /// What a pending mark says is under way.
 pub const ISSUE: &str = "issue";

@@ -11,6 +11,7 @@ use super::{Context, Event, NewPass, PassRecord, Redeemed, Status};
 use crate::error::{Error, Result};
 
 mod backoff;
+pub mod checks;
 mod open;
 mod operator;
 mod pass_store;
@@ -27,10 +28,7 @@ pub struct Store {
 }
 
 fn clock_in(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
-        .optional()?
-        .unwrap_or(i64::MIN))
+    Ok(checks::clock_high_water(conn)?.unwrap_or(i64::MIN))
 }
 
 fn latest_in(conn: &Connection, user: &str) -> Result<Option<PassRecord>> {

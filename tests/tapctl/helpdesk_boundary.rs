@@ -508,3 +508,49 @@ fn a_pass_is_not_a_sudo_password_and_service_narrows_a_pass() {
     ));
     assert_eq!(auth(&site, &bob.name, &wide), "PAM_SUCCESS");
 }
+
+#[test]
+fn after_a_first_login_the_new_password_opens_sudo_and_the_pass_does_not() {
+    require_root!();
+    if !Path::new("/usr/bin/sudo").exists() {
+        panic!("sudo is not installed (apt-get install sudo; the Makefile's deps do)");
+    }
+    const NEW_PW: &str = "Cal-chose-this-1";
+    let site = Site::new("");
+    let cal = User::with_password("Cal-old-password-1");
+    // The policy's defaults: an admin reset, the pass one-time.
+    let code = pass_of(&site.issue(&cal.name, &[]));
+    let first = site.pam(
+        &cal.name,
+        &["authenticate", "acct_mgmt", "chauthtok_expired"],
+        &[&code, NEW_PW, NEW_PW],
+    );
+    assert_eq!(first.result("chauthtok_expired"), "PAM_SUCCESS", "{}", first.text);
+    let d = scratch();
+    let pamd = pamd_with_tap_in_common_auth(d.path(), &site);
+    let s = sudoers(d.path(), &[&cal.name]);
+    let sudo_with = |answer: &str| {
+        in_private_mounts(
+            &[(&pamd, "/etc/pam.d"), (&s, "/etc/sudoers")],
+            &[
+                "setpriv",
+                &format!("--reuid={}", cal.name),
+                &format!("--regid={}", cal.name),
+                "--init-groups",
+                "sudo",
+                "-S",
+                "-k",
+                "-p",
+                "",
+                "true",
+            ],
+            &format!("{answer}\n"),
+        )
+    };
+    let r = sudo_with(NEW_PW);
+    assert!(r.status.success(), "the new password at sudo: {}", stderr(&r));
+    for (what, answer) in [("the pass", code.as_str()), ("the old password", "Cal-old-password-1")] {
+        let r = sudo_with(answer);
+        assert!(!r.status.success(), "{what} opened sudo after the first login");
+    }
+}

@@ -2,11 +2,12 @@
 //! makes them root-only. Both set the same connection options.
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::checks::{self, Schema};
 use super::{Store, SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::safefile;
@@ -30,15 +31,6 @@ fn busy_wait(count: i32) -> bool {
     true
 }
 
-fn sidecars(path: &Path) -> [PathBuf; 2] {
-    let s = path.as_os_str().to_owned();
-    let mut wal = s.clone();
-    wal.push("-wal");
-    let mut shm = s;
-    shm.push("-shm");
-    [PathBuf::from(wal), PathBuf::from(shm)]
-}
-
 impl Store {
     /// Opens an existing database the way the module must: every file checked (no symlink,
     /// root-owned, not group/world-writable, directory too), opened without following symlinks,
@@ -52,15 +44,14 @@ impl Store {
         }
         safefile::check_parent(path)?;
         safefile::check_trusted(path, false)?;
-        for s in sidecars(path) {
+        for s in checks::side_files(path) {
             safefile::check_trusted(&s, true)?;
         }
         let flags =
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags)?;
         let store = Self::configure(conn, path)?;
-        let v = store.version()?;
-        if v != SCHEMA_VERSION {
+        if let Schema::Older(v) | Schema::Newer(v) = checks::schema(&store.conn)? {
             return Err(Error::Store(format!(
                 "{} has schema version {v}, this pam_tap needs {SCHEMA_VERSION}: run `tapctl init`",
                 path.display()

@@ -37,7 +37,7 @@ fn put(s: &mut Store, user: &str, now: i64, one_time: bool) -> i64 {
 fn create_is_idempotent_and_root_only() {
     use std::os::unix::fs::PermissionsExt;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED create_is_idempotent_and_root_only: the database file must be root-owned; run as root");
+        crate::skipped("create_is_idempotent_and_root_only: the database file must be root-owned; run as root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

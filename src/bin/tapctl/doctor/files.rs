@@ -1,7 +1,7 @@
 //! The files pam_tap trusts: the policy, the database and its side files, the module itself.
 
 use pam_tap::safefile::Untrusted;
-use pam_tap::store_checks::{self, Schema};
+use pam_tap::store::checks::{self as store_checks, Schema};
 
 use super::*;
 

@@ -19,6 +19,12 @@ password\trequisite\t\t\tpam_deny.so
 password\trequired\t\t\tpam_permit.so
 ";
 
+/// Says loudly, past the harness's output capture, that a fixture test could not run here.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "!!!!!!!! SKIPPED: {why}");
+}
+
 /// A Debian-like tree: config, initialised database, wired common-*, sshd with kbd-int.
 struct Tree {
     dir: tempfile::TempDir,
@@ -28,7 +34,7 @@ impl Tree {
     fn new() -> Option<Self> {
         // Ownership checks need files owned by root.
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: doctor fixture tests need root");
+            skipped("doctor fixture tests need root-owned files; run as root");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -1,12 +1,12 @@
-//! The store's checks that `tapctl doctor` runs without opening the store for writing: which side
-//! files SQLite keeps beside the database, its schema version against this build's, and the clock
-//! high-water mark. The store's `open` applies the same rules (src/store.rs).
+//! The store's rules about its own files, in one place: which side files SQLite keeps beside the
+//! database, its schema version against this build's, and the clock high-water mark. The store's
+//! `open` applies them, and `tapctl doctor` runs them without opening the store for writing.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::store::SCHEMA_VERSION;
+use super::SCHEMA_VERSION;
 
 /// The files SQLite keeps beside the database in WAL mode; each must be as trusted as the database.
 pub fn side_files(db: &Path) -> [PathBuf; 2] {
