@@ -18,6 +18,7 @@ pub use chauthtok::{chauthtok, Phase, CHOOSE_NEW_PASSWORD, CURRENT_PASSWORD_PROM
 pub use pace::PACE_BUDGET;
 
 mod chauthtok;
+mod answer_shape;
 mod decide;
 mod pace;
 
