@@ -69,12 +69,24 @@ fn medians(f: &Fixture, holder: &str, nopass: &str, unknown: &str, answer: &str)
     let mut samples: Vec<Vec<f64>> = vec![vec![], vec![], vec![]];
     let mut codes = vec![];
     // Warm-up: page cache, dynamic loader, database pages.
-    f.probe("time", "only", OsStr::new(holder), &["5", nopass, unknown], &line(answer));
+    f.probe(
+        "time",
+        "only",
+        OsStr::new(holder),
+        &["5", nopass, unknown],
+        &line(answer),
+    );
     for _ in 0..PER_USER / BATCH {
         // Stay below the lockout: the holder's failures go back to 0 between batches.
         f.sql().execute("UPDATE passes SET failures = 0", []).unwrap();
         let n = BATCH.to_string();
-        let r = f.probe("time", "only", OsStr::new(holder), &[&n, nopass, unknown], &line(answer));
+        let r = f.probe(
+            "time",
+            "only",
+            OsStr::new(holder),
+            &[&n, nopass, unknown],
+            &line(answer),
+        );
         for l in r.stdout.lines() {
             if let Some(rest) = l.strip_prefix("sample ") {
                 let (i, us) = rest.split_once(' ').unwrap();

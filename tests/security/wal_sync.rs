@@ -73,7 +73,9 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
     let (fresh, fresh_paths) = synced_paths(&f, &user.name, &pass);
     let used: i64 = f
         .sql()
-        .query_row("SELECT use_count FROM passes ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .query_row("SELECT use_count FROM passes ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     figure(
         "wal_sync",
@@ -87,9 +89,20 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
         ),
     );
     assert_eq!((steady.as_str(), fresh.as_str()), ("PAM_SUCCESS", "PAM_SUCCESS"));
-    assert!(count(&steady_paths, &wal) >= 1, "the consume is synced: {steady_paths:?}");
-    assert_eq!(count(&steady_paths, &dir), 0, "no directory sync at a steady login: {steady_paths:?}");
+    assert!(
+        count(&steady_paths, &wal) >= 1,
+        "the consume is synced: {steady_paths:?}"
+    );
+    assert_eq!(
+        count(&steady_paths, &dir),
+        0,
+        "no directory sync at a steady login: {steady_paths:?}"
+    );
     assert!(count(&fresh_paths, &wal) >= 1, "{fresh_paths:?}");
-    assert_eq!(count(&fresh_paths, &dir), 1, "a new WAL's directory is synced once: {fresh_paths:?}");
+    assert_eq!(
+        count(&fresh_paths, &dir),
+        1,
+        "a new WAL's directory is synced once: {fresh_paths:?}"
+    );
     assert_eq!(used, 1, "the consume is in the store");
 }

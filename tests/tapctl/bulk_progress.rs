@@ -42,10 +42,7 @@ fn bulk_issue_shows_progress_on_a_terminal_and_never_on_stdout() {
             None => cmd.env_remove(k),
         };
     }
-    let tty = cmd
-        .stdin(Stdio::null())
-        .output()
-        .expect("script(1) from util-linux");
+    let tty = cmd.stdin(Stdio::null()).output().expect("script(1) from util-linux");
     let on_tty = String::from_utf8_lossy(&tty.stdout).to_string();
     let csv_out = std::fs::read_to_string(&out_file).unwrap();
     assert!(tty.status.success(), "{on_tty}");
@@ -56,7 +53,10 @@ fn bulk_issue_shows_progress_on_a_terminal_and_never_on_stdout() {
 
     println!("on the terminal: {on_tty:?}");
     assert!(on_tty.contains("tapctl: hashed 12/12 passes in "), "{on_tty:?}");
-    assert!(on_tty.contains("passes, about ") && on_tty.contains(" s left"), "{on_tty:?}");
+    assert!(
+        on_tty.contains("passes, about ") && on_tty.contains(" s left"),
+        "{on_tty:?}"
+    );
     assert!(on_tty.contains("issued 12 passes"), "{on_tty:?}");
     for (text, what) in [(&csv_out, "stdout at a terminal"), (&stdout(&piped), "stdout piped")] {
         let lines: Vec<&str> = text.lines().collect();

@@ -50,7 +50,10 @@ impl Progress {
         let s = state.lock().unwrap_or_else(|p| p.into_inner());
         if s.shown.is_some() {
             let secs = self.started.elapsed().as_secs_f64();
-            show(&format!("tapctl: hashed {}/{} passes in {secs:.0} s", s.done, self.total));
+            show(&format!(
+                "tapctl: hashed {}/{} passes in {secs:.0} s",
+                s.done, self.total
+            ));
             eprintln!();
         }
     }

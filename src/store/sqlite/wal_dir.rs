@@ -44,6 +44,9 @@ mod tests {
         let used: bool = c
             .query_row("SELECT sqlite_compileoption_used('DISABLE_DIRSYNC')", [], |r| r.get(0))
             .unwrap();
-        assert!(used, "build with LIBSQLITE3_FLAGS=-DSQLITE_DISABLE_DIRSYNC (.cargo/config.toml)");
+        assert!(
+            used,
+            "build with LIBSQLITE3_FLAGS=-DSQLITE_DISABLE_DIRSYNC (.cargo/config.toml)"
+        );
     }
 }
