@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Debian packages the build, the tests and the demo use.
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
-	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo \
+	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo strace \
 	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
 # The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick.

@@ -17,6 +17,7 @@ pub use crate::log::{Level, Logger};
 pub use chauthtok::{chauthtok, Phase, CHOOSE_NEW_PASSWORD, CURRENT_PASSWORD_PROMPT};
 pub use pace::PACE_BUDGET;
 
+mod answer_shape;
 mod chauthtok;
 mod decide;
 mod pace;

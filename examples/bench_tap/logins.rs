@@ -5,7 +5,7 @@ use super::*;
 /// The bench's own PAM services, where a pass must count, and a max_uid above its accounts' ids
 /// (UID_BASE and up, clear of the machine's own users). Whole tables follow it.
 pub const BENCH_POLICY: &str = "services = [\"tapbench\", \"tapbench-tap\", \"tapbench-tapnoeq\", \
-                              \"tapbench-taponly\", \"tapbench-taponly-tmpfs\"]\n\
+                              \"tapbench-taponly\", \"tapbench-taponly-tmpfs\", \"tapbench-tap-nodelay\"]\n\
                               [users]\nmax_uid = 62000\n";
 
 pub fn pamtester(service: &str, user: &str, answer: &str) -> R<Ran> {
@@ -15,6 +15,18 @@ pub fn pamtester(service: &str, user: &str, answer: &str) -> R<Ran> {
     )?;
     if !r.ok {
         return Err(format!("pamtester {service} {user} failed: {}", r.stdout.trim()));
+    }
+    Ok(r)
+}
+
+/// `pamtester SERVICE USER authenticate` that must fail (a wrong password).
+pub fn pamtester_refused(service: &str, user: &str, answer: &str) -> R<Ran> {
+    let r = run(
+        Command::new("pamtester").args([service, user, "authenticate"]),
+        &format!("{answer}\n"),
+    )?;
+    if r.ok {
+        return Err(format!("pamtester {service} {user} accepted a wrong password"));
     }
     Ok(r)
 }
@@ -62,6 +74,19 @@ pub fn setup(c: &Ctx) -> R<()> {
             format!("auth     [success=1 default=ignore] {lib} config={off} log_socket={log}\n{unix}"),
         ),
         ("tapbench-unix", unix.to_string()),
+        // B7w: a wrong password, with pam_unix's 2 s (±25 %) fail delay off in both stacks so the
+        // random delay does not drown what pam_tap adds.
+        (
+            "tapbench-tap-nodelay",
+            format!(
+                "auth     [success=1 default=ignore] {lib} config={on} log_socket={log}\n{}",
+                unix.replace("try_first_pass", "try_first_pass nodelay")
+            ),
+        ),
+        (
+            "tapbench-unix-nodelay",
+            unix.replace("try_first_pass", "try_first_pass nodelay"),
+        ),
         (
             "tapbench-taponly",
             format!(

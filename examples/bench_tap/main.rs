@@ -42,6 +42,8 @@ use report::*;
 use util::*;
 
 const PASSWORD: &str = "Bench-pw-2718!";
+/// B7w: a wrong password of the same shape.
+const WRONG_PASSWORD: &str = "Bench-pw-2719?";
 const UID_BASE: u32 = 61_000;
 const MIB: f64 = 1024.0 * 1024.0;
 

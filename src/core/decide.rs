@@ -50,6 +50,14 @@ pub(super) fn decide<H: Handle, B: Backend>(
             ..Decision::new(Outcome::BadInput)
         };
     }
+    // An ordinary password leaves before anything about the user is read: the same near-nothing
+    // for every user, so it needs no pacing (src/core/answer_shape.rs).
+    if !super::answer_shape::may_concern_pam_tap(&answer) {
+        return Decision {
+            detail: Some("not pass-shaped".into()),
+            ..Decision::new(Outcome::NotAPass)
+        };
+    }
     let pace = pace.insert(Pace::start(policy.equalize_timing));
     let mut found = match look_up(h, policy, backend, env, &name, &answer, pace) {
         Ok(f) => f,

@@ -1,6 +1,7 @@
-//! Timing equalisation: with `equalize_timing`, every answer that does not log in takes one
-//! argon2id run plus a fixed budget from the moment it arrives, whether the user exists, holds a
-//! pass or not: the database work (open, look-up, failure count) hides inside the budget.
+//! Timing equalisation: with `equalize_timing`, every pass-shaped answer that does not log in takes
+//! one argon2id run plus a fixed budget from the moment it arrives, whether the user exists, holds a
+//! pass or not: the database work (open, look-up, failure count) hides inside the budget. Answers
+//! that cannot concern pam_tap never get here (`answer_shape.rs`).
 
 use std::time::{Duration, Instant};
 

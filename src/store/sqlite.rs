@@ -17,6 +17,7 @@ mod operator;
 mod pass_store;
 mod pending;
 mod schema;
+mod wal_dir;
 
 pub use backoff::DEAD_AFTER;
 pub use schema::SCHEMA_VERSION;

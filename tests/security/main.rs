@@ -23,3 +23,5 @@ mod panic;
 mod race;
 /// Equal timing for every wrong answer; the clock cannot revive a pass.
 mod timing;
+/// What a login's commit syncs to disk.
+mod wal_sync;

@@ -11,6 +11,8 @@ mod support_sec;
 
 /// `tapctl issue --csv`.
 mod bulk_issue;
+/// `tapctl issue --csv`'s progress line at a terminal.
+mod bulk_progress;
 /// Every command, the role rules, refusals and JSON shapes.
 mod commands;
 /// Roles cannot climb; locked accounts; back-off; sudo and `--service`.

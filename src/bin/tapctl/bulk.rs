@@ -19,6 +19,8 @@ use pam_tap::store::Store;
 use pam_tap::text;
 use pam_tap::users::{self, Directory};
 
+use crate::progress::Progress;
+
 /// Most rows one file may hold.
 pub const MAX_ROWS: usize = 100_000;
 
@@ -212,6 +214,7 @@ fn mint_all(
     checked: &[CheckedIssue],
     policy: &Policy,
     threads: usize,
+    progress: &Progress,
 ) -> std::result::Result<Vec<Minted>, (usize, Error)> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -225,7 +228,10 @@ fn mint_all(
                     break;
                 }
                 match admin::mint(&checked[i], policy) {
-                    Ok(m) => *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(m),
+                    Ok(m) => {
+                        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
+                        progress.step();
+                    }
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         let mut fe = first_err.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,7 +297,10 @@ pub fn issue(
         };
         checked.push(admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?);
     }
-    let minted = mint_all(&checked, policy, threads).map_err(|(n, e)| at_row(n, &rows[n], e))?;
+    let progress = Progress::on_terminal(checked.len());
+    let minted = mint_all(&checked, policy, threads, &progress);
+    progress.finish();
+    let minted = minted.map_err(|(n, e)| at_row(n, &rows[n], e))?;
     let names: Vec<&str> = checked.iter().map(|c| c.user()).collect();
     let ctx = op.context();
     // Rows first, marked pending and audited, then the shadow resets (src/reset.rs).

@@ -7,6 +7,7 @@ mod bulk;
 /// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
 mod cli;
 mod doctor;
+mod progress;
 mod render;
 mod unlock;
 

@@ -332,5 +332,6 @@ fn accepted(user: &'static str, a: &[u8], derived: Option<String>) -> Vec<Call> 
     s
 }
 
+mod answer_shape;
 mod handoff;
 mod login;

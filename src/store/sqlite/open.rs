@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::checks::{self, Schema};
-use super::{Store, SCHEMA_VERSION};
+use super::{wal_dir, Store, SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::safefile;
 
@@ -47,11 +47,18 @@ impl Store {
         for s in checks::side_files(path) {
             safefile::check_trusted(&s, true)?;
         }
+        let wal_is_new = wal_dir::is_new(&checks::side_files(path)[0]);
         let flags =
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags)?;
         let store = Self::configure(conn, path)?;
-        if let Schema::Older(v) | Schema::Newer(v) = checks::schema(&store.conn)? {
+        // The first read opens (and, if missing, creates) the WAL; nothing is committed before the
+        // directory entry is durable.
+        let schema = checks::schema(&store.conn)?;
+        if wal_is_new {
+            wal_dir::sync_dir(path)?;
+        }
+        if let Schema::Older(v) | Schema::Newer(v) = schema {
             return Err(Error::Store(format!(
                 "{} has schema version {v}, this pam_tap needs {SCHEMA_VERSION}: run `tapctl init`",
                 path.display()
@@ -98,6 +105,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let mut store = Self::configure(conn, path)?;
         store.migrate()?;
+        // The database and its WAL are new or may be: their directory entries go to disk too.
+        wal_dir::sync_dir(path)?;
         Ok(store)
     }
 
