@@ -1,0 +1,78 @@
+use super::*;
+
+#[test]
+fn positional_header_quotes_and_comments() {
+    let rows =
+        parse("# onboarding\nalice\nbob,2h,no,moved desk, new laptop\n\n\"carol\",,yes,\"said \"\"hi\"\"\"\n").unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].user, "alice");
+    assert_eq!(rows[0].lifetime, None);
+    assert_eq!(rows[1].line, 3);
+    assert_eq!(rows[1].lifetime.as_deref(), Some("2h"));
+    assert_eq!(rows[1].one_time, Some(false));
+    assert_eq!(rows[1].reason.as_deref(), Some("moved desk,new laptop"));
+    assert_eq!(rows[2].one_time, Some(true));
+    assert_eq!(rows[2].reason.as_deref(), Some("said \"hi\""));
+
+    let rows = parse("user,reason\r\ndave,\"a, b\"\r\n").unwrap();
+    assert_eq!(rows[0].user, "dave");
+    assert_eq!(rows[0].reason.as_deref(), Some("a, b"));
+}
+
+#[test]
+fn errors_quote_no_field_but_a_plausible_user_name() {
+    let secret = "$y$j9T$SECRETSALT$SECRETHASH";
+    for text in [
+        format!("root:{secret}:19000:0:99999:7:::\n"),
+        format!("user,{secret}\nalice\n"),
+        format!("alice,{secret}\n"),
+        format!("alice,1h,{secret}\n"),
+        format!("alice,1h,yes,{secret}\u{1b}[2J\n"),
+        format!("alice,1h,yes,{secret}\u{202e}\n"),
+        format!("alice\n{secret}\u{85}x\n"),
+    ] {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(!e.contains("SECRET"), "{text:?} gave {e:?}");
+        assert!(e.starts_with("line "), "{text:?} gave {e:?}");
+    }
+}
+
+#[test]
+fn malformed_csv_names_the_line() {
+    for (text, needle) in [
+        ("alice\nbob,1h,maybe\n", "line 2: one_time"),
+        ("user,colour\nalice,red\n", "line 1: unknown column"),
+        ("user\nalice,1h\n", "line 2: 2 fields"),
+        ("alice\n\"bob\n", "line 2: unterminated"),
+        ("alice\n,1h\n", "line 2: no user"),
+        ("# nothing\n", "no rows"),
+    ] {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text:?} gave {e:?}");
+    }
+}
+
+#[test]
+fn csv_out_quotes_what_needs_it() {
+    let line = |cell: &str| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["x", cell]).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    };
+    assert_eq!(line("a,b"), "x,\"a,b\"\n");
+    assert_eq!(line("plain"), "x,plain\n");
+    assert_eq!(line("say \"x\""), "x,\"say \"\"x\"\"\"\n");
+}
+
+#[test]
+fn a_bom_and_crlf_from_a_spreadsheet_are_read() {
+    let rows = parse("\u{feff}user,lifetime\r\nalice,2h\r\n  # a note\r\n   \r\n\r\nbob\r\n").unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].user.as_str(), rows[0].lifetime.as_deref()),
+        ("alice", Some("2h"))
+    );
+    assert_eq!((rows[1].line, rows[1].user.as_str()), (6, "bob"));
+    let e = parse("user\r\n\r\nalice\r\n\r\nbob,1h\r\n").unwrap_err().to_string();
+    assert!(e.starts_with("line 5: 2 fields"), "{e}");
+}
