@@ -439,6 +439,27 @@ fn pamd_with_tap_in_common_auth(dir: &Path, site: &Site) -> PathBuf {
     pamd
 }
 
+/// The real `sudo true` as `who`, answering its password prompt with `answer`, under a private
+/// pam.d and sudoers.
+fn sudo_true(pamd: &Path, sudoers: &Path, who: &str, answer: &str) -> Output {
+    in_private_mounts(
+        &[(pamd, "/etc/pam.d"), (sudoers, "/etc/sudoers")],
+        &[
+            "setpriv",
+            &format!("--reuid={who}"),
+            &format!("--regid={who}"),
+            "--init-groups",
+            "sudo",
+            "-S",
+            "-k",
+            "-p",
+            "",
+            "true",
+        ],
+        &format!("{answer}\n"),
+    )
+}
+
 #[test]
 fn a_pass_is_not_a_sudo_password_and_service_narrows_a_pass() {
     require_root!();
@@ -452,24 +473,7 @@ fn a_pass_is_not_a_sudo_password_and_service_narrows_a_pass() {
     let d = scratch();
     let pamd = pamd_with_tap_in_common_auth(d.path(), &site);
     let s = sudoers(d.path(), &[&ann.name, &bob.name]);
-    let sudo_as = |who: &str, answer: &str| {
-        in_private_mounts(
-            &[(&pamd, "/etc/pam.d"), (&s, "/etc/sudoers")],
-            &[
-                "setpriv",
-                &format!("--reuid={who}"),
-                &format!("--regid={who}"),
-                "--init-groups",
-                "sudo",
-                "-S",
-                "-k",
-                "-p",
-                "",
-                "true",
-            ],
-            &format!("{answer}\n"),
-        )
-    };
+    let sudo_as = |who: &str, answer: &str| sudo_true(&pamd, &s, who, answer);
     // The pass at sudo: refused, audited as such.
     let r = sudo_as(&ann.name, &code);
     assert!(!r.status.success(), "a pass opened sudo: {}", stderr(&r));
@@ -529,24 +533,7 @@ fn after_a_first_login_the_new_password_opens_sudo_and_the_pass_does_not() {
     let d = scratch();
     let pamd = pamd_with_tap_in_common_auth(d.path(), &site);
     let s = sudoers(d.path(), &[&cal.name]);
-    let sudo_with = |answer: &str| {
-        in_private_mounts(
-            &[(&pamd, "/etc/pam.d"), (&s, "/etc/sudoers")],
-            &[
-                "setpriv",
-                &format!("--reuid={}", cal.name),
-                &format!("--regid={}", cal.name),
-                "--init-groups",
-                "sudo",
-                "-S",
-                "-k",
-                "-p",
-                "",
-                "true",
-            ],
-            &format!("{answer}\n"),
-        )
-    };
+    let sudo_with = |answer: &str| sudo_true(&pamd, &s, &cal.name, answer);
     let r = sudo_with(NEW_PW);
     assert!(r.status.success(), "the new password at sudo: {}", stderr(&r));
     for (what, answer) in [("the pass", code.as_str()), ("the old password", "Cal-old-password-1")] {
