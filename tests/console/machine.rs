@@ -97,7 +97,7 @@ impl Console {
             format!(
                 "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n{}\
                  [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
-                crate::common::services_line("", &[LOGIN_SERVICE])
+                crate::support::site::services_line("", &["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE])
             ),
         )
         .unwrap();
@@ -105,7 +105,7 @@ impl Console {
         run("/usr/sbin/tapctl", &["init"]);
         std::fs::write(
             format!("/etc/pam.d/{LOGIN_SERVICE}"),
-            crate::common::stack(module, Path::new("/etc/security/pam_tap.toml")),
+            crate::support::site::debian_stack(&format!("{} config=/etc/security/pam_tap.toml", module.display())),
         )
         .unwrap();
 

@@ -19,7 +19,7 @@ fn e2e_harness_pam_unix_baseline() {
     if !can_run("e2e_harness_pam_unix_baseline") {
         return;
     }
-    let scratch = Scratch::new();
+    let scratch = scratch();
     let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
     let user = User::with_password("Ok7-first-Word");
     let caller = User::new();
@@ -180,12 +180,12 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     assert_eq!(lastchg(&reset), "0", "issue forces a change: {reset}");
     // Issuing is an admin reset: the account's old password stops working at once.
-    let old_pw = drive(&tap.scratch, &refused_ssh(OWN), &sshd.ssh(&user.name, &[]));
+    let old_pw = drive(&tap.dir, &refused_ssh(OWN), &sshd.ssh(&user.name, &[]));
     assert_refused(
         &old_pw,
         "Permission denied",
@@ -205,7 +205,7 @@ fn e2e_ssh_keyboard_interactive_first_login() {
         send(NEW),
     ];
     steps.extend(shell_as(&user.name));
-    let first = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let first = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
     tap.assert_drove(&first, "first login with the TAP", Some(&sshd));
     assert!(
         !first.text.contains("Current password"),
@@ -217,11 +217,11 @@ fn e2e_ssh_keyboard_interactive_first_login() {
 
     let mut steps = vec![expect("Password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
-    let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let again = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
     tap.assert_drove(&again, "login with the new password", Some(&sshd));
 
     let before = user.shadow();
-    let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    let tap_again = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
     assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
     assert_eq!(user.shadow(), before);
     assert_eq!(tap.show(&user)["status"], "used");
@@ -246,7 +246,7 @@ const RELOGIN_GAP: chrono::Duration = chrono::Duration::seconds(11);
 /// Waits until a re-login with the pass may be accepted: RELOGIN_GAP after its last use.
 fn wait_out_relogin_gap(tap: &Tap, user: &User) {
     let last = tap
-        .log(user)
+        .audit(user)
         .iter()
         .filter(|e| matches!(e["event"].as_str(), Some("used" | "grace_used")))
         // `log --json` gives `at` in Unix seconds; accept RFC 3339 too, as `show --json` uses.
@@ -279,15 +279,11 @@ fn e2e_ssh_password_method_first_login() {
     }
     let tap = Tap::with_config("[handoff]\nrelogin = true\n");
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::Password);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
 
-    let no_tty = drive(
-        &tap.scratch,
-        &refused_ssh(&issued.pass),
-        &sshd.ssh(&user.name, &["true"]),
-    );
+    let no_tty = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &["true"]));
     assert_refused(
         &no_tty,
         "Password change required but no TTY available",
@@ -300,7 +296,7 @@ fn e2e_ssh_password_method_first_login() {
     wait_out_relogin_gap(&tap, &user);
 
     let first = drive(
-        &tap.scratch,
+        &tap.dir,
         &[
             expect("password: $"),
             send(&issued.pass),
@@ -322,11 +318,11 @@ fn e2e_ssh_password_method_first_login() {
 
     let mut steps = vec![expect("password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
-    let again = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let again = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
     tap.assert_drove(&again, "login with the new password", Some(&sshd));
 
     let before = user.shadow();
-    let tap_again = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    let tap_again = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
     assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
     assert_eq!(user.shadow(), before);
     let events = tap.events(&user);
@@ -368,13 +364,13 @@ fn e2e_console_login_first_login() {
         send(NEW),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    let t = drive(&tap.dir, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
     tap.assert_drove(&t, "login with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
 
     let mut steps = vec![expect("login: $"), send(&user.name), expect("Password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
-    let again = drive(&tap.scratch, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    let again = drive(&tap.dir, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
     tap.assert_drove(&again, "login with the new password", None);
     keep_transcript(
         "flow3-console-login",
@@ -393,7 +389,7 @@ fn e2e_su_first_login() {
     let caller = User::new();
     let issued = tap.issue(&user, &[]);
     let t = drive(
-        &tap.scratch,
+        &tap.dir,
         &su_steps(
             &caller,
             &user,
@@ -412,7 +408,7 @@ fn e2e_su_first_login() {
     tap.assert_drove(&t, "su with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
     let again = drive(
-        &tap.scratch,
+        &tap.dir,
         &su_steps(&caller, &user, NEW, &[]),
         &su_argv(&tap.pam, &caller),
     );
@@ -432,7 +428,7 @@ fn e2e_ssh_reusable_keep_password() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
     let before = user.shadow();
     let issued = tap.issue(&user, &["--reusable", "--keep-password"]);
     assert_eq!(user.shadow(), before, "--keep-password touched the account");
@@ -440,7 +436,7 @@ fn e2e_ssh_reusable_keep_password() {
     for round in ["first", "second"] {
         let mut steps = vec![expect("Password: $"), send(&issued.pass)];
         steps.extend(shell_as(&user.name));
-        let t = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+        let t = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
         tap.assert_drove(&t, &format!("{round} login with the reusable TAP"), Some(&sshd));
         assert!(
             !t.text.contains("New password") && !t.text.contains("change your password"),
@@ -451,7 +447,7 @@ fn e2e_ssh_reusable_keep_password() {
     }
     let mut steps = vec![expect("Password: $"), send(OWN)];
     steps.extend(shell_as(&user.name));
-    let own = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let own = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
     tap.assert_drove(&own, "login with the account's own password", Some(&sshd));
     assert_eq!(user.shadow(), before);
     let show = tap.show(&user);
@@ -471,10 +467,10 @@ fn e2e_refusals() {
         return;
     }
     let tap = Tap::new();
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
     let ssh_refused = |user: &User, secret: &str, what: &str| {
         let before = user.shadow();
-        let t = drive(&tap.scratch, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
         assert_refused(&t, "Permission denied", what, Some(&sshd));
         assert_eq!(user.shadow(), before, "{what}: the account changed");
         t
@@ -482,7 +478,7 @@ fn e2e_refusals() {
     // A reset pass that ended (locked, expired) is settled at this login: the account is locked,
     // so the secret derived from the pass opens nothing any more.
     let ssh_refused_ends = |user: &User, secret: &str, what: &str| {
-        let t = drive(&tap.scratch, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
         assert_refused(&t, "Permission denied", what, Some(&sshd));
         assert_eq!(
             user.shadow().split(':').nth(1),
@@ -516,7 +512,7 @@ fn e2e_refusals() {
     // The same through login on a pty.
     let before = wrong.shadow();
     let t = drive(
-        &tap.scratch,
+        &tap.dir,
         &[
             expect("login: $"),
             send(&wrong.name),
@@ -580,7 +576,7 @@ fn e2e_refusals() {
                 .any(|l| l.contains("pam_tap[") && l.ends_with(&format!("outcome={outcome}"))),
             "no syslog line with outcome={outcome} for {}:\n{}",
             u.name,
-            tap.syslog.text()
+            tap.log.text()
         );
     }
     // A refused pass is told nothing a wrong password is not told.
@@ -620,10 +616,10 @@ fn e2e_ssh_keyboard_interactive_command_without_tty() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let t = drive(
-        &tap.scratch,
+        &tap.dir,
         &[
             expect("Password: $"),
             send(&issued.pass),
@@ -653,12 +649,12 @@ fn e2e_ssh_key_only_before_the_change_cannot_change() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyOnly);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyOnly);
     sshd.authorize_key(&user);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     let t = drive(
-        &tap.scratch,
+        &tap.dir,
         &[
             expect("You must change your password now and login again!"),
             expect("Current password: $"),
@@ -688,10 +684,10 @@ fn e2e_users_without_a_pass_are_unaffected() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
     let mut steps = vec![expect("Password: $"), send(OWN)];
     steps.extend(shell_as(&user.name));
-    let t = drive(&tap.scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let t = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
     tap.assert_drove(&t, "ssh with the account's own password", Some(&sshd));
     assert_eq!(
         t.text.matches("assword:").count(),
@@ -721,7 +717,7 @@ fn e2e_users_without_a_pass_are_unaffected() {
         "--reset-env",
         tool("passwd").to_str().unwrap(),
     ]);
-    let p = drive(&tap.scratch, &steps, &argv);
+    let p = drive(&tap.dir, &steps, &argv);
     tap.assert_drove(&p, "passwd run by a user without a pass", None);
     assert_ne!(user.shadow(), before, "passwd did not change the password");
     keep_transcript(
@@ -740,14 +736,10 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
     }
     let tap = Tap::new();
     let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.scratch, &tap.pam, SshMethod::Password);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
-    let no_tty = drive(
-        &tap.scratch,
-        &refused_ssh(&issued.pass),
-        &sshd.ssh(&user.name, &["true"]),
-    );
+    let no_tty = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &["true"]));
     assert_refused(
         &no_tty,
         "Password change required but no TTY available",
@@ -755,7 +747,7 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
         Some(&sshd),
     );
     wait_out_relogin_gap(&tap, &user);
-    let retry = drive(&tap.scratch, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
+    let retry = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
     assert_refused(&retry, "Permission denied", "the retry on a tty", Some(&sshd));
     assert_eq!(user.shadow(), reset);
     assert_eq!(tap.show(&user)["status"], "used");

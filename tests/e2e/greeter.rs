@@ -59,8 +59,8 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
     let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
 
-    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
-    let mut dm = LightDm::start(&tap.scratch, &tap.pam, &modules, &shots_dir());
+    let modules = crate::keyring_module::private_module_dir(&tap.dir);
+    let mut dm = LightDm::start(&tap.dir, &tap.pam, &modules, &shots_dir());
     dm.shot("01-login-screen");
 
     // The user name, then the pass at LightDM's "Password:" prompt.
@@ -203,9 +203,9 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "{syslog:#?}"
     );
     assert!(
-        tap.syslog.text().contains("chauthtok service=lightdm outcome=handoff"),
+        tap.log.text().contains("chauthtok service=lightdm outcome=handoff"),
         "{}",
-        tap.syslog.text()
+        tap.log.text()
     );
     assert_eq!(tap.show(&user)["status"], "used");
     drop(dm);
@@ -227,7 +227,7 @@ fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&st
     );
     let mut argv = vec![drive.to_str().unwrap(), service, user.name.as_str()];
     argv.extend_from_slice(ops);
-    let modules = crate::keyring_module::private_module_dir(&tap.scratch);
+    let modules = crate::keyring_module::private_module_dir(&tap.dir);
     let argv = crate::keyring_module::with_modules(&modules, &argv);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
@@ -327,7 +327,7 @@ fn shipped_service_first_login_through_libpam(service: &str) {
     assert!(!used.contains("info:"), "a refused pass was told something: {used}");
     let events = tap.events(&user);
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
-    let syslog = tap.syslog.text();
+    let syslog = tap.log.text();
     assert!(
         syslog.contains(&format!(
             "auth service={service} user={} pass={} outcome=accepted",

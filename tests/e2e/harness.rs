@@ -9,8 +9,8 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -27,7 +27,7 @@ pub use crate::support::accounts::lock as accounts_lock;
 use crate::support::accounts::Account;
 use crate::support::free_port;
 pub use crate::support::paths::{module, tapctl, tool};
-use crate::support::syslog::Sink;
+use crate::support::site::Site;
 
 /// True when the tests can run; prints a loud reason when they cannot (not root).
 pub fn can_run(test: &str) -> bool {
@@ -76,42 +76,12 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Temp dir
+/// A root-owned 0700 directory under cargo's target tmp dir. Holds the config, database, pam.d
+/// copy, sshd files.
+pub use crate::support::site::PrivateDir as Scratch;
 
-/// A root-owned 0700 directory under cargo's target tmp dir (not /tmp: pam_tap refuses a config whose
-/// directory is group- or world-writable). Holds the config, database, pam.d copy, sshd files.
-pub struct Scratch {
-    pub dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    pub fn new() -> Scratch {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        fs::create_dir_all(base).unwrap();
-        let dir = tempfile::Builder::new().prefix("e2e-").tempdir_in(base).unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        Scratch { dir }
-    }
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    /// Write a file readable by root only (step files hold passwords).
-    pub fn write_private(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.join(name);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&p)
-            .unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        p
-    }
+pub fn scratch() -> Scratch {
+    Scratch::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -160,7 +130,8 @@ pub struct PamDir {
 impl PamDir {
     pub fn new(scratch: &Scratch, stack: Stack, module_args: &str) -> PamDir {
         let dir = scratch.join("pam.d");
-        run_ok(Command::new(tool("cp")).arg("-a").arg("/etc/pam.d").arg(&dir));
+        fs::create_dir_all(&dir).unwrap();
+        run_ok(Command::new(tool("cp")).arg("-a").arg("/etc/pam.d/.").arg(&dir));
         let w = |name: &str, text: String| fs::write(dir.join(name), text).unwrap();
         let (auth_tap, pw_tap, unix_pw_opts, unix_auth_opts) = match stack {
             Stack::UnixOnly => (String::new(), String::new(), "obscure yescrypt", "nullok"),
@@ -570,13 +541,18 @@ pub fn wait_for_line(path: &Path, pred: impl Fn(&str) -> bool, timeout: Duration
 // ---------------------------------------------------------------------------------------------------
 // pam_tap: config, database, tapctl
 
-/// A private pam_tap installation: config and database in the scratch dir, the module wired into the
-/// private pam.d, its syslog lines caught on a socket.
+/// A private pam_tap installation (see `support::site::Site`) in a scratch dir, the module wired
+/// into a private copy of /etc/pam.d.
 pub struct Tap {
-    pub config: PathBuf,
-    pub syslog: Sink,
+    site: Site,
     pub pam: PamDir,
-    pub scratch: Scratch,
+}
+
+impl std::ops::Deref for Tap {
+    type Target = Site;
+    fn deref(&self) -> &Site {
+        &self.site
+    }
 }
 
 /// What `tapctl issue --json` printed.
@@ -589,6 +565,18 @@ pub struct Issued {
 /// Consecutive wrong answers that lock a pass in these tests (policy `max_failures`).
 pub const MAX_FAILURES: u32 = 3;
 
+/// The services the clients and greeters under test use.
+const SERVICES: [&str; 8] = [
+    SSHD_SERVICE,
+    "login",
+    "su",
+    "su-l",
+    "passwd",
+    "lightdm",
+    "gdm-password",
+    "sddm",
+];
+
 impl Tap {
     pub fn new() -> Tap {
         Tap::with_config("")
@@ -596,61 +584,23 @@ impl Tap {
 
     /// `extra` is appended to the test config (whole TOML tables, e.g. "[handoff]\nrelogin = true\n").
     pub fn with_config(extra: &str) -> Tap {
-        let scratch = Scratch::new();
-        let syslog = Sink::bind(scratch.join("log.sock"));
-        let config = scratch.join("pam_tap.toml");
-        fs::write(
-            &config,
-            format!(
-                "enabled = true\n\
-                 database = \"{}\"\n\
-                 services = [\"{SSHD_SERVICE}\", \"login\", \"su\", \"su-l\", \"passwd\", \
-                 \"lightdm\", \"gdm-password\", \"sddm\"]\n\
-                 [pass]\n\
-                 max_failures = {MAX_FAILURES}\n\
-                 {extra}",
-                scratch.join("db/tap.db").display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
-        let args = format!("config={} log_socket={}", config.display(), syslog.path.display());
-        let pam = PamDir::new(&scratch, Stack::WithTap, &args);
-        let tap = Tap {
-            config,
-            syslog,
-            pam,
-            scratch,
-        };
-        tap.tapctl_ok(&["init"]);
-        tap
+        let policy = format!("[pass]\nmax_failures = {MAX_FAILURES}\n{extra}");
+        let site = Site::new(scratch(), &SERVICES, &policy);
+        let pam = PamDir::new(&site.dir, Stack::WithTap, &site.module_args(""));
+        Tap { site, pam }
     }
 
-    pub fn tapctl(&self, args: &[&str]) -> Output {
-        run(Command::new(tapctl())
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_remove("SUDO_USER"))
-    }
-
+    /// tapctl, which must succeed; its output. Holds the accounts lock (a reset pass runs chpasswd).
     pub fn tapctl_ok(&self, args: &[&str]) -> String {
         let _g = accounts_lock();
-        run_ok(
-            Command::new(tapctl())
-                .arg("--config")
-                .arg(&self.config)
-                .args(args)
-                .env_remove("SUDO_USER"),
-        )
+        run_ok(&mut self.tapctl_cmd(args, &[], None))
     }
 
     pub fn issue(&self, user: &User, extra: &[&str]) -> Issued {
-        let mut args = vec!["issue", user.name.as_str(), "--json"];
-        args.extend_from_slice(extra);
-        let out = self.tapctl_ok(&args);
-        let json: serde_json::Value =
-            serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl issue --json printed {out:?}: {e}"));
+        let json = {
+            let _g = accounts_lock();
+            self.issue_json(&user.name, extra)
+        };
         Issued {
             pass: json["pass"].as_str().expect("pass").to_string(),
             pass_id: json["pass_id"].as_i64().expect("pass_id"),
@@ -659,14 +609,14 @@ impl Tap {
     }
 
     /// `tapctl log USER --json`: the audit events for one user, oldest first.
-    pub fn log(&self, user: &User) -> Vec<serde_json::Value> {
-        let out = self.tapctl_ok(&["log", &user.name, "--json"]);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl log --json printed {out:?}: {e}"))
+    pub fn audit(&self, user: &User) -> Vec<serde_json::Value> {
+        let _g = accounts_lock();
+        self.log_json(&user.name)
     }
 
-    /// The events of `log`, as "event" or "event:reason" words, for assertions and messages.
+    /// The events of `audit`, as "event" or "event:reason" words, for assertions and messages.
     pub fn events(&self, user: &User) -> Vec<String> {
-        self.log(user)
+        self.audit(user)
             .iter()
             .map(|e| match e["reason"].as_str() {
                 Some(r) => format!("{}:{}", e["event"].as_str().unwrap_or("?"), r),
@@ -684,7 +634,7 @@ impl Tap {
                 t.code,
                 t.text,
                 sshd.map(|s| s.log_text()).unwrap_or_default(),
-                self.syslog.text()
+                self.log.text()
             );
         }
     }
@@ -692,16 +642,12 @@ impl Tap {
     /// pam_tap's syslog lines that mention `user`.
     pub fn syslog_for(&self, user: &User) -> Vec<String> {
         let needle = format!("user={} ", user.name);
-        self.syslog
-            .lines()
-            .into_iter()
-            .filter(|l| l.contains(&needle))
-            .collect()
+        self.log.lines().into_iter().filter(|l| l.contains(&needle)).collect()
     }
 
     pub fn show(&self, user: &User) -> serde_json::Value {
-        let out = self.tapctl_ok(&["show", &user.name, "--json"]);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tapctl show --json printed {out:?}: {e}"))
+        let _g = accounts_lock();
+        self.site.show(&user.name)
     }
 }
 

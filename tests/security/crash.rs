@@ -51,7 +51,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
         // SAFETY: signalling our own child by pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let out = child.wait_with_output().unwrap();
-        let run = crate::support_sec::Run::from_output(out);
+        let run = crate::support::drive::Run::from_output(out);
         let integrity = f.integrity();
         if integrity == "ok" {
             integrity_ok += 1;
@@ -78,7 +78,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
                 "round {i}: used_at={used_at:?} use_count={use_count} used_rows={used_rows}"
             ));
         }
-        match run.results.get("authenticate").map(String::as_str) {
+        match run.get("authenticate") {
             Some("PAM_SUCCESS") => {
                 completed += 1;
                 if used_at.is_none() {

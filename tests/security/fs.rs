@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support::site::write_file;
+use crate::support_sec::{alerts, figure, line, Fixture, TempUser};
 
 const UNIX_PW: &str = "Unix-password-7!";
 
@@ -140,7 +141,7 @@ fn disk_full_read_only_and_removed_database() {
         let before: Vec<String> = first
             .into_iter()
             .map(|c| {
-                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support::drive::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
@@ -148,7 +149,7 @@ fn disk_full_read_only_and_removed_database() {
         let after: Vec<String> = children
             .into_iter()
             .map(|c| {
-                crate::support_sec::Run::from_output(c.wait_with_output().unwrap())
+                crate::support::drive::Run::from_output(c.wait_with_output().unwrap())
                     .auth()
                     .to_string()
             })
@@ -372,7 +373,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
             }
             let args = format!(
                 "auth required {} config={} log_socket={}\n",
-                crate::support_sec::module().display(),
+                crate::support::paths::module().display(),
                 module_config.display(),
                 f.log.path.display()
             );

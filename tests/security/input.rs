@@ -3,7 +3,9 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::support_sec::{alerts, figure, line, write_file, Fixture, TempUser};
+use crate::support::drive::NOT_RUN;
+use crate::support::site::write_file;
+use crate::support_sec::{alerts, figure, line, Fixture, TempUser};
 
 fn bytes_line(b: &[u8]) -> Vec<u8> {
     let mut v = b.to_vec();
@@ -156,9 +158,9 @@ fn hostile_user_names_never_log_in() {
         write_file(&file, raw, 0o600);
         let arg = [b"@", file.as_os_str().as_bytes()].concat();
         let r = f.probe("auth", "only", OsStr::from_bytes(&arg), &[], &line(&pass));
-        let code = r.results.values().next().cloned().unwrap_or_else(|| "(none)".into());
+        let code = r.results.first().map_or(NOT_RUN, |(_, c)| c.as_str()).to_string();
         table.push(format!("{label}={}", code.trim_start_matches("PAM_")));
-        if code == "PAM_SUCCESS" || r.crashed() || code == "(none)" {
+        if code == "PAM_SUCCESS" || r.crashed() || code == NOT_RUN {
             bad.push(format!("{label}: {code} {}", r.stderr));
         }
     }

@@ -103,7 +103,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     );
     // A copy without DWARF: valgrind reads a module's debug info at every dlopen, 100 times here.
     let so = f.dir.join("pam_tap_nodebug.so");
-    std::fs::copy(crate::support_sec::module(), &so).unwrap();
+    std::fs::copy(crate::support::paths::module(), &so).unwrap();
     assert!(Command::new("strip")
         .arg("--strip-debug")
         .arg(&so)
@@ -112,10 +112,10 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
         .success());
     f.stack_only("only", "");
     let stack = std::fs::read_to_string(f.pamd.join("only")).unwrap().replace(
-        &crate::support_sec::module().display().to_string(),
+        &crate::support::paths::module().display().to_string(),
         &so.display().to_string(),
     );
-    crate::support_sec::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
+    crate::support::site::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
     let pass = f.issue(&user.name, &["--reusable"]);
     let cheap = hash::hash(
         &pass.replace('-', ""),
@@ -129,7 +129,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     f.sql().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
     // Accepted, wrong, not a pass, empty, NULL reply: each allocation path, 20 times.
     let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
-    let out = crate::support_sec::feed(
+    let out = crate::support::drive::feed(
         {
             let mut c = Command::new("valgrind");
             c.args([

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support_sec::{figure, line, write_file, Fixture, TempUser};
+use crate::support::site::write_file;
+use crate::support_sec::{figure, line, Fixture, TempUser};
 
 fn panic_module() -> PathBuf {
-    let dir = crate::support_sec::target_dir().join("panic");
+    let dir = crate::support::paths::target_dir().join("panic");
     let out = Command::new(env!("CARGO"))
         // Dependencies unoptimised: this build only has to panic, and it must not cost CI minutes.
         .args([
@@ -50,19 +51,14 @@ fn injected_panic_in_every_hook_gives_pam_abort_and_the_host_survives() {
         "close_session",
     ];
     let r = f.drive("boom", &user.name, &ops, &line(&pass));
-    let codes: Vec<String> = ops
-        .iter()
-        .map(|op| format!("{op}={}", r.results.get(*op).map_or("(none)", String::as_str)))
-        .collect();
-    let all_abort = ops
-        .iter()
-        .all(|op| r.results.get(*op).map(String::as_str) == Some("PAM_ABORT"));
+    let codes: Vec<String> = ops.iter().map(|op| format!("{op}={}", r.result(op))).collect();
+    let all_abort = ops.iter().all(|op| r.get(op) == Some("PAM_ABORT"));
     let survived = r.status.success() && !r.crashed();
     // The same .so without the argument works: the guard, not the build, is what is tested.
     f.stack_only("calm", "");
     let calm_stack = std::fs::read_to_string(f.pamd.join("calm"))
         .unwrap()
-        .replace(&crate::support_sec::module().display().to_string(), &m.to_string());
+        .replace(&crate::support::paths::module().display().to_string(), &m.to_string());
     write_file(&f.pamd.join("calm"), calm_stack.as_bytes(), 0o644);
     let calm = f.drive("calm", &user.name, &["authenticate"], &line(&pass));
     figure(

@@ -9,7 +9,7 @@ const PROCS: usize = 64;
 const ROUNDS: usize = 20;
 
 /// Starts `n` drivers that all block at the prompt, then answers them all at once.
-fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> Vec<crate::support_sec::Run> {
+fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> Vec<crate::support::drive::Run> {
     let mut children: Vec<Child> = (0..n)
         .map(|_| {
             f.drive_cmd(service, user, &["authenticate"])
@@ -29,7 +29,7 @@ fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> V
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("wait");
-            crate::support_sec::Run::from_output(out)
+            crate::support::drive::Run::from_output(out)
         })
         .collect()
 }

@@ -102,13 +102,13 @@ fn medians(f: &Fixture, holder: &str, nopass: &str, unknown: &str, answer: &str)
 
 fn faked(f: &Fixture, offset: &str, user: &str, answer: &str) -> String {
     let mut cmd = Command::new("faketime");
-    cmd.arg("-f").arg(offset).arg(crate::support_sec::pam_drive());
+    cmd.arg("-f").arg(offset).arg(crate::support::paths::pam_drive());
     cmd.arg("--confdir")
         .arg(&f.pamd)
         .arg("only")
         .arg(user)
         .arg("authenticate");
-    crate::support_sec::Run::from_output(crate::support_sec::feed(cmd, &line(answer)))
+    crate::support::drive::Run::from_output(crate::support::drive::feed(cmd, &line(answer)))
         .auth()
         .to_string()
 }

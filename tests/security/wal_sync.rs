@@ -25,8 +25,8 @@ fn synced_paths(f: &Fixture, user: &str, pass: &str) -> (String, Vec<String>) {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = crate::support_sec::feed(cmd, format!("{pass}\n").as_bytes());
-    let run = crate::support_sec::Run::from_output(out);
+    let out = crate::support::drive::feed(cmd, format!("{pass}\n").as_bytes());
+    let run = crate::support::drive::Run::from_output(out);
     let text = std::fs::read_to_string(&trace).expect("strace wrote its trace (apt-get install strace)");
     let _ = std::fs::remove_file(&trace);
     let paths = text

@@ -1,7 +1,8 @@
 //! The built pam_tap.so loaded by the real libpam (pam_start_confdir with a private pam.d), against
 //! real throwaway users, real pam_unix, a temp config and database.
 
-use crate::common::{drive, Site, User};
+use crate::common::{Site, User};
+use crate::support::drive::{drive_args, run};
 use std::process::Command;
 
 const NEW_PW: &str = "Fresh-Horse-Battery-42";
@@ -30,9 +31,9 @@ fn first_login_with_a_pass_forces_a_change_without_a_current_password() {
         &["authenticate", "acct_mgmt", "chauthtok_expired"],
         &[&code, NEW_PW, NEW_PW],
     );
-    assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.text);
-    assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.text);
-    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.text);
+    assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.stdout);
+    assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.stdout);
+    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.stdout);
     assert_eq!(
         d.prompts,
         ["Password: ", "New password: ", "Retype new password: "],
@@ -50,7 +51,7 @@ fn first_login_with_a_pass_forces_a_change_without_a_current_password() {
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_SUCCESS"),
         "{}",
-        d.text
+        d.stdout
     );
     let d = site.pam(&u.name, &["authenticate"], &[&code]);
     assert_eq!(
@@ -82,16 +83,15 @@ fn a_non_root_caller_changes_the_password_too() {
         .arg(format!("--regid={}", caller.uid()))
         .arg("--clear-groups")
         .arg(&suid);
-    let d = drive(
-        cmd,
-        &site.confdir,
-        &u.name,
-        &["authenticate", "acct_mgmt", "chauthtok_expired"],
+    let ops = ["authenticate", "acct_mgmt", "chauthtok_expired"];
+    let d = run(
+        drive_args(cmd, &site.pamd, "svc", &u.name, &ops),
         &[&code, NEW_PW, NEW_PW],
-    );
-    assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.text);
-    assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.text);
-    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.text);
+    )
+    .expect_ran();
+    assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.stdout);
+    assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.stdout);
+    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.stdout);
     assert!(!d.prompts.iter().any(|p| p.contains("Current")), "{:?}", d.prompts);
     let d = site.pam(&u.name, &["authenticate"], &[NEW_PW]);
     assert_eq!(d.result("authenticate"), "PAM_SUCCESS");
@@ -150,7 +150,7 @@ fn reusable_works_twice_one_time_does_not() {
             (d.result("authenticate"), d.result("acct_mgmt")),
             ("PAM_SUCCESS", "PAM_SUCCESS"),
             "{}",
-            d.text
+            d.stdout
         );
     }
     assert_eq!(site.show(&u.name)["use_count"], 2);
@@ -241,7 +241,7 @@ fn users_without_a_pass_fall_through_to_pam_unix_with_one_prompt() {
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_SUCCESS"),
         "{}",
-        d.text
+        d.stdout
     );
     assert_eq!(d.prompts, ["Password: "]);
     let d = site.pam(&u.name, &["authenticate"], &["wrong"]);
@@ -254,7 +254,7 @@ fn users_without_a_pass_fall_through_to_pam_unix_with_one_prompt() {
     assert_eq!(d.prompts.len(), 1);
     // An ordinary `passwd` by root for this user is untouched by pam_tap: no extra prompt.
     let d = site.pam(&u.name, &["chauthtok"], &["Next-Password-8", "Next-Password-8"]);
-    assert_eq!(d.result("chauthtok"), "PAM_SUCCESS", "{}", d.text);
+    assert_eq!(d.result("chauthtok"), "PAM_SUCCESS", "{}", d.stdout);
     assert_eq!(d.prompts, ["New password: ", "Retype new password: "]);
 }
 
@@ -280,9 +280,7 @@ fn race(site: &Site, user: &str, code: &str, n: usize) -> (usize, usize) {
     let children: Vec<_> = (0..n)
         .map(|_| {
             let mut c = Command::new(crate::support::paths::pam_drive());
-            c.arg("--confdir")
-                .arg(&site.confdir)
-                .args(["svc", user, "authenticate"]);
+            c.arg("--confdir").arg(&site.pamd).args(["svc", user, "authenticate"]);
             c.stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped());
             let mut child = c.spawn().unwrap();

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{drive, Site, User};
-use crate::support::paths::pam_drive;
+use crate::common::{Site, User};
+use crate::support::drive;
 
 const TYPES: [&str; 4] = ["auth", "account", "password", "session"];
 
@@ -170,7 +170,9 @@ fn run(lines: &[PamLine], user: &str, answers: &[&str], module: &dyn Fn(&PamLine
         }
     }
     std::fs::write(dir.path().join("svc"), service).unwrap();
-    drive(Command::new(pam_drive()), dir.path(), user, &ops, answers).results
+    drive::run(drive::pam_drive_cmd(dir.path(), "svc", user, &ops), answers)
+        .expect_ran()
+        .results
 }
 
 /// Whether libpam accepts every control of `lines`: with only pam_permit, all must succeed. A

@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod drive;
 pub mod paths;
+pub mod site;
 pub mod syslog;
 
 use std::io::Write;

@@ -1,12 +1,9 @@
-//! Shared helpers of the security suite: a private PAM stack in a temp dir, throwaway users, a
-//! syslog sink on a unix datagram socket, the built binaries, and the figures file.
+//! The security suite's own helpers over tests/support: its stacks (pam_tap alone, or before
+//! pam_unix), the secrets scan over syslog and audit rows, `serial()`, and the figures file.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,10 +14,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-use crate::support::accounts::{unique, Account};
-pub use crate::support::paths::{module, pam_drive, tapctl, target_dir};
-/// The module's syslog lines, read with `settled_lines()` (datagrams still in flight arrive first).
-pub use crate::support::syslog::Sink as LogSink;
+use crate::support::accounts::Account;
+use crate::support::drive::{feed, Run};
+use crate::support::paths::target_dir;
+use crate::support::site::{module_line, PrivateDir, Site};
 
 pub fn sec_probe() -> PathBuf {
     crate::support::paths::example("sec_probe")
@@ -49,165 +46,79 @@ impl std::ops::Deref for TempUser {
     }
 }
 
-/// The result lines a driver printed: `result OP=PAM_...`.
-#[derive(Debug)]
-pub struct Run {
-    pub stdout: String,
-    pub stderr: String,
-    pub status: std::process::ExitStatus,
-    pub results: BTreeMap<String, String>,
-}
+/// The services the suite's stacks use.
+const SERVICES: [&str; 9] = [
+    "only", "full", "crash", "calm", "boom", "race", "racef", "login", "sshd",
+];
 
-impl Run {
-    pub fn from_output(out: Output) -> Self {
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let results = stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("result "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Run {
-            stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            status: out.status,
-            results,
-        }
-    }
-
-    pub fn auth(&self) -> &str {
-        self.results.get("authenticate").map(String::as_str).unwrap_or("(none)")
-    }
-
-    /// Whether the process died of a signal.
-    pub fn crashed(&self) -> bool {
-        use std::os::unix::process::ExitStatusExt;
-        self.status.signal().is_some()
-    }
-}
-
-/// A private pam_tap installation: config, database, pam.d directory and log socket in a 0700
-/// temp dir owned by root.
+/// The suite's private pam_tap installation (see `support::site::Site`), remembering every pass it
+/// issued for the secrets scan.
 pub struct Fixture {
-    pub dir: PathBuf,
-    pub config: PathBuf,
-    pub db: PathBuf,
-    pub pamd: PathBuf,
-    pub log: LogSink,
+    site: Site,
     /// Every pass issued through this fixture (normalised), for the secrets scan.
     pub passes: Vec<String>,
     name: String,
 }
 
-pub fn write_file(path: &Path, text: &[u8], mode: u32) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+impl std::ops::Deref for Fixture {
+    type Target = Site;
+    fn deref(&self) -> &Site {
+        &self.site
+    }
+}
+
+impl std::ops::DerefMut for Fixture {
+    fn deref_mut(&mut self) -> &mut Site {
+        &mut self.site
+    }
 }
 
 impl Fixture {
     /// `policy`: extra TOML after `enabled` and `database` (sections allowed).
     pub fn new(name: &str, policy: &str) -> Self {
-        let dir = PathBuf::from(format!("/tmp/{}", unique("pamtap-sec-")));
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let config = dir.join("pam_tap.toml");
-        let db = dir.join("db/tap.db");
-        let pamd = dir.join("pam.d");
-        std::fs::create_dir(&pamd).unwrap();
-        let log = LogSink::bind(dir.join("log.sock"));
-        let f = Fixture {
-            config,
-            db,
-            pamd,
-            log,
+        Fixture {
+            site: Site::new(PrivateDir::new(), &SERVICES, policy),
             passes: vec![],
             name: name.to_string(),
-            dir,
-        };
-        f.write_policy(policy);
-        let out = f.tapctl(&["init"]);
-        assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
-        f
+        }
     }
 
     pub fn write_policy(&self, policy: &str) {
-        // The services the suite's stacks use, unless the policy names its own.
-        let services = if policy.lines().any(|l| l.trim_start().starts_with("services")) {
-            String::new()
-        } else {
-            "services = [\"only\", \"full\", \"crash\", \"calm\", \"boom\", \"race\", \"racef\", \"login\", \"sshd\"]\n"
-                .to_string()
-        };
-        let text = format!(
-            "enabled = true\ndatabase = \"{}\"\n{services}{policy}\n",
-            self.db.display()
-        );
-        write_file(&self.config, text.as_bytes(), 0o600);
-    }
-
-    pub fn tapctl(&self, args: &[&str]) -> Output {
-        Command::new(tapctl())
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_remove("SUDO_USER")
-            .output()
-            .expect("tapctl")
-    }
-
-    /// The module line's arguments: this fixture's config and log socket, plus `extra`.
-    pub fn module_args(&self, extra: &str) -> String {
-        format!(
-            "config={} log_socket={} {extra}",
-            self.config.display(),
-            self.log.path.display()
-        )
+        self.site.write_config(policy);
     }
 
     /// A stack where pam_tap decides alone: its own return code is the result.
     pub fn stack_only(&self, service: &str, extra: &str) {
-        let text = format!(
-            "auth required {} {}\naccount required pam_permit.so\nsession required pam_permit.so\n",
-            module().display(),
-            self.module_args(extra)
+        let m = module_line(&self.module_args(extra));
+        self.write_service(
+            service,
+            &format!("auth required {m}\naccount required pam_permit.so\nsession required pam_permit.so\n"),
         );
-        write_file(&self.pamd.join(service), text.as_bytes(), 0o644);
     }
 
     /// The documented stack: pam_tap, then pam_unix for anyone pam_tap does not let in.
     pub fn stack_full(&self, service: &str, extra: &str) {
-        let m = module().display().to_string();
-        let a = self.module_args(extra);
-        let text = format!(
-            "auth     [success=1 default=ignore] {m} {a}\n\
-             auth     [success=ignore default=die] pam_unix.so try_first_pass\n\
-             auth     required   pam_permit.so\n\
-             account  required   pam_unix.so\n\
-             session  required   pam_permit.so\n"
+        let m = module_line(&self.module_args(extra));
+        self.write_service(
+            service,
+            &format!(
+                "auth     [success=1 default=ignore] {m}\n\
+                 auth     [success=ignore default=die] pam_unix.so try_first_pass\n\
+                 auth     required   pam_permit.so\n\
+                 account  required   pam_unix.so\n\
+                 session  required   pam_permit.so\n"
+            ),
         );
-        write_file(&self.pamd.join(service), text.as_bytes(), 0o644);
     }
 
     /// Issues a pass and returns it as printed.
     pub fn issue(&mut self, user: &str, extra: &[&str]) -> String {
-        let mut args = vec!["issue", user, "--json", "--keep-password"];
+        let mut args = vec!["--keep-password"];
         args.extend_from_slice(extra);
-        let out = self.tapctl(&args);
-        assert!(
-            out.status.success(),
-            "issue {user}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("issue --json");
+        let v = self.site.issue_json(user, &args);
         let pass = v["pass"].as_str().expect("pass").to_string();
         self.passes.push(pass.replace(['-', ' '], "").to_uppercase());
         pass
-    }
-
-    pub fn show(&self, user: &str) -> serde_json::Value {
-        let out = self.tapctl(&["show", user, "--json"]);
-        assert!(out.status.success(), "show: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("show --json")
     }
 
     /// A connection to the database for inspection and tampering.
@@ -221,19 +132,6 @@ impl Fixture {
         self.sql()
             .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
             .unwrap_or_else(|e| format!("error: {e}"))
-    }
-
-    /// `pam_drive --confdir` with `stdin` as the answers.
-    pub fn drive(&self, service: &str, user: &str, ops: &[&str], stdin: &[u8]) -> Run {
-        let mut cmd = Command::new(pam_drive());
-        cmd.arg("--confdir").arg(&self.pamd).arg(service).arg(user).args(ops);
-        Run::from_output(feed(cmd, stdin))
-    }
-
-    pub fn drive_cmd(&self, service: &str, user: &str, ops: &[&str]) -> Command {
-        let mut cmd = Command::new(pam_drive());
-        cmd.arg("--confdir").arg(&self.pamd).arg(service).arg(user).args(ops);
-        cmd
     }
 
     /// `sec_probe MODE` over this fixture's pam.d.
@@ -265,12 +163,6 @@ impl Fixture {
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// The texts that hold a 4-or-more-character piece of one of `passes` (case-sensitive: passes are
 /// upper case, the module's lines are not; dashes and spaces are dropped before comparing). A piece
 /// made only of digits counts from 6 characters: pids, times and user names in every line are
@@ -292,23 +184,6 @@ pub fn leaked<'a>(passes: &[String], texts: impl Iterator<Item = &'a String>) ->
             }
         }
     }
-    out
-}
-
-pub fn feed(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn driver");
-    let mut pipe = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = writer.join();
     out
 }
 

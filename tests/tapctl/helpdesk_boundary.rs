@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use crate::common::{refused, stderr, Site, User};
 use crate::support::accounts::{retry, Group};
+use crate::support::site::PrivateDir;
 
 /// A second name for an existing uid (`useradd -o -u`), removed on drop.
 struct Alias {
@@ -105,10 +106,8 @@ impl Roles {
 }
 
 /// A root-only scratch directory for private copies of /etc files.
-fn scratch() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    d
+fn scratch() -> PrivateDir {
+    PrivateDir::new()
 }
 
 /// A sudoers file granting every listed user everything.
@@ -248,7 +247,7 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     // sudo now lets ann act as root (a private sudoers): her issuer's pass no longer logs her in.
     let s = sudoers(d.path(), &[&ann.name]);
     let drive = crate::support::paths::pam_drive();
-    let confdir = site.confdir.display().to_string();
+    let confdir = site.pamd.display().to_string();
     let r = in_private_mounts(
         &[(&s, "/etc/sudoers")],
         &[
@@ -529,7 +528,7 @@ fn after_a_first_login_the_new_password_opens_sudo_and_the_pass_does_not() {
         &["authenticate", "acct_mgmt", "chauthtok_expired"],
         &[&code, NEW_PW, NEW_PW],
     );
-    assert_eq!(first.result("chauthtok_expired"), "PAM_SUCCESS", "{}", first.text);
+    assert_eq!(first.result("chauthtok_expired"), "PAM_SUCCESS", "{}", first.stdout);
     let d = scratch();
     let pamd = pamd_with_tap_in_common_auth(d.path(), &site);
     let s = sudoers(d.path(), &[&cal.name]);

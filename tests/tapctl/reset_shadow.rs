@@ -64,13 +64,13 @@ fn a_reusable_reset_pass_ends_when_the_user_sets_a_password() {
         &["authenticate", "acct_mgmt", "chauthtok_expired"],
         &[&pass, FRESH, FRESH],
     );
-    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.text);
+    assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.stdout);
     let d = site.pam(&u.name, &["authenticate"], &[&pass]);
     assert_eq!(
         d.result("authenticate"),
         "PAM_AUTH_ERR",
         "the reusable pass is dead once the user set a password: {}",
-        d.text
+        d.stdout
     );
     assert_eq!(site.show(&u.name)["status"], "revoked");
     assert_eq!(key_len(&site, &u.name), 0, "derive key wiped");
@@ -79,7 +79,7 @@ fn a_reusable_reset_pass_ends_when_the_user_sets_a_password() {
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_SUCCESS"),
         "{}",
-        d.text
+        d.stdout
     );
 }
 
