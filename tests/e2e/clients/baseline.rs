@@ -1,0 +1,95 @@
+//! The harness itself, with pam_unix only: if this fails, the problem is the test machine.
+
+use super::*;
+
+/// The harness itself, with pam_unix only: a forced password change (`chage -d 0`) over ssh
+/// keyboard-interactive, ssh password method, login on a pty and su from an unprivileged user. If this
+/// fails, the problem is the test machine, not pam_tap.
+#[test]
+fn e2e_harness_pam_unix_baseline() {
+    if !can_run("e2e_harness_pam_unix_baseline") {
+        return;
+    }
+    let scratch = scratch();
+    let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
+    let user = User::with_password("Ok7-first-Word");
+    let caller = User::new();
+
+    // ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
+    user.force_change();
+    let sshd = Sshd::start(&scratch, &pam, SshMethod::KeyboardInteractive);
+    let mut steps = vec![
+        expect("Password: $"),
+        send("Ok7-first-Word"),
+        expect("required to change your password"),
+        expect("Current password: $"),
+        send("Ok7-first-Word"),
+        expect("New password: $"),
+        send("Ok7-second-Word"),
+        expect("Retype new password: $"),
+        send("Ok7-second-Word"),
+    ];
+    steps.extend(shell_as(&user.name));
+    let t = drive(&scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&t, "ssh kbd-int forced change", Some(&sshd));
+    drop(sshd);
+
+    // ssh, password method: sshd runs passwd on the tty and logs the user out.
+    user.force_change();
+    let sshd = Sshd::start(&scratch, &pam, SshMethod::Password);
+    let steps = vec![
+        expect("password: $"),
+        send("Ok7-second-Word"),
+        expect("You must change your password now and login again!"),
+        expect("Current password: $"),
+        send("Ok7-second-Word"),
+        expect("New password: $"),
+        send("Ok7-third-Word"),
+        expect("Retype new password: $"),
+        send("Ok7-third-Word"),
+        expect("password updated successfully"),
+        Step::Eof,
+    ];
+    let t = drive(&scratch, &steps, &sshd.ssh(&user.name, &[]));
+    assert_drove(&t, "ssh password method forced change", Some(&sshd));
+    drop(sshd);
+
+    // login on a pty, as getty runs it.
+    user.force_change();
+    let mut steps = vec![
+        expect("login: $"),
+        send(&user.name),
+        expect("Password: $"),
+        send("Ok7-third-Word"),
+        expect("Current password: $"),
+        send("Ok7-third-Word"),
+        expect("New password: $"),
+        send("Ok7-fourth-Word"),
+        expect("Retype new password: $"),
+        send("Ok7-fourth-Word"),
+    ];
+    steps.extend(shell_as(&user.name));
+    let t = drive(&scratch, &steps, &pam.wrap(&[tool("login").to_str().unwrap()]));
+    assert_drove(&t, "login forced change", None);
+
+    // su from an unprivileged user's shell.
+    user.force_change();
+    let t = drive(
+        &scratch,
+        &su_steps(
+            &caller,
+            &user,
+            "Ok7-fourth-Word",
+            &[
+                expect("Current password: $"),
+                send("Ok7-fourth-Word"),
+                expect("New password: $"),
+                send("Ok7-fifth-Word"),
+                expect("Retype new password: $"),
+                send("Ok7-fifth-Word"),
+            ],
+        ),
+        &su_argv(&pam, &caller),
+    );
+    assert_drove(&t, "su forced change", None);
+}

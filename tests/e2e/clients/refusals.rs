@@ -1,0 +1,239 @@
+//! What is refused, what cannot work, and what stays as it was: refusals as a person sees them,
+//! key-only SSH before the change, users without a pass.
+
+use super::*;
+
+/// Flow 6: refusals as a person sees them. Each is sshd's "Permission denied" (or login's "Login
+/// incorrect"), the audit log says why, and the account's shadow entry is unchanged.
+#[test]
+fn e2e_refusals() {
+    if !can_run("e2e_refusals") {
+        return;
+    }
+    let tap = Tap::new();
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let ssh_refused = |user: &User, secret: &str, what: &str| {
+        let before = user.shadow();
+        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(&sshd));
+        assert_eq!(user.shadow(), before, "{what}: the account changed");
+        t
+    };
+    // A reset pass that ended (locked, expired) is settled at this login: the account is locked,
+    // so the secret derived from the pass opens nothing any more.
+    let ssh_refused_ends = |user: &User, secret: &str, what: &str| {
+        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(&sshd));
+        assert_eq!(
+            user.shadow().split(':').nth(1),
+            Some("!"),
+            "{what}: the account is locked"
+        );
+        t
+    };
+
+    // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
+    let expired = User::with_password(OWN);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 15);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
+
+    let not_yet = User::with_password(OWN);
+    let ny = tap.issue(&not_yet, &["--start", "+1h"]);
+    let t = ssh_refused(&not_yet, &ny.pass, "not yet valid");
+    assert_eq!(tap.show(&not_yet)["status"], "not_yet_valid");
+    let events = tap.events(&not_yet);
+    assert!(events.contains(&"refused:not_yet_valid".to_string()), "{events:?}");
+    let mut parts = vec![("not yet valid", t)];
+
+    let wrong = User::with_password(OWN);
+    let w = tap.issue(&wrong, &[]);
+    let t = ssh_refused(&wrong, &wrong_pass(&w.pass), "wrong pass");
+    let events = tap.events(&wrong);
+    assert!(events.iter().any(|e| e.starts_with("failed")), "{events:?}");
+    assert_eq!(tap.show(&wrong)["failures"], 1);
+    parts.push(("wrong pass (ssh)", t));
+    // The same through login on a pty.
+    let before = wrong.shadow();
+    let t = drive(
+        &tap.dir,
+        &[
+            expect("login: $"),
+            send(&wrong.name),
+            expect("Password: $"),
+            send(&wrong_pass(&w.pass)),
+            expect("Login incorrect"),
+        ],
+        &tap.pam.wrap(&[tool("login").to_str().unwrap()]),
+    );
+    tap.assert_drove(&t, "login with a wrong pass", None);
+    assert_eq!(wrong.shadow(), before);
+    parts.push(("wrong pass (login)", t));
+
+    let revoked = User::with_password(OWN);
+    let r = tap.issue(&revoked, &[]);
+    tap.tapctl_ok(&["revoke", &revoked.name, "--reason", "e2e"]);
+    let t = ssh_refused(&revoked, &r.pass, "revoked");
+    let events = tap.events(&revoked);
+    assert!(events.contains(&"refused:revoked".to_string()), "{events:?}");
+    parts.push(("revoked", t));
+
+    let locked = User::with_password(OWN);
+    let l = tap.issue(&locked, &[]);
+    for _ in 0..MAX_FAILURES {
+        ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
+    }
+    assert_eq!(tap.show(&locked)["status"], "resting");
+    let t = ssh_refused(&locked, &l.pass, "resting");
+    let events = tap.events(&locked);
+    assert!(events.iter().any(|e| e.starts_with("resting")), "{events:?}");
+    assert!(events.contains(&"refused:resting".to_string()), "{events:?}");
+    parts.push(("resting (the right pass after 3 wrong ones)", t));
+
+    // By now the expired pass has ended.
+    let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
+    assert!(
+        expires < chrono::Utc::now() + chrono::Duration::seconds(60),
+        "expires_at {expires}"
+    );
+    while chrono::Utc::now() <= expires {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let t = ssh_refused_ends(&expired, &exp.pass, "expired");
+    assert_eq!(tap.show(&expired)["status"], "expired");
+    let events = tap.events(&expired);
+    assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
+    parts.push(("expired", t));
+
+    // syslog says why, one line per decision.
+    for (u, outcome) in [
+        (&not_yet, "not_yet_valid"),
+        (&wrong, "wrong"),
+        (&revoked, "revoked"),
+        (&locked, "resting"),
+        (&expired, "expired"),
+    ] {
+        let lines = tap.syslog_for(u);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("pam_tap[") && l.ends_with(&format!("outcome={outcome}"))),
+            "no syslog line with outcome={outcome} for {}:\n{}",
+            u.name,
+            tap.log.text()
+        );
+    }
+    // A refused pass is told nothing a wrong password is not told.
+    for (what, t) in &parts {
+        assert!(!t.text.contains(CHOOSE_NEW_PASSWORD), "{what}: {}", t.text);
+    }
+    let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
+    keep_transcript("flow6-refusals", &refs);
+    let mut why = String::new();
+    for (what, u) in [
+        ("not yet valid", &not_yet),
+        ("wrong", &wrong),
+        ("revoked", &revoked),
+        ("resting", &locked),
+        ("expired", &expired),
+    ] {
+        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));
+        for line in tap.syslog_for(u) {
+            why.push_str(&format!("  syslog: {line}\n"));
+        }
+    }
+    println!("{why}");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-transcripts/flow6-why.txt"),
+        why,
+    )
+    .unwrap();
+}
+
+/// What cannot work: key-only SSH before the change. A key login never shows the pass to PAM, yet
+/// the issue forced a change, so sshd runs passwd, which asks for a current password the user never
+/// had (the pass is not accepted there, being unused). The change fails, the user is logged out, and
+/// nothing is lost: the account and the pass are as they were, for a login that can take the pass.
+#[test]
+fn e2e_ssh_key_only_before_the_change_cannot_change() {
+    if !can_run("e2e_ssh_key_only_before_the_change_cannot_change") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyOnly);
+    sshd.authorize_key(&user);
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    let t = drive(
+        &tap.dir,
+        &[
+            expect("You must change your password now and login again!"),
+            expect("Current password: $"),
+            send(&issued.pass),
+            expect("password unchanged"),
+            Step::Eof,
+        ],
+        &sshd.ssh(&user.name, &[]),
+    );
+    if t.failed_to_drive() {
+        tap.assert_drove(&t, "key-only login before the change", Some(&sshd));
+    }
+    assert_eq!(user.shadow(), reset, "the account changed");
+    assert_eq!(tap.show(&user)["status"], "usable");
+    keep_transcript(
+        "key-only-before-the-change",
+        &[("ssh with a key, before the change", &t)],
+    );
+}
+
+/// Users who hold no pass see no difference: one `Password:` prompt over ssh, and `passwd` run by the
+/// user asks for the current password and then the new one, exactly as without pam_tap.
+#[test]
+fn e2e_users_without_a_pass_are_unaffected() {
+    if !can_run("e2e_users_without_a_pass_are_unaffected") {
+        return;
+    }
+    let tap = Tap::new();
+    let user = User::with_password(OWN);
+    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let mut steps = vec![expect("Password: $"), send(OWN)];
+    steps.extend(shell_as(&user.name));
+    let t = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
+    tap.assert_drove(&t, "ssh with the account's own password", Some(&sshd));
+    assert_eq!(
+        t.text.matches("assword:").count(),
+        1,
+        "more than one prompt:\n{}",
+        t.text
+    );
+
+    let before = user.shadow();
+    let steps = [
+        expect("Current password: $"),
+        send(OWN),
+        expect("New password: $"),
+        send(NEW),
+        expect("Retype new password: $"),
+        send(NEW),
+        expect("password updated successfully"),
+        Step::Eof,
+    ];
+    let argv = tap.pam.wrap(&[
+        tool("setpriv").to_str().unwrap(),
+        "--reuid",
+        &user.name,
+        "--regid",
+        &user.name,
+        "--init-groups",
+        "--reset-env",
+        tool("passwd").to_str().unwrap(),
+    ]);
+    let p = drive(&tap.dir, &steps, &argv);
+    tap.assert_drove(&p, "passwd run by a user without a pass", None);
+    assert_ne!(user.shadow(), before, "passwd did not change the password");
+    keep_transcript(
+        "users-without-a-pass",
+        &[("ssh with the own password", &t), ("passwd run by the user", &p)],
+    );
+}
