@@ -29,7 +29,7 @@ pub fn pam_drive() -> PathBuf {
 }
 
 /// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on
-/// `cargo build`: take the newer. A module older than the sources would test old code.
+/// `cargo build`: take the newer. A module older than its sources would test old code.
 pub fn module() -> PathBuf {
     let dir = bin_dir();
     let (built, p) = [dir.join("deps/libpam_tap.so"), dir.join("libpam_tap.so")]
@@ -37,28 +37,45 @@ pub fn module() -> PathBuf {
         .filter_map(|p| fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
         .max()
         .expect("libpam_tap.so is missing: run `cargo build --all-targets` first");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    if newest_mtime(&src).is_some_and(|t| t > built) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let newest = [root.join("src"), root.join("conf/pam_tap.toml")]
+        .iter()
+        .filter_map(|p| newest_module_source(p))
+        .max();
+    if let Some(source) = newest.filter(|(t, _)| *t > built) {
         panic!(
-            "{} is older than src/: run `cargo build --all-targets` first",
-            p.display()
+            "{} is older than {}: run `cargo build --all-targets` first",
+            p.display(),
+            source.1.display()
         );
     }
     p
 }
 
-fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
-    let mut newest = None;
-    for entry in fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        newest = newest.max(t);
+/// Whether `path` is something the module is not built from: tapctl's own sources (src/bin/) and
+/// the library's unit tests (`tests.rs`, `*_tests.rs`, a `tests/` directory), which the cdylib
+/// never compiles, so editing them does not rebuild it.
+fn not_in_module(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let bin = path.parent().and_then(Path::file_name).is_some_and(|d| d == "src") && name == "bin";
+    bin || name == "tests" || name == "tests.rs" || name.ends_with("_tests.rs")
+}
+
+/// The newest file (time and path) the module is built from under `path`: src/ without what
+/// [`not_in_module`] leaves out, and the example config the library includes.
+fn newest_module_source(path: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    if not_in_module(path) {
+        return None;
     }
-    newest
+    let meta = fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok().map(|t| (t, path.to_path_buf()));
+    }
+    fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter_map(|e| newest_module_source(&e.path()))
+        .max()
 }
 
 /// Absolute path of a system program (tests must not depend on the caller's PATH).
