@@ -13,6 +13,7 @@ pub mod hash;
 pub mod invoker;
 pub mod log;
 pub mod outcome;
+pub mod pamd;
 pub mod passcode;
 pub mod reset;
 pub mod store;

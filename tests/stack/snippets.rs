@@ -14,8 +14,7 @@ use std::process::Command;
 
 use crate::common::{Site, User};
 use crate::support::drive;
-
-const TYPES: [&str; 4] = ["auth", "account", "password", "session"];
+use pam_tap::pamd::{rule, Rule, TYPES};
 
 /// Debian modules the tests unpack without installing them (`make deps`: libpam-gnome-keyring,
 /// whose installation would edit the host's pam.d).
@@ -28,60 +27,14 @@ fn unpacked_module_dir() -> std::path::PathBuf {
 /// Modules that only Fedora/RHEL ship, named by the authselect recipe.
 const FEDORA_ONLY: [&str; 2] = ["pam_sss.so", "pam_pwquality.so"];
 
-#[derive(Debug, Clone)]
-struct PamLine {
-    kind: String,
-    control: String,
-    module: String,
-    args: Vec<String>,
-}
-
-/// One pam.d line, if `text` is one: `[-]type control module args...`; `#` starts a comment.
-fn pam_line(text: &str) -> Option<PamLine> {
-    let text = text.split('#').next().unwrap_or("").trim();
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0;
-    for ch in text.chars() {
-        match ch {
-            '[' => {
-                depth += 1;
-                cur.push(ch)
-            }
-            ']' => {
-                depth -= 1;
-                cur.push(ch)
-            }
-            c if c.is_whitespace() && depth == 0 => {
-                if !cur.is_empty() {
-                    fields.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        fields.push(cur);
-    }
-    if fields.len() < 3 || !TYPES.contains(&fields[0].trim_start_matches('-')) {
-        return None;
-    }
-    Some(PamLine {
-        kind: fields[0].trim_start_matches('-').to_string(),
-        control: fields[1].clone(),
-        module: fields[2].clone(),
-        args: fields[3..].to_vec(),
-    })
-}
-
 /// A snippet: where it is and its pam.d lines.
-type Snippet = (String, Vec<PamLine>);
+type Snippet = (String, Vec<Rule>);
 
 /// The pam.d lines of one Markdown (or source) text: each fenced block is one snippet, each code
 /// span that is a pam.d line another. Spans with a `{placeholder}` are format strings, not lines.
 fn snippets_of(name: &str, text: &str, blocks: bool) -> Vec<Snippet> {
     let mut out = Vec::new();
-    let mut block: Option<(usize, Vec<PamLine>)> = None;
+    let mut block: Option<(usize, Vec<Rule>)> = None;
     for (i, line) in text.lines().enumerate() {
         if blocks && line.trim_start().starts_with("```") {
             match block.take() {
@@ -92,11 +45,11 @@ fn snippets_of(name: &str, text: &str, blocks: bool) -> Vec<Snippet> {
             continue;
         }
         if let Some((_, lines)) = block.as_mut() {
-            lines.extend(pam_line(line));
+            lines.extend(rule(line));
             continue;
         }
         for span in line.split('`').skip(1).step_by(2) {
-            if let Some(l) = pam_line(span).filter(|_| !span.contains('{')) {
+            if let Some(l) = rule(span).filter(|_| !span.contains('{')) {
                 out.push((format!("{name}:{} `{span}`", i + 1), vec![l]));
             }
         }
@@ -150,7 +103,7 @@ fn module_dir() -> PathBuf {
 
 /// Runs the snippet through libpam, every module replaced by `module(line)`, and returns the
 /// results of the operations its types need (`op=PAM_...`).
-fn run(lines: &[PamLine], user: &str, answers: &[&str], module: &dyn Fn(&PamLine) -> String) -> Vec<(String, String)> {
+fn run(lines: &[Rule], user: &str, answers: &[&str], module: &dyn Fn(&Rule) -> String) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let mut service = String::new();
     let mut ops = Vec::new();
@@ -179,7 +132,7 @@ fn run(lines: &[PamLine], user: &str, answers: &[&str], module: &dyn Fn(&PamLine
 /// snippet may be an excerpt whose jumps land in the rest of the file, so each type gets as many
 /// `required pam_permit` lines after it as its longest jump, plus one (a jump alone never makes a
 /// stack succeed: Debian's common-auth ends in pam_permit for that).
-fn controls_accepted(lines: &[PamLine], permit: &Path) -> Result<(), String> {
+fn controls_accepted(lines: &[Rule], permit: &Path) -> Result<(), String> {
     let mut padded = lines.to_vec();
     for kind in TYPES {
         if !lines.iter().any(|l| l.kind == kind) {
@@ -199,7 +152,7 @@ fn controls_accepted(lines: &[PamLine], permit: &Path) -> Result<(), String> {
             .max()
             .unwrap_or(0);
         for _ in 0..=jump {
-            padded.push(pam_line(&format!("{kind} required pam_permit.so")).unwrap());
+            padded.push(rule(&format!("{kind} required pam_permit.so")).unwrap());
         }
     }
     let results = run(&padded, "root", &[], &|_| permit.display().to_string());
@@ -219,10 +172,10 @@ fn every_pam_d_line_the_project_prints_loads_in_libpam() {
         "auth [success=end default=ignore] x",
         "auth [sucess=1 default=ignore] x",
     ] {
-        let l = pam_line(bad).unwrap();
+        let l = rule(bad).unwrap();
         assert!(controls_accepted(&[l], &permit).is_err(), "{bad} was not caught");
     }
-    let good = pam_line("auth [success=1 default=ignore] x").unwrap();
+    let good = rule("auth [success=1 default=ignore] x").unwrap();
     controls_accepted(&[good], &permit).unwrap();
 
     let snippets = all_snippets();
@@ -259,7 +212,7 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
     let user = User::with_password("Snippet-pw-1!");
     let tap = User::new();
     let so = crate::support::paths::module();
-    let real = |l: &PamLine| -> String {
+    let real = |l: &Rule| -> String {
         let args = l.args.join(" ");
         if l.module.ends_with("pam_tap.so") {
             format!("{} config={} {args}", so.display(), site.config.display())
@@ -269,7 +222,7 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
     };
     let mut ran = 0;
     for (at, snippet) in all_snippets() {
-        let auth: Vec<PamLine> = snippet.iter().filter(|l| l.kind == "auth").cloned().collect();
+        let auth: Vec<Rule> = snippet.iter().filter(|l| l.kind == "auth").cloned().collect();
         let has = |m: &str| auth.iter().any(|l| l.module.ends_with(m));
         if !(has("pam_tap.so") && has("pam_unix.so"))
             || auth.iter().any(|l| FEDORA_ONLY.iter().any(|f| l.module.ends_with(f)))
@@ -350,18 +303,18 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
         "pam-auth-update: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let written: Vec<PamLine> = ["common-auth", "common-password"]
+    let written: Vec<Rule> = ["common-auth", "common-password"]
         .iter()
         .flat_map(|f| {
             std::fs::read_to_string(t.path().join("pamd").join(f))
                 .unwrap()
                 .lines()
-                .filter_map(pam_line)
+                .filter_map(rule)
                 .collect::<Vec<_>>()
         })
         .collect();
-    let key = |l: &PamLine| format!("{} {} {} {}", l.kind, l.control, l.module, l.args.join(" "));
-    let ours = |l: &&PamLine| l.module == "pam_tap.so" || l.module == "pam_unix.so";
+    let key = |l: &Rule| format!("{} {} {} {}", l.kind, l.control, l.module, l.args.join(" "));
+    let ours = |l: &&Rule| l.module == "pam_tap.so" || l.module == "pam_unix.so";
     let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     let (_, documented) = snippets_of("README.md", &readme, true)
         .into_iter()

@@ -21,34 +21,7 @@ impl PamLine {
     }
 }
 
-/// Splits one pam.d line into its fields; `[...]` controls may hold spaces.
-pub(super) fn split_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0;
-    for ch in line.chars() {
-        match ch {
-            '[' => {
-                depth += 1;
-                cur.push(ch)
-            }
-            ']' => {
-                depth -= 1;
-                cur.push(ch)
-            }
-            c if c.is_whitespace() && depth <= 0 => {
-                if !cur.is_empty() {
-                    fields.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        fields.push(cur);
-    }
-    fields
-}
+pub(super) use pam_tap::pamd::split_fields;
 
 /// The `kind` lines of a service, with `@include`, `include` and `substack` expanded.
 pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Result<Vec<PamLine>, String> {
@@ -84,17 +57,17 @@ pub(super) fn stack_of(
             }
             continue;
         }
-        if f.len() < 3 || f[0].trim_start_matches('-') != kind {
+        let Some(rule) = pam_tap::pamd::rule(line).filter(|r| r.kind == kind) else {
             continue;
-        }
-        if f[1] == "include" || f[1] == "substack" {
-            lines.extend(stack_of(read, &f[2], kind, depth + 1)?);
+        };
+        if rule.control == "include" || rule.control == "substack" {
+            lines.extend(stack_of(read, &rule.module, kind, depth + 1)?);
             continue;
         }
         lines.push(PamLine {
-            control: f[1].clone(),
-            module: f[2].clone(),
-            args: f[3..].to_vec(),
+            control: rule.control,
+            module: rule.module,
+            args: rule.args,
         });
     }
     Ok(lines)
