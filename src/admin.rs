@@ -13,35 +13,11 @@ use crate::hash;
 use crate::invoker::Invoker;
 use crate::passcode;
 use crate::reset;
-use crate::store::{Context, NewPass, PassRecord, Store};
+use crate::store::{NewPass, PassRecord, Store};
 use crate::text;
 use crate::users::{self, Account, Directory, ShadowEntry};
 
-/// Roles, after Entra's: root is the global administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Issuer,
-    PrivilegedIssuer,
-    Root,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operator {
-    pub name: String,
-    pub role: Role,
-}
-
-impl Operator {
-    pub fn context(&self) -> Context {
-        Context {
-            operator: Some(self.name.clone()),
-            service: Some("tapctl".into()),
-            rhost: None,
-        }
-    }
-}
+pub use crate::operator::{Operator, Role};
 
 /// The operator `who` is and their role. Root is root; anyone else needs a role in the policy.
 pub fn operator(policy: &Policy, dir: &dyn Directory, who: &Invoker) -> Result<Operator> {

@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::admin::{Operator, Role};
 use crate::config::Policy;
 use crate::error::{Error, Result};
+use crate::operator::{Operator, Role};
 use crate::store::PassRecord;
 use crate::users::{Account, Directory, ShadowEntry};
 

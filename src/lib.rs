@@ -12,6 +12,7 @@ pub mod gate;
 pub mod hash;
 pub mod invoker;
 pub mod log;
+pub mod operator;
 pub mod outcome;
 pub mod pamd;
 pub mod passcode;

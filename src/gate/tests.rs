@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use super::*;
-use crate::admin::{Operator, Role};
+use crate::operator::{Operator, Role};
 
 struct Dir {
     accounts: HashMap<String, Account>,
