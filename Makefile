@@ -9,6 +9,9 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo strace \
 	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
+# The fleet store: the private PostgreSQL cluster of tests/fleet (tests/support/pg_cluster.rs, TLS
+# material made with openssl) and libpq, which the module loads only for a postgresql:// store.
+APT_PACKAGES += postgresql libpq5 openssl
 # The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \

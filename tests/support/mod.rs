@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod paths;
+pub mod pg_cluster;
 pub mod syslog;
 
 use std::io::Write;
