@@ -9,6 +9,9 @@ use crate::error::Error;
 use crate::hash::KdfParams;
 use crate::safefile;
 
+mod database;
+pub use database::{Conninfo, Database};
+
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
 /// The shipped example, also what `tapctl init` writes when no config exists.

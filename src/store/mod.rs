@@ -5,6 +5,7 @@ use serde::Serialize;
 
 mod memory;
 mod pass_store;
+pub mod postgres;
 mod sqlite;
 
 pub use pass_store::{Backend, PassStore, Sqlite};
