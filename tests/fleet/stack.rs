@@ -246,6 +246,11 @@ fn a_host_role_cannot_mint_a_pass_postgresql_itself_refuses() {
         assert!(!out.status.success(), "host_a may run {sql:?}");
         assert!(err.contains("permission denied"), "{sql}: {err}");
     }
+    // Its one way to write, the audit function, takes only the events a login writes.
+    let forged = "SELECT pam_tap.host_audit('issued', 'intruder', NULL, NULL, NULL, NULL, 'host-a')";
+    let out = crate::support::pg_cluster::psql_uri(&host_a, forged);
+    assert!(!out.status.success(), "host_a wrote an `issued` audit row");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not write issued"), "{out:?}");
     // The admin role can: the tables are there, the refusal above is the host role's privileges.
     let admin = f.cluster.uri("tapctl_admin", &f.db);
     let out = crate::support::pg_cluster::psql_uri(&admin, "SELECT count(*) FROM pam_tap.passes");

@@ -24,8 +24,13 @@ use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The login roles every cluster has: the admin tapctl uses, and one role per host.
 pub const ROLES: [&str; 4] = ["tapctl_admin", "host_a", "host_b", "host_c"];
-/// The two group roles sql/postgresql/roles.sql makes, for a tree that does not ship it yet.
-const FALLBACK_ROLES_SQL: &str = "CREATE ROLE pam_tap_admin NOLOGIN; CREATE ROLE pam_tap_host NOLOGIN;";
+
+/// The script a site's superuser runs once per store database: the two group roles and their
+/// rights on the database (what the package ships).
+fn roles_sql() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/postgresql/roles.sql");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
 /// This machine's first non-loopback IPv4 address (`ip -4 addr`), if it has one.
 pub fn non_loopback_ipv4() -> Option<String> {
@@ -272,10 +277,8 @@ impl PgCluster {
     pub fn new_database(&self) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("tap_{}", N.fetch_add(1, Ordering::SeqCst));
-        self.superuser_sql(
-            "postgres",
-            &format!("CREATE DATABASE {name};\nGRANT CREATE ON DATABASE {name} TO pam_tap_admin;\n"),
-        );
+        self.superuser_sql("postgres", &format!("CREATE DATABASE {name};"));
+        self.superuser_sql(&name, &roles_sql());
         name
     }
 

@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use super::{non_loopback_ipv4, PgCluster, BIN, FALLBACK_ROLES_SQL, ROLES};
+use super::{non_loopback_ipv4, roles_sql, PgCluster, BIN, ROLES};
 
 /// What every cluster of this process copies: an initdb'd, cleanly stopped data directory with
 /// the roles in it, the CA and server certificate, and the login roles' passwords.
@@ -227,9 +227,7 @@ pub(super) fn template() -> &'static Template {
         };
         // The roles are made once, in the template, on a throwaway start of it.
         let setup = PgCluster::on_data(root, data, tpl.clone(), vec![]);
-        let roles_sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/postgresql/roles.sql");
-        let roles_sql = std::fs::read_to_string(roles_sql).unwrap_or_else(|_| FALLBACK_ROLES_SQL.to_string());
-        setup.superuser_sql("postgres", &roles_sql);
+        setup.superuser_sql("postgres", &roles_sql());
         let mut logins = String::new();
         for (role, pw) in &tpl.passwords {
             let group = if *role == "tapctl_admin" {
