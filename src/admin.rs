@@ -39,6 +39,7 @@ impl Operator {
             operator: Some(self.name.clone()),
             service: Some("tapctl".into()),
             rhost: None,
+            host: None,
         }
     }
 }
@@ -318,6 +319,7 @@ pub fn plan_row(
         shadow_prev_lastchg: if c.reset { prev_lastchg } else { None },
         issuer_role: Some(crate::gate::role_word(op.role).into()),
         services: c.services.clone(),
+        hosts: None,
     };
     Ok((new, replaced))
 }

@@ -3,11 +3,13 @@
 
 use serde::Serialize;
 
+mod any;
 mod memory;
 mod pass_store;
 pub mod postgres;
 mod sqlite;
 
+pub use any::AnyStore;
 pub use pass_store::{Backend, PassStore, Sqlite};
 pub use sqlite::{checks, Store, DEAD_AFTER, SCHEMA_VERSION};
 
@@ -87,6 +89,8 @@ pub struct PassRecord {
     pub rest_until: Option<i64>,
     pub rests: u32,
     pub total_failures: u32,
+    /// The hosts the pass is scoped to (`host_name`s, comma-separated); `None`: any host.
+    pub hosts: Option<String>,
 }
 
 impl PassRecord {
@@ -136,6 +140,7 @@ pub struct NewPass {
     pub shadow_prev_lastchg: Option<i64>,
     pub issuer_role: Option<String>,
     pub services: Option<String>,
+    pub hosts: Option<String>,
 }
 
 /// Audit events.
@@ -179,6 +184,8 @@ pub struct Context {
     pub operator: Option<String>,
     pub service: Option<String>,
     pub rhost: Option<String>,
+    /// The host the event happened on (the policy's `host_name`); stored by the fleet store.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -278,6 +278,7 @@ impl PassRecord {
             rest_until: r.get("rest_until")?,
             rests: r.get("rests")?,
             total_failures: r.get("total_failures")?,
+            hosts: r.get("hosts")?,
         })
     }
 }

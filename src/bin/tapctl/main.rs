@@ -57,12 +57,8 @@ fn init(cli: &Cli) -> Result<()> {
         );
     }
     let policy = load(cli)?;
-    let store = Store::create(&policy.database)?;
-    println!(
-        "database {} ready (schema {})",
-        policy.database.display(),
-        store.version()?
-    );
+    let store = Store::create(policy.database.sqlite_path()?)?;
+    println!("database {} ready (schema {})", policy.database, store.version()?);
     Ok(())
 }
 
@@ -105,13 +101,13 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
             cli,
             &policy,
             &op,
-            &mut Store::open(&policy.database)?,
+            &mut Store::open(policy.database.sqlite_path()?)?,
             &csv,
             &req,
             a.json,
         );
     }
-    let mut store = Store::open(&policy.database)?;
+    let mut store = Store::open(policy.database.sqlite_path()?)?;
     let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
     if !policy.enabled {
         eprintln!(
@@ -234,7 +230,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::List { all, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let views = admin::list(&Store::open(&policy.database)?, &policy, *all, now())?;
+            let views = admin::list(&Store::open(policy.database.sqlite_path()?)?, &policy, *all, now())?;
             if *j {
                 json(&views)
             } else {
@@ -245,7 +241,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Show { user, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = Store::open(policy.database.sqlite_path()?)?;
             reset::settle_cli(&mut store, &System, &policy, user, now(), &op.context())?;
             let v = admin::show(&store, &policy, user, now())?;
             if *j {
@@ -258,7 +254,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Revoke { user, reason, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = Store::open(policy.database.sqlite_path()?)?;
             let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
             if *j {
                 return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
@@ -277,7 +273,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Unlock { user } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = Store::open(policy.database.sqlite_path()?)?;
             let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
@@ -287,7 +283,7 @@ fn run(cli: &Cli) -> Result<()> {
             let op = operator(&policy)?;
             admin::require_privileged(&op, "purge")?;
             let d = config::parse_duration(older_than).map_err(Error::Refused)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = Store::open(policy.database.sqlite_path()?)?;
             let t = now();
             let settled = reset::settle_cli_all(&mut store, &System, &policy, t, &op.context());
             let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
@@ -297,7 +293,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Log { user, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let entries = Store::open(&policy.database)?.log(user.as_deref())?;
+            let entries = Store::open(policy.database.sqlite_path()?)?.log(user.as_deref())?;
             if *j {
                 json(&entries)
             } else {

@@ -7,9 +7,11 @@ pub mod conn;
 pub mod environ;
 pub mod libpq;
 pub mod schema;
+mod store;
 pub mod transport;
 
 pub use conn::{ConnRole, PgConn, PgRow};
+pub use store::PgStore;
 
 #[cfg(test)]
 mod tests;
