@@ -59,6 +59,8 @@ fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_befor
     }
     let lines = f.log.settled_lines();
     assert_eq!(lines.len(), 2, "one line per refused login: {lines:#?}");
+    // One line each, not libpq's message with its own line breaks in it.
+    assert!(!lines.iter().any(|l| l.trim_end().contains('\n')), "{lines:#?}");
     let (down_us, down_codes) = timed(&f, "full-a", &plain.name, OWN);
     // The pass holder's own password works too: it is not pass-shaped, the store is not asked.
     let own = f.pam("full-b", &holder.name, &["authenticate", "acct_mgmt"], &[OWN]);

@@ -45,6 +45,7 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     let mut f = Fleet::new("");
     let u = User::new();
     let (mut per_round, mut winners, mut others, mut crashes) = (vec![], vec![], vec![], 0);
+    let mut errors: std::collections::BTreeSet<String> = Default::default();
     let t = std::time::Instant::now();
     for _ in 0..ROUNDS {
         let pass = f.issue(&u.name, &["--one-time", "--replace"]);
@@ -63,6 +64,14 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
                 .map(|(x, r)| format!("{x}:{}", r.auth())),
         );
         per_round.push(won.len());
+        errors.extend(
+            f.log
+                .lines()
+                .into_iter()
+                .filter(|l| l.contains("refusing"))
+                .map(|l| l.split("]: ").nth(1).unwrap_or(&l).to_string()),
+        );
+        f.log.clear();
         winners.push(won.first().copied().unwrap_or("-"));
         let rec = f.show(&u.name);
         assert_eq!(rec["status"], "used", "{rec}");
@@ -87,6 +96,6 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     f.check_no_secrets();
     assert!(per_round.iter().all(|&n| n == 1), "{per_round:?}");
     assert_eq!(used_rows, ROUNDS.to_string());
-    assert!(others.is_empty(), "{others:?}");
+    assert!(others.is_empty(), "{others:?} {errors:#?}");
     assert_eq!(crashes, 0);
 }

@@ -67,7 +67,9 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
 
 /// The full stack's prompts and results for `ops` over `answers`.
 fn outcome(d: &crate::common::Drive) -> (Vec<String>, Vec<(String, String)>) {
-    (d.prompts.clone(), d.results.clone())
+    let mut results = d.results.clone();
+    results.sort();
+    (d.prompts.clone(), results)
 }
 
 #[test]
@@ -250,7 +252,10 @@ fn a_host_role_cannot_mint_a_pass_postgresql_itself_refuses() {
     let forged = "SELECT pam_tap.host_audit('issued', 'intruder', NULL, NULL, NULL, NULL, 'host-a')";
     let out = crate::support::pg_cluster::psql_uri(&host_a, forged);
     assert!(!out.status.success(), "host_a wrote an `issued` audit row");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not write issued"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not write issued"),
+        "{out:?}"
+    );
     // The admin role can: the tables are there, the refusal above is the host role's privileges.
     let admin = f.cluster.uri("tapctl_admin", &f.db);
     let out = crate::support::pg_cluster::psql_uri(&admin, "SELECT count(*) FROM pam_tap.passes");
