@@ -15,6 +15,9 @@ use crate::passcode::{normalize, MAX_INPUT};
 use crate::store::{Backend, Context, Event, PassRecord, PassStore, Redeemed, Status};
 use crate::users::{plausible_name, Account};
 
+/// The name an unknown user's decision looks up: no account can have it (it has a space).
+const NO_SUCH_USER: &str = "pam_tap decoy";
+
 /// A known user's newest pass, found inside the paced window.
 struct Found<S> {
     store: S,
@@ -111,6 +114,14 @@ fn look_up<H: Handle, B: Backend>(
         None
     };
     let Some(acct) = account else {
+        // A store across a connection costs more than the pace budget hides: an unknown user's
+        // decision makes the same connection and look-up (of a name no account has), so its time
+        // does not say the user is unknown. Its errors change nothing: the user is unknown.
+        if backend.networked() {
+            let _ = backend
+                .open()
+                .and_then(|s| s.effective_now(env.now).and_then(|_| s.latest_for(NO_SUCH_USER)));
+        }
         pace.decoy(answer, policy);
         return Err(Decision::new(Outcome::UnknownUser));
     };

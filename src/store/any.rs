@@ -25,6 +25,9 @@ impl Backend for &Database {
     fn supports_reset(&self) -> bool {
         matches!(self, Database::Sqlite(_))
     }
+    fn networked(&self) -> bool {
+        matches!(self, Database::Postgres(_))
+    }
     fn open(self) -> Result<AnyStore> {
         Ok(match self {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),

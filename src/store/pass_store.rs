@@ -70,6 +70,11 @@ pub trait Backend {
     fn supports_reset(&self) -> bool {
         true
     }
+    /// Whether opening the store means a connection to a server: more time than the pace budget
+    /// hides, so the module opens it for unknown users too.
+    fn networked(&self) -> bool {
+        false
+    }
     fn open(self) -> Result<Self::Store>;
 }
 

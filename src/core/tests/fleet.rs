@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// The in-memory store, as a backend that holds no reset passes (as the fleet store does not).
-struct NoResets<'a>(&'a mut Store);
+/// The in-memory store, as a backend that holds no reset passes and sits across a connection (as
+/// the fleet store does); counts how often it is opened.
+struct NoResets<'a>(&'a mut Store, &'a std::cell::Cell<u32>);
 
 impl<'a> Backend for NoResets<'a> {
     type Store = &'a mut Store;
@@ -14,13 +15,21 @@ impl<'a> Backend for NoResets<'a> {
     fn supports_reset(&self) -> bool {
         false
     }
+    fn networked(&self) -> bool {
+        true
+    }
     fn open(self) -> crate::error::Result<&'a mut Store> {
+        self.1.set(self.1.get() + 1);
         Ok(self.0)
     }
 }
 
 impl World {
     fn auth_without_resets(&mut self, now: i64, script: Vec<Call>) -> Outcome {
+        self.auth_networked(now, script, &std::cell::Cell::new(0))
+    }
+
+    fn auth_networked(&mut self, now: i64, script: Vec<Call>, opened: &std::cell::Cell<u32>) -> Outcome {
         let mut h = Fake::new(script);
         let mut env = Env {
             now,
@@ -30,7 +39,7 @@ impl World {
             caller_is_root: true,
             sudo: &|_: &str| Ok(false),
         };
-        authenticate(&mut h, &self.policy, NoResets(&mut self.store), &mut env)
+        authenticate(&mut h, &self.policy, NoResets(&mut self.store, opened), &mut env)
     }
 }
 
@@ -111,4 +120,21 @@ fn a_reset_row_in_a_store_without_resets_is_refused_never_accepted_as_plain() {
         w.auth(T0 + 2, accepted("alice", CODE.as_bytes(), Some(derived))),
         Outcome::Accepted
     );
+}
+
+#[test]
+fn an_unknown_user_costs_a_networked_store_the_same_connection_as_a_known_one() {
+    let mut w = world("");
+    w.put("alice", NORMAL);
+    let opened = std::cell::Cell::new(0);
+    let wrong = b"ABCDEFGHJK";
+    let calls = |u| vec![Call::User(Ok(u)), Call::Authtok(Ok(wrong.to_vec()))];
+    assert_eq!(
+        w.auth_networked(T0 + 1, calls("mallory"), &opened),
+        Outcome::UnknownUser
+    );
+    assert_eq!(opened.get(), 1, "the unknown user's decision connected too");
+    assert_eq!(w.auth_networked(T0 + 2, calls("bob"), &opened), Outcome::NoPass);
+    assert_eq!(opened.get(), 2);
+    assert_eq!(w.events(), ["issued"], "the decoy look-up writes nothing");
 }

@@ -42,6 +42,11 @@ fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Store(format!("{what} holds a NUL byte")))
 }
 
+/// libpq's multi-line messages as one line: each error is one syslog line.
+fn one_line(msg: &str) -> String {
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The options the URI itself names (libpq's parser, no defaults, no environment).
 fn parse_uri(api: &Api, conninfo: &Conninfo) -> Result<BTreeMap<String, String>> {
     let text = cstring(conninfo.expose(), "the database URI")?;
@@ -158,9 +163,7 @@ impl PgConn {
 
     fn last_error(&self) -> String {
         // SAFETY: a live connection; the message is copied.
-        unsafe { libpq::text((self.api.PQerrorMessage)(self.raw)) }
-            .trim()
-            .to_string()
+        one_line(&unsafe { libpq::text((self.api.PQerrorMessage)(self.raw)) })
     }
 
     fn result(&self, res: PgResultPtr) -> Result<Outcome> {
@@ -175,11 +178,10 @@ impl PgConn {
         if status != libpq::PGRES_COMMAND_OK && status != libpq::PGRES_TUPLES_OK {
             let msg = unsafe { libpq::text((self.api.PQresultErrorMessage)(res.res)) };
             let state = unsafe { libpq::text((self.api.PQresultErrorField)(res.res, libpq::PG_DIAG_SQLSTATE)) };
-            let msg = msg.trim();
-            let msg = if msg.is_empty() {
+            let msg = if msg.trim().is_empty() {
                 self.last_error()
             } else {
-                msg.to_string()
+                one_line(&msg)
             };
             return Err(Error::Store(if state.is_empty() {
                 msg
