@@ -79,6 +79,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the SQLite store the config names (passes, audit log, clock mark) into an empty
+    /// PostgreSQL store, all or nothing; then point `database` at it. Root only
+    Migrate {
+        /// The PostgreSQL store: a libpq URI (postgresql://…) of a pam_tap_admin member
+        #[arg(long, value_name = "URI")]
+        to: String,
+    },
     /// Show the resolved policy (every default filled in)
     Policy {
         /// JSON output

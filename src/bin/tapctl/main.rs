@@ -7,6 +7,7 @@ mod bulk;
 /// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
 mod cli;
 mod doctor;
+mod migrate;
 mod progress;
 mod render;
 mod unlock;
@@ -301,6 +302,14 @@ fn run(cli: &Cli) -> Result<()> {
                 print_log(&entries);
                 Ok(())
             }
+        }
+        Command::Migrate { to } => {
+            // SAFETY: getuid cannot fail.
+            if unsafe { libc::getuid() } != 0 {
+                return Err(Error::Refused("tapctl migrate must run as root".into()));
+            }
+            let policy = load(cli)?;
+            migrate::migrate(&policy, &System, &operator(&policy)?, to, now())
         }
         Command::Doctor { json: j, root } => {
             if doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {

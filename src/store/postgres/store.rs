@@ -20,6 +20,7 @@ use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed, Sta
 const NO_RESET: &str = "a reset pass needs the local store";
 
 mod admin;
+mod import;
 
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
