@@ -79,8 +79,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Copy the SQLite store the config names (passes, audit log, clock mark) into an empty
-    /// PostgreSQL store, all or nothing; then point `database` at it. Root only
+    /// Copy the SQLite store into an empty PostgreSQL store, all or nothing (root only)
+    ///
+    /// Copies the store the config names (passes with their ids, the audit log, the clock mark) into
+    /// the PostgreSQL store at --to, initialising its schema if needed; then point `database` at it.
+    /// Refused while a reset pass's password change still matters.
     Migrate {
         /// The PostgreSQL store: a libpq URI (postgresql://…) of a pam_tap_admin member
         #[arg(long, value_name = "URI")]
