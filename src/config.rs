@@ -10,7 +10,7 @@ use crate::hash::KdfParams;
 use crate::safefile;
 
 mod database;
-pub use database::{Conninfo, Database};
+pub use database::{check_host_name, Conninfo, Database};
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";

@@ -3,12 +3,14 @@
 
 use serde::Serialize;
 
+mod admin_store;
 mod any;
 mod memory;
 mod pass_store;
 pub mod postgres;
 mod sqlite;
 
+pub use admin_store::{check_reset_supported, AdminStore, RESET_NEEDS_LOCAL};
 pub use any::AnyStore;
 pub use pass_store::{Backend, PassStore, Sqlite};
 pub use sqlite::{checks, Store, DEAD_AFTER, SCHEMA_VERSION};

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 mod backoff;
 pub mod checks;
+pub(crate) mod export;
 mod open;
 mod operator;
 mod pass_store;

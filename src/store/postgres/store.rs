@@ -19,6 +19,9 @@ use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed, Sta
 /// Reset passes change the local shadow file: the fleet store does not hold them yet.
 const NO_RESET: &str = "a reset pass needs the local store";
 
+mod admin;
+mod import;
+
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
     conn: RefCell<PgConn>,
