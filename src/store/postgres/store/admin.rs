@@ -372,6 +372,7 @@ impl AdminStore for PgStore {
                     service: r.get_opt_str("service")?,
                     rhost: r.get_opt_str("rhost")?,
                     reason: r.get_opt_str("reason")?,
+                    host: r.get_opt_str("host")?,
                 })
             })
             .collect()
