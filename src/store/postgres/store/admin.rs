@@ -66,20 +66,14 @@ impl PgStore {
                 schema::SCHEMA_VERSION
             )));
         }
-        Ok(Self::admin(conn))
+        Ok(Self::with_conn(conn))
     }
 
     /// Connects as tapctl and creates or migrates the schema (`tapctl init`).
     pub fn create_admin(conninfo: &Conninfo) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
         schema::init(&mut conn)?;
-        Ok(Self::admin(conn))
-    }
-
-    fn admin(conn: PgConn) -> Self {
-        PgStore {
-            conn: std::cell::RefCell::new(conn),
-        }
+        Ok(Self::with_conn(conn))
     }
 
     /// One audit row written by tapctl (the `host_audit` function takes only a login's events).
