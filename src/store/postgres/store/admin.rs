@@ -59,7 +59,13 @@ impl PgStore {
     /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
     pub fn open_admin(conninfo: &Conninfo) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
-        let v = schema::version(&mut conn)?;
+        let v = schema::version(&mut conn).map_err(|e| match e {
+            Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
+                "{conninfo}: the database role may not read the store's tables: tapctl connects as a \
+                 pam_tap_admin member (a host's role may only call the host_* functions)"
+            )),
+            e => e,
+        })?;
         if v != schema::SCHEMA_VERSION {
             return Err(Error::Store(format!(
                 "{conninfo} has schema version {v}, this pam_tap needs {}: run `tapctl init`",
