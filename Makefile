@@ -9,10 +9,15 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-client bubblewrap faketime \
 	expect sqlite3 valgrind util-linux passwd login e2fsprogs binutils time sudo strace \
 	cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver
+# The fleet store: the private PostgreSQL cluster of tests/fleet (tests/support/pg_cluster.rs, TLS
+# material made with openssl) and libpq, which the module loads only for a postgresql:// store.
+APT_PACKAGES += postgresql libpq5 openssl
 # The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
 	gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
+# The fleet store: libpq, which the module loads only for a postgresql:// store.
+FLEET_PACKAGES := libpq5
 # pam_gnome_keyring.so as Debian's desktops install it, unpacked but never installed: installing
 # libpam-gnome-keyring runs pam-auth-update, which edits the host's common-password. The greeter test
 # binds it into a private copy of the module directory inside LightDM's own mount namespace.
@@ -24,7 +29,7 @@ all: build
 
 # Installs only what is missing, so a second run does no network work.
 deps:
-	@missing=""; for p in $(APT_PACKAGES) $(GREETER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES) $(GREETER_PACKAGES) $(FLEET_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \

@@ -13,7 +13,7 @@ use crate::hash;
 use crate::invoker::Invoker;
 use crate::passcode;
 use crate::reset;
-use crate::store::{NewPass, PassRecord, Store};
+use crate::store::{AdminStore, NewPass, PassRecord};
 use crate::text;
 use crate::users::{self, Account, Directory, ShadowEntry};
 
@@ -93,6 +93,8 @@ pub struct IssueRequest {
     pub reason: Option<String>,
     /// `--service`: the services the pass works at, within the policy's (empty: all of those).
     pub services: Vec<String>,
+    /// `--host`: the hosts (`host_name`s) the pass works on (empty: any host).
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,7 +121,9 @@ fn ser_secret<S: serde::Serializer>(v: &Zeroizing<String>, s: S) -> std::result:
 pub use crate::timefmt::rfc3339;
 pub(crate) use crate::timefmt::ser_time;
 
+mod scope;
 mod view;
+pub use scope::host_scope;
 pub use view::{list, show, View};
 
 /// Looks up a target user, refusing names that cannot be users.
@@ -143,11 +147,17 @@ pub struct CheckedIssue {
     reset: bool,
     note: Option<String>,
     services: Option<String>,
+    hosts: Option<String>,
 }
 
 impl CheckedIssue {
     pub fn user(&self) -> &str {
         &self.acct.name
+    }
+
+    /// Refuses a pass the store cannot hold (a reset pass in the fleet store), before minting.
+    pub fn check_store<S: AdminStore>(&self, store: &S) -> Result<()> {
+        crate::store::check_reset_supported(store, self.reset)
     }
 }
 
@@ -197,6 +207,7 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
     });
     let reset = want_reset && shadow.is_some();
     let services = crate::gate::narrow_services(policy, &req.services)?;
+    let hosts = host_scope(&req.hosts)?;
     Ok(CheckedIssue {
         req: req.clone(),
         acct,
@@ -206,6 +217,7 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         reset,
         note,
         services,
+        hosts,
     })
 }
 
@@ -294,6 +306,7 @@ pub fn plan_row(
         shadow_prev_lastchg: if c.reset { prev_lastchg } else { None },
         issuer_role: Some(crate::gate::role_word(op.role).into()),
         services: c.services.clone(),
+        hosts: c.hosts.clone(),
     };
     Ok((new, replaced))
 }
@@ -316,8 +329,8 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
 /// Issues a pass. The pass row and its audit row are committed, marked pending, before the shadow
 /// reset; the mark is cleared once the reset is in place. A failed reset revokes the pass and puts
 /// the account back; one cut short by SIGKILL is undone at the next touch (src/reset.rs).
-pub fn issue(
-    store: &mut Store,
+pub fn issue<S: AdminStore>(
+    store: &mut S,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -327,6 +340,7 @@ pub fn issue(
     let ctx = op.context();
     reset::settle_cli(store, dir, policy, &req.user, now, &ctx)?;
     let c = check_issue(policy, dir, op, req)?;
+    c.check_store(store)?;
     let m = mint(&c, policy)?;
     let _shield = reset::Shield::hold();
     let rows = store.insert_pending(&[c.user()], now, &ctx, &reset::owner(), |_, latest, eff_now| {
@@ -353,8 +367,8 @@ pub struct Revoked {
 
 /// Revokes the user's newest unrevoked pass. If its reset is still in place, the account's
 /// previous password state comes back, decided and marked inside the store's transaction.
-pub fn revoke(
-    store: &mut Store,
+pub fn revoke<S: AdminStore>(
+    store: &mut S,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,

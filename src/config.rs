@@ -9,6 +9,9 @@ use crate::error::Error;
 use crate::hash::KdfParams;
 use crate::safefile;
 
+mod database;
+pub use database::{check_host_name, Conninfo, Database};
+
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
 /// The shipped example, also what `tapctl init` writes when no config exists.
@@ -25,7 +28,8 @@ pub const MAX_LENGTH: usize = 48;
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     enabled: Option<bool>,
-    database: Option<PathBuf>,
+    database: Option<String>,
+    host_name: Option<String>,
     services: Option<Vec<String>>,
     #[serde(default)]
     pass: RawPass,
@@ -91,7 +95,9 @@ struct RawHash {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Policy {
     pub enabled: bool,
-    pub database: PathBuf,
+    pub database: Database,
+    /// This host's name for host-scoped passes and the audit's `host` (default: the node name).
+    pub host_name: String,
     pub length: usize,
     #[serde(with = "humantime_serde_secs")]
     pub lifetime_min: Duration,
@@ -179,10 +185,14 @@ fn groups(key: &str, v: Option<Vec<String>>, default: &[&str]) -> Result<Vec<Str
 
 impl Policy {
     fn resolve(raw: RawConfig) -> Result<Self, Error> {
-        let database = raw.database.unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
-        if !database.is_absolute() {
-            return Err(bad("database", "must be an absolute path"));
-        }
+        let database = match raw.database {
+            None => Database::Sqlite(PathBuf::from(DEFAULT_DATABASE)),
+            Some(text) => Database::parse(&text)?,
+        };
+        let host_name = match raw.host_name {
+            Some(name) => database::check_host_name(&name).map_err(|e| bad("host_name", e))?,
+            None => database::node_name(),
+        };
         let p = raw.pass;
         let lifetime_min = lifetime("pass.lifetime_min", p.lifetime_min, MIN_LIFETIME)?;
         let lifetime_default = lifetime("pass.lifetime_default", p.lifetime_default, Duration::from_secs(3600))?;
@@ -209,6 +219,7 @@ impl Policy {
         Ok(Self {
             enabled: raw.enabled.unwrap_or(true),
             database,
+            host_name,
             length: ranged("pass.length", p.length, 10, MIN_LENGTH as i64, MAX_LENGTH as i64)? as usize,
             lifetime_min,
             lifetime_default,
@@ -333,6 +344,8 @@ mod tests {
             ("[hash]\nmemory_kib = 1024", "hash.memory_kib"),
             ("[hash]\nmemory_kib = 99999999", "hash.memory_kib"),
             ("database = \"relative.db\"", "absolute"),
+            ("host_name = \"ws_0421\"", "host_name"),
+            ("host_name = \"\"", "host_name"),
             ("enabled = \"yes\"", "invalid type"),
             ("[users]\ninclude_groups = [\"a:b\"]", "users.include_groups"),
             ("[handoff]\ngrace = \"2d\"", "handoff.grace"),

@@ -133,7 +133,7 @@ impl Decision {
 
 fn fail(e: &Error, env: &mut Env<'_>, user: Option<&str>) -> Decision {
     let level = match e {
-        Error::Config(_) | Error::Unsafe(_) | Error::Hash(_) => Level::Alert,
+        Error::Config(_) | Error::Unsafe(_) | Error::UnsafeConnection(_) | Error::Hash(_) => Level::Alert,
         _ => Level::Err,
     };
     env.log.log(level, &format!("refusing: {e}"));

@@ -8,6 +8,10 @@ pub enum Error {
     /// A file or directory that must be trusted is not (symlink, owner, mode).
     #[error("unsafe file: {0}")]
     Unsafe(String),
+    /// A connection to the store that could be forged or redirected: not a Unix socket or loopback
+    /// without verified TLS, or the caller's environment would choose part of it.
+    #[error("unsafe database connection: {0}")]
+    UnsafeConnection(String),
     /// A file could not be read or written.
     #[error("{0}")]
     Io(String),

@@ -307,6 +307,17 @@ pub fn service_allowed(policy: &Policy, rec: &PassRecord, service: Option<&str>)
             .is_none_or(|list| list.split(',').any(|s| s == service))
 }
 
+/// Whether a pass's host scope names this host (`host_name`, any case); an unscoped pass counts
+/// on every host.
+pub fn host_allowed(policy: &Policy, rec: &PassRecord) -> bool {
+    rec.hosts.as_deref().is_none_or(|list| {
+        !policy.host_name.is_empty()
+            && list
+                .split(',')
+                .any(|h| h.trim().eq_ignore_ascii_case(&policy.host_name))
+    })
+}
+
 /// Whether the pass is resting after too many wrong answers (whatever else its status says).
 pub fn resting(rec: &PassRecord, now: i64) -> bool {
     rec.rest_until.is_some_and(|t| now < t)
@@ -335,6 +346,16 @@ pub fn login_refusal(
         return refuse(
             "service",
             format!("a pass is not a credential at service {}", service.unwrap_or("(none)")),
+        );
+    }
+    if !host_allowed(policy, rec) {
+        return refuse(
+            "host",
+            format!(
+                "the pass is for {}, this host is {}",
+                rec.hosts.as_deref().unwrap_or_default(),
+                policy.host_name
+            ),
         );
     }
     if resting(rec, now) {

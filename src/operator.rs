@@ -27,6 +27,7 @@ impl Operator {
             operator: Some(self.name.clone()),
             service: Some("tapctl".into()),
             rhost: None,
+            host: None,
         }
     }
 }

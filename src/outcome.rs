@@ -53,7 +53,7 @@ impl From<&Error> for ErrorKind {
         match e {
             Error::Config(_) => ErrorKind::Config,
             Error::Unsafe(_) => ErrorKind::Unsafe,
-            Error::Store(_) | Error::Io(_) | Error::Refused(_) => ErrorKind::Store,
+            Error::Store(_) | Error::UnsafeConnection(_) | Error::Io(_) | Error::Refused(_) => ErrorKind::Store,
             Error::Hash(_) => ErrorKind::Hash,
             Error::Lookup(_) => ErrorKind::Lookup,
         }
@@ -104,6 +104,12 @@ impl Outcome {
 mod tests {
     use super::*;
     use PamResultCode::*;
+
+    #[test]
+    fn an_unsafe_store_connection_is_authinfo_unavail_not_a_service_error() {
+        let kind = ErrorKind::from(&Error::UnsafeConnection("no TLS".into()));
+        assert_eq!(Outcome::Failed(kind).pam_code(), PAM_AUTHINFO_UNAVAIL);
+    }
 
     #[test]
     fn table_is_pinned() {

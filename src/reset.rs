@@ -310,6 +310,10 @@ pub fn put_in_place<S: PassStore>(
         .filter(|(_, n)| n.shadow_set.is_some())
         .map(|(id, _)| *id)
         .collect();
+    if ids.is_empty() {
+        // No reset among them: nothing to put in place (and a fleet store keeps no pending marks).
+        return Ok(());
+    }
     match users::set_shadow_many(&set) {
         Ok(()) => store.clear_pending(&ids),
         Err((_, e)) => {

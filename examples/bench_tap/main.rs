@@ -25,7 +25,6 @@ use pam_tap::core::{self, Accepted, Env, Handle, Secret};
 use pam_tap::hash::{self, KdfParams};
 use pam_tap::log::Syslog;
 use pam_tap::outcome::Outcome;
-use pam_tap::store::Sqlite;
 use pam_tap::users::System;
 use zeroize::Zeroizing;
 

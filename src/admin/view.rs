@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{rfc3339, ser_time};
 use crate::config::Policy;
 use crate::error::{Error, Result};
-use crate::store::{PassRecord, Status, Store};
+use crate::store::{AdminStore, PassRecord, Status};
 
 fn ser_opt_time<S: serde::Serializer>(v: &Option<i64>, s: S) -> std::result::Result<S::Ok, S::Error> {
     match v {
@@ -39,6 +39,8 @@ pub struct View {
     pub locked_at: Option<i64>,
     pub issued_by: String,
     pub reason: Option<String>,
+    /// The hosts the pass works on (comma-separated `host_name`s); `None`: any host.
+    pub hosts: Option<String>,
 }
 
 impl View {
@@ -60,13 +62,14 @@ impl View {
             locked_at: r.locked_at,
             issued_by: r.issued_by.clone(),
             reason: r.reason.clone(),
+            hosts: r.hosts.clone(),
         }
     }
 }
 
 /// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid, resting,
 /// locked, disabled by policy).
-pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
+pub fn list<S: AdminStore>(store: &S, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
     let now = store.effective_now(now)?;
     Ok(store
         .all()?
@@ -82,7 +85,7 @@ pub fn list(store: &Store, policy: &Policy, all: bool, now: i64) -> Result<Vec<V
 }
 
 /// The user's newest pass.
-pub fn show(store: &Store, policy: &Policy, user: &str, now: i64) -> Result<View> {
+pub fn show<S: AdminStore>(store: &S, policy: &Policy, user: &str, now: i64) -> Result<View> {
     let now = store.effective_now(now)?;
     store
         .latest_for(user)?

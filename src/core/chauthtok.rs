@@ -62,7 +62,8 @@ pub fn chauthtok<H: Handle, B: Backend>(
         Err(e) => return fail(e, env, None).outcome.pam_code(),
     };
     // No store yet (`tapctl init` not run): nobody holds a pass, and `passwd` must keep working.
-    if !policy.enabled || policy.grace.is_zero() || !backend.exists() {
+    // A store without reset passes (the fleet store) has no grace window to answer in.
+    if !policy.enabled || policy.grace.is_zero() || !backend.supports_reset() || !backend.exists() {
         return PamResultCode::PAM_SUCCESS;
     }
     let Ok(name) = h.user() else {
@@ -123,6 +124,7 @@ fn grace_prompt<H: Handle, B: Backend>(
         operator: None,
         service: h.service(),
         rhost: h.rhost(),
+        host: Some(policy.host_name.clone()),
     };
     let why = "pass accepted as current password";
     store.audit(now, Event::GraceUsed, Some(user), Some(rec.id), &ctx, Some(why))?;

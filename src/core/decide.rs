@@ -15,6 +15,9 @@ use crate::passcode::{normalize, MAX_INPUT};
 use crate::store::{Backend, Context, Event, PassRecord, PassStore, Redeemed, Status};
 use crate::users::{plausible_name, Account};
 
+/// The name an unknown user's decision looks up: no account can have it (it has a space).
+const NO_SUCH_USER: &str = "pam_tap decoy";
+
 /// A known user's newest pass, found inside the paced window.
 struct Found<S> {
     store: S,
@@ -23,6 +26,8 @@ struct Found<S> {
     /// The one time of this decision: the clock, never below the store's high-water mark.
     now: i64,
     ctx: Context,
+    /// Whether the store holds reset passes ([`Backend::supports_reset`]).
+    resets: bool,
 }
 
 pub(super) fn decide<H: Handle, B: Backend>(
@@ -109,10 +114,19 @@ fn look_up<H: Handle, B: Backend>(
         None
     };
     let Some(acct) = account else {
+        // A store across a connection costs more than the pace budget hides: an unknown user's
+        // decision makes the same connection and look-up (of a name no account has), so its time
+        // does not say the user is unknown. Its errors change nothing: the user is unknown.
+        if backend.networked() {
+            let _ = backend
+                .open()
+                .and_then(|s| s.effective_now(env.now).and_then(|_| s.latest_for(NO_SUCH_USER)));
+        }
         pace.decoy(answer, policy);
         return Err(Decision::new(Outcome::UnknownUser));
     };
     let refuse = |e: Error, env: &mut Env<'_>| fail(&e, env, Some(&acct.name));
+    let resets = backend.supports_reset();
     let mut store = backend.open().map_err(|e| refuse(e, env))?;
     let now = store.effective_now(env.now).map_err(|e| refuse(e, env))?;
     let Some(rec) = store.latest_for(&acct.name).map_err(|e| refuse(e, env))? else {
@@ -126,15 +140,21 @@ fn look_up<H: Handle, B: Backend>(
         operator: None,
         service: h.service(),
         rhost: h.rhost(),
+        host: Some(policy.host_name.clone()),
     };
-    // A reset pass that ended leaves no working shadow secret behind (src/reset.rs).
-    let rec = crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(|e| refuse(e, env))?;
+    // A reset pass that ended leaves no working shadow secret behind (src/reset.rs). A store
+    // without reset passes never touches the local shadow: its reset rows are refused below.
+    let rec = match resets || !rec.reset_password {
+        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(|e| refuse(e, env))?,
+        false => rec,
+    };
     Ok(Found {
         store,
         acct,
         rec,
         now,
         ctx,
+        resets,
     })
 }
 
@@ -187,9 +207,19 @@ fn settle_match<H: Handle, S: PassStore>(
             ..base
         });
     }
-    let in_grace = status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
+    let in_grace = f.resets && status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
     // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
     if status == Status::Usable || in_grace {
+        if f.rec.reset_password && !f.resets {
+            let why = "reset: a reset pass needs the local store";
+            f.store
+                .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(why))?;
+            return Ok(Decision {
+                outcome: Outcome::Refused("reset"),
+                detail: Some(why.into()),
+                ..base
+            });
+        }
         let service = f.ctx.service.as_deref();
         if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, service, env.dir, env.sudo, now)? {
             let why = format!("{}: {}", r.reason, r.detail);

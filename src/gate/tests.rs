@@ -131,6 +131,7 @@ fn rec(role: Option<&str>, by: &str) -> PassRecord {
         rest_until: None,
         rests: 0,
         total_failures: 0,
+        hosts: None,
     }
 }
 

@@ -13,7 +13,6 @@ use zeroize::Zeroizing;
 use crate::config::Policy;
 use crate::core::{self, Accepted, Env, Handle, Secret};
 use crate::log::{Level, Logger, Syslog};
-use crate::store::Sqlite;
 
 pub(crate) mod options;
 use crate::users::System;
@@ -167,7 +166,7 @@ impl PamHooks for PamTap {
         let policy = Policy::load(&opts.config);
         let mut h = Shell(pamh);
         with_env(&opts, |env| match &policy {
-            Ok(p) => core::authenticate(&mut h, p, Sqlite(&p.database), env),
+            Ok(p) => core::authenticate(&mut h, p, &p.database, env),
             Err(e) => core::authenticate_without_policy(&mut h, e, env),
         })
         .pam_code()
@@ -182,7 +181,7 @@ impl PamHooks for PamTap {
         let opts = options(&args);
         let policy = Policy::load(&opts.config);
         with_env(&opts, |env| {
-            let site = policy.as_ref().map(|p| (p, Sqlite(&p.database)));
+            let site = policy.as_ref().map(|p| (p, &p.database));
             core::chauthtok(&mut Shell(pamh), phase(flags), site, env)
         })
     }

@@ -27,6 +27,7 @@ fn rec() -> PassRecord {
         rest_until: None,
         rests: 0,
         total_failures: 0,
+        hosts: None,
     }
 }
 

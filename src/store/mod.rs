@@ -3,10 +3,15 @@
 
 use serde::Serialize;
 
+mod admin_store;
+mod any;
 mod memory;
 mod pass_store;
+pub mod postgres;
 mod sqlite;
 
+pub use admin_store::{check_reset_supported, AdminStore, RESET_NEEDS_LOCAL};
+pub use any::AnyStore;
 pub use pass_store::{Backend, PassStore, Sqlite};
 pub use sqlite::{checks, Store, DEAD_AFTER, SCHEMA_VERSION};
 
@@ -86,6 +91,8 @@ pub struct PassRecord {
     pub rest_until: Option<i64>,
     pub rests: u32,
     pub total_failures: u32,
+    /// The hosts the pass is scoped to (`host_name`s, comma-separated); `None`: any host.
+    pub hosts: Option<String>,
 }
 
 impl PassRecord {
@@ -135,6 +142,7 @@ pub struct NewPass {
     pub shadow_prev_lastchg: Option<i64>,
     pub issuer_role: Option<String>,
     pub services: Option<String>,
+    pub hosts: Option<String>,
 }
 
 /// Audit events.
@@ -178,6 +186,8 @@ pub struct Context {
     pub operator: Option<String>,
     pub service: Option<String>,
     pub rhost: Option<String>,
+    /// The host the event happened on (the policy's `host_name`); stored by the fleet store.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -191,6 +201,9 @@ pub struct AuditEntry {
     pub service: Option<String>,
     pub rhost: Option<String>,
     pub reason: Option<String>,
+    /// The host the row was written on (the fleet store records it; the local store serves one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// The result of a redeem transaction.

@@ -65,6 +65,16 @@ pub trait Backend {
     type Store: PassStore;
     /// Whether the store was set up at all (`tapctl init`); without one nobody holds a pass.
     fn exists(&self) -> bool;
+    /// Whether the store can hold reset passes (their shadow side is local): the fleet store
+    /// cannot, and a reset row met there is refused, never accepted as a plain pass.
+    fn supports_reset(&self) -> bool {
+        true
+    }
+    /// Whether opening the store means a connection to a server: more time than the pace budget
+    /// hides, so the module opens it for unknown users too.
+    fn networked(&self) -> bool {
+        false
+    }
     fn open(self) -> Result<Self::Store>;
 }
 

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 mod backoff;
 pub mod checks;
+pub(crate) mod export;
 mod open;
 mod operator;
 mod pass_store;
@@ -278,6 +279,7 @@ impl PassRecord {
             rest_until: r.get("rest_until")?,
             rests: r.get("rests")?,
             total_failures: r.get("total_failures")?,
+            hosts: r.get("hosts")?,
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod drive;
 pub mod paths;
+pub mod pg_cluster;
 pub mod site;
 pub mod syslog;
 

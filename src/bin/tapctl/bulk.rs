@@ -2,8 +2,9 @@
 //! issue, hashed on every core, committed in one transaction: all rows or none.
 //!
 //! The CSV has one row per user. An optional header names the columns (`user`, `lifetime`,
-//! `one_time`, `reason`, in any order); without one they are positional, `user[,lifetime,one_time,
-//! reason]`, and further unquoted commas belong to the reason. Fields may be quoted the RFC 4180
+//! `one_time`, `reason`, `host`, in any order); without one they are positional, `user[,lifetime,
+//! one_time,reason]`, and further unquoted commas belong to the reason. `host` (header only) holds
+//! the hosts the pass is scoped to, separated by spaces or `;`. Fields may be quoted the RFC 4180
 //! way. Empty fields take the command line's value (`--lifetime`, `--one-time`/`--reusable`,
 //! `--reason`), then the policy's. Blank lines and lines starting with `#` are skipped.
 
@@ -15,7 +16,7 @@ use pam_tap::admin::{self, CheckedIssue, IssueRequest, Issued, Minted, Operator}
 use pam_tap::config::{parse_duration, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::reset;
-use pam_tap::store::Store;
+use pam_tap::store::AdminStore;
 use pam_tap::text;
 use pam_tap::users::{self, Directory};
 
@@ -33,6 +34,8 @@ pub struct Row {
     pub lifetime: Option<String>,
     pub one_time: Option<bool>,
     pub reason: Option<String>,
+    /// The `host` column: host names (empty: the command line's `--host`).
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,7 @@ enum Column {
     Lifetime,
     OneTime,
     Reason,
+    Host,
 }
 
 const POSITIONAL: [Column; 4] = [Column::User, Column::Lifetime, Column::OneTime, Column::Reason];
@@ -109,9 +113,10 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
                     "lifetime" => Column::Lifetime,
                     "one_time" => Column::OneTime,
                     "reason" => Column::Reason,
+                    "host" => Column::Host,
                     _ => {
                         return Err(Error::Refused(format!(
-                            "line {lineno}: unknown column (columns: user, lifetime, one_time, reason)"
+                            "line {lineno}: unknown column (columns: user, lifetime, one_time, reason, host)"
                         )))
                     }
                 };
@@ -153,6 +158,7 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
             lifetime: None,
             one_time: None,
             reason: None,
+            hosts: Vec::new(),
         };
         for (c, v) in cols.iter().zip(f) {
             let opt = (!v.is_empty()).then(|| v.clone());
@@ -161,6 +167,13 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
                 Column::Lifetime => row.lifetime = opt,
                 Column::OneTime => row.one_time = one_time_value(&v, lineno)?,
                 Column::Reason => row.reason = opt,
+                Column::Host => {
+                    row.hosts = v
+                        .split([' ', ';'])
+                        .filter(|h| !h.is_empty())
+                        .map(String::from)
+                        .collect()
+                }
             }
         }
         if row.user.is_empty() {
@@ -191,6 +204,11 @@ fn check_row(row: &Row) -> Result<()> {
     if row.lifetime.as_deref().is_some_and(|l| parse_duration(l).is_err()) {
         return Err(Error::Refused(format!(
             "line {line}: the lifetime is not a duration like 10m, 1h or 15d"
+        )));
+    }
+    if admin::host_scope(&row.hosts).is_err() {
+        return Err(Error::Refused(format!(
+            "line {line}: the host field is not a list of host names"
         )));
     }
     text::check_reason(&format!("line {line}: the reason"), row.reason.as_deref())
@@ -260,8 +278,8 @@ fn mint_all(
 /// lifetime, live pass), with `defaults` standing for the command line. All or nothing: the first
 /// bad row stops everything before any hashing or writing, and names the row.
 #[allow(clippy::too_many_arguments)]
-pub fn issue(
-    store: &mut Store,
+pub fn issue<S: AdminStore>(
+    store: &mut S,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -293,9 +311,16 @@ pub fn issue(
             },
             one_time: row.one_time.or(defaults.one_time),
             reason: row.reason.clone().or_else(|| defaults.reason.clone()),
+            hosts: if row.hosts.is_empty() {
+                defaults.hosts.clone()
+            } else {
+                row.hosts.clone()
+            },
             ..defaults.clone()
         };
-        checked.push(admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?);
+        let c = admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?;
+        c.check_store(store).map_err(|e| at_row(n, row, e))?;
+        checked.push(c);
     }
     let progress = Progress::on_terminal(checked.len());
     let minted = mint_all(&checked, policy, threads, &progress);

@@ -79,6 +79,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the SQLite store into an empty PostgreSQL store, all or nothing (root only)
+    ///
+    /// Copies the store the config names (passes with their ids, the audit log, the clock mark) into
+    /// the PostgreSQL store at --to, initialising its schema if needed; then point `database` at it.
+    /// Refused while a reset pass's password change still matters.
+    Migrate {
+        /// The PostgreSQL store: a libpq URI (postgresql://…) of a pam_tap_admin member
+        #[arg(long, value_name = "URI")]
+        to: String,
+    },
     /// Show the resolved policy (every default filled in)
     Policy {
         /// JSON output
@@ -102,8 +112,8 @@ pub struct IssueArgs {
     #[arg(required_unless_present = "csv")]
     pub user: Option<String>,
     /// Bulk: one pass per row of FILE (`-` for stdin): `user[,lifetime,one_time,reason]`, or a header
-    /// naming those columns. All rows or none; the other options are defaults for empty fields.
-    /// Prints CSV (or a JSON array with --json) with the passes
+    /// naming those columns (and `host`: host names separated by spaces). All rows or none; the
+    /// other options are defaults for empty fields. Prints CSV (or a JSON array with --json) with the passes
     #[arg(long, value_name = "FILE", conflicts_with = "user")]
     pub csv: Option<PathBuf>,
     /// How long the pass is valid (within the policy's lifetime_min ..= lifetime_max)
@@ -133,6 +143,9 @@ pub struct IssueArgs {
     /// The pass works only at this PAM service (repeatable; each must be in the policy's services)
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
+    /// The pass works only on this host, as its config's host_name says (repeatable)
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
     /// Print one JSON object (with the pass) instead of text
     #[arg(long)]
     pub json: bool,

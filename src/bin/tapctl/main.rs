@@ -7,6 +7,7 @@ mod bulk;
 /// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
 mod cli;
 mod doctor;
+mod migrate;
 mod progress;
 mod render;
 mod unlock;
@@ -20,7 +21,7 @@ use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::reset;
-use pam_tap::store::Store;
+use pam_tap::store::{AdminStore, AnyStore};
 use pam_tap::users::System;
 use pam_tap::{invoker, text};
 use render::{json, local, print_log, print_views, show_view};
@@ -57,12 +58,8 @@ fn init(cli: &Cli) -> Result<()> {
         );
     }
     let policy = load(cli)?;
-    let store = Store::create(&policy.database)?;
-    println!(
-        "database {} ready (schema {})",
-        policy.database.display(),
-        store.version()?
-    );
+    let mut store = AnyStore::create_admin(&policy.database)?;
+    println!("database {} ready (schema {})", policy.database, store.version()?);
     Ok(())
 }
 
@@ -97,6 +94,7 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         keep_password: a.keep_password,
         reason: a.reason.clone(),
         services: a.services.clone(),
+        hosts: a.hosts.clone(),
     };
     if let Some(file) = &a.csv {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
@@ -105,13 +103,13 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
             cli,
             &policy,
             &op,
-            &mut Store::open(&policy.database)?,
+            &mut AnyStore::open_admin(&policy.database)?,
             &csv,
             &req,
             a.json,
         );
     }
-    let mut store = Store::open(&policy.database)?;
+    let mut store = AnyStore::open_admin(&policy.database)?;
     let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
     if !policy.enabled {
         eprintln!(
@@ -163,7 +161,7 @@ fn issue_bulk(
     cli: &Cli,
     policy: &Policy,
     op: &Operator,
-    store: &mut Store,
+    store: &mut AnyStore,
     csv: &str,
     defaults: &IssueRequest,
     as_json: bool,
@@ -234,7 +232,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::List { all, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let views = admin::list(&Store::open(&policy.database)?, &policy, *all, now())?;
+            let views = admin::list(&AnyStore::open_admin(&policy.database)?, &policy, *all, now())?;
             if *j {
                 json(&views)
             } else {
@@ -245,7 +243,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Show { user, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy.database)?;
             reset::settle_cli(&mut store, &System, &policy, user, now(), &op.context())?;
             let v = admin::show(&store, &policy, user, now())?;
             if *j {
@@ -258,7 +256,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Revoke { user, reason, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy.database)?;
             let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
             if *j {
                 return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
@@ -277,7 +275,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Unlock { user } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy.database)?;
             let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
@@ -287,7 +285,7 @@ fn run(cli: &Cli) -> Result<()> {
             let op = operator(&policy)?;
             admin::require_privileged(&op, "purge")?;
             let d = config::parse_duration(older_than).map_err(Error::Refused)?;
-            let mut store = Store::open(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy.database)?;
             let t = now();
             let settled = reset::settle_cli_all(&mut store, &System, &policy, t, &op.context());
             let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
@@ -297,13 +295,21 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Log { user, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let entries = Store::open(&policy.database)?.log(user.as_deref())?;
+            let entries = AnyStore::open_admin(&policy.database)?.log(user.as_deref())?;
             if *j {
                 json(&entries)
             } else {
                 print_log(&entries);
                 Ok(())
             }
+        }
+        Command::Migrate { to } => {
+            // SAFETY: getuid cannot fail.
+            if unsafe { libc::getuid() } != 0 {
+                return Err(Error::Refused("tapctl migrate must run as root".into()));
+            }
+            let policy = load(cli)?;
+            migrate::migrate(&policy, &System, &operator(&policy)?, to, now())
         }
         Command::Doctor { json: j, root } => {
             if doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {

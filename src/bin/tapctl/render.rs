@@ -30,12 +30,19 @@ pub fn json<T: serde::Serialize>(v: &T) -> Result<()> {
 }
 
 pub fn print_views(views: &[View]) {
-    println!(
+    // The HOSTS column only when some pass is scoped to hosts.
+    let scoped = views.iter().any(|v| v.hosts.is_some());
+    let header = format!(
         "{:>5}  {:<16} {:<18} {:<26} {:<9} ISSUED BY",
         "ID", "USER", "STATUS", "EXPIRES", "ONE-TIME"
     );
+    if scoped {
+        println!("{header:<90} HOSTS");
+    } else {
+        println!("{header}");
+    }
     for v in views {
-        println!(
+        let line = format!(
             "{:>5}  {:<16} {:<18} {:<26} {:<9} {}",
             v.id,
             text::shown(&v.user),
@@ -44,6 +51,11 @@ pub fn print_views(views: &[View]) {
             if v.one_time { "yes" } else { "no" },
             text::shown(&v.issued_by)
         );
+        if scoped {
+            println!("{line:<90} {}", v.hosts.as_deref().map_or("any".into(), text::shown));
+        } else {
+            println!("{line}");
+        }
     }
 }
 
@@ -70,6 +82,9 @@ pub fn show_view(v: &View) {
     println!("  failures        {}", v.failures);
     println!("  locked          {}", opt_local(v.locked_at));
     println!("  revoked         {}", opt_local(v.revoked_at));
+    if let Some(h) = &v.hosts {
+        println!("  hosts           {}", text::shown(&h.replace(',', ", ")));
+    }
     if let Some(r) = &v.reason {
         println!("  reason          {}", text::shown(r));
     }
@@ -91,6 +106,7 @@ pub fn print_log(entries: &[AuditEntry]) {
             ("service", &e.service),
             ("rhost", &e.rhost),
             ("reason", &e.reason),
+            ("host", &e.host),
         ] {
             if let Some(v) = v {
                 line.push_str(&format!(" {k}={}", text::shown(v)));

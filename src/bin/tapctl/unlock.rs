@@ -4,12 +4,12 @@
 use pam_tap::admin::{may_act_on, target, Operator};
 use pam_tap::config::Policy;
 use pam_tap::error::{Error, Result};
-use pam_tap::store::Store;
+use pam_tap::store::AdminStore;
 use pam_tap::users::Directory;
 
 /// Unlocks the user's newest pass; returns its id.
-pub fn unlock(
-    store: &mut Store,
+pub fn unlock<S: AdminStore>(
+    store: &mut S,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,

@@ -222,6 +222,8 @@ struct Put {
     expires: i64,
     one_time: bool,
     reset: bool,
+    /// The hosts the pass is scoped to.
+    hosts: Option<&'static str>,
 }
 
 const NORMAL: Put = Put {
@@ -229,6 +231,7 @@ const NORMAL: Put = Put {
     expires: T0 + 3600,
     one_time: true,
     reset: false,
+    hosts: None,
 };
 
 impl World {
@@ -263,6 +266,7 @@ impl World {
             shadow_prev_lastchg: None,
             issuer_role: None,
             services: None,
+            hosts: p.hosts.map(str::to_string),
         };
         let (id, _) = s
             .insert_pass(user, T0, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
@@ -333,5 +337,6 @@ fn accepted(user: &'static str, a: &[u8], derived: Option<String>) -> Vec<Call> 
 }
 
 mod answer_shape;
+mod fleet;
 mod handoff;
 mod login;

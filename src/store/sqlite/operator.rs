@@ -39,8 +39,8 @@ where
     }
     tx.execute(
         "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
-            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg, issuer_role, services)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg, issuer_role, services, hosts)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             new.user,
             new.uid,
@@ -57,7 +57,8 @@ where
             new.shadow_prev,
             new.shadow_prev_lastchg,
             new.issuer_role,
-            new.services
+            new.services,
+            new.hosts
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -187,6 +188,7 @@ impl Store {
                 service: r.get(5)?,
                 rhost: r.get(6)?,
                 reason: r.get(7)?,
+                host: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

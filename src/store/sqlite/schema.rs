@@ -58,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: a shadow change under way: what (`issue`, `settle`) and which process ("pid:start").
     "ALTER TABLE passes ADD COLUMN pending TEXT;
     ALTER TABLE passes ADD COLUMN pending_owner TEXT;",
+    // 4: the hosts a pass is scoped to (comma-separated host names; NULL: any host).
+    "ALTER TABLE passes ADD COLUMN hosts TEXT;",
 ];
 
 impl Store {

@@ -23,6 +23,7 @@ fn new_pass(user: &str, now: i64, one_time: bool) -> NewPass {
         shadow_prev_lastchg: None,
         issuer_role: None,
         services: None,
+        hosts: None,
     }
 }
 
@@ -115,6 +116,7 @@ fn statuses() {
         rest_until: None,
         rests: 0,
         total_failures: 0,
+        hosts: None,
     };
     assert_eq!(r.status(50, true), Status::NotYetValid);
     assert_eq!(r.status(150, true), Status::Usable);
@@ -138,4 +140,43 @@ fn purge_keeps_audit_and_live_passes() {
     assert_eq!(gone, vec![(old, "a".to_string())]);
     assert!(s.get(live).unwrap().is_some());
     assert_eq!(s.log(Some("a")).unwrap().len(), 2);
+}
+
+#[test]
+fn a_pass_keeps_its_host_scope() {
+    let mut s = Store::in_memory().unwrap();
+    let new = NewPass {
+        hosts: Some("ws-0421,ws-0422".into()),
+        ..new_pass("alice", 1_800_000_000, true)
+    };
+    let (id, _) = s
+        .insert_pass(
+            "alice",
+            1_800_000_000,
+            &Context::default(),
+            |_, _| Ok((new, None)),
+            |_| Ok(()),
+        )
+        .unwrap();
+    assert_eq!(s.get(id).unwrap().unwrap().hosts.as_deref(), Some("ws-0421,ws-0422"));
+    let unscoped = put(&mut s, "bob", 1_800_000_000, true);
+    assert_eq!(s.get(unscoped).unwrap().unwrap().hosts, None);
+}
+
+#[test]
+fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
+    let mut s = Store::in_memory().unwrap();
+    s.conn
+        .execute_batch("ALTER TABLE passes DROP COLUMN hosts; PRAGMA user_version = 3;")
+        .unwrap();
+    s.conn
+        .execute(
+            "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
+             reset_password, issued_by) VALUES('alice', 1001, 'h', x'01', 1, 1, 2, 1, 0, 'root')",
+            [],
+        )
+        .unwrap();
+    s.migrate().unwrap();
+    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(s.latest_for("alice").unwrap().unwrap().hosts, None);
 }

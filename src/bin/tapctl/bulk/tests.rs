@@ -76,3 +76,18 @@ fn a_bom_and_crlf_from_a_spreadsheet_are_read() {
     let e = parse("user\r\n\r\nalice\r\n\r\nbob,1h\r\n").unwrap_err().to_string();
     assert!(e.starts_with("line 5: 2 fields"), "{e}");
 }
+
+#[test]
+fn the_host_column_scopes_a_row() {
+    let rows = parse("user,host,reason\nalice,ws-0421 ws-0422,new laptop\nbob,,x\ncarol,\"db1;db2\",\n").unwrap();
+    assert_eq!(rows[0].hosts, ["ws-0421", "ws-0422"]);
+    assert!(rows[1].hosts.is_empty());
+    assert_eq!(rows[2].hosts, ["db1", "db2"]);
+    // Not a host name: the line is named, the field is not quoted.
+    let e = parse("user,host\nalice,SECRET_x\n").unwrap_err().to_string();
+    assert_eq!(e, "line 2: the host field is not a list of host names");
+    // Positional rows have no host: a fifth field belongs to the reason.
+    let rows = parse("alice,1h,yes,moved,ws-0421\n").unwrap();
+    assert!(rows[0].hosts.is_empty());
+    assert_eq!(rows[0].reason.as_deref(), Some("moved,ws-0421"));
+}

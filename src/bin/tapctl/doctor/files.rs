@@ -123,7 +123,15 @@ pub(super) fn check_config(opts: &Options, out: &mut Vec<Check>) -> Option<Polic
 /// Returns the database's clock high-water mark when it could be read.
 pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Check>) -> Option<i64> {
     const C: &str = "database";
-    let db = opts.path(&policy.database);
+    let Ok(path) = policy.database.sqlite_path() else {
+        out.push(Check::warn(
+            C,
+            format!("{}: this doctor checks SQLite stores only", policy.database),
+            "check the PostgreSQL store's connection and roles by hand",
+        ));
+        return None;
+    };
+    let db = opts.path(path);
     let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
     if !dir.exists() && !db.exists() {
         out.push(Check::fail(

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use pam_tap::config::{Policy, DEFAULT_CONFIG};
+use pam_tap::config::{Database, Policy, DEFAULT_CONFIG};
 
 mod clock;
 mod display_managers;
 mod files;
+mod fleet;
 mod pam_stack;
 #[cfg(test)]
 mod parser_tests;
@@ -203,7 +204,14 @@ pub fn render(opts: &Options, found: &[Check]) -> String {
 pub fn checks(opts: &Options, now: i64) -> Vec<Check> {
     let mut out = Vec::new();
     let policy = check_config(opts, &mut out);
-    let high_water = policy.as_ref().and_then(|p| check_database(opts, p, &mut out));
+    let high_water = policy.as_ref().and_then(|p| match &p.database {
+        // The database's clock decides for a fleet store: no high-water mark to hold this clock to.
+        Database::Postgres(c) => {
+            fleet::check_fleet_store(c, fleet::pam_tap_wired(opts), &mut out);
+            None
+        }
+        Database::Sqlite(_) => check_database(opts, p, &mut out),
+    });
     check_module(opts, &mut out);
     check_pam(opts, policy.as_ref(), &mut out);
     display_managers::check_display_managers(opts, &mut out);

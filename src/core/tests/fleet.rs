@@ -1,0 +1,140 @@
+//! What the fleet store changes for a login, on the in-memory store: host scopes, and a store
+//! without reset passes refusing a reset row instead of taking it for a plain pass.
+
+use super::*;
+
+/// The in-memory store, as a backend that holds no reset passes and sits across a connection (as
+/// the fleet store does); counts how often it is opened.
+struct NoResets<'a>(&'a mut Store, &'a std::cell::Cell<u32>);
+
+impl<'a> Backend for NoResets<'a> {
+    type Store = &'a mut Store;
+    fn exists(&self) -> bool {
+        true
+    }
+    fn supports_reset(&self) -> bool {
+        false
+    }
+    fn networked(&self) -> bool {
+        true
+    }
+    fn open(self) -> crate::error::Result<&'a mut Store> {
+        self.1.set(self.1.get() + 1);
+        Ok(self.0)
+    }
+}
+
+impl World {
+    fn auth_without_resets(&mut self, now: i64, script: Vec<Call>) -> Outcome {
+        self.auth_networked(now, script, &std::cell::Cell::new(0))
+    }
+
+    fn auth_networked(&mut self, now: i64, script: Vec<Call>, opened: &std::cell::Cell<u32>) -> Outcome {
+        let mut h = Fake::new(script);
+        let mut env = Env {
+            now,
+            dir: &self.dir,
+            log: &mut self.log,
+            debug: false,
+            caller_is_root: true,
+            sudo: &|_: &str| Ok(false),
+        };
+        authenticate(&mut h, &self.policy, NoResets(&mut self.store, opened), &mut env)
+    }
+}
+
+#[test]
+fn a_pass_scoped_to_other_hosts_is_refused_with_reason_host() {
+    let mut w = world("host_name = \"ws-0421\"");
+    let (id, _) = w.put(
+        "alice",
+        Put {
+            hosts: Some("ws-0001,ws-0002"),
+            ..NORMAL
+        },
+    );
+    let out = w.auth(T0 + 1, answer("alice", CODE.as_bytes()));
+    assert_eq!(out, Outcome::Refused("host"));
+    assert_eq!(out.pam_code(), PAM_AUTH_ERR);
+    assert_eq!(w.record(id).used_at, None, "the refused pass stays unused");
+    assert_eq!(w.events(), ["issued", "refused"]);
+    let audit = w.store.log(Some("alice")).unwrap();
+    let reason = audit.last().unwrap().reason.clone().unwrap();
+    assert!(reason.starts_with("host: ") && reason.contains("ws-0421"), "{reason}");
+    assert!(
+        w.log.0.iter().any(|(_, m)| m.contains("outcome=refused reason=host")),
+        "{:?}",
+        w.log.0
+    );
+}
+
+#[test]
+fn a_pass_scoped_to_this_host_logs_in_whatever_the_case() {
+    let mut w = world("host_name = \"ws-0421\"");
+    let (id, _) = w.put(
+        "alice",
+        Put {
+            hosts: Some("ws-0001,WS-0421"),
+            ..NORMAL
+        },
+    );
+    assert_eq!(
+        w.auth(T0 + 1, accepted("alice", CODE.as_bytes(), None)),
+        Outcome::Accepted
+    );
+    assert_eq!(w.record(id).used_at, Some(T0 + 1));
+}
+
+#[test]
+fn a_wrong_answer_to_a_scoped_pass_still_counts_on_another_host() {
+    let mut w = world("host_name = \"ws-0421\"");
+    let (id, _) = w.put(
+        "alice",
+        Put {
+            hosts: Some("ws-0001"),
+            ..NORMAL
+        },
+    );
+    assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
+    assert_eq!(w.record(id).failures, 1);
+}
+
+#[test]
+fn a_reset_row_in_a_store_without_resets_is_refused_never_accepted_as_plain() {
+    let mut w = world("");
+    let (id, key) = w.put("alice", Put { reset: true, ..NORMAL });
+    let shadow_before = w.dir.shadow.borrow().get("alice").cloned();
+    let out = w.auth_without_resets(T0 + 1, answer("alice", CODE.as_bytes()));
+    assert_eq!(out, Outcome::Refused("reset"));
+    assert_eq!(out.pam_code(), PAM_AUTH_ERR);
+    assert_eq!(w.record(id).used_at, None);
+    assert_eq!(
+        w.dir.shadow.borrow().get("alice").cloned(),
+        shadow_before,
+        "the shadow entry is untouched"
+    );
+    assert_eq!(w.events(), ["issued", "refused"]);
+    // The same row through a store that holds resets is accepted, with its handoff.
+    let derived = hash::derive(&key, CODE).to_string();
+    assert_eq!(
+        w.auth(T0 + 2, accepted("alice", CODE.as_bytes(), Some(derived))),
+        Outcome::Accepted
+    );
+}
+
+#[test]
+fn an_unknown_user_costs_a_networked_store_the_same_connection_as_a_known_one() {
+    let mut w = world("");
+    w.put("alice", NORMAL);
+    let opened = std::cell::Cell::new(0);
+    let wrong = b"ABCDEFGHJK";
+    let calls = |u| vec![Call::User(Ok(u)), Call::Authtok(Ok(wrong.to_vec()))];
+    assert_eq!(
+        w.auth_networked(T0 + 1, calls("mallory"), &opened),
+        Outcome::UnknownUser
+    );
+    assert_eq!(opened.get(), 1, "the unknown user's decision connected too");
+    assert_eq!(w.auth_networked(T0 + 2, calls("bob"), &opened), Outcome::NoPass);
+    assert_eq!(opened.get(), 2);
+    assert_eq!(w.events(), ["issued"], "the decoy look-up writes nothing");
+}

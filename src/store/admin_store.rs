@@ -1,0 +1,168 @@
+//! What tapctl needs from a store beyond the module's [`PassStore`]: issue, revoke, unlock, purge,
+//! list and the audit log. The SQLite store and the PostgreSQL store (connected as a
+//! `pam_tap_admin` member) both implement it; tapctl opens whichever the policy's `database` names
+//! ([`AnyStore::open_admin`]) and runs the same code against either.
+
+use super::postgres::PgStore;
+use super::{AnyStore, AuditEntry, Context, NewPass, PassRecord, PassStore, Store};
+use crate::config::Database;
+use crate::error::{Error, Result};
+
+/// Why the fleet store refuses a reset pass: its shadow side needs the local store.
+pub const RESET_NEEDS_LOCAL: &str =
+    "a reset pass needs the local store; use --keep-password or [handoff] reset_password = false";
+
+pub trait AdminStore: PassStore {
+    /// The schema version in place.
+    fn version(&mut self) -> Result<i64>;
+    /// Whether the store can hold reset passes (their shadow side is local to one host).
+    fn supports_reset(&self) -> bool;
+    fn get(&self, id: i64) -> Result<Option<PassRecord>>;
+    /// Every pass, newest first.
+    fn all(&self) -> Result<Vec<PassRecord>>;
+    /// Inserts one pass per user in one transaction (see [`Store::insert_pending`]): `plan` sees
+    /// each user's newest pass and the effective time and returns the row and the id of the live
+    /// pass it replaces; reset rows are marked pending for `owner` before any shadow change.
+    fn insert_pending<P>(
+        &mut self,
+        users: &[&str],
+        now: i64,
+        ctx: &Context,
+        owner: &str,
+        plan: P,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>;
+    /// Revokes a pass; `before_commit` runs inside the transaction.
+    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
+    where
+        G: FnOnce(&PassRecord) -> Result<()>;
+    /// Ends a pass's rest or lock after wrong answers.
+    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()>;
+    /// Deletes passes that ended before `before`; returns their ids and users. Audit rows stay.
+    fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>>;
+    /// Audit rows, oldest first, optionally of one user.
+    fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>>;
+}
+
+impl AdminStore for Store {
+    fn version(&mut self) -> Result<i64> {
+        Store::version(self)
+    }
+    fn supports_reset(&self) -> bool {
+        true
+    }
+    fn get(&self, id: i64) -> Result<Option<PassRecord>> {
+        Store::get(self, id)
+    }
+    fn all(&self) -> Result<Vec<PassRecord>> {
+        Store::all(self)
+    }
+    fn insert_pending<P>(
+        &mut self,
+        users: &[&str],
+        now: i64,
+        ctx: &Context,
+        owner: &str,
+        plan: P,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+    {
+        Store::insert_pending(self, users, now, ctx, owner, plan)
+    }
+    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
+    where
+        G: FnOnce(&PassRecord) -> Result<()>,
+    {
+        Store::revoke(self, id, now, ctx, reason, before_commit)
+    }
+    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()> {
+        Store::unlock(self, id, now, ctx)
+    }
+    fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>> {
+        Store::purge(self, now, before, ctx)
+    }
+    fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
+        Store::log(self, user)
+    }
+}
+
+impl AnyStore {
+    /// The store the policy's `database` names, as tapctl opens it: the SQLite file with every
+    /// trust check, or the PostgreSQL store as a `pam_tap_admin` member; schema version checked.
+    pub fn open_admin(db: &Database) -> Result<Self> {
+        Ok(match db {
+            Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c)?),
+        })
+    }
+
+    /// `tapctl init`: creates or migrates the store's schema (and, for SQLite, the file).
+    pub fn create_admin(db: &Database) -> Result<Self> {
+        Ok(match db {
+            Database::Sqlite(p) => AnyStore::Sqlite(Store::create(p)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c)?),
+        })
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl AdminStore for AnyStore {
+    fn version(&mut self) -> Result<i64> {
+        each!(self, s => AdminStore::version(s))
+    }
+    fn supports_reset(&self) -> bool {
+        each!(self, s => AdminStore::supports_reset(s))
+    }
+    fn get(&self, id: i64) -> Result<Option<PassRecord>> {
+        each!(self, s => AdminStore::get(s, id))
+    }
+    fn all(&self) -> Result<Vec<PassRecord>> {
+        each!(self, s => AdminStore::all(s))
+    }
+    fn insert_pending<P>(
+        &mut self,
+        users: &[&str],
+        now: i64,
+        ctx: &Context,
+        owner: &str,
+        plan: P,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+    {
+        each!(self, s => AdminStore::insert_pending(s, users, now, ctx, owner, plan))
+    }
+    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
+    where
+        G: FnOnce(&PassRecord) -> Result<()>,
+    {
+        each!(self, s => AdminStore::revoke(s, id, now, ctx, reason, before_commit))
+    }
+    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()> {
+        each!(self, s => AdminStore::unlock(s, id, now, ctx))
+    }
+    fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>> {
+        each!(self, s => AdminStore::purge(s, now, before, ctx))
+    }
+    fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
+        each!(self, s => AdminStore::log(s, user))
+    }
+}
+
+/// Refuses a reset pass for a store that cannot hold one (checked before anything is minted).
+pub fn check_reset_supported<S: AdminStore>(store: &S, reset: bool) -> Result<()> {
+    if reset && !store.supports_reset() {
+        return Err(Error::Refused(RESET_NEEDS_LOCAL.into()));
+    }
+    Ok(())
+}

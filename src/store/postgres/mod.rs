@@ -1,0 +1,17 @@
+//! The fleet store: PostgreSQL through libpq (loaded on demand, [`libpq`]), one connection per
+//! PAM call ([`conn`]), reached only over a local socket or verified TLS ([`transport`]), with
+//! nothing taken from the caller's environment ([`environ`]). The schema lives in
+//! `sql/postgresql/` ([`schema`]).
+
+pub mod conn;
+pub mod environ;
+pub mod libpq;
+pub mod schema;
+mod store;
+pub mod transport;
+
+pub use conn::{ConnRole, PgConn, PgRow};
+pub use store::PgStore;
+
+#[cfg(test)]
+mod tests;

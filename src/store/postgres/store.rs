@@ -1,0 +1,287 @@
+//! The fleet store behind [`PassStore`], as a host's module uses it: only through the
+//! `pam_tap.host_*` functions (all a `pam_tap_host` role may call). The database's clock decides:
+//! the `now` the core passes in is ignored for writes, the functions read `host_now()`.
+//!
+//! One-time across hosts: `redeem` locks the pass's row (`host_lock`, `SELECT … FOR UPDATE`) in
+//! its transaction, checks the status as the SQLite store does, then marks it used: racing redeems
+//! from any number of hosts queue on the row lock, and each later one re-reads the committed row
+//! (status used). A plain `UPDATE … WHERE used_at IS NULL RETURNING` would decide the race as well,
+//! but the lock lets the loser audit the status it actually met, exactly as on SQLite.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use super::conn::{ConnRole, PgConn, PgRow};
+use crate::config::Conninfo;
+use crate::error::{Error, Result};
+use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed, Status, DEAD_AFTER};
+
+/// Reset passes change the local shadow file: the fleet store does not hold them yet.
+const NO_RESET: &str = "a reset pass needs the local store";
+
+mod admin;
+mod import;
+
+pub struct PgStore {
+    // `PassStore` reads through `&self`; one connection, used by one call at a time.
+    conn: RefCell<PgConn>,
+}
+
+fn count(r: &PgRow, col: &str) -> Result<u32> {
+    u32::try_from(r.get_i64(col)?).map_err(|_| Error::Store(format!("column {col} is out of range")))
+}
+
+impl PassRecord {
+    /// A `pam_tap.passes` row.
+    pub(crate) fn from_pg(r: &PgRow) -> Result<Self> {
+        Ok(Self {
+            id: r.get_i64("id")?,
+            user: r.get_str("user_name")?,
+            uid: count(r, "uid")?,
+            hash: r.get_str("hash")?,
+            derive_key: r.get_bytes("derive_key")?,
+            created_at: r.get_i64("created_at")?,
+            starts_at: r.get_i64("starts_at")?,
+            expires_at: r.get_i64("expires_at")?,
+            one_time: r.get_bool("one_time")?,
+            reset_password: r.get_bool("reset_password")?,
+            failures: count(r, "failures")?,
+            locked_at: r.get_opt_i64("locked_at")?,
+            used_at: r.get_opt_i64("used_at")?,
+            use_count: count(r, "use_count")?,
+            revoked_at: r.get_opt_i64("revoked_at")?,
+            issued_by: r.get_str("issued_by")?,
+            reason: r.get_opt_str("reason")?,
+            shadow_set: r.get_opt_str("shadow_set")?,
+            shadow_prev: r.get_opt_str("shadow_prev")?,
+            shadow_prev_lastchg: r.get_opt_i64("shadow_prev_lastchg")?,
+            issuer_role: r.get_opt_str("issuer_role")?,
+            services: r.get_opt_str("services")?,
+            rest_until: r.get_opt_i64("rest_until")?,
+            rests: count(r, "rests")?,
+            total_failures: count(r, "total_failures")?,
+            hosts: r.get_opt_str("hosts")?,
+        })
+    }
+}
+
+impl PgStore {
+    /// Connects as a host (the module's side).
+    pub fn open(conninfo: &Conninfo) -> Result<Self> {
+        Ok(PgStore {
+            conn: RefCell::new(PgConn::connect(conninfo, ConnRole::Host)?),
+        })
+    }
+
+    /// Over a connection already made (tapctl's, as a `pam_tap_admin` member).
+    pub fn with_conn(conn: PgConn) -> Self {
+        PgStore {
+            conn: RefCell::new(conn),
+        }
+    }
+
+    fn one(&self, sql: &str, params: &[Option<&str>]) -> Result<Option<PgRow>> {
+        Ok(self.conn.borrow_mut().query(sql, params)?.into_iter().next())
+    }
+
+    /// Runs `f` in one transaction: committed if it returns Ok, rolled back otherwise. A commit
+    /// that fails (the server gone) is an error: the caller never reports a success it did not keep.
+    fn in_tx<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.conn.get_mut().begin()?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.get_mut().commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.get_mut().rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn write_audit(
+        &mut self,
+        ev: Event,
+        user: Option<&str>,
+        pass_id: Option<i64>,
+        ctx: &Context,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let id = pass_id.map(|i| i.to_string());
+        self.conn.get_mut().query(
+            "SELECT pam_tap.host_audit($1, $2, $3::bigint, $4, $5, $6, $7)",
+            &[
+                Some(ev.as_str()),
+                user,
+                id.as_deref(),
+                ctx.service.as_deref(),
+                ctx.rhost.as_deref(),
+                reason,
+                ctx.host.as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn db_now(&self) -> Result<i64> {
+        self.one("SELECT pam_tap.host_now() AS now", &[])?
+            .ok_or_else(|| Error::Store("host_now() returned nothing".into()))?
+            .get_i64("now")
+    }
+}
+
+fn vanished(id: i64) -> Error {
+    Error::Store(format!("pass {id} vanished"))
+}
+
+impl PassStore for PgStore {
+    /// The database's clock (never below its clock mark), whatever the host's says.
+    fn effective_now(&self, _now: i64) -> Result<i64> {
+        self.db_now()
+    }
+
+    fn latest_for(&self, user: &str) -> Result<Option<PassRecord>> {
+        self.one("SELECT * FROM pam_tap.host_latest($1)", &[Some(user)])?
+            .map(|r| PassRecord::from_pg(&r))
+            .transpose()
+    }
+
+    fn redeem(&mut self, id: i64, _now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
+        let sid = id.to_string();
+        self.in_tx(|s| {
+            let row = s
+                .one(
+                    "SELECT p.*, pam_tap.host_now() AS db_now FROM pam_tap.host_lock($1::bigint) AS p",
+                    &[Some(&sid)],
+                )?
+                .ok_or_else(|| vanished(id))?;
+            let rec = PassRecord::from_pg(&row)?;
+            let now = row.get_i64("db_now")?;
+            let status = rec.status(now, enabled);
+            if status != Status::Usable {
+                s.write_audit(Event::Refused, Some(&rec.user), Some(id), ctx, Some(status.as_str()))?;
+                return Ok(Redeemed::Refused(status));
+            }
+            if rec.reset_password {
+                return Err(Error::Store(format!("pass {id}: {NO_RESET}")));
+            }
+            let used_at = s
+                .one("SELECT pam_tap.host_mark_used($1::bigint) AS t", &[Some(&sid)])?
+                .map(|r| r.get_opt_i64("t"))
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| Error::Store(format!("the store refused to mark pass {id} used")))?;
+            s.write_audit(Event::Used, Some(&rec.user), Some(id), ctx, None)?;
+            Ok(Redeemed::Ok(Box::new(PassRecord {
+                used_at: Some(used_at),
+                use_count: rec.use_count.saturating_add(1),
+                failures: 0,
+                ..rec
+            })))
+        })
+    }
+
+    fn grace_login(&mut self, id: i64, _now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
+        let sid = id.to_string();
+        self.in_tx(|s| {
+            // The row lock serialises logins racing the same pass, as BEGIN IMMEDIATE does on SQLite.
+            s.one("SELECT id FROM pam_tap.host_lock($1::bigint)", &[Some(&sid)])?
+                .ok_or_else(|| vanished(id))?;
+            let row = s
+                .one(
+                    "SELECT pam_tap.host_last_use($1::bigint) AS last, pam_tap.host_now() AS now",
+                    &[Some(&sid)],
+                )?
+                .ok_or_else(|| vanished(id))?;
+            let (last, now) = (row.get_opt_i64("last")?, row.get_i64("now")?);
+            if last.is_some_and(|t| now < t.saturating_add(gap)) {
+                s.write_audit(Event::Refused, Some(user), Some(id), ctx, Some("used moments ago"))?;
+                return Ok(false);
+            }
+            let why = "login while the forced change is pending";
+            s.write_audit(Event::GraceUsed, Some(user), Some(id), ctx, Some(why))?;
+            Ok(true)
+        })
+    }
+
+    fn record_failure(
+        &mut self,
+        id: i64,
+        _now: i64,
+        max_failures: u32,
+        lockout: Duration,
+        ctx: &Context,
+    ) -> Result<bool> {
+        let (sid, max, secs) = (id.to_string(), max_failures.to_string(), lockout.as_secs().to_string());
+        self.in_tx(|s| {
+            let r = s
+                .one(
+                    "SELECT * FROM pam_tap.host_count_failure($1::bigint, $2::integer, $3::bigint)",
+                    &[Some(&sid), Some(&max), Some(&secs)],
+                )?
+                .ok_or_else(|| vanished(id))?;
+            let (user, consecutive, in_all, state) = (
+                r.get_str("who")?,
+                r.get_i64("consecutive")?,
+                r.get_i64("in_all")?,
+                r.get_str("state")?,
+            );
+            let why = format!("failure {consecutive} of {max_failures}, {in_all} of {DEAD_AFTER} in all");
+            s.write_audit(Event::Failed, Some(&user), Some(id), ctx, Some(&why))?;
+            match state.as_str() {
+                "locked" => {
+                    let why = format!("{in_all} failures in all: the pass is dead");
+                    s.write_audit(Event::Locked, Some(&user), Some(id), ctx, Some(&why))?;
+                }
+                "resting" => {
+                    let rest = r.get_i64("rest_secs")?;
+                    let why = format!("{consecutive} consecutive failures: resting {rest} s");
+                    s.write_audit(Event::Resting, Some(&user), Some(id), ctx, Some(&why))?;
+                }
+                _ => {}
+            }
+            Ok(state != "failed")
+        })
+    }
+
+    fn note_time(&mut self, _now: i64) -> Result<()> {
+        self.one("SELECT pam_tap.host_note_time()", &[])?;
+        Ok(())
+    }
+
+    fn audit(
+        &mut self,
+        _at: i64,
+        ev: Event,
+        user: Option<&str>,
+        pass_id: Option<i64>,
+        ctx: &Context,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.write_audit(ev, user, pass_id, ctx, reason)
+    }
+
+    // Reset passes are refused before any of these is reached (the core asks the backend).
+    fn pending(&self, _id: i64) -> Result<Option<Pending>> {
+        Ok(None)
+    }
+    fn open_resets(&self, _user: Option<&str>) -> Result<Vec<PassRecord>> {
+        Ok(Vec::new())
+    }
+    fn begin_settle<T, D>(&mut self, _id: i64, _now: i64, _ctx: &Context, _owner: &str, _decide: D) -> Result<Option<T>>
+    where
+        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
+    {
+        Err(Error::Store(NO_RESET.into()))
+    }
+    fn end_settle(&mut self, _id: i64, _now: i64, _ctx: &Context, _revoke: bool, _reason: &str) -> Result<()> {
+        Err(Error::Store(NO_RESET.into()))
+    }
+    fn clear_pending(&mut self, _ids: &[i64]) -> Result<()> {
+        Err(Error::Store(NO_RESET.into()))
+    }
+    fn abandon(&mut self, _ids: &[i64], _now: i64, _ctx: &Context, _reason: &str) -> Result<()> {
+        Err(Error::Store(NO_RESET.into()))
+    }
+}

@@ -1,0 +1,30 @@
+//! The fleet store under test (`cargo test --test fleet`, root): the built module through the real
+//! libpam against a private PostgreSQL cluster (tests/support/pg_cluster.rs), three hosts as three
+//! configs with host names host-a, host-b and host-c on one database.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../support_sec/mod.rs"]
+mod support_sec;
+
+/// The private cluster itself: TLS, roles, start-up cost.
+mod cluster;
+/// The server killed mid-login.
+mod crash;
+/// No descriptor, thread or signal handler left after the hooks.
+mod leaks;
+/// `tapctl migrate --to` from SQLite.
+mod migrate;
+/// The server stopped or hung.
+mod outage;
+/// One-time across hosts: 3 hosts x 20 logins racing one pass, 20 rounds.
+mod race;
+/// A fleet: tapctl's config and three hosts' configs and services on one database.
+mod site;
+/// The pam_stack scenarios against PostgreSQL.
+mod stack;
+/// No unverified network path to the store; the caller's PG* variables change nothing.
+mod transport;

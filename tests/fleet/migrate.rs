@@ -1,0 +1,102 @@
+//! `tapctl migrate --to postgresql://…`: a site that outgrew one machine moves its SQLite store
+//! (passes with their ids, audit, clock mark) into an empty PostgreSQL store, all or nothing; the
+//! passes then work on every host.
+
+use crate::common::{stderr, stdout, Site, User};
+use crate::site::Fleet;
+
+const OWN: &str = "Own-Horse-Battery-31";
+
+#[test]
+fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
+    require_root!();
+    let local = Site::new("");
+    let f = Fleet::new("");
+    let (used, live, revoked) = (User::with_password(OWN), User::new(), User::new());
+    let pass_of = |v: serde_json::Value| v["pass"].as_str().unwrap().to_string();
+    let used_pass = &pass_of(local.issue(&used.name, &["--keep-password", "--reusable"]));
+    assert_eq!(
+        local
+            .pam(&used.name, &["authenticate"], &[used_pass])
+            .result("authenticate"),
+        "PAM_SUCCESS"
+    );
+    let live_pass = &pass_of(local.issue(&live.name, &["--keep-password", "--one-time"]));
+    local.issue(&revoked.name, &["--keep-password"]);
+    assert!(local
+        .tapctl(&["revoke", &revoked.name, "--reason", "left"])
+        .status
+        .success());
+    let sqlite = rusqlite::Connection::open(&local.db).unwrap();
+    let clock: i64 = sqlite
+        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
+        .unwrap();
+    let audit_rows: i64 = sqlite
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+
+    let to = f.cluster.uri("tapctl_admin", &f.db);
+    let out = local.tapctl(&["migrate", "--to", &to]);
+    assert!(out.status.success(), "migrate: {}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains('3') && said.contains(&audit_rows.to_string()),
+        "what it copied: {said}"
+    );
+    // The password in the URI is never printed.
+    assert!(
+        !said.contains(f.cluster.password("tapctl_admin"))
+            && !stderr(&out).contains(f.cluster.password("tapctl_admin"))
+    );
+
+    for u in [&used, &live, &revoked] {
+        let (a, b) = (local.show(&u.name), f.show(&u.name));
+        for k in ["id", "status", "use_count", "failures", "expires_at", "issued_by"] {
+            assert_eq!(a[k], b[k], "{k} of {}: sqlite {a} postgresql {b}", u.name);
+        }
+        assert_eq!(local.events(&u.name), f.events(&u.name), "audit of {}", u.name);
+    }
+    let pg_clock: i64 = f
+        .sql("SELECT value FROM pam_tap.meta WHERE key = 'clock'")
+        .parse()
+        .unwrap();
+    assert!(pg_clock >= clock, "clock mark {pg_clock} < {clock}");
+    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.audit"), audit_rows.to_string());
+
+    // The moved passes log in (or not) on the fleet as they would have locally.
+    assert_eq!(f.auth("only-b", &live.name, live_pass).auth(), "PAM_SUCCESS");
+    assert_eq!(f.auth("only-c", &live.name, live_pass).auth(), "PAM_AUTH_ERR");
+    assert_eq!(f.auth("only-a", &used.name, used_pass).auth(), "PAM_SUCCESS");
+
+    // Into a store that is not empty: refused, and nothing is added.
+    let (passes, audit) = (
+        f.sql("SELECT count(*) FROM pam_tap.passes"),
+        f.sql("SELECT count(*) FROM pam_tap.audit"),
+    );
+    let again = local.tapctl(&["migrate", "--to", &to]);
+    assert_eq!(again.status.code(), Some(1), "{}{}", stdout(&again), stderr(&again));
+    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.passes"), passes);
+    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.audit"), audit);
+}
+
+#[test]
+fn a_migrate_that_fails_midway_leaves_the_postgresql_store_empty() {
+    require_root!();
+    let local = Site::new("");
+    let f = Fleet::new("");
+    let u = User::new();
+    local.issue(&u.name, &["--keep-password"]);
+    // A row the PostgreSQL schema cannot take (an audit event name longer than any column allows
+    // is not guaranteed to fail, a NUL byte is: PostgreSQL text never holds one).
+    let sqlite = rusqlite::Connection::open(&local.db).unwrap();
+    sqlite
+        .execute(
+            "INSERT INTO audit (at, event, user, reason) VALUES (1800000000, 'issued', ?1, 'a\u{0}b')",
+            [&u.name],
+        )
+        .unwrap();
+    let out = local.tapctl(&["migrate", "--to", &f.cluster.uri("tapctl_admin", &f.db)]);
+    assert!(!out.status.success(), "migrate took a NUL byte: {}", stdout(&out));
+    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.passes"), "0", "{}", stderr(&out));
+    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.audit"), "0");
+}

@@ -1,0 +1,101 @@
+//! One-time means once across the fleet: logins racing one pass from three hosts at the same instant.
+
+use std::io::Write;
+use std::process::{Child, Stdio};
+
+use crate::common::User;
+use crate::site::{Fleet, HOSTS};
+use crate::support_sec::{figure, Run};
+
+const PER_HOST: usize = 20;
+const ROUNDS: usize = 20;
+
+/// Starts `PER_HOST` drivers on each host's `only-X` service, all blocked at the prompt, then
+/// answers them all at once. Returns (host letter, run) pairs.
+fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
+    let mut children: Vec<(&'static str, Child)> = HOSTS
+        .iter()
+        .flat_map(|(x, _, _)| std::iter::repeat_n(*x, PER_HOST))
+        .map(|x| {
+            let child = f
+                .drive_cmd(&format!("only-{x}"), user, &["authenticate"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn pam_drive");
+            (x, child)
+        })
+        .collect();
+    let mut pipes: Vec<_> = children.iter_mut().map(|(_, c)| c.stdin.take().unwrap()).collect();
+    for p in &mut pipes {
+        let _ = writeln!(p, "{answer}");
+    }
+    drop(pipes);
+    children
+        .into_iter()
+        .map(|(x, c)| (x, Run::from_output(c.wait_with_output().expect("wait"))))
+        .collect()
+}
+
+#[test]
+fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
+    require_root!();
+    let _g = crate::support_sec::serial();
+    let mut f = Fleet::new("");
+    let u = User::new();
+    let (mut per_round, mut winners, mut others, mut crashes) = (vec![], vec![], vec![], 0);
+    let mut errors: std::collections::BTreeSet<String> = Default::default();
+    let t = std::time::Instant::now();
+    for _ in 0..ROUNDS {
+        let pass = f.issue(&u.name, &["--one-time", "--replace"]);
+        let id = f.newest_id(&u.name);
+        let runs = stampede(&f, &u.name, &pass);
+        let won: Vec<&str> = runs
+            .iter()
+            .filter(|(_, r)| r.auth() == "PAM_SUCCESS")
+            .map(|(x, _)| *x)
+            .collect();
+        crashes += runs.iter().filter(|(_, r)| r.crashed()).count();
+        // The losers see the pass as used (PAM_AUTH_ERR), never an error.
+        others.extend(
+            runs.iter()
+                .filter(|(_, r)| !matches!(r.auth(), "PAM_SUCCESS" | "PAM_AUTH_ERR"))
+                .map(|(x, r)| format!("{x}:{}", r.auth())),
+        );
+        per_round.push(won.len());
+        errors.extend(
+            f.log
+                .lines()
+                .into_iter()
+                .filter(|l| l.contains("refusing"))
+                .map(|l| l.split("]: ").nth(1).unwrap_or(&l).to_string()),
+        );
+        f.log.clear();
+        winners.push(won.first().copied().unwrap_or("-"));
+        let rec = f.show(&u.name);
+        assert_eq!(rec["status"], "used", "{rec}");
+        assert_eq!(rec["use_count"], 1, "{rec}");
+        // The audit row of the one success names the host whose login won.
+        let host = f.sql(&format!(
+            "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
+        ));
+        assert_eq!(host, format!("host-{}", winners.last().unwrap()));
+    }
+    let used_rows = f.sql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
+    figure(
+        "fleet_race",
+        &format!(
+            "rounds={ROUNDS} hosts=3 logins_per_host={PER_HOST} successes_per_round={per_round:?} \
+             winning_host={} used_audit_rows={used_rows} other_codes={} crashes={crashes} seconds={:.1}",
+            winners.concat(),
+            others.len(),
+            t.elapsed().as_secs_f64()
+        ),
+    );
+    f.check_no_secrets();
+    assert!(per_round.iter().all(|&n| n == 1), "{per_round:?}");
+    assert_eq!(used_rows, ROUNDS.to_string());
+    assert!(others.is_empty(), "{others:?} {errors:#?}");
+    assert_eq!(crashes, 0);
+}

@@ -1,0 +1,239 @@
+//! A fleet on one PostgreSQL database: tapctl's config (role tapctl_admin) and three hosts' configs
+//! (roles host_a, host_b, host_c; host_name host-a, host-b, host-c; host-c through the Unix socket,
+//! the others over TCP with TLS verified), each host with two private
+//! pam.d services read through pam_start_confdir: `full-X`, Debian's stack with pam_unix, and
+//! `only-X`, where pam_tap's own code is the result.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{stack, Drive};
+use crate::support::paths::{module, pam_drive, tapctl};
+use crate::support::pg_cluster::PgCluster;
+use crate::support::syslog::Sink;
+use crate::support_sec::{feed, leaked, Run};
+
+/// (letter, role, host_name) of the three hosts.
+pub const HOSTS: [(&str, &str, &str); 3] = [
+    ("a", "host_a", "host-a"),
+    ("b", "host_b", "host-b"),
+    ("c", "host_c", "host-c"),
+];
+
+/// The shared cluster, or a test's own (one it stops and starts).
+pub enum Cluster {
+    Shared(&'static PgCluster),
+    Own(PgCluster),
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = PgCluster;
+    fn deref(&self) -> &PgCluster {
+        match self {
+            Cluster::Shared(c) => c,
+            Cluster::Own(c) => c,
+        }
+    }
+}
+
+pub struct Fleet {
+    pub cluster: Cluster,
+    pub db: String,
+    pub dir: PathBuf,
+    /// tapctl's config.
+    pub admin: PathBuf,
+    pub pamd: PathBuf,
+    pub log: Sink,
+    /// Every pass issued here (normalised), for the secrets scan.
+    pub passes: Vec<String>,
+}
+
+fn write_0600(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn services() -> String {
+    let all: Vec<String> = HOSTS
+        .iter()
+        .flat_map(|(x, _, _)| [format!("\"full-{x}\""), format!("\"only-{x}\"")])
+        .collect();
+    format!("services = [{}]\n", all.join(", "))
+}
+
+impl Fleet {
+    /// A fleet on a fresh database of the shared cluster; `extra` is TOML after the top-level keys.
+    pub fn new(extra: &str) -> Fleet {
+        Fleet::on(Cluster::Shared(PgCluster::shared()), extra)
+    }
+
+    pub fn on(cluster: Cluster, extra: &str) -> Fleet {
+        let db = cluster.new_database();
+        let dir = PathBuf::from(format!("/tmp/{}", crate::support::accounts::unique("fleet-")));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let pamd = dir.join("pam.d");
+        std::fs::create_dir(&pamd).unwrap();
+        let log = Sink::bind(dir.join("log.sock"));
+        let f = Fleet {
+            admin: dir.join("tapctl.toml"),
+            cluster,
+            db,
+            dir,
+            pamd,
+            log,
+            passes: vec![],
+        };
+        f.write_configs(extra);
+        let out = f.tapctl(&["init"]);
+        assert!(
+            out.status.success(),
+            "tapctl init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f
+    }
+
+    pub fn host_config(&self, x: &str) -> PathBuf {
+        self.dir.join(format!("host-{x}.toml"))
+    }
+
+    /// tapctl's config and each host's, with `extra` after the top-level keys.
+    pub fn write_configs(&self, extra: &str) {
+        let admin = self.cluster.uri("tapctl_admin", &self.db);
+        write_0600(
+            &self.admin,
+            &format!("enabled = true\ndatabase = \"{admin}\"\n{}{extra}\n", services()),
+        );
+        for (x, role, name) in HOSTS {
+            // host-c reaches the server through its Unix socket, the others over TCP with TLS.
+            let uri = match x {
+                "c" => self.cluster.socket_uri(role, &self.db),
+                _ => self.cluster.uri(role, &self.db),
+            };
+            self.write_host_config(x, &uri, &format!("host_name = \"{name}\"\n{extra}"));
+        }
+    }
+
+    /// Host `x`'s config naming `database` (a URI), then `extra`; and its two services.
+    pub fn write_host_config(&self, x: &str, database: &str, extra: &str) {
+        let config = self.host_config(x);
+        write_0600(
+            &config,
+            &format!("enabled = true\ndatabase = \"{database}\"\n{}{extra}\n", services()),
+        );
+        let args = format!("{} log_socket={}", config.display(), self.log.path.display());
+        let full = stack(&module(), Path::new(&args));
+        std::fs::write(self.pamd.join(format!("full-{x}")), full).unwrap();
+        let only = format!(
+            "auth required {} config={args}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+            module().display()
+        );
+        std::fs::write(self.pamd.join(format!("only-{x}")), only).unwrap();
+    }
+
+    pub fn tapctl(&self, args: &[&str]) -> Output {
+        Command::new(tapctl())
+            .arg("--config")
+            .arg(&self.admin)
+            .args(args)
+            .env_remove("SUDO_USER")
+            .env("TZ", "UTC")
+            .output()
+            .expect("tapctl")
+    }
+
+    /// Issues a keep-password pass (the only kind a PostgreSQL store takes this round) and returns it.
+    pub fn issue(&mut self, user: &str, extra: &[&str]) -> String {
+        let mut args = vec!["issue", user, "--json", "--keep-password"];
+        args.extend_from_slice(extra);
+        let out = self.tapctl(&args);
+        assert!(
+            out.status.success(),
+            "issue {user}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("issue --json");
+        let pass = v["pass"].as_str().expect("pass").to_string();
+        self.passes.push(pass.replace(['-', ' '], "").to_uppercase());
+        pass
+    }
+
+    pub fn show(&self, user: &str) -> serde_json::Value {
+        let out = self.tapctl(&["show", user, "--json"]);
+        assert!(out.status.success(), "show: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("show --json")
+    }
+
+    pub fn events(&self, user: &str) -> Vec<String> {
+        let out = self.tapctl(&["log", user, "--json"]);
+        assert!(out.status.success(), "log: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        v.iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// One query as the superuser in this fleet's database (`|` between columns, a row a line).
+    pub fn sql(&self, q: &str) -> String {
+        self.cluster.query(&self.db, q)
+    }
+
+    /// The id of `user`'s newest pass, read from the database itself.
+    pub fn newest_id(&self, user: &str) -> i64 {
+        self.sql(&format!(
+            "SELECT max(id) FROM pam_tap.passes WHERE user_name = '{user}'"
+        ))
+        .parse()
+        .expect("a pass id")
+    }
+
+    /// PAM operations on one handle of `service`, prompts answered in order, prompts recorded.
+    pub fn pam(&self, service: &str, user: &str, ops: &[&str], answers: &[&str]) -> Drive {
+        let input: String = answers.iter().map(|a| format!("{a}\n")).collect();
+        let run = Run::from_output(feed(self.drive_cmd(service, user, ops), input.as_bytes()));
+        Drive {
+            prompts: run
+                .stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("prompt: "))
+                .map(String::from)
+                .collect(),
+            results: run.results.into_iter().collect(),
+            text: run.stdout,
+        }
+    }
+
+    /// pam_drive on `service` without its stdin fed yet (the race and the crash feed it).
+    pub fn drive_cmd(&self, service: &str, user: &str, ops: &[&str]) -> Command {
+        let mut cmd = Command::new(pam_drive());
+        cmd.env_clear().env("PATH", "/usr/bin:/bin");
+        cmd.arg("--confdir").arg(&self.pamd).arg(service).arg(user).args(ops);
+        cmd
+    }
+
+    /// `authenticate` on `service` with one answer.
+    pub fn auth(&self, service: &str, user: &str, answer: &str) -> Run {
+        Run::from_output(feed(
+            self.drive_cmd(service, user, &["authenticate"]),
+            format!("{answer}\n").as_bytes(),
+        ))
+    }
+
+    /// Fails when a syslog line or an audit row holds a piece of a pass issued here.
+    pub fn check_no_secrets(&self) {
+        let lines = self.log.settled_lines();
+        let rows: Vec<String> = self
+            .sql("SELECT concat_ws(' ', event, user_name, operator, service, rhost, reason, host) FROM pam_tap.audit")
+            .lines()
+            .map(String::from)
+            .collect();
+        let leaks = leaked(&self.passes, lines.iter().chain(rows.iter()));
+        assert!(leaks.is_empty(), "a pass leaked into syslog or audit: {leaks:?}");
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,307 @@
+//! A private PostgreSQL cluster from Debian's `postgresql` package for the fleet tests: initdb'd once
+//! per test binary into a template (roles made, TLS material made per run with the openssl CLI), then
+//! copied for each cluster, which listens on 127.0.0.1 at a free port and on a Unix socket in its own
+//! directory, with TLS on and scram-sha-256 for the login roles.
+//!
+//! The server is stopped even when a test fails: a private cluster's Drop runs `pg_ctl stop -m
+//! immediate`, the shared one is stopped at exit, and every server is spawned as a direct child of
+//! one thread that lives as long as the test process, with PR_SET_PDEATHSIG (SIGQUIT, PostgreSQL's
+//! immediate shutdown) set after the switch to the `postgres` user, so a killed test process takes
+//! its servers with it. (PDEATHSIG fires when the creating *thread* exits: a libtest thread would
+//! stop the server at the end of the test that happened to start it.)
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+mod setup;
+
+use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template, DIRS, LIVE};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The login roles every cluster has: the admin tapctl uses, and one role per host.
+pub const ROLES: [&str; 4] = ["tapctl_admin", "host_a", "host_b", "host_c"];
+
+/// The script a site's superuser runs once per store database: the two group roles and their
+/// rights on the database (what the package ships).
+fn roles_sql() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/postgresql/roles.sql");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// This machine's first non-loopback IPv4 address (`ip -4 addr`), if it has one.
+pub fn non_loopback_ipv4() -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let addr = text.split_whitespace().skip_while(|w| *w != "inet").nth(1)?;
+    Some(addr.split('/').next()?.to_string())
+}
+
+/// A running (or stopped) cluster.
+pub struct PgCluster {
+    pub root: PathBuf,
+    pub port: u16,
+    /// Addresses it listens on: 127.0.0.1 and any extra.
+    pub listen: Vec<String>,
+    /// How long the last start took, from spawning `postgres` to "ready" (ms).
+    pub start_ms: AtomicU32,
+    data: PathBuf,
+    tpl: Template,
+    server: Mutex<Option<Child>>,
+}
+
+impl PgCluster {
+    /// The one cluster this test binary shares (stopped at exit).
+    pub fn shared() -> &'static PgCluster {
+        static S: OnceLock<PgCluster> = OnceLock::new();
+        S.get_or_init(|| {
+            let c = PgCluster::private(&[]);
+            DIRS.lock().unwrap().push(c.root.clone());
+            c
+        })
+    }
+
+    /// A cluster of the caller's own (a test that stops its server), also listening on `extra`
+    /// addresses. Dropping it stops it and removes its files.
+    pub fn private(extra: &[&str]) -> PgCluster {
+        let tpl = template();
+        let root = cluster_dir("pgtap-");
+        let data = root.join("data");
+        run({
+            let mut c = Command::new("cp");
+            c.arg("-a").arg(&tpl.data).arg(&data);
+            c
+        });
+        PgCluster::on_data(root, data, tpl.clone(), extra.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn on_data(root: PathBuf, data: PathBuf, tpl: Template, extra: Vec<String>) -> PgCluster {
+        let sock = root.join("sock");
+        mkdir(&sock, 0o700, true);
+        let mut listen = vec!["127.0.0.1".to_string()];
+        listen.extend(extra);
+        // Peer for the superuser on the socket (psql run as `postgres`); scram for everyone else.
+        let mut hba = "local all postgres peer\nlocal all all scram-sha-256\n".to_string();
+        for a in &listen {
+            hba.push_str(&format!(
+                "hostssl all all {a}/32 scram-sha-256\nhost all all {a}/32 scram-sha-256\n"
+            ));
+        }
+        std::fs::write(root.join("pg_hba.conf"), hba).unwrap();
+        let c = PgCluster {
+            port: super::free_port(),
+            root,
+            listen,
+            start_ms: AtomicU32::new(0),
+            data,
+            tpl,
+            server: Mutex::new(None),
+        };
+        c.start();
+        c
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.tpl.tls.join("ca.crt")
+    }
+
+    pub fn socket_dir(&self) -> PathBuf {
+        self.root.join("sock")
+    }
+
+    pub fn password(&self, role: &str) -> &str {
+        &self
+            .tpl
+            .passwords
+            .iter()
+            .find(|(r, _)| *r == role)
+            .expect("a known role")
+            .1
+    }
+
+    /// `role` over TCP to `host` with TLS verified against the per-run CA.
+    pub fn uri_at(&self, role: &str, db: &str, host: &str) -> String {
+        format!(
+            "postgresql://{role}:{}@{host}:{}/{db}?sslmode=verify-full&sslrootcert={}",
+            self.password(role),
+            self.port,
+            self.ca().display()
+        )
+    }
+
+    /// `role` over TCP to 127.0.0.1 with `sslmode=verify-full`.
+    pub fn uri(&self, role: &str, db: &str) -> String {
+        self.uri_at(role, db, "127.0.0.1")
+    }
+
+    /// `role` over the Unix socket.
+    pub fn socket_uri(&self, role: &str, db: &str) -> String {
+        format!(
+            "postgresql://{role}:{}@/{db}?host={}&port={}",
+            self.password(role),
+            self.socket_dir().display(),
+            self.port
+        )
+    }
+
+    /// Starts the server on this cluster's data, port and addresses; waits until it accepts.
+    pub fn start(&self) {
+        let mut server = self.server.lock().unwrap();
+        assert!(server.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("server.log"))
+            .unwrap();
+        let tls = &self.tpl.tls;
+        let mut c = as_postgres("postgres");
+        c.arg("-D").arg(&self.data).arg("-p").arg(self.port.to_string());
+        c.arg("-k").arg(self.socket_dir());
+        for (k, v) in [
+            ("listen_addresses", self.listen.join(",")),
+            ("hba_file", self.root.join("pg_hba.conf").display().to_string()),
+            ("ssl", "on".into()),
+            ("ssl_cert_file", tls.join("server.crt").display().to_string()),
+            ("ssl_key_file", tls.join("server.key").display().to_string()),
+            ("max_connections", "150".into()),
+            ("shared_buffers", "16MB".into()),
+            ("log_min_messages", "warning".into()),
+            // What a killed server leaves is what it write()s before it answers a commit, with or
+            // without fsync; fsync guards against a lost machine, which no test here simulates, and
+            // costs a second per crash recovery.
+            ("fsync", "off".into()),
+        ] {
+            c.arg("-c").arg(format!("{k}={v}"));
+        }
+        c.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
+        let parent = std::process::id() as i32;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                // After std's setuid: a credential change clears PDEATHSIG.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 || libc::getppid() != parent {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let t = Instant::now();
+        let mut child = spawn_kept(c);
+        LIVE.lock().unwrap().push(child.id());
+        let pidfile = self.data.join("postmaster.pid");
+        loop {
+            // postmaster.pid: line 1 the pid, line 8 the status, "ready" once it accepts connections.
+            let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() > 7 && lines[0] == child.id().to_string() && lines[7].trim() == "ready" {
+                break;
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("postgres exited ({st}): {}", self.log());
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "postgres not ready: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.start_ms.store(t.elapsed().as_millis() as u32, Ordering::SeqCst);
+        *server = Some(child);
+    }
+
+    /// `pg_ctl stop -m MODE` (`immediate`: the server killed, crash recovery at the next start).
+    pub fn stop(&self, mode: &str) {
+        let mut server = self.server.lock().unwrap();
+        let Some(mut child) = server.take() else { return };
+        let mut c = as_postgres("pg_ctl");
+        c.args(["stop", "-s", "-m", mode, "-D"]).arg(&self.data);
+        if !c.status().is_ok_and(|s| s.success()) {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        LIVE.lock().unwrap().retain(|&p| p != child.id());
+    }
+
+    pub fn stop_immediate(&self) {
+        self.stop("immediate");
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.server.lock().unwrap().is_some()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default()
+    }
+
+    fn psql_super(&self, db: &str) -> Command {
+        let mut c = as_postgres("psql");
+        c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(self.socket_dir());
+        c.args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db]);
+        c
+    }
+
+    /// Runs `sql` (statements, on stdin) as the superuser in `db`; panics on an error.
+    pub fn superuser_sql(&self, db: &str, sql: &str) {
+        let mut c = self.psql_super(db);
+        c.args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("psql");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), sql.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql: {}\n{sql}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// One query's rows as the superuser: unaligned, `|` between columns, one row a line.
+    pub fn query(&self, db: &str, sql: &str) -> String {
+        let mut c = self.psql_super(db);
+        c.args(["-A", "-t", "-c", sql]);
+        String::from_utf8_lossy(&run(c).stdout).trim_end().to_string()
+    }
+
+    /// A fresh database for one test's store: tapctl_admin may create the schema in it.
+    pub fn new_database(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("tap_{}", N.fetch_add(1, Ordering::SeqCst));
+        self.superuser_sql("postgres", &format!("CREATE DATABASE {name};"));
+        self.superuser_sql(&name, &roles_sql());
+        name
+    }
+
+    fn forget_dir(&self) {
+        DIRS.lock().unwrap().retain(|d| d != &self.root);
+    }
+}
+
+/// psql as root through `uri` (the password is in it): its output, success or not. The caller's
+/// PG* variables and ~/.psqlrc play no part.
+pub fn psql_uri(uri: &str, sql: &str) -> Output {
+    Command::new(Path::new(BIN).join("psql"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql])
+        .output()
+        .expect("psql")
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.stop("immediate");
+        self.forget_dir();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
