@@ -106,13 +106,18 @@ impl Fleet {
             &self.admin,
             &format!("enabled = true\ndatabase = \"{admin}\"\n{}{extra}\n", services()),
         );
+        self.write_host_configs("", extra);
+    }
+
+    /// Each host's config, its URI with `query` (`&key=value...`) appended, then `extra`.
+    pub fn write_host_configs(&self, query: &str, extra: &str) {
         for (x, role, name) in HOSTS {
             // host-c reaches the server through its Unix socket, the others over TCP with TLS.
             let uri = match x {
                 "c" => self.cluster.socket_uri(role, &self.db),
                 _ => self.cluster.uri(role, &self.db),
             };
-            self.write_host_config(x, &uri, &format!("host_name = \"{name}\"\n{extra}"));
+            self.write_host_config(x, &format!("{uri}{query}"), &format!("host_name = \"{name}\"\n{extra}"));
         }
     }
 
