@@ -42,7 +42,7 @@ fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
 fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     require_root!();
     let _g = crate::support_sec::serial();
-    let mut f = Fleet::new("");
+    let mut f = Fleet::alone("");
     // Three hosts' login storms on one machine (2 cores, shared with other jobs while CI runs):
     // 60 TLS handshakes and argon2 runs at once can outlast the 5 s connect_timeout the module
     // pins by default, which bounds a dead server, not this. The race is about one-time use.
