@@ -73,6 +73,13 @@ impl PgStore {
         })
     }
 
+    /// Over a connection already made (tapctl's, as a `pam_tap_admin` member).
+    pub fn with_conn(conn: PgConn) -> Self {
+        PgStore {
+            conn: RefCell::new(conn),
+        }
+    }
+
     fn one(&self, sql: &str, params: &[Option<&str>]) -> Result<Option<PgRow>> {
         Ok(self.conn.borrow_mut().query(sql, params)?.into_iter().next())
     }
