@@ -201,6 +201,9 @@ pub struct AuditEntry {
     pub service: Option<String>,
     pub rhost: Option<String>,
     pub reason: Option<String>,
+    /// The host the row was written on (the fleet store records it; the local store serves one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// The result of a redeem transaction.

@@ -25,6 +25,16 @@ pub fn blocking_users(open: &[pam_tap::store::PassRecord]) -> Vec<String> {
     names
 }
 
+/// A failed copy says that the transaction left the PostgreSQL store as it was.
+fn nothing_copied(e: Error) -> Error {
+    match e {
+        Error::Store(m) => Error::Store(format!("{m}; nothing was copied")),
+        Error::Refused(m) => Error::Refused(format!("{m}; nothing was copied")),
+        Error::Io(m) => Error::Io(format!("{m}; nothing was copied")),
+        other => other,
+    }
+}
+
 /// Copies the policy's SQLite store into the store at `to`; prints what it copied.
 pub fn migrate(policy: &Policy, dir: &dyn Directory, op: &Operator, to: &str, now: i64) -> Result<()> {
     let target = Conninfo::new(to)?;
@@ -45,22 +55,24 @@ pub fn migrate(policy: &Policy, dir: &dyn Directory, op: &Operator, to: &str, no
         )));
     }
     let mut fleet = PgStore::create_admin(&target)?;
-    let copied = local.export(|rows| {
-        // Checked again inside the snapshot: an issue may have run since.
-        let open: Vec<_> = rows
-            .passes
-            .iter()
-            .filter(|r| r.reset_password && !r.derive_key.is_empty())
-            .cloned()
-            .collect();
-        if !open.is_empty() {
-            return Err(Error::Refused(format!(
-                "reset passes still in force for {}: revoke or let them finish first, then migrate",
-                blocking_users(&open).join(", ")
-            )));
-        }
-        fleet.import(&rows.passes, &rows.audit, rows.clock, &policy.host_name)
-    })?;
+    let copied = local
+        .export(|rows| {
+            // Checked again inside the snapshot: an issue may have run since.
+            let open: Vec<_> = rows
+                .passes
+                .iter()
+                .filter(|r| r.reset_password && !r.derive_key.is_empty())
+                .cloned()
+                .collect();
+            if !open.is_empty() {
+                return Err(Error::Refused(format!(
+                    "reset passes still in force for {}: revoke or let them finish first, then migrate",
+                    blocking_users(&open).join(", ")
+                )));
+            }
+            fleet.import(&rows.passes, &rows.audit, rows.clock, &policy.host_name)
+        })
+        .map_err(nothing_copied)?;
     println!(
         "copied {} pass(es) (ids kept) and {} audit row(s) from {} into {target}; clock mark {}",
         copied.passes,

@@ -106,6 +106,7 @@ pub fn print_log(entries: &[AuditEntry]) {
             ("service", &e.service),
             ("rhost", &e.rhost),
             ("reason", &e.reason),
+            ("host", &e.host),
         ] {
             if let Some(v) = v {
                 line.push_str(&format!(" {k}={}", text::shown(v)));

@@ -44,6 +44,7 @@ impl Store {
                         service: r.get(6)?,
                         rhost: r.get(7)?,
                         reason: r.get(8)?,
+                        host: None,
                     },
                 ))
             })?;

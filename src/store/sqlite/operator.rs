@@ -188,6 +188,7 @@ impl Store {
                 service: r.get(5)?,
                 rhost: r.get(6)?,
                 reason: r.get(7)?,
+                host: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

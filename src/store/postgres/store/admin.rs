@@ -59,27 +59,27 @@ impl PgStore {
     /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
     pub fn open_admin(conninfo: &Conninfo) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
-        let v = schema::version(&mut conn)?;
+        let v = schema::version(&mut conn).map_err(|e| match e {
+            Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
+                "{conninfo}: the database role may not read the store's tables: tapctl connects as a \
+                 pam_tap_admin member (a host's role may only call the host_* functions)"
+            )),
+            e => e,
+        })?;
         if v != schema::SCHEMA_VERSION {
             return Err(Error::Store(format!(
                 "{conninfo} has schema version {v}, this pam_tap needs {}: run `tapctl init`",
                 schema::SCHEMA_VERSION
             )));
         }
-        Ok(Self::admin(conn))
+        Ok(Self::with_conn(conn))
     }
 
     /// Connects as tapctl and creates or migrates the schema (`tapctl init`).
     pub fn create_admin(conninfo: &Conninfo) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
         schema::init(&mut conn)?;
-        Ok(Self::admin(conn))
-    }
-
-    fn admin(conn: PgConn) -> Self {
-        PgStore {
-            conn: std::cell::RefCell::new(conn),
-        }
+        Ok(Self::with_conn(conn))
     }
 
     /// One audit row written by tapctl (the `host_audit` function takes only a login's events).
@@ -372,6 +372,7 @@ impl AdminStore for PgStore {
                     service: r.get_opt_str("service")?,
                     rhost: r.get_opt_str("rhost")?,
                     reason: r.get_opt_str("reason")?,
+                    host: r.get_opt_str("host")?,
                 })
             })
             .collect()
