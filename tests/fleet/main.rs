@@ -16,6 +16,8 @@ mod cluster;
 mod crash;
 /// No descriptor, thread or signal handler left after the hooks.
 mod leaks;
+/// libpq is opened only for a PostgreSQL store.
+mod loading;
 /// `tapctl migrate --to` from SQLite.
 mod migrate;
 /// The server stopped or hung.

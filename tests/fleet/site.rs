@@ -7,6 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::common::{stack, Drive};
 use crate::support::paths::{module, pam_drive, tapctl};
@@ -47,6 +48,16 @@ pub struct Fleet {
     pub log: Sink,
     /// Every pass issued here (normalised), for the secrets scan.
     pub passes: Vec<String>,
+    _turn: Turn,
+}
+
+/// Fleets share the machine; a load test (the race: 60 logins at once) has it alone, so that no
+/// other test's connection waits out its connect_timeout behind it.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
 }
 
 fn write_0600(path: &Path, text: &str) {
@@ -69,6 +80,17 @@ impl Fleet {
     }
 
     pub fn on(cluster: Cluster, extra: &str) -> Fleet {
+        let turn = Turn::Shared(MACHINE.read().unwrap_or_else(|e| e.into_inner()));
+        Fleet::taking(turn, cluster, extra)
+    }
+
+    /// A fleet on the shared cluster that has the machine to itself while it lives.
+    pub fn alone(extra: &str) -> Fleet {
+        let turn = Turn::Alone(MACHINE.write().unwrap_or_else(|e| e.into_inner()));
+        Fleet::taking(turn, Cluster::Shared(PgCluster::shared()), extra)
+    }
+
+    fn taking(turn: Turn, cluster: Cluster, extra: &str) -> Fleet {
         let db = cluster.new_database();
         let dir = PathBuf::from(format!("/tmp/{}", crate::support::accounts::unique("fleet-")));
         std::fs::create_dir(&dir).unwrap();
@@ -84,6 +106,7 @@ impl Fleet {
             pamd,
             log,
             passes: vec![],
+            _turn: turn,
         };
         f.write_configs(extra);
         let out = f.tapctl(&["init"]);
@@ -106,13 +129,18 @@ impl Fleet {
             &self.admin,
             &format!("enabled = true\ndatabase = \"{admin}\"\n{}{extra}\n", services()),
         );
+        self.write_host_configs("", extra);
+    }
+
+    /// Each host's config, its URI with `query` (`&key=value...`) appended, then `extra`.
+    pub fn write_host_configs(&self, query: &str, extra: &str) {
         for (x, role, name) in HOSTS {
             // host-c reaches the server through its Unix socket, the others over TCP with TLS.
             let uri = match x {
                 "c" => self.cluster.socket_uri(role, &self.db),
                 _ => self.cluster.uri(role, &self.db),
             };
-            self.write_host_config(x, &uri, &format!("host_name = \"{name}\"\n{extra}"));
+            self.write_host_config(x, &format!("{uri}{query}"), &format!("host_name = \"{name}\"\n{extra}"));
         }
     }
 
