@@ -10,7 +10,8 @@ use crate::common::User;
 use crate::site::{Cluster, Fleet};
 use crate::support::pg_cluster::PgCluster;
 use crate::support::XorShift;
-use crate::support_sec::{figure, Run};
+use crate::support::drive::Run;
+use crate::support_sec::figure;
 
 const KILLS: usize = 50;
 

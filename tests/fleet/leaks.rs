@@ -66,10 +66,10 @@ fn a_login_against_postgresql_leaves_no_descriptor_thread_or_signal_handler() {
 
 impl Fleet {
     /// sec_probe's `leaks` mode: one handle, authenticate and setcred, what changed in the process.
-    fn probe_leaks(&self, service: &str, user: &str, answer: &str) -> crate::support_sec::Run {
+    fn probe_leaks(&self, service: &str, user: &str, answer: &str) -> crate::support::drive::Run {
         let mut cmd = std::process::Command::new(crate::support_sec::sec_probe());
         cmd.env_clear().env("PATH", "/usr/bin:/bin");
         cmd.arg("leaks").arg(&self.pamd).arg(service).arg(OsStr::new(user));
-        crate::support_sec::Run::from_output(crate::support_sec::feed(cmd, &line(answer)))
+        crate::support::drive::Run::from_output(crate::support::drive::feed(cmd, &line(answer)))
     }
 }

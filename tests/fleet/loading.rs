@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::common::{Site, User};
 use crate::site::Fleet;
 use crate::support::paths::{module, pam_drive};
-use crate::support_sec::{feed, Run};
+use crate::support::drive::{feed, Run};
 
 /// The files `pam_drive` (and its children) opened for one authentication on `service` in `pamd`.
 fn opened(pamd: &Path, service: &str, user: &str, answer: &str, trace: &Path) -> (Run, String) {
@@ -40,7 +40,7 @@ fn libpq_is_loaded_only_for_a_postgresql_store() {
         .as_str()
         .unwrap()
         .to_string();
-    let (run, sqlite) = opened(&local.confdir, "svc", &u.name, &pass, &local.dir.path().join("trace"));
+    let (run, sqlite) = opened(&local.pamd, "svc", &u.name, &pass, &local.dir.path().join("trace"));
     assert_eq!(run.auth(), "PAM_SUCCESS", "{run:?}");
     for lib in ["libpq.so", "libssl.so", "libgssapi", "libldap"] {
         assert!(!sqlite.contains(lib), "a SQLite login opened {lib}");

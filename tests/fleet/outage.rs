@@ -9,7 +9,8 @@ use std::time::Instant;
 use crate::common::User;
 use crate::site::{Cluster, Fleet};
 use crate::support::pg_cluster::PgCluster;
-use crate::support_sec::{feed, figure, sec_probe};
+use crate::support::drive::feed;
+use crate::support_sec::{figure, sec_probe};
 
 const OWN: &str = "Own-Horse-Battery-31";
 const LOGINS: usize = 10;
@@ -61,7 +62,7 @@ fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_befor
     let (down_us, down_codes) = timed(&f, "full-a", &plain.name, OWN);
     // The pass holder's own password works too: it is not pass-shaped, the store is not asked.
     let own = f.pam("full-b", &holder.name, &["authenticate", "acct_mgmt"], &[OWN]);
-    assert_eq!(own.result("authenticate"), "PAM_SUCCESS", "{}", own.text);
+    assert_eq!(own.result("authenticate"), "PAM_SUCCESS", "{}", own.stdout);
     figure(
         "fleet_outage",
         &format!(

@@ -5,7 +5,8 @@ use std::process::{Child, Stdio};
 
 use crate::common::User;
 use crate::site::{Fleet, HOSTS};
-use crate::support_sec::{figure, Run};
+use crate::support::drive::Run;
+use crate::support_sec::figure;
 
 const PER_HOST: usize = 20;
 const ROUNDS: usize = 20;

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::common::{stack, Drive};
 use crate::support::paths::{module, pam_drive, tapctl};
 use crate::support::pg_cluster::PgCluster;
 use crate::support::syslog::Sink;
-use crate::support_sec::{feed, leaked, Run};
+use crate::support::drive::{feed, Run};
+use crate::support::site::{debian_stack, module_line};
+use crate::support_sec::leaked;
 
 /// (letter, role, host_name) of the three hosts.
 pub const HOSTS: [(&str, &str, &str); 3] = [
@@ -152,7 +153,7 @@ impl Fleet {
             &format!("enabled = true\ndatabase = \"{database}\"\n{}{extra}\n", services()),
         );
         let args = format!("{} log_socket={}", config.display(), self.log.path.display());
-        let full = stack(&module(), Path::new(&args));
+        let full = debian_stack(&module_line(&format!("config={args}")));
         std::fs::write(self.pamd.join(format!("full-{x}")), full).unwrap();
         let only = format!(
             "auth required {} config={args}\naccount required pam_permit.so\nsession required pam_permit.so\n",
@@ -216,19 +217,9 @@ impl Fleet {
     }
 
     /// PAM operations on one handle of `service`, prompts answered in order, prompts recorded.
-    pub fn pam(&self, service: &str, user: &str, ops: &[&str], answers: &[&str]) -> Drive {
+    pub fn pam(&self, service: &str, user: &str, ops: &[&str], answers: &[&str]) -> Run {
         let input: String = answers.iter().map(|a| format!("{a}\n")).collect();
-        let run = Run::from_output(feed(self.drive_cmd(service, user, ops), input.as_bytes()));
-        Drive {
-            prompts: run
-                .stdout
-                .lines()
-                .filter_map(|l| l.strip_prefix("prompt: "))
-                .map(String::from)
-                .collect(),
-            results: run.results.into_iter().collect(),
-            text: run.stdout,
-        }
+        Run::from_output(feed(self.drive_cmd(service, user, ops), input.as_bytes()))
     }
 
     /// pam_drive on `service` without its stdin fed yet (the race and the crash feed it).

@@ -27,7 +27,7 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
     let id = f.newest_id(&u.name);
 
     let d = f.pam("full-a", &u.name, &["authenticate"], &[wrong_for(&pass)]);
-    assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.text);
+    assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.stdout);
     assert_eq!(f.show(&u.name)["failures"], 1);
 
     // host-b over TLS, then host-c over the Unix socket: the first takes it, the second is refused.
@@ -36,11 +36,11 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_SUCCESS"),
         "{}",
-        d.text
+        d.stdout
     );
     assert_eq!(d.prompts, ["Password: "], "one prompt, no forced change");
     let d = f.pam("full-c", &u.name, &["authenticate"], &[&pass]);
-    assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.text);
+    assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.stdout);
     let rec = f.show(&u.name);
     assert_eq!(
         (rec["status"].as_str(), rec["use_count"].as_u64()),
@@ -66,7 +66,7 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
 }
 
 /// The full stack's prompts and results for `ops` over `answers`.
-fn outcome(d: &crate::common::Drive) -> (Vec<String>, Vec<(String, String)>) {
+fn outcome(d: &crate::support::drive::Run) -> (Vec<String>, Vec<(String, String)>) {
     let mut results = d.results.clone();
     results.sort();
     (d.prompts.clone(), results)
@@ -93,8 +93,8 @@ fn a_keep_password_pass_meets_a_pending_forced_change_as_on_sqlite() {
                 .to_string();
             local.pam(&u.name, &ops, &[&pass, OWN, NEW_PW, NEW_PW])
         };
-        assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.text);
-        assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.text);
+        assert_eq!(d.result("authenticate"), "PAM_SUCCESS", "{}", d.stdout);
+        assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.stdout);
         // The new password took: it logs in, and the change is no longer owed.
         let again = if on_pg {
             f.pam("full-b", &u.name, &["authenticate", "acct_mgmt"], &[NEW_PW])
@@ -119,7 +119,7 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     let ghost = crate::support::accounts::unique("tapghost");
     let pg = f.pam("full-a", &ghost, &["authenticate"], &["ABCD-EFGH-JK"]);
     let lite = local.pam(&ghost, &["authenticate"], &["ABCD-EFGH-JK"]);
-    assert_ne!(pg.result("authenticate"), "PAM_SUCCESS", "{}", pg.text);
+    assert_ne!(pg.result("authenticate"), "PAM_SUCCESS", "{}", pg.stdout);
     assert_eq!(outcome(&pg), outcome(&lite));
     let only = f.auth("only-a", &ghost, "ABCD-EFGH-JK");
     assert_eq!(only.auth(), "PAM_USER_UNKNOWN", "{only:?}");
@@ -136,7 +136,7 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     // connection (TLS and scram) inside the paced window. A figure, judged by the security suite's
     // rules in the README, not asserted here: this machine is shared while the tests run.
     let u = User::with_password(OWN);
-    let out = crate::support_sec::feed(
+    let out = crate::support::drive::feed(
         {
             let mut c = std::process::Command::new(crate::support_sec::sec_probe());
             c.arg("time")
@@ -166,7 +166,7 @@ fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
             (d.result("authenticate"), d.result("acct_mgmt")),
             ("PAM_SUCCESS", "PAM_SUCCESS"),
             "{}",
-            d.text
+            d.stdout
         );
         assert_eq!(d.prompts, ["Password: "]);
         let d = f.pam(
@@ -183,7 +183,7 @@ fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
         (d.result("authenticate"), d.prompts.len()),
         ("PAM_AUTH_ERR", 1),
         "{}",
-        d.text
+        d.stdout
     );
     assert_eq!(f.events(&u.name), Vec::<String>::new());
 }

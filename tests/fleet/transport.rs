@@ -88,7 +88,7 @@ fn pg_environment_variables_of_the_caller_cannot_redirect_the_store() {
         ("PGTARGETSESSIONATTRS", "standby"),
         ("PGOPTIONS", "-c default_transaction_read_only=on"),
     ] {
-        let out = crate::support_sec::feed(
+        let out = crate::support::drive::feed(
             {
                 let mut c = f.drive_cmd("only-a", &u.name, &["authenticate"]);
                 c.env(k, v);
@@ -96,7 +96,7 @@ fn pg_environment_variables_of_the_caller_cannot_redirect_the_store() {
             },
             format!("{pass}\n").as_bytes(),
         );
-        let r = crate::support_sec::Run::from_output(out);
+        let r = crate::support::drive::Run::from_output(out);
         // Either pinned (the config's verified connection is used) or refused as unsafe, loudly.
         let lines = f.log.settled_lines();
         let ok = r.auth() == "PAM_SUCCESS" || (r.auth() == "PAM_AUTHINFO_UNAVAIL" && !alerts(&lines).is_empty());
