@@ -6,14 +6,7 @@ use super::*;
 impl World {
     /// A password change as a user (not root) at T0 + 60; `broken`: the policy did not load.
     fn change(&mut self, h: &mut Fake, phase: Option<Phase>, broken: Option<&Error>) -> ChangeOutcome {
-        let mut env = Env {
-            now: T0 + 60,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: false,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, T0 + 60, false);
         match (broken, self.store_gone) {
             (Some(e), _) => chauthtok(h, phase, Err::<(&Policy, Gone), _>(e), &mut env),
             (None, true) => chauthtok(h, phase, Ok((&self.policy, Gone)), &mut env),

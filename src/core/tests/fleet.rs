@@ -31,14 +31,7 @@ impl World {
 
     fn auth_networked(&mut self, now: i64, script: Vec<Call>, opened: &std::cell::Cell<u32>) -> Outcome {
         let mut h = Fake::new(script);
-        let mut env = Env {
-            now,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: true,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, now, true);
         authenticate(&mut h, &self.policy, NoResets(&mut self.store, opened), &mut env)
     }
 }

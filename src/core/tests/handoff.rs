@@ -60,28 +60,14 @@ fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
     // Wrong pass, then the same handle reaches chauthtok (an application that ignores the auth
     // result): no info(), only the new-password prompt.
     let mut h = Fake::new(answer("alice", b"K7QXM9TRWQ"));
-    let mut env = Env {
-        now: T0 + 1,
-        dir: &w.dir,
-        log: &mut w.log,
-        debug: false,
-        caller_is_root: true,
-        sudo: &|_: &str| Ok(false),
-    };
+    let mut env = env_at(&w.dir, &mut w.log, T0 + 1, true);
     assert_eq!(authenticate(&mut h, &w.policy, &mut w.store, &mut env), Outcome::Wrong);
     h.script.push_back(Call::NewAuthtok(Ok(())));
     assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
     drop(h);
     // A pass accepted without a reset: nothing is forced, nothing is said.
     let mut h = Fake::new(accepted("bob", CODE.as_bytes(), None));
-    let mut env = Env {
-        now: T0 + 1,
-        dir: &w.dir,
-        log: &mut w.log,
-        debug: false,
-        caller_is_root: true,
-        sudo: &|_: &str| Ok(false),
-    };
+    let mut env = env_at(&w.dir, &mut w.log, T0 + 1, true);
     assert_eq!(
         authenticate(&mut h, &w.policy, &mut w.store, &mut env),
         Outcome::Accepted

@@ -254,14 +254,7 @@ fn setcred_succeeds_only_after_an_accepted_pass() {
     w.put("alice", NORMAL);
     let mut h = Fake::new(accepted("alice", CODE.as_bytes(), None));
     assert_eq!(setcred(&h), CredOutcome::NoPassHere);
-    let mut env = Env {
-        now: T0 + 1,
-        dir: &w.dir,
-        log: &mut w.log,
-        debug: false,
-        caller_is_root: true,
-        sudo: &|_: &str| Ok(false),
-    };
+    let mut env = env_at(&w.dir, &mut w.log, T0 + 1, true);
     assert_eq!(
         authenticate(&mut h, &w.policy, &mut w.store, &mut env),
         Outcome::Accepted

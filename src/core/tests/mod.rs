@@ -163,6 +163,18 @@ impl Logger for Log {
     }
 }
 
+/// The world as the core sees it at `now`, with sudo granting root to nobody.
+fn env_at<'a>(dir: &'a Dir, log: &'a mut Log, now: i64, caller_is_root: bool) -> Env<'a> {
+    Env {
+        now,
+        dir,
+        log,
+        debug: false,
+        caller_is_root,
+        sudo: &|_: &str| Ok(false),
+    }
+}
+
 struct World {
     policy: Policy,
     store: Store,
@@ -276,14 +288,7 @@ impl World {
 
     fn auth(&mut self, now: i64, script: Vec<Call>) -> Outcome {
         let mut h = Fake::new(script);
-        let mut env = Env {
-            now,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: true,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, now, true);
         if self.store_gone {
             authenticate(&mut h, &self.policy, Gone, &mut env)
         } else {
@@ -294,26 +299,12 @@ impl World {
     /// What the module does when its config does not load.
     fn auth_without_policy(&mut self, e: &Error) -> Outcome {
         let mut h = Fake::new(vec![]);
-        let mut env = Env {
-            now: T0,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: true,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, T0, true);
         authenticate_without_policy(&mut h, e, &mut env)
     }
 
     fn chauthtok(&mut self, h: &mut Fake, phase: Phase, root: bool) -> ChangeOutcome {
-        let mut env = Env {
-            now: T0 + 60,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: root,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, T0 + 60, root);
         chauthtok(h, Some(phase), Ok((&self.policy, &mut self.store)), &mut env)
     }
 
