@@ -3,64 +3,27 @@
 //! are parameters. So each path is testable, as an ordinary user, with a scripted fake handle, an
 //! in-memory store and a fixed clock.
 
-use pam::constants::PamResultCode;
-use zeroize::Zeroizing;
-
 use crate::config::Policy;
 use crate::error::Error;
 use crate::gate;
-use crate::outcome::{ErrorKind, Outcome};
+use crate::outcome::{CredOutcome, ErrorKind, Outcome};
 use crate::store::{Backend, PassRecord};
 use crate::users::{Account, Directory};
 
 pub use crate::log::{Level, Logger};
 pub use chauthtok::{chauthtok, Phase, CHOOSE_NEW_PASSWORD, CURRENT_PASSWORD_PROMPT};
+pub use handle::{Accepted, Handle, HandleError, Secret};
 pub use pace::PACE_BUDGET;
 
 mod answer_shape;
 mod chauthtok;
 mod decide;
+mod handle;
 mod pace;
 
 /// A used pass logs in again within the grace window only this many seconds after its last use,
 /// so logins racing a one-time pass get exactly one success.
 pub const GRACE_RELOGIN_GAP: i64 = 10;
-
-pub type Secret = Zeroizing<Vec<u8>>;
-
-/// What a PAM handle keeps after it accepted a pass, for the hooks that follow on it.
-#[derive(Clone)]
-pub enum Accepted {
-    /// A pass that changed nothing on the account.
-    Plain,
-    /// A reset pass: the derived current password, handed to pam_unix at the forced change.
-    Handoff(Zeroizing<String>),
-}
-
-/// What the core needs from a PAM handle.
-pub trait Handle {
-    /// PAM_USER (may prompt for it).
-    fn user(&mut self) -> Result<String, PamResultCode>;
-    fn service(&self) -> Option<String>;
-    fn rhost(&self) -> Option<String>;
-    /// The answer to the stack's password prompt (`pam_get_authtok`, honouring try_first_pass /
-    /// use_first_pass); it becomes PAM_AUTHTOK for the modules after this one.
-    fn authtok(&mut self) -> Result<Secret, PamResultCode>;
-    /// One PAM_TEXT_INFO line through the conversation.
-    fn info(&mut self, text: &str) -> Result<(), PamResultCode>;
-    /// One echo-off prompt through the conversation.
-    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode>;
-    /// Makes sure PAM_AUTHTOK holds the new password (prompting "New password"/"Retype").
-    fn new_authtok(&mut self) -> Result<(), PamResultCode>;
-    /// Whether PAM_AUTHTOK is set already (a module earlier in the stack, such as pam_pwquality,
-    /// asked for the new password before pam_tap).
-    fn authtok_set(&self) -> bool;
-    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode>;
-    /// Remembers, for the rest of this PAM handle, that a pass was accepted.
-    fn remember(&mut self, accepted: Accepted) -> Result<(), PamResultCode>;
-    /// What `remember` stored: `None` when no pass was accepted on this handle.
-    fn remembered(&self) -> Option<Accepted>;
-}
 
 /// The rest of the world the core sees: the clock (read once per PAM call), the name service, the
 /// log, and whether the calling process runs as root.
@@ -131,14 +94,20 @@ impl Decision {
     }
 }
 
-fn fail(e: &Error, env: &mut Env<'_>, user: Option<&str>) -> Decision {
+/// Logs why an error refuses the request (at ALERT what an administrator must fix) and says which
+/// kind of failure it is.
+fn log_refusal(e: &Error, env: &mut Env<'_>) -> ErrorKind {
     let level = match e {
         Error::Config(_) | Error::Unsafe(_) | Error::UnsafeConnection(_) | Error::Hash(_) => Level::Alert,
         _ => Level::Err,
     };
     env.log.log(level, &format!("refusing: {e}"));
+    ErrorKind::from(e)
+}
+
+fn fail(e: &Error, env: &mut Env<'_>, user: Option<&str>) -> Decision {
     Decision {
-        outcome: Outcome::Failed(ErrorKind::from(e)),
+        outcome: Outcome::Failed(log_refusal(e, env)),
         user: user.map(str::to_string),
         pass_id: None,
         detail: None,
@@ -191,11 +160,10 @@ fn report(service: &str, d: &Decision, env: &mut Env<'_>) {
 }
 
 /// `pam_sm_setcred`: success only where this handle accepted a pass.
-pub fn setcred<H: Handle>(h: &H) -> PamResultCode {
-    if h.remembered().is_some() {
-        PamResultCode::PAM_SUCCESS
-    } else {
-        PamResultCode::PAM_IGNORE
+pub fn setcred<H: Handle>(h: &H) -> CredOutcome {
+    match h.remembered() {
+        Some(_) => CredOutcome::PassAccepted,
+        None => CredOutcome::NoPassHere,
     }
 }
 

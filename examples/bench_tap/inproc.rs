@@ -9,7 +9,7 @@ pub struct BenchHandle {
 }
 
 impl Handle for BenchHandle {
-    fn user(&mut self) -> Result<String, PamResultCode> {
+    fn user(&mut self) -> Result<String, HandleError> {
         Ok(self.user.clone())
     }
     fn service(&self) -> Option<String> {
@@ -18,25 +18,25 @@ impl Handle for BenchHandle {
     fn rhost(&self) -> Option<String> {
         None
     }
-    fn authtok(&mut self) -> Result<Secret, PamResultCode> {
+    fn authtok(&mut self) -> Result<Secret, HandleError> {
         Ok(Zeroizing::new(self.answer.as_bytes().to_vec()))
     }
-    fn info(&mut self, _: &str) -> Result<(), PamResultCode> {
+    fn info(&mut self, _: &str) -> Result<(), HandleError> {
         Ok(())
     }
-    fn prompt_secret(&mut self, _: &str) -> Result<Secret, PamResultCode> {
-        Err(PamResultCode::PAM_CONV_ERR)
+    fn prompt_secret(&mut self, _: &str) -> Result<Secret, HandleError> {
+        Err(HandleError::Conversation)
     }
-    fn new_authtok(&mut self) -> Result<(), PamResultCode> {
+    fn new_authtok(&mut self) -> Result<(), HandleError> {
         Ok(())
     }
     fn authtok_set(&self) -> bool {
         false
     }
-    fn set_old_authtok(&mut self, _: &[u8]) -> Result<(), PamResultCode> {
+    fn set_old_authtok(&mut self, _: &[u8]) -> Result<(), HandleError> {
         Ok(())
     }
-    fn remember(&mut self, _: Accepted) -> Result<(), PamResultCode> {
+    fn remember(&mut self, _: Accepted) -> Result<(), HandleError> {
         Ok(())
     }
     fn remembered(&self) -> Option<Accepted> {

@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pam::constants::PamResultCode;
 use pam_tap::config::Policy;
-use pam_tap::core::{self, Accepted, Env, Handle, Secret};
+use pam_tap::core::{self, Accepted, Env, Handle, HandleError, Secret};
 use pam_tap::hash::{self, KdfParams};
 use pam_tap::log::Syslog;
 use pam_tap::outcome::Outcome;

@@ -4,13 +4,12 @@
 //! `use_authtok` pam_unix can write it with local policy in force. Both passes return the same
 //! class of result.
 
-use pam::constants::PamResultCode;
-
-use super::{fail, in_grace, Accepted, Env, Handle, Level};
+use super::{in_grace, log_refusal, Accepted, Env, Handle, Level};
 use crate::config::Policy;
 use crate::error::Error;
 use crate::gate;
 use crate::hash;
+use crate::outcome::ChangeOutcome;
 use crate::passcode::{normalize, MAX_INPUT};
 use crate::store::{Backend, Context, Event, PassStore};
 use crate::users::plausible_name;
@@ -38,48 +37,48 @@ pub fn chauthtok<H: Handle, B: Backend>(
     phase: Option<Phase>,
     site: Result<(&Policy, B), &Error>,
     env: &mut Env<'_>,
-) -> PamResultCode {
+) -> ChangeOutcome {
     let expired = match phase {
         Some(Phase::Update) => return update(h),
         Some(Phase::Prelim { expired }) => expired,
-        None => return PamResultCode::PAM_SERVICE_ERR,
+        None => return ChangeOutcome::NoPhase,
     };
     let service = h.service().unwrap_or_default();
     if let Some(Accepted::Handoff(derived)) = h.remembered() {
-        if let Err(code) = h.set_old_authtok(derived.as_bytes()) {
-            return code;
+        if let Err(e) = h.set_old_authtok(derived.as_bytes()) {
+            return ChangeOutcome::Handle(e);
         }
         env.log
             .log(Level::Info, &format!("chauthtok service={service} outcome=handoff"));
-        return PamResultCode::PAM_SUCCESS;
+        return ChangeOutcome::HandedOff;
     }
     // pam_unix asks for no current password when root changes a password outside an expiry flow.
     if env.caller_is_root && !expired {
-        return PamResultCode::PAM_SUCCESS;
+        return ChangeOutcome::NothingToAdd;
     }
     let (policy, backend) = match site {
         Ok(site) => site,
-        Err(e) => return fail(e, env, None).outcome.pam_code(),
+        Err(e) => return ChangeOutcome::Failed(log_refusal(e, env)),
     };
     // No store yet (`tapctl init` not run): nobody holds a pass, and `passwd` must keep working.
     // A store without reset passes (the fleet store) has no grace window to answer in.
     if !policy.enabled || policy.grace.is_zero() || !backend.supports_reset() || !backend.exists() {
-        return PamResultCode::PAM_SUCCESS;
+        return ChangeOutcome::NothingToAdd;
     }
     let Ok(name) = h.user() else {
-        return PamResultCode::PAM_USER_UNKNOWN;
+        return ChangeOutcome::UnknownUser;
     };
     let acct = match plausible_name(&name).then(|| env.dir.account(&name)).transpose() {
         Ok(Some(Some(a))) => a,
-        Ok(_) => return PamResultCode::PAM_SUCCESS,
-        Err(e) => return fail(&e, env, None).outcome.pam_code(),
+        Ok(_) => return ChangeOutcome::NothingToAdd,
+        Err(e) => return ChangeOutcome::Failed(log_refusal(&e, env)),
     };
     grace_prompt(h, policy, backend, env, &acct.name, &service)
-        .unwrap_or_else(|e| fail(&e, env, Some(&acct.name)).outcome.pam_code())
+        .unwrap_or_else(|e| ChangeOutcome::Failed(log_refusal(&e, env)))
 }
 
 /// UPDATE: make sure the new password is asked for, saying why first when a pass led here.
-fn update<H: Handle>(h: &mut H) -> PamResultCode {
+fn update<H: Handle>(h: &mut H) -> ChangeOutcome {
     // Only a handle that accepted a pass with the change pending holds a derived secret (at
     // login, or at the grace prompt of the `passwd` sshd runs without PAM_CHANGE_EXPIRED_AUTHTOK),
     // so a refused pass never hears this line; and only before the new password is asked for.
@@ -88,8 +87,8 @@ fn update<H: Handle>(h: &mut H) -> PamResultCode {
         let _ = h.info(CHOOSE_NEW_PASSWORD);
     }
     match h.new_authtok() {
-        Ok(()) => PamResultCode::PAM_SUCCESS,
-        Err(code) => code,
+        Ok(()) => ChangeOutcome::NewPasswordSet,
+        Err(e) => ChangeOutcome::Handle(e),
     }
 }
 
@@ -101,24 +100,28 @@ fn grace_prompt<H: Handle, B: Backend>(
     env: &mut Env<'_>,
     user: &str,
     service: &str,
-) -> Result<PamResultCode, Error> {
+) -> Result<ChangeOutcome, Error> {
     let mut store = backend.open()?;
     let Some(rec) = store.latest_for(user)? else {
-        return Ok(PamResultCode::PAM_SUCCESS);
+        return Ok(ChangeOutcome::NothingToAdd);
     };
     let now = store.effective_now(env.now)?;
     if !in_grace(policy, &rec, now, env.dir)? || !gate::service_allowed(policy, &rec, h.service().as_deref()) {
-        return Ok(PamResultCode::PAM_SUCCESS);
+        return Ok(ChangeOutcome::NothingToAdd);
     }
     let answer = match h.prompt_secret(CURRENT_PASSWORD_PROMPT) {
         Ok(a) if !a.is_empty() && a.len() <= MAX_INPUT => a,
-        Ok(_) => return Ok(PamResultCode::PAM_AUTHTOK_ERR),
-        Err(code) => return Ok(code),
+        Ok(_) => return Ok(ChangeOutcome::BadAnswer),
+        Err(e) => return Ok(ChangeOutcome::Handle(e)),
     };
     let code = match normalize(&answer) {
         Some(c) if hash::verify(&c, &rec.hash)? => c,
         // Not the pass: hand the answer on unchanged for pam_unix to check (one prompt, never two).
-        _ => return Ok(h.set_old_authtok(&answer).err().unwrap_or(PamResultCode::PAM_SUCCESS)),
+        _ => {
+            return Ok(h
+                .set_old_authtok(&answer)
+                .map_or_else(ChangeOutcome::Handle, |()| ChangeOutcome::PassedOn))
+        }
     };
     let ctx = Context {
         operator: None,
@@ -136,5 +139,5 @@ fn grace_prompt<H: Handle, B: Backend>(
     let set = h.set_old_authtok(derived.as_bytes());
     // So that UPDATE says what is happening here too, as after a login with the pass.
     let kept = set.and_then(|()| h.remember(Accepted::Handoff(derived)));
-    Ok(kept.err().unwrap_or(PamResultCode::PAM_SUCCESS))
+    Ok(kept.map_or_else(ChangeOutcome::Handle, |()| ChangeOutcome::GraceAnswered))
 }

@@ -11,11 +11,13 @@ use pam::module::{PamHandle, PamHooks};
 use zeroize::Zeroizing;
 
 use crate::config::Policy;
-use crate::core::{self, Accepted, Env, Handle, Secret};
+use crate::core::{self, Accepted, Env, Handle, HandleError, Secret};
 use crate::log::{Level, Logger, Syslog};
 
+mod failure;
 pub(crate) mod options;
 use crate::users::System;
+use failure::{failure, failure_rc};
 use options::{phase, Options};
 
 /// `pam_set_data`'s key for the [`Accepted`] pass, kept between hooks of one handle; a handoff
@@ -32,31 +34,27 @@ extern "C" {
     fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
 }
 
-fn code(rc: c_int) -> PamResultCode {
-    PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR)
-}
-
 struct Shell<'a>(&'a mut PamHandle);
 
 impl Shell<'_> {
-    fn get_authtok(&mut self) -> Result<Secret, PamResultCode> {
+    fn get_authtok(&mut self) -> Result<Secret, HandleError> {
         let mut ptr: *const c_char = std::ptr::null();
         // SAFETY: a live handle; libpam owns the returned string (the item) and keeps it valid
         // until the item changes; we copy it at once.
         let rc = unsafe { pam_get_authtok(self.0, ItemType::AuthTok as c_int, &mut ptr, std::ptr::null()) };
         if rc != 0 {
-            return Err(code(rc));
+            return Err(failure_rc(rc));
         }
         if ptr.is_null() {
-            return Err(PamResultCode::PAM_CONV_ERR);
+            return Err(HandleError::Conversation);
         }
         Ok(Zeroizing::new(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec()))
     }
 }
 
 impl Handle for Shell<'_> {
-    fn user(&mut self) -> Result<String, PamResultCode> {
-        self.0.get_user(None)
+    fn user(&mut self) -> Result<String, HandleError> {
+        self.0.get_user(None).map_err(failure)
     }
 
     fn service(&self) -> Option<String> {
@@ -75,24 +73,26 @@ impl Handle for Shell<'_> {
             .map(|s| s.0.to_string_lossy().into_owned())
     }
 
-    fn authtok(&mut self) -> Result<Secret, PamResultCode> {
+    fn authtok(&mut self) -> Result<Secret, HandleError> {
         self.get_authtok()
     }
 
-    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
-        let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
-        conv.send(PAM_TEXT_INFO, text).map(drop)
+    fn info(&mut self, text: &str) -> Result<(), HandleError> {
+        let conv = self.0.get_item::<Conv>().map_err(failure)?;
+        let conv = conv.ok_or(HandleError::Conversation)?;
+        conv.send(PAM_TEXT_INFO, text).map(drop).map_err(failure)
     }
 
-    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
-        let conv = self.0.get_item::<Conv>()?.ok_or(PamResultCode::PAM_CONV_ERR)?;
-        match conv.send(PAM_PROMPT_ECHO_OFF, prompt)? {
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, HandleError> {
+        let conv = self.0.get_item::<Conv>().map_err(failure)?;
+        let conv = conv.ok_or(HandleError::Conversation)?;
+        match conv.send(PAM_PROMPT_ECHO_OFF, prompt).map_err(failure)? {
             Some(s) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
-            None => Err(PamResultCode::PAM_CONV_ERR),
+            None => Err(HandleError::Conversation),
         }
     }
 
-    fn new_authtok(&mut self) -> Result<(), PamResultCode> {
+    fn new_authtok(&mut self) -> Result<(), HandleError> {
         self.get_authtok().map(drop)
     }
 
@@ -100,10 +100,10 @@ impl Handle for Shell<'_> {
         matches!(self.0.get_item::<AuthTok>(), Ok(Some(_)))
     }
 
-    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
+    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), HandleError> {
         let c = Zeroizing::new(
             CString::new(secret)
-                .map_err(|_| PamResultCode::PAM_AUTHTOK_ERR)?
+                .map_err(|_| HandleError::Authtok)?
                 .into_bytes_with_nul(),
         );
         // SAFETY: libpam copies the string into the item.
@@ -111,12 +111,12 @@ impl Handle for Shell<'_> {
         if rc == 0 {
             Ok(())
         } else {
-            Err(code(rc))
+            Err(failure_rc(rc))
         }
     }
 
-    fn remember(&mut self, accepted: Accepted) -> Result<(), PamResultCode> {
-        self.0.set_data(DATA_KEY, Box::new(accepted))
+    fn remember(&mut self, accepted: Accepted) -> Result<(), HandleError> {
+        self.0.set_data(DATA_KEY, Box::new(accepted)).map_err(failure)
     }
 
     fn remembered(&self) -> Option<Accepted> {
@@ -174,7 +174,7 @@ impl PamHooks for PamTap {
 
     fn sm_setcred(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         options(&args);
-        core::setcred(&Shell(pamh))
+        core::setcred(&Shell(pamh)).pam_code()
     }
 
     fn sm_chauthtok(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
@@ -184,6 +184,7 @@ impl PamHooks for PamTap {
             let site = policy.as_ref().map(|p| (p, &p.database));
             core::chauthtok(&mut Shell(pamh), phase(flags), site, env)
         })
+        .pam_code()
     }
 
     fn acct_mgmt(_pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {

@@ -15,19 +15,16 @@ fn reset_pass_keeps_the_derived_secret_for_the_handoff() {
     // Same handle: PRELIM hands pam_unix the derived secret, UPDATE makes sure a new one is typed.
     let mut h = Fake::new(vec![Call::SetOld(derived.clone().into_bytes())]);
     h.kept = Some(Accepted::Handoff(Zeroizing::new(derived)));
-    assert_eq!(
-        w.chauthtok(&mut h, PAM_PRELIM_CHECK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
-        PAM_SUCCESS
-    );
+    assert_eq!(w.chauthtok(&mut h, PRELIM_EXPIRED, false), ChangeOutcome::HandedOff);
     h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Ok(())));
-    assert_eq!(
-        w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | PAM_CHANGE_EXPIRED_AUTHTOK, false),
-        PAM_SUCCESS
-    );
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
     h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
-    h.script.push_back(Call::NewAuthtok(Err(PAM_AUTHTOK_ERR)));
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_AUTHTOK_ERR);
+    h.script.push_back(Call::NewAuthtok(Err(HandleError::Authtok)));
+    assert_eq!(
+        w.chauthtok(&mut h, Phase::Update, false),
+        ChangeOutcome::Handle(HandleError::Authtok)
+    );
 }
 
 #[test]
@@ -46,14 +43,13 @@ fn an_accepted_pass_with_a_forced_change_says_so_once_right_before_the_new_passw
         Call::NewAuthtok(Ok(())),
     ]);
     h.kept = Some(Accepted::Handoff(Zeroizing::new(derived)));
-    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK | expired, false), PAM_SUCCESS);
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM_EXPIRED, false), ChangeOutcome::HandedOff);
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
     // When a module before pam_tap (pam_pwquality) has asked for the new password already, the
     // line would come too late to help: not sent.
     h.authtok_set = true;
     h.script.push_back(Call::NewAuthtok(Ok(())));
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
 }
 
 #[test]
@@ -61,38 +57,23 @@ fn a_refused_pass_hears_nothing_and_no_forced_change_means_no_line() {
     let mut w = world("");
     w.put("alice", Put { reset: true, ..NORMAL });
     w.put("bob", NORMAL);
-    let expired = PAM_CHANGE_EXPIRED_AUTHTOK;
     // Wrong pass, then the same handle reaches chauthtok (an application that ignores the auth
     // result): no info(), only the new-password prompt.
     let mut h = Fake::new(answer("alice", b"K7QXM9TRWQ"));
-    let mut env = Env {
-        now: T0 + 1,
-        dir: &w.dir,
-        log: &mut w.log,
-        debug: false,
-        caller_is_root: true,
-        sudo: &|_: &str| Ok(false),
-    };
+    let mut env = env_at(&w.dir, &mut w.log, T0 + 1, true);
     assert_eq!(authenticate(&mut h, &w.policy, &mut w.store, &mut env), Outcome::Wrong);
     h.script.push_back(Call::NewAuthtok(Ok(())));
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
     drop(h);
     // A pass accepted without a reset: nothing is forced, nothing is said.
     let mut h = Fake::new(accepted("bob", CODE.as_bytes(), None));
-    let mut env = Env {
-        now: T0 + 1,
-        dir: &w.dir,
-        log: &mut w.log,
-        debug: false,
-        caller_is_root: true,
-        sudo: &|_: &str| Ok(false),
-    };
+    let mut env = env_at(&w.dir, &mut w.log, T0 + 1, true);
     assert_eq!(
         authenticate(&mut h, &w.policy, &mut w.store, &mut env),
         Outcome::Accepted
     );
     h.script.push_back(Call::NewAuthtok(Ok(())));
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK | expired, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
 }
 
 #[test]
@@ -121,11 +102,11 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         Call::SetOld(derived.clone().into_bytes()),
         Call::Remember(Some(derived.clone())),
     ]);
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM, false), ChangeOutcome::GraceAnswered);
     // ...and its UPDATE says what is happening before "New password", as after a login with it.
     h.script.push_back(Call::Info(CHOOSE_NEW_PASSWORD));
     h.script.push_back(Call::NewAuthtok(Ok(())));
-    assert_eq!(w.chauthtok(&mut h, PAM_UPDATE_AUTHTOK, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, Phase::Update, false), ChangeOutcome::NewPasswordSet);
     drop(h);
     // Anything else is passed on unchanged for pam_unix to judge.
     let mut h = Fake::new(vec![
@@ -133,11 +114,11 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         Call::Prompt(CURRENT_PASSWORD_PROMPT, Ok(b"my old password".to_vec())),
         Call::SetOld(b"my old password".to_vec()),
     ]);
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM, false), ChangeOutcome::PassedOn);
     drop(h);
     // Root changing a password outside an expiry flow is never prompted.
     let mut h = Fake::new(vec![]);
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, true), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM, true), ChangeOutcome::NothingToAdd);
     drop(h);
     // Once the password has changed the window closes at once.
     w.dir.shadow.borrow_mut().insert(
@@ -153,7 +134,7 @@ fn grace_login_and_grace_prompt_while_the_change_is_pending() {
         Outcome::Unusable(Status::Used)
     );
     let mut h = Fake::new(vec![Call::User(Ok("alice"))]);
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM, false), ChangeOutcome::NothingToAdd);
     drop(h);
     // And after the window, even with the change still pending.
     w.dir.shadow.borrow_mut().insert(
@@ -213,5 +194,5 @@ fn without_relogin_a_used_pass_never_logs_in_again() {
         Call::SetOld(derived.clone().into_bytes()),
         Call::Remember(Some(derived)),
     ]);
-    assert_eq!(w.chauthtok(&mut h, PAM_PRELIM_CHECK, false), PAM_SUCCESS);
+    assert_eq!(w.chauthtok(&mut h, PRELIM, false), ChangeOutcome::GraceAnswered);
 }

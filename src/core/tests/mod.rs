@@ -5,16 +5,13 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::PermissionsExt;
 
-use pam::constants::PamResultCode::{self, *};
-use pam::constants::{PamFlag, PAM_CHANGE_EXPIRED_AUTHTOK};
 use zeroize::Zeroizing;
 
 use super::*;
 use crate::config::Policy;
 use crate::error::Error;
 use crate::hash;
-use crate::outcome::ErrorKind;
-use crate::pam::options::{phase, PAM_PRELIM_CHECK, PAM_UPDATE_AUTHTOK};
+use crate::outcome::{ChangeOutcome, CredOutcome, ErrorKind};
 use crate::store::{Backend, Context, NewPass, PassRecord, Status, Store};
 use crate::users::ShadowEntry;
 use crate::users::{Account, Directory};
@@ -24,12 +21,14 @@ const CODE: &str = "K7QXM9TRWP";
 
 #[derive(Debug)]
 enum Call {
-    User(Result<&'static str, PamResultCode>),
-    Authtok(Result<Vec<u8>, PamResultCode>),
+    User(Result<&'static str, HandleError>),
+    Authtok(Result<Vec<u8>, HandleError>),
     Info(&'static str),
-    Prompt(&'static str, Result<Vec<u8>, PamResultCode>),
-    NewAuthtok(Result<(), PamResultCode>),
+    Prompt(&'static str, Result<Vec<u8>, HandleError>),
+    NewAuthtok(Result<(), HandleError>),
     SetOld(Vec<u8>),
+    /// libpam refuses to set PAM_OLDAUTHTOK.
+    SetOldRefused(HandleError),
     /// The derived secret of a handoff, `None` for a plain pass.
     Remember(Option<String>),
 }
@@ -66,7 +65,7 @@ impl Drop for Fake {
 }
 
 impl Handle for Fake {
-    fn user(&mut self) -> Result<String, PamResultCode> {
+    fn user(&mut self) -> Result<String, HandleError> {
         match self.next("user") {
             Call::User(r) => r.map(str::to_string),
             c => panic!("user() called, script expected {c:?}"),
@@ -78,13 +77,13 @@ impl Handle for Fake {
     fn rhost(&self) -> Option<String> {
         None
     }
-    fn authtok(&mut self) -> Result<Secret, PamResultCode> {
+    fn authtok(&mut self) -> Result<Secret, HandleError> {
         match self.next("authtok") {
             Call::Authtok(r) => r.map(Zeroizing::new),
             c => panic!("authtok() called, script expected {c:?}"),
         }
     }
-    fn info(&mut self, text: &str) -> Result<(), PamResultCode> {
+    fn info(&mut self, text: &str) -> Result<(), HandleError> {
         match self.next("info") {
             Call::Info(t) => {
                 assert_eq!(t, text);
@@ -93,7 +92,7 @@ impl Handle for Fake {
             c => panic!("info({text:?}) called, script expected {c:?}"),
         }
     }
-    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, PamResultCode> {
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Secret, HandleError> {
         match self.next("prompt") {
             Call::Prompt(p, r) => {
                 assert_eq!(p, prompt);
@@ -102,7 +101,7 @@ impl Handle for Fake {
             c => panic!("prompt_secret({prompt:?}) called, script expected {c:?}"),
         }
     }
-    fn new_authtok(&mut self) -> Result<(), PamResultCode> {
+    fn new_authtok(&mut self) -> Result<(), HandleError> {
         match self.next("new_authtok") {
             Call::NewAuthtok(r) => r,
             c => panic!("new_authtok() called, script expected {c:?}"),
@@ -111,16 +110,17 @@ impl Handle for Fake {
     fn authtok_set(&self) -> bool {
         self.authtok_set
     }
-    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), PamResultCode> {
+    fn set_old_authtok(&mut self, secret: &[u8]) -> Result<(), HandleError> {
         match self.next("set_old_authtok") {
             Call::SetOld(v) => {
                 assert_eq!(v, secret);
                 Ok(())
             }
+            Call::SetOldRefused(e) => Err(e),
             c => panic!("set_old_authtok() called, script expected {c:?}"),
         }
     }
-    fn remember(&mut self, accepted: Accepted) -> Result<(), PamResultCode> {
+    fn remember(&mut self, accepted: Accepted) -> Result<(), HandleError> {
         match self.next("remember") {
             Call::Remember(v) => {
                 let derived = match &accepted {
@@ -160,6 +160,18 @@ struct Log(Vec<(Level, String)>);
 impl Logger for Log {
     fn log(&mut self, level: Level, msg: &str) {
         self.0.push((level, msg.to_string()));
+    }
+}
+
+/// The world as the core sees it at `now`, with sudo granting root to nobody.
+fn env_at<'a>(dir: &'a Dir, log: &'a mut Log, now: i64, caller_is_root: bool) -> Env<'a> {
+    Env {
+        now,
+        dir,
+        log,
+        debug: false,
+        caller_is_root,
+        sudo: &|_: &str| Ok(false),
     }
 }
 
@@ -276,14 +288,7 @@ impl World {
 
     fn auth(&mut self, now: i64, script: Vec<Call>) -> Outcome {
         let mut h = Fake::new(script);
-        let mut env = Env {
-            now,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: true,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, now, true);
         if self.store_gone {
             authenticate(&mut h, &self.policy, Gone, &mut env)
         } else {
@@ -294,27 +299,13 @@ impl World {
     /// What the module does when its config does not load.
     fn auth_without_policy(&mut self, e: &Error) -> Outcome {
         let mut h = Fake::new(vec![]);
-        let mut env = Env {
-            now: T0,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: true,
-            sudo: &|_: &str| Ok(false),
-        };
+        let mut env = env_at(&self.dir, &mut self.log, T0, true);
         authenticate_without_policy(&mut h, e, &mut env)
     }
 
-    fn chauthtok(&mut self, h: &mut Fake, flags: PamFlag, root: bool) -> PamResultCode {
-        let mut env = Env {
-            now: T0 + 60,
-            dir: &self.dir,
-            log: &mut self.log,
-            debug: false,
-            caller_is_root: root,
-            sudo: &|_: &str| Ok(false),
-        };
-        chauthtok(h, phase(flags), Ok((&self.policy, &mut self.store)), &mut env)
+    fn chauthtok(&mut self, h: &mut Fake, phase: Phase, root: bool) -> ChangeOutcome {
+        let mut env = env_at(&self.dir, &mut self.log, T0 + 60, root);
+        chauthtok(h, Some(phase), Ok((&self.policy, &mut self.store)), &mut env)
     }
 
     fn record(&self, id: i64) -> PassRecord {
@@ -325,6 +316,10 @@ impl World {
         self.store.log(None).unwrap().into_iter().map(|e| e.event).collect()
     }
 }
+
+/// PRELIM of a password change; `expired`: the change an expiry forces.
+const PRELIM: Phase = Phase::Prelim { expired: false };
+const PRELIM_EXPIRED: Phase = Phase::Prelim { expired: true };
 
 fn answer(user: &'static str, a: &[u8]) -> Vec<Call> {
     vec![Call::User(Ok(user)), Call::Authtok(Ok(a.to_vec()))]
@@ -337,6 +332,7 @@ fn accepted(user: &'static str, a: &[u8], derived: Option<String>) -> Vec<Call> 
 }
 
 mod answer_shape;
+mod change_paths;
 mod fleet;
 mod handoff;
 mod login;
