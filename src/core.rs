@@ -81,6 +81,8 @@ struct Decision {
     user: Option<String>,
     pass_id: Option<i64>,
     detail: Option<String>,
+    /// The log level when it is not the outcome's usual one (an error's).
+    level: Option<Level>,
 }
 
 impl Decision {
@@ -90,27 +92,37 @@ impl Decision {
             user: None,
             pass_id: None,
             detail: None,
+            level: None,
         }
     }
 }
 
 /// Logs why an error refuses the request (at ALERT what an administrator must fix) and says which
 /// kind of failure it is.
-fn log_refusal(e: &Error, env: &mut Env<'_>) -> ErrorKind {
-    let level = match e {
+/// How loud a refusal for `e` is: ALERT for what an administrator must fix (config, an unsafe file or
+/// store connection, a stored hash pam_tap would not have written), ERR otherwise.
+fn refusal_level(e: &Error) -> Level {
+    match e {
         Error::Config(_) | Error::Unsafe(_) | Error::UnsafeConnection(_) | Error::Hash(_) => Level::Alert,
         _ => Level::Err,
-    };
-    env.log.log(level, &format!("refusing: {e}"));
+    }
+}
+
+/// The refusal's own line, for the hooks that write no `auth` line (chauthtok).
+fn log_refusal(e: &Error, env: &mut Env<'_>) -> ErrorKind {
+    env.log.log(refusal_level(e), &format!("refusing: {e}"));
     ErrorKind::from(e)
 }
 
-fn fail(e: &Error, env: &mut Env<'_>, user: Option<&str>) -> Decision {
+/// An error's decision. Its text rides on the `auth` line ([`report`]), so one refused login is one
+/// syslog line, at the error's level.
+fn fail(e: &Error, user: Option<&str>) -> Decision {
     Decision {
-        outcome: Outcome::Failed(log_refusal(e, env)),
+        outcome: Outcome::Failed(ErrorKind::from(e)),
         user: user.map(str::to_string),
         pass_id: None,
-        detail: None,
+        detail: Some(format!("refusing: {e}")),
+        level: Some(refusal_level(e)),
     }
 }
 
@@ -131,19 +143,19 @@ pub fn authenticate<H: Handle, B: Backend>(h: &mut H, policy: &Policy, backend: 
 /// `pam_sm_authenticate` when the policy could not be loaded: refused, logged at ALERT.
 pub fn authenticate_without_policy<H: Handle>(h: &mut H, e: &Error, env: &mut Env<'_>) -> Outcome {
     let service = h.service().unwrap_or_default();
-    let d = fail(e, env, None);
+    let d = fail(e, None);
     report(&service, &d, env);
     d.outcome
 }
 
 /// The one log line of an authentication.
 fn report(service: &str, d: &Decision, env: &mut Env<'_>) {
-    let level = match d.outcome {
+    let level = d.level.unwrap_or(match d.outcome {
         Outcome::Accepted | Outcome::AcceptedInGrace => Level::Info,
         Outcome::NoPass | Outcome::NotAPass | Outcome::Disabled => Level::Debug,
         Outcome::Failed(_) => Level::Err,
         _ => Level::Notice,
-    };
+    });
     if level != Level::Debug || env.debug {
         let mut line = format!(
             "auth service={} user={} pass={} outcome={}",

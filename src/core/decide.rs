@@ -82,7 +82,7 @@ pub(super) fn decide<H: Handle, B: Backend>(
         Err(e) => {
             return Decision {
                 pass_id: Some(found.rec.id),
-                ..fail(&e, env, Some(&found.acct.name))
+                ..fail(&e, Some(&found.acct.name))
             }
         }
     };
@@ -93,7 +93,7 @@ pub(super) fn decide<H: Handle, B: Backend>(
     };
     settled.unwrap_or_else(|e| Decision {
         pass_id: Some(found.rec.id),
-        ..fail(&e, env, Some(&found.acct.name))
+        ..fail(&e, Some(&found.acct.name))
     })
 }
 
@@ -109,7 +109,7 @@ fn look_up<H: Handle, B: Backend>(
     pace: &mut Pace,
 ) -> Result<Found<B::Store>, Decision> {
     let account = if plausible_name(name) {
-        env.dir.account(name).map_err(|e| fail(&e, env, None))?
+        env.dir.account(name).map_err(|e| fail(&e, None))?
     } else {
         None
     };
@@ -125,11 +125,11 @@ fn look_up<H: Handle, B: Backend>(
         pace.decoy(answer, policy);
         return Err(Decision::new(Outcome::UnknownUser));
     };
-    let refuse = |e: Error, env: &mut Env<'_>| fail(&e, env, Some(&acct.name));
+    let refuse = |e: Error| fail(&e, Some(&acct.name));
     let resets = backend.supports_reset();
-    let mut store = backend.open().map_err(|e| refuse(e, env))?;
-    let now = store.effective_now(env.now).map_err(|e| refuse(e, env))?;
-    let Some(rec) = store.latest_for(&acct.name).map_err(|e| refuse(e, env))? else {
+    let mut store = backend.open().map_err(|e| refuse(e))?;
+    let now = store.effective_now(env.now).map_err(|e| refuse(e))?;
+    let Some(rec) = store.latest_for(&acct.name).map_err(|e| refuse(e))? else {
         pace.decoy(answer, policy);
         return Err(Decision {
             user: Some(acct.name.clone()),
@@ -145,7 +145,7 @@ fn look_up<H: Handle, B: Backend>(
     // A reset pass that ended leaves no working shadow secret behind (src/reset.rs). A store
     // without reset passes never touches the local shadow: its reset rows are refused below.
     let rec = match resets || !rec.reset_password {
-        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(|e| refuse(e, env))?,
+        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(|e| refuse(e))?,
         false => rec,
     };
     Ok(Found {

@@ -220,9 +220,18 @@ fn bad_input_conversation_errors_and_broken_files_fail_closed() {
         Outcome::UnknownUser
     );
     w.store_gone = true;
+    let before = w.log.0.len();
     assert_eq!(
         w.auth(T0, answer("alice", CODE.as_bytes())),
         Outcome::Failed(ErrorKind::Store)
+    );
+    // One refused login, one syslog line: the outcome and why, at ERR.
+    let lines = &w.log.0[before..];
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].0, Level::Err);
+    assert!(
+        lines[0].1.contains("outcome=error_store") && lines[0].1.contains("unable to open database file"),
+        "{lines:?}"
     );
     let bad = Policy::parse("enabled = 3").unwrap_err();
     assert_eq!(w.auth_without_policy(&bad), Outcome::Failed(ErrorKind::Config));
