@@ -127,9 +127,9 @@ fn look_up<H: Handle, B: Backend>(
     };
     let refuse = |e: Error| fail(&e, Some(&acct.name));
     let resets = backend.supports_reset();
-    let mut store = backend.open().map_err(|e| refuse(e))?;
-    let now = store.effective_now(env.now).map_err(|e| refuse(e))?;
-    let Some(rec) = store.latest_for(&acct.name).map_err(|e| refuse(e))? else {
+    let mut store = backend.open().map_err(&refuse)?;
+    let now = store.effective_now(env.now).map_err(&refuse)?;
+    let Some(rec) = store.latest_for(&acct.name).map_err(&refuse)? else {
         pace.decoy(answer, policy);
         return Err(Decision {
             user: Some(acct.name.clone()),
@@ -145,7 +145,7 @@ fn look_up<H: Handle, B: Backend>(
     // A reset pass that ended leaves no working shadow secret behind (src/reset.rs). A store
     // without reset passes never touches the local shadow: its reset rows are refused below.
     let rec = match resets || !rec.reset_password {
-        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(|e| refuse(e))?,
+        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(&refuse)?,
         false => rec,
     };
     Ok(Found {

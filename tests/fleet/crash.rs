@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::User;
 use crate::site::{Cluster, Fleet};
+use crate::support::drive::Run;
 use crate::support::pg_cluster::PgCluster;
 use crate::support::XorShift;
-use crate::support::drive::Run;
 use crate::support_sec::figure;
 
 const KILLS: usize = 50;

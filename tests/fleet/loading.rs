@@ -7,8 +7,8 @@ use std::process::Command;
 
 use crate::common::{Site, User};
 use crate::site::Fleet;
-use crate::support::paths::{module, pam_drive};
 use crate::support::drive::{feed, Run};
+use crate::support::paths::{module, pam_drive};
 
 /// The files `pam_drive` (and its children) opened for one authentication on `service` in `pamd`.
 fn opened(pamd: &Path, service: &str, user: &str, answer: &str, trace: &Path) -> (Run, String) {

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use crate::common::User;
 use crate::site::{Cluster, Fleet};
-use crate::support::pg_cluster::PgCluster;
 use crate::support::drive::feed;
+use crate::support::pg_cluster::PgCluster;
 use crate::support_sec::{figure, sec_probe};
 
 const OWN: &str = "Own-Horse-Battery-31";

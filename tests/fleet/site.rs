@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::support::drive::{feed, Run};
 use crate::support::paths::{module, pam_drive, tapctl};
 use crate::support::pg_cluster::PgCluster;
-use crate::support::syslog::Sink;
-use crate::support::drive::{feed, Run};
 use crate::support::site::{debian_stack, module_line};
+use crate::support::syslog::Sink;
 use crate::support_sec::leaked;
 
 /// (letter, role, host_name) of the three hosts.
