@@ -16,8 +16,6 @@ APT_PACKAGES += postgresql libpq5 openssl
 # with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
 	gnome-keyring libglib2.0-bin openssl fonts-dejavu-core
-# The fleet store: libpq, which the module loads only for a postgresql:// store.
-FLEET_PACKAGES := libpq5
 # pam_gnome_keyring.so as Debian's desktops install it, unpacked but never installed: installing
 # libpam-gnome-keyring runs pam-auth-update, which edits the host's common-password. The greeter test
 # binds it into a private copy of the module directory inside LightDM's own mount namespace.
@@ -29,7 +27,7 @@ all: build
 
 # Installs only what is missing, so a second run does no network work.
 deps:
-	@missing=""; for p in $(APT_PACKAGES) $(GREETER_PACKAGES) $(FLEET_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES) $(GREETER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
