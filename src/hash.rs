@@ -2,15 +2,12 @@
 //! derived secret that stands in for the account's current password during the handoff.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-
-mod kdf_memory;
-use kdf_memory::Blocks;
 
 /// argon2id cost. Bounds on read-back keep a tampered row from making sshd allocate gigabytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -94,6 +91,50 @@ pub fn decoy(answer: &[u8], p: &KdfParams) {
     let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
     let salt = random::<16>().unwrap_or([7u8; 16]);
     let _ = run(p, answer, &salt, &mut out[..]);
+}
+
+/// argon2id's working memory, mapped fresh for every run and unmapped after: each verification
+/// and each decoy then costs the same page faults, whatever the host process's heap looks like
+/// (inside a long-lived process a reused heap block would make some runs measurably cheaper).
+struct Blocks {
+    ptr: std::ptr::NonNull<Block>,
+    len: usize,
+}
+
+impl Blocks {
+    fn map(len: usize) -> Result<Self, Error> {
+        let bytes = len * std::mem::size_of::<Block>();
+        // SAFETY: a private anonymous mapping, checked for failure; zero-filled pages are valid Blocks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Hash(format!("cannot map {bytes} bytes for argon2id")));
+        }
+        let ptr = std::ptr::NonNull::new(p.cast::<Block>()).ok_or_else(|| Error::Hash("mmap gave NULL".into()))?;
+        Ok(Blocks { ptr, len })
+    }
+}
+
+impl AsMut<[Block]> for Blocks {
+    fn as_mut(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping holds `len` Blocks, page-aligned (Block needs 64), owned by self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped; the kernel zeroes the pages before reuse.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len * std::mem::size_of::<Block>()) };
+    }
 }
 
 /// One argon2id run over fresh memory.
