@@ -3,12 +3,16 @@
 # root inside a bwrap sandbox whose /etc is a private copy, so the ~1,100 bench accounts and the
 # bench PAM services never reach the host. Prints the table and writes it to target/bench.txt.
 #
-#   scripts/bench.sh [--quick]        --quick: fewer repetitions, no reset-mode bulk run
+#   scripts/bench.sh [--quick] [--only B2,B3]   --quick: fewer repetitions, no reset-mode bulk run;
+#                                              --only: just those sections
+#   BENCH_BIN=DIR scripts/bench.sh ...         no build: DIR holds libpam_tap.so, tapctl,
+#       examples/pam_drive and examples/bench_tap of a release build (to compare two builds in turn)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 OUT=${BENCH_OUT:-target/bench.txt}
+case $OUT in /*) ;; *) OUT=$(pwd)/$OUT ;; esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (PAM as root, /etc/shadow, a root-owned store); run: sudo make bench" >&2
@@ -18,8 +22,12 @@ for tool in bwrap pamtester chpasswd chage /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
 done
 
-"$CARGO" build --release --lib --bins --examples
-BIN=$(pwd)/target/release
+if [ -n "${BENCH_BIN:-}" ]; then
+	BIN=$(cd "$BENCH_BIN" && pwd)
+else
+	"$CARGO" build --release --lib --bins --examples
+	BIN=$(pwd)/target/release
+fi
 
 # The work directory must be on the disk the store would live on (not tmpfs): fsync is part of a login.
 WORK=$(mktemp -d /var/tmp/pam_tap-bench.XXXXXX)
@@ -31,5 +39,5 @@ mkdir -m 700 "$WORK/run" "$WORK/run/tmpfs"
 
 # B2t puts a store on tmpfs to show what the durable commit costs.
 TAPBENCH_PRIVATE_ETC=1 bwrap --dev-bind / / --bind "$WORK/etc" /etc --tmpfs "$WORK/run/tmpfs" --die-with-parent \
-	"$BIN/examples/bench_tap" --bin "$BIN" --work "$WORK/run" --out "$(pwd)/$OUT" "$@"
+	"$BIN/examples/bench_tap" --bin "$BIN" --work "$WORK/run" --out "$OUT" "$@"
 echo "written to $OUT"

@@ -134,7 +134,12 @@ pub fn parallel_logins(c: &Ctx, service: &str, passes: &[(String, String)]) -> R
     let mut errors = 0;
     for o in outs {
         let o = o.map_err(|e| e.to_string())?;
-        if !String::from_utf8_lossy(&o.stdout).contains("result authenticate=PAM_SUCCESS") {
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        if !stdout.contains("result authenticate=PAM_SUCCESS") {
+            if errors == 0 {
+                // What the first failed login said, so that an error count can be looked into.
+                eprintln!("{service}: a parallel login failed ({}): {}", o.status, stdout.trim());
+            }
             errors += 1;
         }
     }

@@ -86,16 +86,21 @@ pub fn section_b3(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     // as each of the 64, so the ratio shows what running them at once costs.
     let (mut ratios, mut ratios_t, mut ratios_k, mut walls, mut ideals) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut errors, mut errors_t, mut cpus, mut one_cpus, mut kdfs) = (0usize, 0usize, vec![], vec![], vec![]);
+    let (mut one_faults, mut faults) = (vec![], vec![]);
     for _ in 0..c.n(5).min(5) {
         let (_, v) = kdf_ms(&kdf, 5)?;
         let mut alone = vec![];
         for (u, p) in passes.iter().take(9) {
+            let f0 = children_minor_faults();
             let (w, cpu) = one_login(c, "tapbench-taponly", u, p)?;
+            one_faults.push(children_minor_faults() - f0);
             alone.push(w);
             one_cpus.push(cpu);
         }
         let ideal = 64.0 * median(&alone) / c.cores as f64;
+        let f0 = children_minor_faults();
         let (wall, err, cpu) = parallel_logins(c, "tapbench-taponly", &passes)?;
+        faults.push((children_minor_faults() - f0) / passes.len() as f64);
         let (wall_t, err_t, _) = parallel_logins(c, "tapbench-taponly-tmpfs", &passes_t)?;
         errors += err;
         errors_t += err_t;
@@ -137,10 +142,12 @@ pub fn section_b3(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
         pass: None,
     });
     out.notes.push(format!(
-            "B3: a login process uses {:.1} ms of CPU alone and {:.1} ms among 64 (argon2id verify in a warm process: {:.1} ms); the rest is exec, libpam, loading the module, and first-touching the KDF's memory",
+            "B3: a login process uses {:.1} ms of CPU alone and {:.1} ms among 64 (argon2id verify in a warm process: {:.1} ms); the rest is exec, libpam, loading the module, and first-touching the KDF's memory ({:.0} minor page faults per login alone, {:.0} among 64)",
             median(&one_cpus),
             median(&cpus),
-            median(&kdfs)
+            median(&kdfs),
+            median(&one_faults),
+            median(&faults)
         ));
     out.progress("B3 done");
     Ok(())

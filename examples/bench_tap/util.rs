@@ -193,3 +193,11 @@ pub fn children_cpu_ms() -> f64 {
     let tv = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
+
+/// Minor page faults of all waited-for children so far (B3: argon2id's first touch of its memory).
+pub fn children_minor_faults() -> f64 {
+    // SAFETY: rusage is plain data filled by getrusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_minflt as f64
+}

@@ -10,7 +10,8 @@ use crate::support_sec::{figure, line, Fixture, TempUser};
 fn panic_module() -> PathBuf {
     let dir = crate::support::paths::target_dir().join("panic");
     let out = Command::new(env!("CARGO"))
-        // Dependencies unoptimised: this build only has to panic, and it must not cost CI minutes.
+        // Dependencies unoptimised, SQLite too (Cargo.toml optimises it for test logins): this
+        // build only has to panic, and it must not cost CI minutes.
         .args([
             "build",
             "--lib",
@@ -18,6 +19,8 @@ fn panic_module() -> PathBuf {
             "test-panic",
             "--config",
             "profile.dev.package.\"*\".opt-level=0",
+            "--config",
+            "profile.dev.package.libsqlite3-sys.opt-level=0",
         ])
         .env("CARGO_TARGET_DIR", &dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
