@@ -3,7 +3,9 @@
 # root inside a bwrap sandbox whose /etc is a private copy, so the ~1,100 bench accounts and the
 # bench PAM services never reach the host. Prints the table and writes it to target/bench.txt.
 #
-#   scripts/bench.sh [--quick]        --quick: fewer repetitions, no reset-mode bulk run
+#   scripts/bench.sh [--quick] [--only B1,F2,...]
+#     --quick: fewer repetitions, no reset-mode bulk run; --only: those sections (B1-B7, F1-F3, sizing).
+# F1-F3 start a private PostgreSQL cluster (tests/support/pg_cluster.rs), stopped when they end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
