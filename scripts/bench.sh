@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (PAM as root, /etc/shadow, a root-owned store); run: sudo make bench" >&2
 	exit 1
 fi
-for tool in bwrap pamtester chpasswd chage /usr/bin/time; do
+for tool in bwrap pamtester chpasswd chage /usr/bin/time openssl /usr/lib/postgresql/15/bin/postgres; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
 done
 
