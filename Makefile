@@ -81,7 +81,8 @@ fuzz-short: fuzz-deps
 fuzz: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),1800)
 
-# B1-B7 and the argon2id sizing table, as root (~3 min after the build); writes target/bench.txt.
+# B1-B7, F1-F3 (a private PostgreSQL cluster) and the argon2id sizing table, as root (~5 min after the
+# build); writes target/bench.txt. BENCH_ARGS="--only F1,F2" runs some sections.
 bench: deps
 	$(ROOT_SESSION); scripts/bench.sh $(BENCH_ARGS)
 

@@ -3,10 +3,11 @@
 # root inside a bwrap sandbox whose /etc is a private copy, so the ~1,100 bench accounts and the
 # bench PAM services never reach the host. Prints the table and writes it to target/bench.txt.
 #
-#   scripts/bench.sh [--quick] [--only B2,B3]   --quick: fewer repetitions, no reset-mode bulk run;
-#                                              --only: just those sections
-#   BENCH_BIN=DIR scripts/bench.sh ...         no build: DIR holds libpam_tap.so, tapctl,
+#   scripts/bench.sh [--quick] [--only B1,F2,...]
+#     --quick: fewer repetitions, no reset-mode bulk run; --only: those sections (B1-B7, F1-F3, sizing).
+#   BENCH_BIN=DIR scripts/bench.sh ...   no build: DIR holds libpam_tap.so, tapctl,
 #       examples/pam_drive and examples/bench_tap of a release build (to compare two builds in turn)
+# F1-F3 start a private PostgreSQL cluster (tests/support/pg_cluster.rs), stopped when they end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (PAM as root, /etc/shadow, a root-owned store); run: sudo make bench" >&2
 	exit 1
 fi
-for tool in bwrap pamtester chpasswd chage /usr/bin/time; do
+for tool in bwrap pamtester chpasswd chage /usr/bin/time openssl /usr/lib/postgresql/15/bin/postgres; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
 done
 

@@ -5,8 +5,16 @@ use super::*;
 /// The bench's own PAM services, where a pass must count, and a max_uid above its accounts' ids
 /// (UID_BASE and up, clear of the machine's own users). Whole tables follow it.
 pub const BENCH_POLICY: &str = "services = [\"tapbench\", \"tapbench-tap\", \"tapbench-tapnoeq\", \
-                              \"tapbench-taponly\", \"tapbench-taponly-tmpfs\", \"tapbench-tap-nodelay\"]\n\
+                              \"tapbench-taponly\", \"tapbench-taponly-tmpfs\", \"tapbench-tap-nodelay\", \
+                              \"tapbench-fleet\", \"tapbench-fleet-sock\", \"tapbench-fleet-stall\", \
+                              \"tapbench-fleetonly-a\", \"tapbench-fleetonly-b\", \"tapbench-fleetonly-c\", \
+                              \"tapbench-fleetbare-a\", \"tapbench-fleetbare-stall\", \"tapbench-fleetburst-a\", \
+                              \"tapbench-fleetburst-b\", \"tapbench-fleetburst-c\"]\n\
                               [users]\nmax_uid = 62000\n";
+
+/// pam_unix after pam_tap in the bench's full stacks, and alone in the reference ones.
+pub const UNIX_STACK: &str = "auth     [success=ignore default=die] pam_unix.so try_first_pass\n\
+                              auth     required   pam_permit.so\naccount  required   pam_unix.so\n";
 
 pub fn pamtester(service: &str, user: &str, answer: &str) -> R<Ran> {
     let r = run(
@@ -62,8 +70,7 @@ pub fn setup(c: &Ctx) -> R<()> {
     let off = off.display();
     let tmpfs = c.conf("tmpfs");
     let tmpfs = tmpfs.display();
-    let unix = "auth     [success=ignore default=die] pam_unix.so try_first_pass\n\
-                auth     required   pam_permit.so\naccount  required   pam_unix.so\n";
+    let unix = UNIX_STACK;
     for (svc, text) in [
         (
             "tapbench-tap",
@@ -111,10 +118,22 @@ pub fn setup(c: &Ctx) -> R<()> {
 /// B3: 64 pam_drive processes started together, each logging one user in. Wall ms, errors and
 /// CPU ms per login.
 pub fn parallel_logins(c: &Ctx, service: &str, passes: &[(String, String)]) -> R<(f64, usize, f64)> {
+    let logins: Vec<(&str, &str, &str)> = passes.iter().map(|(u, p)| (service, u.as_str(), p.as_str())).collect();
+    let (wall, failed, cpu) = parallel_logins_on(c, &logins)?;
+    if let Some(first) = failed.first() {
+        // What the first failed login said, so that an error count can be looked into.
+        eprintln!("{service}: a parallel login failed {first}");
+    }
+    Ok((wall, failed.len(), cpu))
+}
+
+/// Logins (service, user, pass) as pam_drive processes started together. Wall ms, what each
+/// failed login printed, and CPU ms per login.
+pub fn parallel_logins_on(c: &Ctx, logins: &[(&str, &str, &str)]) -> R<(f64, Vec<String>, f64)> {
     let cpu0 = children_cpu_ms();
     let t = Instant::now();
     let mut kids = vec![];
-    for (u, _) in passes {
+    for (service, u, _) in logins {
         kids.push(
             Command::new(c.pam_drive())
                 .args([service, u, "authenticate"])
@@ -125,25 +144,21 @@ pub fn parallel_logins(c: &Ctx, service: &str, passes: &[(String, String)]) -> R
                 .map_err(|e| e.to_string())?,
         );
     }
-    for (k, (_, p)) in kids.iter_mut().zip(passes) {
+    for (k, (_, _, p)) in kids.iter_mut().zip(logins) {
         k.stdin.take().unwrap().write_all(format!("{p}\n").as_bytes()).ok();
     }
     let outs: Vec<_> = kids.into_iter().map(|k| k.wait_with_output()).collect();
     let wall = ms(t);
-    let cpu = (children_cpu_ms() - cpu0) / passes.len() as f64;
-    let mut errors = 0;
+    let cpu = (children_cpu_ms() - cpu0) / logins.len() as f64;
+    let mut failed = vec![];
     for o in outs {
         let o = o.map_err(|e| e.to_string())?;
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        if !stdout.contains("result authenticate=PAM_SUCCESS") {
-            if errors == 0 {
-                // What the first failed login said, so that an error count can be looked into.
-                eprintln!("{service}: a parallel login failed ({}): {}", o.status, stdout.trim());
-            }
-            errors += 1;
+        let text = String::from_utf8_lossy(&o.stdout);
+        if !text.contains("result authenticate=PAM_SUCCESS") {
+            failed.push(format!("({}) {}", o.status, text.trim()));
         }
     }
-    Ok((wall, errors, cpu))
+    Ok((wall, failed, cpu))
 }
 
 /// One login alone: a pam_drive process authenticating one user. Wall ms and CPU ms.

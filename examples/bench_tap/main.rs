@@ -1,4 +1,5 @@
-//! pam_tap's benchmark suite: B1–B7 of the performance goals and the argon2id sizing table, each a
+//! pam_tap's benchmark suite: B1–B7 and F1–F3 (the fleet store) of the performance goals and the
+//! argon2id sizing table, each a
 //! ratio measured in this one run on this one machine (medians of many runs; runs of the things
 //! compared are interleaved so that drift on a shared machine hits both sides alike).
 //!
@@ -6,7 +7,7 @@
 //! copy: the suite adds its accounts and PAM services to that copy, never to the host's.
 //!
 //! ```text
-//! bench_tap --bin DIR --work DIR --out FILE [--quick]
+//! bench_tap --bin DIR --work DIR --out FILE [--quick] [--only B1,F2,sizing,...]
 //! ```
 //! DIR holds the release `libpam_tap.so`, `tapctl` and `examples/pam_drive`; WORK is an empty
 //! root-owned 0700 directory.
@@ -30,8 +31,10 @@ use zeroize::Zeroizing;
 mod inproc;
 mod logins;
 mod report;
+mod sections_fleet;
 mod sections_logins;
 mod sections_scale;
+mod support;
 mod util;
 
 use inproc::*;
@@ -221,6 +224,9 @@ fn real_main() -> R<()> {
     }
     if c.runs("B7") {
         sections_scale::section_b7(&c, &s, out)?;
+    }
+    if ["F1", "F2", "F3"].iter().any(|f| c.runs(f)) {
+        sections_fleet::sections(&c, &s, out)?;
     }
     let sizing = if c.runs("sizing") {
         let s = sizing(&c, per_login_overhead)?;

@@ -57,31 +57,8 @@ pub fn section_b3(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     let csv: String = par.iter().map(|u| format!("{u}\n")).collect();
     let csv_path = c.work.join("b3.csv");
     std::fs::write(&csv_path, &csv).map_err(|e| e.to_string())?;
-    let bulk_issue = |conf: &str| -> R<Vec<(String, String)>> {
-        let out = tapctl(
-            c,
-            conf,
-            &[
-                "issue",
-                "--csv",
-                csv_path.to_str().unwrap(),
-                "--keep-password",
-                "--reusable",
-                "--json",
-            ],
-        )?;
-        let issued: Vec<serde_json::Value> = serde_json::from_str(&out).map_err(|e| e.to_string())?;
-        Ok(issued
-            .iter()
-            .map(|v| {
-                (
-                    v["user"].as_str().unwrap().to_string(),
-                    v["pass"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect())
-    };
-    let (passes, passes_t) = (bulk_issue("on")?, bulk_issue("tmpfs")?);
+    let bulk = |conf| bulk_issue(c, conf, &csv_path, &["--keep-password", "--reusable"]);
+    let (passes, passes_t) = (bulk("on")?, bulk("tmpfs")?);
     // "One verify" is one login run alone: the same process, library loading and store work
     // as each of the 64, so the ratio shows what running them at once costs.
     let (mut ratios, mut ratios_t, mut ratios_k, mut walls, mut ideals) = (vec![], vec![], vec![], vec![], vec![]);

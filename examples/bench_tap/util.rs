@@ -157,6 +157,25 @@ pub fn issue(c: &Ctx, conf: &str, user: &str, extra: &[&str]) -> R<String> {
     v["pass"].as_str().map(str::to_string).ok_or("no pass in output".into())
 }
 
+/// Issues passes to the users of the CSV at `csv` in one `tapctl issue --csv`; (user, pass) pairs.
+pub fn bulk_issue(c: &Ctx, conf: &str, csv: &Path, extra: &[&str]) -> R<Vec<(String, String)>> {
+    let mut args = vec![
+        "issue",
+        "--csv",
+        csv.to_str().ok_or("a CSV path that is not UTF-8")?,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let issued: Vec<serde_json::Value> = serde_json::from_str(&tapctl(c, conf, &args)?).map_err(|e| e.to_string())?;
+    issued
+        .iter()
+        .map(|v| match (v["user"].as_str(), v["pass"].as_str()) {
+            (Some(u), Some(p)) => Ok((u.to_string(), p.to_string())),
+            _ => Err(format!("tapctl issue --csv: no user or pass in {v}")),
+        })
+        .collect()
+}
+
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()

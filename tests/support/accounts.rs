@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,18 +16,9 @@ pub fn lock() -> MutexGuard<'static, ()> {
     ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `prefix` plus this process, a few clock bits and a counter: unique among concurrent test
-/// binaries and runs. The clock here only salts a name; nothing is judged by it.
-#[allow(clippy::disallowed_methods)]
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{:04x}{:x}x{n}", std::process::id() & 0xffff, t & 0xfff)
-}
+// Where the suites have always found it; not every test binary uses it.
+#[allow(unused_imports)]
+pub use super::ids::unique;
 
 /// Runs a user-database tool, waiting out a passwd/group lock another process holds
 /// (exit 1 or 10, or "lock" in the message); panics on any other failure.

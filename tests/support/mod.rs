@@ -6,10 +6,15 @@
 
 pub mod accounts;
 pub mod drive;
+pub mod ids;
 pub mod paths;
 pub mod pg_cluster;
 pub mod site;
 pub mod syslog;
+
+// Where the suites have always found it; not every test binary uses it.
+#[allow(unused_imports)]
+pub use ids::free_port;
 
 use std::io::Write;
 
@@ -38,15 +43,6 @@ impl XorShift {
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-/// A loopback TCP port nobody listens on just now (for a private sshd or cockpit-ws).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Returns from the test, loudly, when not root.

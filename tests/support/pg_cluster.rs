@@ -1,7 +1,7 @@
-//! A private PostgreSQL cluster from Debian's `postgresql` package for the fleet tests: initdb'd once
-//! per test binary into a template (roles made, TLS material made per run with the openssl CLI), then
-//! copied for each cluster, which listens on 127.0.0.1 at a free port and on a Unix socket in its own
-//! directory, with TLS on and scram-sha-256 for the login roles.
+//! A private PostgreSQL cluster from Debian's `postgresql` package for the fleet tests and the
+//! bench's F rows: initdb'd once per process into a template (roles made, TLS material made per run
+//! with the openssl CLI), then copied for each cluster, which listens on 127.0.0.1 at a free port
+//! and on a Unix socket in its own directory, with TLS on and scram-sha-256 for the login roles.
 //!
 //! The server is stopped even when a test fails: a private cluster's Drop runs `pg_ctl stop -m
 //! immediate`, the shared one is stopped at exit, and every server is spawned as a direct child of
@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+// Named by path: the bench loads this file with #[path], where `mod setup;` would look beside it.
+#[path = "pg_cluster/setup.rs"]
 mod setup;
 
 use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template, DIRS, LIVE};
@@ -53,6 +55,8 @@ pub struct PgCluster {
     pub start_ms: AtomicU32,
     data: PathBuf,
     tpl: Template,
+    /// fsync on (see `start`).
+    durable: bool,
     server: Mutex<Option<Child>>,
 }
 
@@ -70,6 +74,16 @@ impl PgCluster {
     /// A cluster of the caller's own (a test that stops its server), also listening on `extra`
     /// addresses. Dropping it stops it and removes its files.
     pub fn private(extra: &[&str]) -> PgCluster {
+        PgCluster::copied(extra, false)
+    }
+
+    /// A private cluster that fsyncs its commits, as a production server does: the bench's, whose
+    /// figures set a login against it beside one against SQLite's durable commit.
+    pub fn durable(extra: &[&str]) -> PgCluster {
+        PgCluster::copied(extra, true)
+    }
+
+    fn copied(extra: &[&str], durable: bool) -> PgCluster {
         let tpl = template();
         let root = cluster_dir("pgtap-");
         let data = root.join("data");
@@ -78,10 +92,11 @@ impl PgCluster {
             c.arg("-a").arg(&tpl.data).arg(&data);
             c
         });
-        PgCluster::on_data(root, data, tpl.clone(), extra.iter().map(|s| s.to_string()).collect())
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        PgCluster::on_data(root, data, tpl.clone(), extra, durable)
     }
 
-    fn on_data(root: PathBuf, data: PathBuf, tpl: Template, extra: Vec<String>) -> PgCluster {
+    fn on_data(root: PathBuf, data: PathBuf, tpl: Template, extra: Vec<String>, durable: bool) -> PgCluster {
         let sock = root.join("sock");
         mkdir(&sock, 0o700, true);
         let mut listen = vec!["127.0.0.1".to_string()];
@@ -95,12 +110,13 @@ impl PgCluster {
         }
         std::fs::write(root.join("pg_hba.conf"), hba).unwrap();
         let c = PgCluster {
-            port: super::free_port(),
+            port: super::ids::free_port(),
             root,
             listen,
             start_ms: AtomicU32::new(0),
             data,
             tpl,
+            durable,
             server: Mutex::new(None),
         };
         c.start();
@@ -174,8 +190,8 @@ impl PgCluster {
             ("log_min_messages", "warning".into()),
             // What a killed server leaves is what it write()s before it answers a commit, with or
             // without fsync; fsync guards against a lost machine, which no test here simulates, and
-            // costs a second per crash recovery.
-            ("fsync", "off".into()),
+            // costs a second per crash recovery. The bench's cluster is durable: it measures commits.
+            ("fsync", if self.durable { "on" } else { "off" }.into()),
         ] {
             c.arg("-c").arg(format!("{k}={v}"));
         }

@@ -70,7 +70,7 @@ pub(super) fn cluster_dir(prefix: &str) -> PathBuf {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-    let root = PathBuf::from(format!("/tmp/{}", crate::support::accounts::unique(prefix)));
+    let root = PathBuf::from(format!("/tmp/{}", crate::support::ids::unique(prefix)));
     mkdir(&root, 0o755, false);
     std::fs::write(root.join("owner"), std::process::id().to_string()).unwrap();
     root
@@ -226,7 +226,7 @@ pub(super) fn template() -> &'static Template {
             passwords: ROLES.iter().map(|r| (*r, password())).collect(),
         };
         // The roles are made once, in the template, on a throwaway start of it.
-        let setup = PgCluster::on_data(root, data, tpl.clone(), vec![]);
+        let setup = PgCluster::on_data(root, data, tpl.clone(), vec![], false);
         setup.superuser_sql("postgres", &roles_sql());
         let mut logins = String::new();
         for (role, pw) in &tpl.passwords {
