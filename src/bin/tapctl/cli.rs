@@ -85,7 +85,7 @@ pub enum Command {
     /// the PostgreSQL store at --to, initialising its schema if needed; then point `database` at it.
     /// Refused while a reset pass's password change still matters.
     Migrate {
-        /// The PostgreSQL store: a libpq URI (postgresql://…) of a pam_tap_admin member
+        /// The PostgreSQL store: a libpq URI (postgresql://...) of a pam_tap_admin member
         #[arg(long, value_name = "URI")]
         to: String,
     },
