@@ -29,25 +29,8 @@ impl Store {
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let audit = {
-            let mut st = tx.prepare(
-                "SELECT id, at, event, user, pass_id, operator, service, rhost, reason FROM audit ORDER BY id",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    AuditEntry {
-                        at: r.get(1)?,
-                        event: r.get(2)?,
-                        user: r.get(3)?,
-                        pass_id: r.get(4)?,
-                        operator: r.get(5)?,
-                        service: r.get(6)?,
-                        rhost: r.get(7)?,
-                        reason: r.get(8)?,
-                        host: None,
-                    },
-                ))
-            })?;
+            let mut st = tx.prepare("SELECT * FROM audit ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get("id")?, AuditEntry::from_row(r)?)))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let clock = Some(clock_in(&tx)?).filter(|&c| c != i64::MIN);

@@ -174,23 +174,27 @@ impl Store {
 
     /// Audit rows, oldest first, optionally for one user.
     pub fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
-        let mut st = self.conn.prepare(
-            "SELECT at, event, user, pass_id, operator, service, rhost, reason FROM audit
-             WHERE ?1 IS NULL OR user = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map(params![user], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                event: r.get(1)?,
-                user: r.get(2)?,
-                pass_id: r.get(3)?,
-                operator: r.get(4)?,
-                service: r.get(5)?,
-                rhost: r.get(6)?,
-                reason: r.get(7)?,
-                host: None,
-            })
-        })?;
+        let mut st = self
+            .conn
+            .prepare("SELECT * FROM audit WHERE ?1 IS NULL OR user = ?1 ORDER BY id")?;
+        let rows = st.query_map(params![user], AuditEntry::from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+impl AuditEntry {
+    /// One `audit` row (`SELECT *`). The SQLite store has one host, so rows name none.
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(AuditEntry {
+            at: r.get("at")?,
+            event: r.get("event")?,
+            user: r.get("user")?,
+            pass_id: r.get("pass_id")?,
+            operator: r.get("operator")?,
+            service: r.get("service")?,
+            rhost: r.get("rhost")?,
+            reason: r.get("reason")?,
+            host: None,
+        })
     }
 }
