@@ -3,14 +3,24 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pam_tap::config::{Policy, MAX_LENGTH, MIN_LENGTH};
+use pam_tap::config::{check_host_name, Database, Policy, MAX_LENGTH, MIN_LENGTH};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     if let Ok(p) = Policy::parse(text) {
-        assert!(p.database.is_absolute());
+        match &p.database {
+            Database::Sqlite(path) => assert!(path.is_absolute()),
+            Database::Postgres(uri) => {
+                let text = uri.expose();
+                assert!(text.starts_with("postgresql://") || text.starts_with("postgres://"));
+                assert!(text.len() <= 4096 && !text.contains(['\0', '\n', '\r']));
+                // The redaction shown by `tapctl policy` and in errors must not panic on any URI.
+                let _ = uri.redacted();
+            }
+        }
+        assert!(check_host_name(&p.host_name).is_ok());
         assert!((MIN_LENGTH..=MAX_LENGTH).contains(&p.length));
         assert!((1..=100).contains(&p.max_failures));
         assert!(p.lifetime_min <= p.lifetime_default && p.lifetime_default <= p.lifetime_max);
