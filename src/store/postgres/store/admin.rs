@@ -6,6 +6,7 @@
 //! Issues of the same user from two admin hosts are serialised by a transaction-level advisory
 //! lock per user name (taken in name order, so two bulk issues cannot deadlock on each other).
 
+use super::import::AUDIT_COLUMNS;
 use super::PgStore;
 use crate::config::Conninfo;
 use crate::error::{Error, Result};
@@ -51,7 +52,7 @@ pub(crate) fn insert_sql(table: &str, cols: &[&str], returning: Option<&str>) ->
     sql
 }
 
-fn opt(v: Option<i64>) -> Option<String> {
+pub(super) fn opt(v: Option<i64>) -> Option<String> {
     v.map(|t| t.to_string())
 }
 
@@ -94,21 +95,7 @@ impl PgStore {
     ) -> Result<()> {
         let (at, id) = (at.to_string(), opt(pass_id));
         self.conn.get_mut().execute(
-            &insert_sql(
-                "pam_tap.audit",
-                &[
-                    "at",
-                    "event",
-                    "user_name",
-                    "pass_id",
-                    "operator",
-                    "service",
-                    "rhost",
-                    "reason",
-                    "host",
-                ],
-                None,
-            ),
+            &insert_sql("pam_tap.audit", &AUDIT_COLUMNS[1..], None),
             &[
                 Some(&at),
                 Some(ev.as_str()),

@@ -3,7 +3,7 @@
 //! copied ids, and the clock mark is raised to the local one, so a pass that was dead there cannot
 //! come back on a fleet whose database clock lags.
 
-use super::admin::{bytea, flag, insert_sql};
+use super::admin::{bytea, flag, insert_sql, opt};
 use super::PgStore;
 use crate::error::{Error, Result};
 use crate::store::{AuditEntry, PassRecord};
@@ -49,7 +49,8 @@ const PASS_COLUMNS: [&str; 26] = [
     "hosts",
 ];
 
-const AUDIT_COLUMNS: [&str; 10] = [
+/// The audit table's columns, `id` first (a login's or tapctl's own row leaves it to the sequence).
+pub(super) const AUDIT_COLUMNS: [&str; 10] = [
     "id",
     "at",
     "event",
@@ -64,10 +65,6 @@ const AUDIT_COLUMNS: [&str; 10] = [
 
 fn n<T: ToString>(v: T) -> Option<String> {
     Some(v.to_string())
-}
-
-fn opt(v: Option<i64>) -> Option<String> {
-    v.map(|t| t.to_string())
 }
 
 /// A pass's values in [`PASS_COLUMNS`] order. A reset pass's shadow hashes are not copied: the
