@@ -16,8 +16,8 @@ use crate::log::{Level, Logger, Syslog};
 
 mod failure;
 pub(crate) mod options;
-use crate::users::System;
 use crate::store::Site;
+use crate::users::System;
 use failure::{failure, failure_rc};
 use options::{phase, Options};
 

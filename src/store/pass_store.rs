@@ -33,7 +33,9 @@ pub trait PassStore {
         _reset: &HostReset<'_>,
         _put: &mut dyn FnMut(&PassRecord) -> Result<()>,
     ) -> Result<Redeemed> {
-        Err(Error::Store("this store puts a reset in place at issue, not at login".into()))
+        Err(Error::Store(
+            "this store puts a reset in place at issue, not at login".into(),
+        ))
     }
     /// Records a login inside the handoff grace window, unless the pass was used less than `gap`
     /// seconds ago.

@@ -67,5 +67,4 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
-
 }

@@ -85,10 +85,12 @@ impl PgStore {
         let Some(fleet) = self.latest_fleet(user)? else {
             return Ok(None);
         };
-        Ok(Some(match self.local().map(|s| s.get(fleet.id)).transpose()?.flatten() {
-            Some(local) => merged(fleet, &local),
-            None => fleet,
-        }))
+        Ok(Some(
+            match self.local().map(|s| s.get(fleet.id)).transpose()?.flatten() {
+                Some(local) => merged(fleet, &local),
+                None => fleet,
+            },
+        ))
     }
 
     /// Marks a usable reset pass used and, inside the same transaction (the row locked), records
@@ -109,7 +111,8 @@ impl PgStore {
             .ok_or_else(|| Error::Store("a reset pass on the fleet store needs host_store".into()))?;
         let owner = crate::reset::owner();
         let done = self.redeem_then(id, enabled, ctx, |rec| {
-            host.created()?.insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
+            host.created()?
+                .insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
             put(rec)
         });
         let cleared = match &done {
@@ -170,7 +173,14 @@ impl PgStore {
 
     /// Ends a shadow change on this host's row; the fleet's audit hears of it too (the host's own
     /// audit row is the record: the database may be down).
-    pub(super) fn host_end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
+    pub(super) fn host_end_settle(
+        &mut self,
+        id: i64,
+        now: i64,
+        ctx: &Context,
+        revoke: bool,
+        reason: &str,
+    ) -> Result<()> {
         let local = self
             .local_mut()
             .ok_or_else(|| Error::Store(format!("pass {id}: no host store to settle")))?;
