@@ -3,14 +3,15 @@
 use super::*;
 
 /// The bench's own PAM services, where a pass must count, and a max_uid above its accounts' ids
-/// (UID_BASE and up, clear of the machine's own users). Whole tables follow it.
+/// (UID_BASE and up to the bulk accounts at UID_BASE + 1000 + 999, clear of the machine's own
+/// users). Whole tables follow it.
 pub const BENCH_POLICY: &str = "services = [\"tapbench\", \"tapbench-tap\", \"tapbench-tapnoeq\", \
                               \"tapbench-taponly\", \"tapbench-taponly-tmpfs\", \"tapbench-tap-nodelay\", \
                               \"tapbench-fleet\", \"tapbench-fleet-sock\", \"tapbench-fleet-stall\", \
                               \"tapbench-fleetonly-a\", \"tapbench-fleetonly-b\", \"tapbench-fleetonly-c\", \
                               \"tapbench-fleetbare-a\", \"tapbench-fleetbare-stall\", \"tapbench-fleetburst-a\", \
                               \"tapbench-fleetburst-b\", \"tapbench-fleetburst-c\"]\n\
-                              [users]\nmax_uid = 62000\n";
+                              [users]\nmax_uid = 64000\n";
 
 /// pam_unix after pam_tap in the bench's full stacks, and alone in the reference ones.
 pub const UNIX_STACK: &str = "auth     [success=ignore default=die] pam_unix.so try_first_pass\n\
