@@ -7,6 +7,7 @@ mod bulk;
 /// The command line, also `include!`d by examples/gen_docs.rs for the man page and completions.
 mod cli;
 mod doctor;
+mod fleet_host;
 mod migrate;
 mod progress;
 mod render;
@@ -293,7 +294,18 @@ fn run(cli: &Cli) -> Result<()> {
             let op = operator(&policy)?;
             admin::require_privileged(&op, "purge")?;
             let d = config::parse_duration(older_than).map_err(Error::Refused)?;
-            let mut store = AnyStore::open_admin(&policy.database)?;
+            if let Some(n) = fleet_host::settle_here(&policy, &op)? {
+                println!("settled {n} reset pass(es) accepted on this host");
+            }
+            let mut store = match AnyStore::open_admin(&policy.database) {
+                Err(e) if fleet_host::is_host_role(&e) => {
+                    println!(
+                        "the fleet's passes are purged by tapctl on the admin host (this config's role is a host's)"
+                    );
+                    return Ok(());
+                }
+                opened => opened?,
+            };
             let t = now();
             let settled = reset::settle_cli_all(&mut store, &System, &policy, t, &op.context());
             let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;

@@ -268,3 +268,35 @@ pub(super) fn check_module(opts: &Options, out: &mut Vec<Check>) {
         },
     }
 }
+
+/// A fleet host's own store (`host_store`): held to the database's rules, or not made yet.
+pub(super) fn check_host_store(opts: &Options, policy: &Policy, out: &mut Vec<Check>) {
+    const C: &str = "host store";
+    let file = opts.path(&policy.host_store);
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.exists() {
+        if let Some(problem) = file_problem(C, &dir, Kind::Dir, false) {
+            out.push(problem);
+            return;
+        }
+    }
+    if !file.exists() {
+        out.push(Check::ok(
+            C,
+            format!(
+                "{}: not made yet (the first reset pass accepted on this host makes it)",
+                file.display()
+            ),
+        ));
+        return;
+    }
+    out.push(file_problem(C, &file, Kind::File, true).unwrap_or_else(|| {
+        Check::ok(
+            C,
+            format!(
+                "{}: root-only; the passwords from before this host's resets",
+                file.display()
+            ),
+        )
+    }));
+}

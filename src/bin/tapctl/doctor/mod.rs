@@ -208,6 +208,7 @@ pub fn checks(opts: &Options, now: i64) -> Vec<Check> {
         // The database's clock decides for a fleet store: no high-water mark to hold this clock to.
         Database::Postgres(c) => {
             fleet::check_fleet_store(c, fleet::pam_tap_wired(opts), &mut out);
+            check_host_store(opts, p, &mut out);
             None
         }
         Database::Sqlite(_) => check_database(opts, p, &mut out),

@@ -57,13 +57,18 @@ pub(super) fn opt(v: Option<i64>) -> Option<String> {
 }
 
 impl PgStore {
+    /// Part of the refusal of a host's role by [`PgStore::open_admin`] (tapctl purge on a host
+    /// tells it apart).
+    pub const HOST_ROLE_ONLY: &'static str = "a host's role may only call the host_* functions";
+
     /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
     pub fn open_admin(conninfo: &Conninfo) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
         let v = schema::version(&mut conn).map_err(|e| match e {
             Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
                 "{conninfo}: the database role may not read the store's tables: tapctl connects as a \
-                 pam_tap_admin member (a host's role may only call the host_* functions)"
+                 pam_tap_admin member ({})",
+                Self::HOST_ROLE_ONLY
             )),
             e => e,
         })?;

@@ -1,0 +1,32 @@
+//! `tapctl purge` on a fleet host: the reset passes this host accepted are settled here, through
+//! the host's own connection (a host role is enough), before the fleet-wide purge, which needs
+//! tapctl's admin role and is left to the admin host when this config's role is a host's.
+
+use pam_tap::admin::Operator;
+use pam_tap::config::{Database, Policy};
+use pam_tap::error::{Error, Result};
+use pam_tap::reset;
+use pam_tap::store::postgres::PgStore;
+use pam_tap::store::PassStore;
+use pam_tap::users::System;
+
+/// Settles this host's store (src/store/postgres/store/host_side.rs): a pass revoked, locked or
+/// ended in the fleet has its reset undone or the account locked here. Returns how many passes
+/// it settled; `None` when the config names no fleet store or this host never accepted a reset.
+pub fn settle_here(policy: &Policy, op: &Operator) -> Result<Option<usize>> {
+    let Database::Postgres(conninfo) = &policy.database else {
+        return Ok(None);
+    };
+    if !policy.host_store.exists() {
+        return Ok(None);
+    }
+    let mut store = PgStore::open(conninfo, &policy.host_store)?;
+    // The database's clock decides, as at a login.
+    let now = store.effective_now(0)?;
+    reset::settle_cli_all(&mut store, &System, policy, now, &op.context()).map(Some)
+}
+
+/// Whether opening the fleet store as tapctl failed because this config's role is a host's.
+pub fn is_host_role(e: &Error) -> bool {
+    matches!(e, Error::Refused(m) if m.contains(PgStore::HOST_ROLE_ONLY))
+}
