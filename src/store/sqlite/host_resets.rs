@@ -67,4 +67,13 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+
+    /// Drops this host's row of a pass whose acceptance here was cut short and is now undone:
+    /// the pass itself may still be good (the use was not committed), and a later acceptance here
+    /// writes a fresh row. The audit rows stay.
+    pub fn forget_host_reset(&mut self, id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM passes WHERE id = ?1 AND pending IS NULL", params![id])?;
+        Ok(())
+    }
 }

@@ -184,8 +184,13 @@ impl PgStore {
         let local = self
             .local_mut()
             .ok_or_else(|| Error::Store(format!("pass {id}: no host store to settle")))?;
+        let cut_short = local.pending(id)?.is_some_and(|p| p.what == ISSUE);
         local.end_settle(id, now, ctx, revoke, reason)?;
         let user = local.get(id)?.map(|r| r.user);
+        if cut_short {
+            // This host's acceptance, undone: nothing ended the pass itself.
+            local.forget_host_reset(id)?;
+        }
         let _ = self.write_audit(Event::Reset, user.as_deref(), Some(id), ctx, Some(reason));
         Ok(())
     }
