@@ -22,7 +22,7 @@ use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::passcode;
 use pam_tap::reset;
-use pam_tap::store::{AdminStore, AnyStore};
+use pam_tap::store::{AdminStore, AnyStore, PassStore};
 use pam_tap::users::System;
 use pam_tap::{invoker, text};
 use render::{json, local, print_log, print_views, show_view};
@@ -279,6 +279,11 @@ fn run(cli: &Cli) -> Result<()> {
                     ""
                 }
             );
+            if store.resets_at_accept() {
+                println!(
+                    "A host where the pass reset {user}'s password puts the previous one back at its next touch (a login attempt with a pass there, or tapctl purge run there)."
+                );
+            }
             Ok(())
         }
         Command::Unlock { user } => {
