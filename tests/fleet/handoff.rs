@@ -319,3 +319,35 @@ fn logins_racing_one_reset_pass_from_three_hosts_reset_the_account_once() {
     f.check_no_secrets();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn a_host_store_in_a_directory_others_control_is_never_written_and_no_reset_is_made() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = Fleet::new("");
+    let config = f.host_config("a");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let store = f.host_store("a").display().to_string();
+    for (label, mode, owned_by_user) in [("a user's", 0o700, true), ("a world-writable", 0o777, false)] {
+        let u = User::with_password(OWN);
+        let before = shadow(&u);
+        let open = f.dir.join(format!("open-{mode:o}"));
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(mode)).unwrap();
+        if owned_by_user {
+            std::os::unix::fs::chown(&open, Some(u.uid()), None).unwrap();
+        }
+        let elsewhere = open.join("host.db").display().to_string();
+        std::fs::write(&config, text.replace(&store, &elsewhere)).unwrap();
+        let pass = f.issue_reset(&u.name, &[]);
+        let d = f.pam("full-a", &u.name, &LOGIN, &[&pass]);
+        assert_ne!(d.result("authenticate"), "PAM_SUCCESS", "{label} directory: {}", d.stdout);
+        let written: Vec<_> = std::fs::read_dir(&open).unwrap().collect();
+        assert!(written.is_empty(), "root wrote into {label} directory: {written:?}");
+        assert_eq!(shadow(&u), before, "{label} directory: the account was reset");
+        // The pass was not spent on the failed attempt: with the store back in place it works.
+        std::fs::write(&config, &text).unwrap();
+        accept_only(&f, "a", &u, &pass);
+    }
+    f.check_no_secrets();
+}
