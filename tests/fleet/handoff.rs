@@ -96,7 +96,11 @@ fn a_reset_pass_resets_the_account_on_the_host_that_accepts_it_and_the_change_fo
 
     let d = f.pam("full-a", &u.name, &CHANGE, &[&pass, NEW_PW, NEW_PW]);
     assert_eq!(
-        (d.result("authenticate"), d.result("acct_mgmt"), d.result("chauthtok_expired")),
+        (
+            d.result("authenticate"),
+            d.result("acct_mgmt"),
+            d.result("chauthtok_expired")
+        ),
         ("PAM_SUCCESS", "PAM_NEW_AUTHTOK_REQD", "PAM_SUCCESS"),
         "{}",
         d.stdout
@@ -116,7 +120,11 @@ fn a_reset_pass_resets_the_account_on_the_host_that_accepts_it_and_the_change_fo
         assert!(host_row(&f, x, id).is_none(), "host-{x} recorded host-a's reset");
     }
     let meta = std::fs::metadata(f.host_store("a")).unwrap();
-    assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o600, 0), "host store mode and owner");
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid()),
+        (0o600, 0),
+        "host store mode and owner"
+    );
 
     // pam_unix wrote the new password: it logs in everywhere, the old one nowhere.
     let after = shadow(&u);
@@ -194,7 +202,11 @@ fn a_revoked_reset_pass_gives_the_previous_password_back_at_that_hosts_next_touc
         assert_ne!(reset, before);
         let out = f.tapctl(&["revoke", &u.name]);
         assert!(out.status.success(), "revoke: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(shadow(&u), reset, "{touch}: revoke with tapctl's config touched the shadow here");
+        assert_eq!(
+            shadow(&u),
+            reset,
+            "{touch}: revoke with tapctl's config touched the shadow here"
+        );
         // An ordinary password never reaches the store: it is no touch, and still fails.
         assert_eq!(login(&f, "a", &u.name, OWN).0, "PAM_AUTH_ERR", "{touch}");
         // host-b never held the reset: its touch has nothing to give back.
@@ -341,7 +353,12 @@ fn a_host_store_in_a_directory_others_control_is_never_written_and_no_reset_is_m
         std::fs::write(&config, text.replace(&store, &elsewhere)).unwrap();
         let pass = f.issue_reset(&u.name, &[]);
         let d = f.pam("full-a", &u.name, &LOGIN, &[&pass]);
-        assert_ne!(d.result("authenticate"), "PAM_SUCCESS", "{label} directory: {}", d.stdout);
+        assert_ne!(
+            d.result("authenticate"),
+            "PAM_SUCCESS",
+            "{label} directory: {}",
+            d.stdout
+        );
         let written: Vec<_> = std::fs::read_dir(&open).unwrap().collect();
         assert!(written.is_empty(), "root wrote into {label} directory: {written:?}");
         assert_eq!(shadow(&u), before, "{label} directory: the account was reset");

@@ -277,16 +277,33 @@ impl Fleet {
         ))
     }
 
-    /// Fails when a syslog line or an audit row holds a piece of a pass issued here.
+    /// Fails when a syslog line or an audit row (the fleet's, or a host store's) holds a piece of a
+    /// pass issued here.
     pub fn check_no_secrets(&self) {
         let lines = self.log.settled_lines();
-        let rows: Vec<String> = self
+        let mut rows: Vec<String> = self
             .sql("SELECT concat_ws(' ', event, user_name, operator, service, rhost, reason, host) FROM pam_tap.audit")
             .lines()
             .map(String::from)
             .collect();
+        rows.extend(self.host_audit_rows());
         let leaks = leaked(&self.passes, lines.iter().chain(rows.iter()));
         assert!(leaks.is_empty(), "a pass leaked into syslog or audit: {leaks:?}");
+    }
+
+    /// The audit rows of the host stores there are, one line each.
+    fn host_audit_rows(&self) -> Vec<String> {
+        let stores = HOSTS.iter().map(|(x, _, _)| self.host_store(x)).filter(|p| p.exists());
+        stores
+            .flat_map(|p| {
+                let c = rusqlite::Connection::open_with_flags(&p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let q = "SELECT concat_ws(' ', event, user, operator, service, rhost, reason) FROM audit";
+                let mut st = c.prepare(q).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+                rows.map(Result::unwrap).collect::<Vec<_>>()
+            })
+            .collect()
     }
 }
 
