@@ -109,6 +109,12 @@ pub struct Issued {
     pub expires_at: i64,
     pub one_time: bool,
     pub reset_password: bool,
+    /// The fleet store: the reset happens on the host where the pass is used, not now.
+    #[serde(skip)]
+    pub reset_on_use: bool,
+    /// The hosts the pass is scoped to (comma-separated), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
     pub operator: String,
     /// Set when the account is not local and so no change can be forced.
     pub note: Option<String>,
@@ -144,7 +150,11 @@ pub struct CheckedIssue {
     lifetime: Duration,
     one_time: bool,
     length: usize,
+    /// Whether the pass resets the password (now, or where it is used: `reset_on_use`).
     reset: bool,
+    /// What the policy and the operator asked for, whatever the account's shadow entry here.
+    want_reset: bool,
+    reset_on_use: bool,
     note: Option<String>,
     services: Option<String>,
     hosts: Option<String>,
@@ -155,9 +165,15 @@ impl CheckedIssue {
         &self.acct.name
     }
 
-    /// Refuses a pass the store cannot hold (a reset pass in the fleet store), before minting.
-    pub fn check_store<S: AdminStore>(&self, store: &S) -> Result<()> {
-        crate::store::check_reset_supported(store, self.reset)
+    /// Fits the pass to the store, before minting: the fleet store resets on the host where the
+    /// pass is used, so whether this host has a shadow entry for the account says nothing.
+    pub fn check_store<S: AdminStore>(&mut self, store: &S) -> Result<()> {
+        if store.resets_at_accept() && self.want_reset {
+            self.reset = true;
+            self.reset_on_use = true;
+            self.note = None;
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +231,8 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         one_time,
         length,
         reset,
+        want_reset,
+        reset_on_use: false,
         note,
         services,
         hosts,
@@ -226,7 +244,7 @@ pub fn mint(c: &CheckedIssue, policy: &Policy) -> Result<Minted> {
     let code = passcode::generate(c.length).map_err(|e| Error::Io(format!("random source: {e}")))?;
     let phc = hash::hash(&code, &policy.kdf)?;
     let key = Zeroizing::new(hash::new_derive_key()?);
-    let shadow_set = if c.reset {
+    let shadow_set = if c.reset && !c.reset_on_use {
         Some(hash::shadow_crypt(&hash::derive(&key[..], &code))?)
     } else {
         None
@@ -302,8 +320,8 @@ pub fn plan_row(
         issued_by: op.name.clone(),
         reason: req.reason.clone(),
         shadow_set: m.shadow_set.clone(),
-        shadow_prev: if c.reset { prev } else { None },
-        shadow_prev_lastchg: if c.reset { prev_lastchg } else { None },
+        shadow_prev: if m.shadow_set.is_some() { prev } else { None },
+        shadow_prev_lastchg: if m.shadow_set.is_some() { prev_lastchg } else { None },
         issuer_role: Some(crate::gate::role_word(op.role).into()),
         services: c.services.clone(),
         hosts: c.hosts.clone(),
@@ -321,6 +339,8 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
         expires_at: new.expires_at,
         one_time: c.one_time,
         reset_password: c.reset,
+        reset_on_use: c.reset_on_use,
+        hosts: c.hosts,
         operator: op.name.clone(),
         note: c.note,
     }
@@ -339,7 +359,7 @@ pub fn issue<S: AdminStore>(
 ) -> Result<Issued> {
     let ctx = op.context();
     reset::settle_cli(store, dir, policy, &req.user, now, &ctx)?;
-    let c = check_issue(policy, dir, op, req)?;
+    let mut c = check_issue(policy, dir, op, req)?;
     c.check_store(store)?;
     let m = mint(&c, policy)?;
     let _shield = reset::Shield::hold();

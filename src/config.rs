@@ -14,6 +14,7 @@ pub use database::{check_host_name, Conninfo, Database};
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
+pub const DEFAULT_HOST_STORE: &str = "/var/lib/pam_tap/host.db";
 /// The shipped example, also what `tapctl init` writes when no config exists.
 pub const EXAMPLE: &str = include_str!("../conf/pam_tap.toml");
 /// A config larger than this is refused before parsing.
@@ -30,6 +31,7 @@ struct RawConfig {
     enabled: Option<bool>,
     database: Option<String>,
     host_name: Option<String>,
+    host_store: Option<String>,
     services: Option<Vec<String>>,
     #[serde(default)]
     pass: RawPass,
@@ -98,6 +100,9 @@ pub struct Policy {
     pub database: Database,
     /// This host's name for host-scoped passes and the audit's `host` (default: the node name).
     pub host_name: String,
+    /// With a PostgreSQL store: this host's own SQLite file, where it keeps the previous shadow
+    /// state of the reset passes accepted here (src/store/postgres/host_side.rs).
+    pub host_store: PathBuf,
     pub length: usize,
     #[serde(with = "humantime_serde_secs")]
     pub lifetime_min: Duration,
@@ -193,6 +198,10 @@ impl Policy {
             Some(name) => database::check_host_name(&name).map_err(|e| bad("host_name", e))?,
             None => database::node_name(),
         };
+        let host_store = PathBuf::from(raw.host_store.as_deref().unwrap_or(DEFAULT_HOST_STORE));
+        if !host_store.is_absolute() {
+            return Err(bad("host_store", "must be an absolute path"));
+        }
         let p = raw.pass;
         let lifetime_min = lifetime("pass.lifetime_min", p.lifetime_min, MIN_LIFETIME)?;
         let lifetime_default = lifetime("pass.lifetime_default", p.lifetime_default, Duration::from_secs(3600))?;
@@ -220,6 +229,7 @@ impl Policy {
             enabled: raw.enabled.unwrap_or(true),
             database,
             host_name,
+            host_store,
             length: ranged("pass.length", p.length, 10, MIN_LENGTH as i64, MAX_LENGTH as i64)? as usize,
             lifetime_min,
             lifetime_default,

@@ -181,6 +181,19 @@ pub struct Settled {
     pub closed: usize,
 }
 
+/// Writes `user`'s shadow hash and last-change day through shadow's tools.
+fn write_shadow(dir: &dyn Directory, user: &str, hash: &str, lastchg: Option<i64>) -> Result<()> {
+    users::set_shadow(user, hash, lastchg).or_else(|e| {
+        // A host that reaps its children itself (SIGCHLD ignored) hides the tool's status:
+        // what counts is whether the entry now says what was to be written.
+        match dir.shadow(user)? {
+            // (For a lock the hash is all that matters; chage may not have run.)
+            Some(now) if now.hash == hash && (hash == LOCKED || now.lastchg == lastchg) => Ok(()),
+            _ => Err(e),
+        }
+    })
+}
+
 fn settle_one<S: PassStore>(
     store: &mut S,
     dir: &dyn Directory,
@@ -213,15 +226,7 @@ fn settle_one<S: PassStore>(
         Step::Close => None,
     };
     let written = match target {
-        Some((hash, lastchg)) => users::set_shadow(&rec.user, hash, lastchg).or_else(|e| {
-            // A host that reaps its children itself (SIGCHLD ignored) hides the tool's status:
-            // what counts is whether the entry now says what was to be written.
-            match dir.shadow(&rec.user)? {
-                // (For a lock the hash is all that matters; chage may not have run.)
-                Some(now) if now.hash == hash && (hash == LOCKED || now.lastchg == lastchg) => Ok(()),
-                _ => Err(e),
-            }
-        }),
+        Some((hash, lastchg)) => write_shadow(dir, &rec.user, hash, lastchg),
         None => Ok(()),
     };
     if let Err(e) = written {
@@ -346,6 +351,16 @@ pub fn at_login<S: PassStore>(
     now: i64,
     ctx: &Context,
 ) -> Result<PassRecord> {
+    if store.resets_at_accept() {
+        // A fleet host settles the resets it put in place itself, whichever pass is the newest
+        // (a pass revoked in the fleet is undone here at this touch).
+        return match settle_user(store, dir, policy, &rec.user, now, ctx)?.closed {
+            0 => Ok(rec),
+            _ => store
+                .latest_for(&rec.user)?
+                .ok_or_else(|| Error::Store(format!("pass {} vanished", rec.id))),
+        };
+    }
     if !rec.reset_password || rec.derive_key.is_empty() {
         return Ok(rec);
     }
@@ -387,6 +402,9 @@ pub fn settle_cli_all<S: PassStore>(
     let _shield = Shield::hold();
     settle_all(store, dir, policy, now, ctx)
 }
+
+mod at_accept;
+pub use at_accept::redeem_at_accept;
 
 #[cfg(test)]
 mod tests;

@@ -62,7 +62,7 @@ pub fn auth_once(c: &Ctx, conf: &str, user: &str, answer: &str) -> R<f64> {
         caller_is_root: true,
         sudo: &pam_tap::sudo::grants_root,
     };
-    let out = core::authenticate(&mut h, &policy, &policy.database, &mut env);
+    let out = core::authenticate(&mut h, &policy, pam_tap::store::Site::of(&policy), &mut env);
     let took = ms(t);
     if out != Outcome::Accepted {
         return Err(format!("in-process auth of {user} gave {out:?}"));

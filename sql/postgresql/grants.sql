@@ -9,6 +9,7 @@ GRANT EXECUTE ON FUNCTION
     pam_tap.host_now(),
     pam_tap.host_latest(text),
     pam_tap.host_lock(bigint),
+    pam_tap.host_pass(bigint),
     pam_tap.host_mark_used(bigint),
     pam_tap.host_count_failure(bigint, integer, bigint),
     pam_tap.host_note_time(),

@@ -61,8 +61,7 @@ pub fn chauthtok<H: Handle, B: Backend>(
         Err(e) => return ChangeOutcome::Failed(log_refusal(e, env)),
     };
     // No store yet (`tapctl init` not run): nobody holds a pass, and `passwd` must keep working.
-    // A store without reset passes (the fleet store) has no grace window to answer in.
-    if !policy.enabled || policy.grace.is_zero() || !backend.supports_reset() || !backend.exists() {
+    if !policy.enabled || policy.grace.is_zero() || !backend.exists() {
         return ChangeOutcome::NothingToAdd;
     }
     let Ok(name) = h.user() else {

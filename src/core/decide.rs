@@ -26,8 +26,6 @@ struct Found<S> {
     /// The one time of this decision: the clock, never below the store's high-water mark.
     now: i64,
     ctx: Context,
-    /// Whether the store holds reset passes ([`Backend::supports_reset`]).
-    resets: bool,
 }
 
 pub(super) fn decide<H: Handle, B: Backend>(
@@ -126,7 +124,6 @@ fn look_up<H: Handle, B: Backend>(
         return Err(Decision::new(Outcome::UnknownUser));
     };
     let refuse = |e: Error| fail(&e, Some(&acct.name));
-    let resets = backend.supports_reset();
     let mut store = backend.open().map_err(&refuse)?;
     let now = store.effective_now(env.now).map_err(&refuse)?;
     let Some(rec) = store.latest_for(&acct.name).map_err(&refuse)? else {
@@ -142,19 +139,14 @@ fn look_up<H: Handle, B: Backend>(
         rhost: h.rhost(),
         host: Some(policy.host_name.clone()),
     };
-    // A reset pass that ended leaves no working shadow secret behind (src/reset.rs). A store
-    // without reset passes never touches the local shadow: its reset rows are refused below.
-    let rec = match resets || !rec.reset_password {
-        true => crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(&refuse)?,
-        false => rec,
-    };
+    // A reset pass that ended leaves no working shadow secret behind (src/reset.rs).
+    let rec = crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(&refuse)?;
     Ok(Found {
         store,
         acct,
         rec,
         now,
         ctx,
-        resets,
     })
 }
 
@@ -207,19 +199,9 @@ fn settle_match<H: Handle, S: PassStore>(
             ..base
         });
     }
-    let in_grace = f.resets && status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
+    let in_grace = status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
     // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
     if status == Status::Usable || in_grace {
-        if f.rec.reset_password && !f.resets {
-            let why = "reset: a reset pass needs the local store";
-            f.store
-                .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(why))?;
-            return Ok(Decision {
-                outcome: Outcome::Refused("reset"),
-                detail: Some(why.into()),
-                ..base
-            });
-        }
         let service = f.ctx.service.as_deref();
         if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, service, env.dir, env.sudo, now)? {
             let why = format!("{}: {}", r.reason, r.detail);
@@ -233,7 +215,7 @@ fn settle_match<H: Handle, S: PassStore>(
         }
     }
     let (outcome, accepted) = match status {
-        Status::Usable => match f.store.redeem(id, now, policy.enabled, &f.ctx)? {
+        Status::Usable => match redeem(policy, env, f, code)? {
             Redeemed::Ok(r) => (Outcome::Accepted, r),
             Redeemed::Refused(s) => {
                 return Ok(Decision {
@@ -261,12 +243,27 @@ fn settle_match<H: Handle, S: PassStore>(
             });
         }
     };
-    // The derived current password rides on the handle to the forced change (handoff.md).
-    let kept = match accepted.reset_password {
+    // The derived current password rides on the handle to the forced change (handoff.md), when
+    // the reset is in place (an account the fleet host has no shadow entry for keeps its own).
+    let kept = match accepted.reset_password && accepted.shadow_set.is_some() {
         true => Accepted::Handoff(hash::derive(&accepted.derive_key, code)),
         false => Accepted::Plain,
     };
     h.remember(kept)
         .map_err(|_| Error::Store("could not keep the handoff secret on the PAM handle".into()))?;
     Ok(Decision { outcome, ..base })
+}
+
+/// Marks the pass used; a reset pass of a store that resets at accept time (the fleet) has its
+/// reset put into this host's shadow entry in the same step (src/reset/at_accept.rs).
+fn redeem<S: PassStore>(
+    policy: &Policy,
+    env: &mut Env<'_>,
+    f: &mut Found<S>,
+    code: &Zeroizing<String>,
+) -> Result<Redeemed, Error> {
+    match f.rec.reset_password && f.store.resets_at_accept() {
+        true => crate::reset::redeem_at_accept(&mut f.store, env.dir, policy, &f.rec, code, f.now, &f.ctx),
+        false => f.store.redeem(f.rec.id, f.now, policy.enabled, &f.ctx),
+    }
 }

@@ -17,6 +17,7 @@ use crate::log::{Level, Logger, Syslog};
 mod failure;
 pub(crate) mod options;
 use crate::users::System;
+use crate::store::Site;
 use failure::{failure, failure_rc};
 use options::{phase, Options};
 
@@ -166,7 +167,7 @@ impl PamHooks for PamTap {
         let policy = Policy::load(&opts.config);
         let mut h = Shell(pamh);
         with_env(&opts, |env| match &policy {
-            Ok(p) => core::authenticate(&mut h, p, &p.database, env),
+            Ok(p) => core::authenticate(&mut h, p, Site::of(p), env),
             Err(e) => core::authenticate_without_policy(&mut h, e, env),
         })
         .pam_code()
@@ -181,7 +182,7 @@ impl PamHooks for PamTap {
         let opts = options(&args);
         let policy = Policy::load(&opts.config);
         with_env(&opts, |env| {
-            let site = policy.as_ref().map(|p| (p, &p.database));
+            let site = policy.as_ref().map(|p| (p, Site::of(p)));
             core::chauthtok(&mut Shell(pamh), phase(flags), site, env)
         })
         .pam_code()

@@ -6,17 +6,11 @@
 use super::postgres::PgStore;
 use super::{AnyStore, AuditEntry, Context, NewPass, PassRecord, PassStore, Store};
 use crate::config::Database;
-use crate::error::{Error, Result};
-
-/// Why the fleet store refuses a reset pass: its shadow side needs the local store.
-pub const RESET_NEEDS_LOCAL: &str =
-    "a reset pass needs the local store; use --keep-password or [handoff] reset_password = false";
+use crate::error::Result;
 
 pub trait AdminStore: PassStore {
     /// The schema version in place.
     fn version(&mut self) -> Result<i64>;
-    /// Whether the store can hold reset passes (their shadow side is local to one host).
-    fn supports_reset(&self) -> bool;
     fn get(&self, id: i64) -> Result<Option<PassRecord>>;
     /// Every pass, newest first.
     fn all(&self) -> Result<Vec<PassRecord>>;
@@ -48,9 +42,6 @@ pub trait AdminStore: PassStore {
 impl AdminStore for Store {
     fn version(&mut self) -> Result<i64> {
         Store::version(self)
-    }
-    fn supports_reset(&self) -> bool {
-        true
     }
     fn get(&self, id: i64) -> Result<Option<PassRecord>> {
         Store::get(self, id)
@@ -120,9 +111,6 @@ impl AdminStore for AnyStore {
     fn version(&mut self) -> Result<i64> {
         each!(self, s => AdminStore::version(s))
     }
-    fn supports_reset(&self) -> bool {
-        each!(self, s => AdminStore::supports_reset(s))
-    }
     fn get(&self, id: i64) -> Result<Option<PassRecord>> {
         each!(self, s => AdminStore::get(s, id))
     }
@@ -157,12 +145,4 @@ impl AdminStore for AnyStore {
     fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
         each!(self, s => AdminStore::log(s, user))
     }
-}
-
-/// Refuses a reset pass for a store that cannot hold one (checked before anything is minted).
-pub fn check_reset_supported<S: AdminStore>(store: &S, reset: bool) -> Result<()> {
-    if reset && !store.supports_reset() {
-        return Err(Error::Refused(RESET_NEEDS_LOCAL.into()));
-    }
-    Ok(())
 }

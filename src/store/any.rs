@@ -1,10 +1,11 @@
 //! The policy's store, whichever backend its `database` names: what the module opens.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::postgres::PgStore;
-use super::{Backend, Context, Event, PassRecord, PassStore, Pending, Redeemed, Store};
-use crate::config::Database;
+use super::{Backend, Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Store};
+use crate::config::{Database, Policy};
 use crate::error::Result;
 
 pub enum AnyStore {
@@ -12,26 +13,39 @@ pub enum AnyStore {
     Postgres(PgStore),
 }
 
-/// The config's `database`: the SQLite file (with every trust check) or the PostgreSQL store
-/// (connected as a host). A PostgreSQL store always "exists": only connecting would tell.
-impl Backend for &Database {
+/// The stores a policy names for the module: its `database`, and with a PostgreSQL one this
+/// host's own store (`host_store`).
+pub struct Site<'a> {
+    pub database: &'a Database,
+    pub host_store: &'a Path,
+}
+
+impl<'a> Site<'a> {
+    pub fn of(policy: &'a Policy) -> Self {
+        Site {
+            database: &policy.database,
+            host_store: &policy.host_store,
+        }
+    }
+}
+
+/// The SQLite file (with every trust check) or the PostgreSQL store (connected as a host). A
+/// PostgreSQL store always "exists": only connecting would tell.
+impl Backend for Site<'_> {
     type Store = AnyStore;
     fn exists(&self) -> bool {
-        match self {
+        match self.database {
             Database::Sqlite(p) => p.exists(),
             Database::Postgres(_) => true,
         }
     }
-    fn supports_reset(&self) -> bool {
-        matches!(self, Database::Sqlite(_))
-    }
     fn networked(&self) -> bool {
-        matches!(self, Database::Postgres(_))
+        matches!(self.database, Database::Postgres(_))
     }
     fn open(self) -> Result<AnyStore> {
-        Ok(match self {
+        Ok(match self.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::open(c)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::open(c, self.host_store)?),
         })
     }
 }
@@ -54,6 +68,20 @@ impl PassStore for AnyStore {
     }
     fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
         each!(self, s => PassStore::redeem(s, id, now, enabled, ctx))
+    }
+    fn resets_at_accept(&self) -> bool {
+        each!(self, s => PassStore::resets_at_accept(s))
+    }
+    fn redeem_with_reset(
+        &mut self,
+        id: i64,
+        now: i64,
+        enabled: bool,
+        ctx: &Context,
+        reset: &HostReset<'_>,
+        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        each!(self, s => PassStore::redeem_with_reset(s, id, now, enabled, ctx, reset, put))
     }
     fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
         each!(self, s => PassStore::grace_login(s, id, now, gap, user, ctx))

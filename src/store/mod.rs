@@ -10,10 +10,10 @@ mod pass_store;
 pub mod postgres;
 mod sqlite;
 
-pub use admin_store::{check_reset_supported, AdminStore, RESET_NEEDS_LOCAL};
-pub use any::AnyStore;
+pub use admin_store::AdminStore;
+pub use any::{AnyStore, Site};
 pub use pass_store::{Backend, PassStore, Sqlite};
-pub use sqlite::{checks, Store, DEAD_AFTER, SCHEMA_VERSION};
+pub use sqlite::{checks, HostReset, Store, DEAD_AFTER, SCHEMA_VERSION};
 
 /// What a pending mark says is under way.
 pub const ISSUE: &str = "issue";

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Context, Event, PassRecord, Pending, Redeemed, Store};
-use crate::error::Result;
+use super::{Context, Event, HostReset, PassRecord, Pending, Redeemed, Store};
+use crate::error::{Error, Result};
 
 pub trait PassStore {
     /// `now`, raised to the latest time any write recorded: a clock set back cannot revive a pass.
@@ -16,6 +16,25 @@ pub trait PassStore {
     fn latest_for(&self, user: &str) -> Result<Option<PassRecord>>;
     /// Marks a usable pass used; of racing redeems of a one-time pass exactly one succeeds.
     fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed>;
+    /// Whether a reset pass changes the shadow entry when a host accepts it (the fleet store)
+    /// rather than when it is issued (the local store, where tapctl runs on the host itself).
+    fn resets_at_accept(&self) -> bool {
+        false
+    }
+    /// [`PassStore::redeem`] for a reset pass of a store that resets at accept time: records
+    /// `reset` and runs `put` (the shadow change) before the use is committed, so a pass is never
+    /// used up without its reset in place. A failure may leave the reset pending, to be settled.
+    fn redeem_with_reset(
+        &mut self,
+        _id: i64,
+        _now: i64,
+        _enabled: bool,
+        _ctx: &Context,
+        _reset: &HostReset<'_>,
+        _put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        Err(Error::Store("this store puts a reset in place at issue, not at login".into()))
+    }
     /// Records a login inside the handoff grace window, unless the pass was used less than `gap`
     /// seconds ago.
     fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool>;
@@ -65,11 +84,6 @@ pub trait Backend {
     type Store: PassStore;
     /// Whether the store was set up at all (`tapctl init`); without one nobody holds a pass.
     fn exists(&self) -> bool;
-    /// Whether the store can hold reset passes (their shadow side is local): the fleet store
-    /// cannot, and a reset row met there is refused, never accepted as a plain pass.
-    fn supports_reset(&self) -> bool {
-        true
-    }
     /// Whether opening the store means a connection to a server: more time than the pace budget
     /// hides, so the module opens it for unknown users too.
     fn networked(&self) -> bool {
@@ -112,6 +126,20 @@ impl<S: PassStore> PassStore for &mut S {
     }
     fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
         (**self).redeem(id, now, enabled, ctx)
+    }
+    fn resets_at_accept(&self) -> bool {
+        (**self).resets_at_accept()
+    }
+    fn redeem_with_reset(
+        &mut self,
+        id: i64,
+        now: i64,
+        enabled: bool,
+        ctx: &Context,
+        reset: &HostReset<'_>,
+        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        (**self).redeem_with_reset(id, now, enabled, ctx, reset, put)
     }
     fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
         (**self).grace_login(id, now, gap, user, ctx)

@@ -17,6 +17,8 @@ mod open;
 mod operator;
 mod pass_store;
 mod pending;
+mod host_resets;
+pub use host_resets::HostReset;
 mod schema;
 mod wal_dir;
 

@@ -318,7 +318,7 @@ pub fn issue<S: AdminStore>(
             },
             ..defaults.clone()
         };
-        let c = admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?;
+        let mut c = admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?;
         c.check_store(store).map_err(|e| at_row(n, row, e))?;
         checked.push(c);
     }

@@ -129,6 +129,9 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
     println!();
     println!("  valid from   {}", local(issued.starts_at));
     println!("  valid until  {}", local(issued.expires_at));
+    if let Some(hosts) = &issued.hosts {
+        println!("  hosts        {}", hosts.replace(',', ", "));
+    }
     println!(
         "  one-time     {}",
         if issued.one_time {
@@ -143,7 +146,12 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
         issued.user
     );
     println!("It is not case-sensitive; dashes and spaces are ignored.");
-    if issued.reset_password {
+    if issued.reset_on_use {
+        println!(
+            "Next: {} logs in with it and is asked at once to choose a new password. On the host where the pass is used, their old password stops working then.",
+            issued.user
+        );
+    } else if issued.reset_password {
         println!(
             "Next: {} logs in with it and is asked at once to choose a new password. Their old password no longer works.",
             issued.user

@@ -1,19 +1,16 @@
-//! What the fleet store changes for a login, on the in-memory store: host scopes, and a store
-//! without reset passes refusing a reset row instead of taking it for a plain pass.
+//! What the fleet store changes for a login, on the in-memory store: host scopes, and the cost of
+//! a store across a connection for an unknown user.
 
 use super::*;
 
-/// The in-memory store, as a backend that holds no reset passes and sits across a connection (as
-/// the fleet store does); counts how often it is opened.
-struct NoResets<'a>(&'a mut Store, &'a std::cell::Cell<u32>);
+/// The in-memory store, as a backend that sits across a connection (as the fleet store does);
+/// counts how often it is opened.
+struct Networked<'a>(&'a mut Store, &'a std::cell::Cell<u32>);
 
-impl<'a> Backend for NoResets<'a> {
+impl<'a> Backend for Networked<'a> {
     type Store = &'a mut Store;
     fn exists(&self) -> bool {
         true
-    }
-    fn supports_reset(&self) -> bool {
-        false
     }
     fn networked(&self) -> bool {
         true
@@ -25,14 +22,10 @@ impl<'a> Backend for NoResets<'a> {
 }
 
 impl World {
-    fn auth_without_resets(&mut self, now: i64, script: Vec<Call>) -> Outcome {
-        self.auth_networked(now, script, &std::cell::Cell::new(0))
-    }
-
     fn auth_networked(&mut self, now: i64, script: Vec<Call>, opened: &std::cell::Cell<u32>) -> Outcome {
         let mut h = Fake::new(script);
         let mut env = env_at(&self.dir, &mut self.log, now, true);
-        authenticate(&mut h, &self.policy, NoResets(&mut self.store, opened), &mut env)
+        authenticate(&mut h, &self.policy, Networked(&mut self.store, opened), &mut env)
     }
 }
 
@@ -89,28 +82,6 @@ fn a_wrong_answer_to_a_scoped_pass_still_counts_on_another_host() {
     );
     assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
     assert_eq!(w.record(id).failures, 1);
-}
-
-#[test]
-fn a_reset_row_in_a_store_without_resets_is_refused_never_accepted_as_plain() {
-    let mut w = world("");
-    let (id, key) = w.put("alice", Put { reset: true, ..NORMAL });
-    let shadow_before = w.dir.shadow.borrow().get("alice").cloned();
-    let out = w.auth_without_resets(T0 + 1, answer("alice", CODE.as_bytes()));
-    assert_eq!(out, Outcome::Refused("reset"));
-    assert_eq!(w.record(id).used_at, None);
-    assert_eq!(
-        w.dir.shadow.borrow().get("alice").cloned(),
-        shadow_before,
-        "the shadow entry is untouched"
-    );
-    assert_eq!(w.events(), ["issued", "refused"]);
-    // The same row through a store that holds resets is accepted, with its handoff.
-    let derived = hash::derive(&key, CODE).to_string();
-    assert_eq!(
-        w.auth(T0 + 2, accepted("alice", CODE.as_bytes(), Some(derived))),
-        Outcome::Accepted
-    );
 }
 
 #[test]

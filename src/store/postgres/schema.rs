@@ -11,6 +11,7 @@ pub const ROLES_SQL: &str = include_str!("../../../sql/postgresql/roles.sql");
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/postgresql/001_tables.sql"),
     include_str!("../../../sql/postgresql/002_host_functions.sql"),
+    include_str!("../../../sql/postgresql/003_fleet_handoff.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../sql/postgresql/grants.sql");

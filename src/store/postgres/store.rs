@@ -9,22 +9,25 @@
 //! but the lock lets the loser audit the status it actually met, exactly as on SQLite.
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::time::Duration;
 
 use super::conn::{ConnRole, PgConn, PgRow};
 use crate::config::Conninfo;
 use crate::error::{Error, Result};
-use crate::store::{Context, Event, PassRecord, PassStore, Pending, Redeemed, Status, DEAD_AFTER};
-
-/// Reset passes change the local shadow file: the fleet store does not hold them yet.
-const NO_RESET: &str = "a reset pass needs the local store";
+use crate::store::{Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Status, DEAD_AFTER};
 
 mod admin;
+mod host_side;
 mod import;
+
+use host_side::HostSide;
 
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
     conn: RefCell<PgConn>,
+    /// A host's own store for the reset passes it accepts (none for tapctl's admin connection).
+    host: Option<HostSide>,
 }
 
 fn count(r: &PgRow, col: &str) -> Result<u32> {
@@ -66,10 +69,12 @@ impl PassRecord {
 }
 
 impl PgStore {
-    /// Connects as a host (the module's side).
-    pub fn open(conninfo: &Conninfo) -> Result<Self> {
+    /// Connects as a host (the module's side), with the host's own store at `host_store`.
+    pub fn open(conninfo: &Conninfo, host_store: &Path) -> Result<Self> {
+        let host = HostSide::at(host_store)?;
         Ok(PgStore {
             conn: RefCell::new(PgConn::connect(conninfo, ConnRole::Host)?),
+            host: Some(host),
         })
     }
 
@@ -77,7 +82,57 @@ impl PgStore {
     pub fn with_conn(conn: PgConn) -> Self {
         PgStore {
             conn: RefCell::new(conn),
+            host: None,
         }
+    }
+
+    /// The user's newest pass in the fleet, as the database has it.
+    fn latest_fleet(&self, user: &str) -> Result<Option<PassRecord>> {
+        self.one("SELECT * FROM pam_tap.host_latest($1)", &[Some(user)])?
+            .map(|r| PassRecord::from_pg(&r))
+            .transpose()
+    }
+
+    /// Marks a usable pass used, running `then` on the used row before the commit (the row locked
+    /// throughout): an error there rolls the use back.
+    fn redeem_then(
+        &mut self,
+        id: i64,
+        enabled: bool,
+        ctx: &Context,
+        then: impl FnOnce(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        let sid = id.to_string();
+        self.in_tx(|s| {
+            let row = s
+                .one(
+                    "SELECT p.*, pam_tap.host_now() AS db_now FROM pam_tap.host_lock($1::bigint) AS p",
+                    &[Some(&sid)],
+                )?
+                .ok_or_else(|| vanished(id))?;
+            let rec = PassRecord::from_pg(&row)?;
+            let now = row.get_i64("db_now")?;
+            let status = rec.status(now, enabled);
+            if status != Status::Usable {
+                s.write_audit(Event::Refused, Some(&rec.user), Some(id), ctx, Some(status.as_str()))?;
+                return Ok(Redeemed::Refused(status));
+            }
+            let used_at = s
+                .one("SELECT pam_tap.host_mark_used($1::bigint) AS t", &[Some(&sid)])?
+                .map(|r| r.get_opt_i64("t"))
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| Error::Store(format!("the store refused to mark pass {id} used")))?;
+            s.write_audit(Event::Used, Some(&rec.user), Some(id), ctx, None)?;
+            let used = PassRecord {
+                used_at: Some(used_at),
+                use_count: rec.use_count.saturating_add(1),
+                failures: 0,
+                ..rec
+            };
+            then(&used)?;
+            Ok(Redeemed::Ok(Box::new(used)))
+        })
     }
 
     fn one(&self, sql: &str, params: &[Option<&str>]) -> Result<Option<PgRow>> {
@@ -142,44 +197,27 @@ impl PassStore for PgStore {
     }
 
     fn latest_for(&self, user: &str) -> Result<Option<PassRecord>> {
-        self.one("SELECT * FROM pam_tap.host_latest($1)", &[Some(user)])?
-            .map(|r| PassRecord::from_pg(&r))
-            .transpose()
+        self.latest_here(user)
     }
 
     fn redeem(&mut self, id: i64, _now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
-        let sid = id.to_string();
-        self.in_tx(|s| {
-            let row = s
-                .one(
-                    "SELECT p.*, pam_tap.host_now() AS db_now FROM pam_tap.host_lock($1::bigint) AS p",
-                    &[Some(&sid)],
-                )?
-                .ok_or_else(|| vanished(id))?;
-            let rec = PassRecord::from_pg(&row)?;
-            let now = row.get_i64("db_now")?;
-            let status = rec.status(now, enabled);
-            if status != Status::Usable {
-                s.write_audit(Event::Refused, Some(&rec.user), Some(id), ctx, Some(status.as_str()))?;
-                return Ok(Redeemed::Refused(status));
-            }
-            if rec.reset_password {
-                return Err(Error::Store(format!("pass {id}: {NO_RESET}")));
-            }
-            let used_at = s
-                .one("SELECT pam_tap.host_mark_used($1::bigint) AS t", &[Some(&sid)])?
-                .map(|r| r.get_opt_i64("t"))
-                .transpose()?
-                .flatten()
-                .ok_or_else(|| Error::Store(format!("the store refused to mark pass {id} used")))?;
-            s.write_audit(Event::Used, Some(&rec.user), Some(id), ctx, None)?;
-            Ok(Redeemed::Ok(Box::new(PassRecord {
-                used_at: Some(used_at),
-                use_count: rec.use_count.saturating_add(1),
-                failures: 0,
-                ..rec
-            })))
-        })
+        self.redeem_then(id, enabled, ctx, |_| Ok(()))
+    }
+
+    fn resets_at_accept(&self) -> bool {
+        true
+    }
+
+    fn redeem_with_reset(
+        &mut self,
+        id: i64,
+        _now: i64,
+        enabled: bool,
+        ctx: &Context,
+        reset: &HostReset<'_>,
+        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        self.redeem_resetting(id, enabled, ctx, reset, put)
     }
 
     fn grace_login(&mut self, id: i64, _now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
@@ -262,26 +300,26 @@ impl PassStore for PgStore {
         self.write_audit(ev, user, pass_id, ctx, reason)
     }
 
-    // Reset passes are refused before any of these is reached (the core asks the backend).
-    fn pending(&self, _id: i64) -> Result<Option<Pending>> {
-        Ok(None)
+    // The shadow side of the reset passes this host accepted (host_side.rs).
+    fn pending(&self, id: i64) -> Result<Option<Pending>> {
+        self.host_pending(id)
     }
-    fn open_resets(&self, _user: Option<&str>) -> Result<Vec<PassRecord>> {
-        Ok(Vec::new())
+    fn open_resets(&self, user: Option<&str>) -> Result<Vec<PassRecord>> {
+        self.host_open_resets(user)
     }
-    fn begin_settle<T, D>(&mut self, _id: i64, _now: i64, _ctx: &Context, _owner: &str, _decide: D) -> Result<Option<T>>
+    fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
     where
         D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
     {
-        Err(Error::Store(NO_RESET.into()))
+        self.host_begin_settle(id, now, ctx, owner, decide)
     }
-    fn end_settle(&mut self, _id: i64, _now: i64, _ctx: &Context, _revoke: bool, _reason: &str) -> Result<()> {
-        Err(Error::Store(NO_RESET.into()))
+    fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
+        self.host_end_settle(id, now, ctx, revoke, reason)
     }
-    fn clear_pending(&mut self, _ids: &[i64]) -> Result<()> {
-        Err(Error::Store(NO_RESET.into()))
+    fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
+        self.host_clear_pending(ids)
     }
-    fn abandon(&mut self, _ids: &[i64], _now: i64, _ctx: &Context, _reason: &str) -> Result<()> {
-        Err(Error::Store(NO_RESET.into()))
+    fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
+        self.host_abandon(ids, now, ctx, reason)
     }
 }

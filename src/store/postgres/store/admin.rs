@@ -10,7 +10,7 @@ use super::import::AUDIT_COLUMNS;
 use super::PgStore;
 use crate::config::Conninfo;
 use crate::error::{Error, Result};
-use crate::store::admin_store::{AdminStore, RESET_NEEDS_LOCAL};
+use crate::store::admin_store::AdminStore;
 use crate::store::postgres::conn::{ConnRole, PgConn};
 use crate::store::postgres::schema;
 use crate::store::{AuditEntry, Context, Event, NewPass, PassRecord, DEAD_AFTER};
@@ -128,8 +128,10 @@ impl PgStore {
     }
 
     fn insert_new(&mut self, new: &NewPass) -> Result<i64> {
-        if new.reset_password || new.shadow_set.is_some() {
-            return Err(Error::Refused(RESET_NEEDS_LOCAL.into()));
+        // A fleet reset pass is put in place by the host that accepts it: nothing of any host's
+        // shadow entry is ever stored here.
+        if new.shadow_set.is_some() || new.shadow_prev.is_some() {
+            return Err(Error::Store("a fleet pass cannot carry a shadow hash".into()));
         }
         let (uid, key) = (new.uid.to_string(), bytea(&new.derive_key));
         let (created, starts, expires) = (
@@ -168,7 +170,7 @@ impl PgStore {
                     Some(&starts),
                     Some(&expires),
                     Some(flag(new.one_time)),
-                    Some(flag(false)),
+                    Some(flag(new.reset_password)),
                     Some(&new.issued_by),
                     new.reason.as_deref(),
                     new.issuer_role.as_deref(),
@@ -184,10 +186,6 @@ impl PgStore {
 impl AdminStore for PgStore {
     fn version(&mut self) -> Result<i64> {
         schema::version(self.conn.get_mut())
-    }
-
-    fn supports_reset(&self) -> bool {
-        false
     }
 
     fn get(&self, id: i64) -> Result<Option<PassRecord>> {

@@ -1,0 +1,190 @@
+//! The handoff in a fleet: a reset pass changes the shadow entry of the host that accepts it, at
+//! that moment, so that host keeps what it did in its own SQLite store (`host_store`): a row per
+//! accepted reset pass, under the fleet pass's id, with the hash it set and the state before it.
+//! The shadow side (src/reset.rs) runs on those rows exactly as on the local store's reset passes,
+//! with the fleet row's status laid over them: a pass revoked, locked or expired in the fleet is
+//! settled on this host at its next touch (a login attempt with a pass-shaped answer, or
+//! `tapctl purge` run here). The previous password hash never leaves the host.
+
+use std::path::{Path, PathBuf};
+
+use super::PgStore;
+use crate::error::{Error, Result};
+use crate::store::{Context, Event, HostReset, PassRecord, Pending, Redeemed, Store, ISSUE};
+
+/// A host's own store: the path from the config, opened (every trust check) if it exists, created
+/// at the first reset pass accepted here.
+pub(super) struct HostSide {
+    path: PathBuf,
+    store: Option<Store>,
+}
+
+impl HostSide {
+    pub(super) fn at(path: &Path) -> Result<Self> {
+        let store = match path.exists() {
+            true => Some(Store::open(path)?),
+            false => None,
+        };
+        Ok(HostSide {
+            path: path.to_path_buf(),
+            store,
+        })
+    }
+
+    fn created(&mut self) -> Result<&mut Store> {
+        if self.store.is_none() {
+            self.store = Some(Store::create(&self.path)?);
+        }
+        self.store
+            .as_mut()
+            .ok_or_else(|| Error::Store("the host store could not be opened".into()))
+    }
+}
+
+/// The fleet's row as this host sees it: the fleet decides status and window; what the reset did
+/// here (the hashes, the derive key this host may still use) and a local end (the handoff done
+/// here) come from this host's row.
+fn merged(fleet: PassRecord, local: &PassRecord) -> PassRecord {
+    PassRecord {
+        derive_key: local.derive_key.clone(),
+        shadow_set: local.shadow_set.clone(),
+        shadow_prev: local.shadow_prev.clone(),
+        shadow_prev_lastchg: local.shadow_prev_lastchg,
+        revoked_at: fleet.revoked_at.or(local.revoked_at),
+        ..fleet
+    }
+}
+
+/// A row the fleet no longer has (purged there): it ends now, so the reset is undone or the
+/// account locked, never left working.
+fn orphaned(local: &PassRecord, now: i64) -> PassRecord {
+    PassRecord {
+        expires_at: local.expires_at.min(now),
+        ..local.clone()
+    }
+}
+
+impl PgStore {
+    fn local(&self) -> Option<&Store> {
+        self.host.as_ref().and_then(|h| h.store.as_ref())
+    }
+
+    fn local_mut(&mut self) -> Option<&mut Store> {
+        self.host.as_mut().and_then(|h| h.store.as_mut())
+    }
+
+    /// One fleet pass by id, whatever its status (`None`: purged).
+    fn fleet_pass(&self, id: i64) -> Result<Option<PassRecord>> {
+        self.one("SELECT * FROM pam_tap.host_pass($1::bigint)", &[Some(&id.to_string())])?
+            .map(|r| PassRecord::from_pg(&r))
+            .transpose()
+    }
+
+    /// The user's newest fleet pass, with this host's side of it when it accepted it.
+    pub(super) fn latest_here(&self, user: &str) -> Result<Option<PassRecord>> {
+        let Some(fleet) = self.latest_fleet(user)? else {
+            return Ok(None);
+        };
+        Ok(Some(match self.local().map(|s| s.get(fleet.id)).transpose()?.flatten() {
+            Some(local) => merged(fleet, &local),
+            None => fleet,
+        }))
+    }
+
+    /// Marks a usable reset pass used and, inside the same transaction (the row locked), records
+    /// it in this host's store and lets `put` write the shadow entry: committed only once the
+    /// reset is in place. A failure after the host row was written leaves it pending, for the
+    /// caller (src/reset.rs) to undo.
+    pub(super) fn redeem_resetting(
+        &mut self,
+        id: i64,
+        enabled: bool,
+        ctx: &Context,
+        reset: &HostReset<'_>,
+        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+    ) -> Result<Redeemed> {
+        let mut host = self
+            .host
+            .take()
+            .ok_or_else(|| Error::Store("a reset pass on the fleet store needs host_store".into()))?;
+        let owner = crate::reset::owner();
+        let done = self.redeem_then(id, enabled, ctx, |rec| {
+            host.created()?.insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
+            put(rec)
+        });
+        let cleared = match &done {
+            Ok(Redeemed::Ok(_)) => host.created()?.clear_pending(&[id]),
+            _ => Ok(()),
+        };
+        self.host = Some(host);
+        cleared?;
+        Ok(match done? {
+            Redeemed::Ok(rec) => Redeemed::Ok(Box::new(PassRecord {
+                shadow_set: Some(reset.set.to_string()),
+                shadow_prev: Some(reset.prev.to_string()),
+                shadow_prev_lastchg: reset.prev_lastchg,
+                ..*rec
+            })),
+            refused => refused,
+        })
+    }
+
+    pub(super) fn host_pending(&self, id: i64) -> Result<Option<Pending>> {
+        self.local().map_or(Ok(None), |s| s.pending(id))
+    }
+
+    pub(super) fn host_open_resets(&self, user: Option<&str>) -> Result<Vec<PassRecord>> {
+        self.local().map_or(Ok(Vec::new()), |s| s.open_resets(user))
+    }
+
+    /// [`Store::begin_settle`] on this host's row, the fleet's status laid over it. A host row
+    /// still marked `issue` is this host's own change cut short: deciding it needs nothing from
+    /// the fleet (it is undone), so the database being down does not keep it in place.
+    pub(super) fn host_begin_settle<T, D>(
+        &mut self,
+        id: i64,
+        now: i64,
+        ctx: &Context,
+        owner: &str,
+        decide: D,
+    ) -> Result<Option<T>>
+    where
+        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
+    {
+        let fleet = match self.host_pending(id)? {
+            Some(p) if p.what == ISSUE => None,
+            _ => Some(self.fleet_pass(id)?),
+        };
+        let Some(local) = self.local_mut() else {
+            return Ok(None);
+        };
+        local.begin_settle(id, now, ctx, owner, |rec, pending, eff_now| {
+            let seen = match fleet {
+                None => rec.clone(),
+                Some(Some(f)) => merged(f, rec),
+                Some(None) => orphaned(rec, eff_now),
+            };
+            decide(&seen, pending, eff_now)
+        })
+    }
+
+    /// Ends a shadow change on this host's row; the fleet's audit hears of it too (the host's own
+    /// audit row is the record: the database may be down).
+    pub(super) fn host_end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
+        let local = self
+            .local_mut()
+            .ok_or_else(|| Error::Store(format!("pass {id}: no host store to settle")))?;
+        local.end_settle(id, now, ctx, revoke, reason)?;
+        let user = local.get(id)?.map(|r| r.user);
+        let _ = self.write_audit(Event::Reset, user.as_deref(), Some(id), ctx, Some(reason));
+        Ok(())
+    }
+
+    pub(super) fn host_clear_pending(&mut self, ids: &[i64]) -> Result<()> {
+        self.local_mut().map_or(Ok(()), |s| s.clear_pending(ids))
+    }
+
+    pub(super) fn host_abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
+        self.local_mut().map_or(Ok(()), |s| s.abandon(ids, now, ctx, reason))
+    }
+}
