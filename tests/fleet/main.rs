@@ -14,6 +14,8 @@ mod support_sec;
 mod cluster;
 /// The server killed mid-login.
 mod crash;
+/// The password handoff: reset passes accepted on one host, settled there.
+mod handoff;
 /// No descriptor, thread or signal handler left after the hooks.
 mod leaks;
 /// libpq is opened only for a PostgreSQL store.

@@ -13,7 +13,7 @@ const ROUNDS: usize = 20;
 
 /// Starts `PER_HOST` drivers on each host's `only-X` service, all blocked at the prompt, then
 /// answers them all at once. Returns (host letter, run) pairs.
-fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
+pub(crate) fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
     let mut children: Vec<(&'static str, Child)> = HOSTS
         .iter()
         .flat_map(|(x, _, _)| std::iter::repeat_n(*x, PER_HOST))

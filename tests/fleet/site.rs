@@ -2,7 +2,9 @@
 //! (roles host_a, host_b, host_c; host_name host-a, host-b, host-c; host-c through the Unix socket,
 //! the others over TCP with TLS verified), each host with two private
 //! pam.d services read through pam_start_confdir: `full-X`, Debian's stack with pam_unix, and
-//! `only-X`, where pam_tap's own code is the result.
+//! `only-X`, where pam_tap's own code is the result. Each host keeps its own host store (the SQLite
+//! file a reset pass accepted there is recorded in) in the fleet's private directory, and so does
+//! tapctl's config, so that nothing here reads or writes /var/lib/pam_tap.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -126,9 +128,14 @@ impl Fleet {
     /// tapctl's config and each host's, with `extra` after the top-level keys.
     pub fn write_configs(&self, extra: &str) {
         let admin = self.cluster.uri("tapctl_admin", &self.db);
+        let store = self.dir.join("admin-host.db");
         write_0600(
             &self.admin,
-            &format!("enabled = true\ndatabase = \"{admin}\"\n{}{extra}\n", services()),
+            &format!(
+                "enabled = true\ndatabase = \"{admin}\"\n{}host_store = \"{}\"\n{extra}\n",
+                services(),
+                store.display()
+            ),
         );
         self.write_host_configs("", extra);
     }
@@ -145,12 +152,23 @@ impl Fleet {
         }
     }
 
-    /// Host `x`'s config naming `database` (a URI), then `extra`; and its two services.
+    /// Host `x`'s own SQLite store, where the reset passes accepted on it are recorded.
+    pub fn host_store(&self, x: &str) -> PathBuf {
+        self.dir.join(format!("host-{x}.db"))
+    }
+
+    /// Host `x`'s config naming `database` (a URI) and its host store, then `extra`; and its two
+    /// services.
     pub fn write_host_config(&self, x: &str, database: &str, extra: &str) {
         let config = self.host_config(x);
+        let store = self.host_store(x);
         write_0600(
             &config,
-            &format!("enabled = true\ndatabase = \"{database}\"\n{}{extra}\n", services()),
+            &format!(
+                "enabled = true\ndatabase = \"{database}\"\n{}host_store = \"{}\"\n{extra}\n",
+                services(),
+                store.display()
+            ),
         );
         let args = format!("{} log_socket={}", config.display(), self.log.path.display());
         let full = debian_stack(&module_line(&format!("config={args}")));
@@ -162,10 +180,16 @@ impl Fleet {
         std::fs::write(self.pamd.join(format!("only-{x}")), only).unwrap();
     }
 
+    /// tapctl on tapctl's config.
     pub fn tapctl(&self, args: &[&str]) -> Output {
+        self.tapctl_on(&self.admin, args)
+    }
+
+    /// tapctl on `config` (a host's config: what tapctl does on that host).
+    pub fn tapctl_on(&self, config: &Path, args: &[&str]) -> Output {
         Command::new(tapctl())
             .arg("--config")
-            .arg(&self.admin)
+            .arg(config)
             .args(args)
             .env_remove("SUDO_USER")
             .env("TZ", "UTC")
@@ -173,9 +197,24 @@ impl Fleet {
             .expect("tapctl")
     }
 
-    /// Issues a keep-password pass (the only kind a PostgreSQL store takes this round) and returns it.
+    /// Issues a keep-password pass and returns it.
     pub fn issue(&mut self, user: &str, extra: &[&str]) -> String {
-        let mut args = vec!["issue", user, "--json", "--keep-password"];
+        let v = self.issue_json(user, &[&["--keep-password"][..], extra].concat());
+        assert_eq!(v["reset_password"], false, "{v}");
+        v["pass"].as_str().expect("pass").to_string()
+    }
+
+    /// Issues a reset pass (the policy's default) and returns it. The account is reset on the
+    /// host that accepts the pass, not here.
+    pub fn issue_reset(&mut self, user: &str, extra: &[&str]) -> String {
+        let v = self.issue_json(user, extra);
+        assert_eq!(v["reset_password"], true, "{v}");
+        v["pass"].as_str().expect("pass").to_string()
+    }
+
+    /// `tapctl issue USER --json EXTRA...`, which must succeed; the pass is kept for the scan.
+    fn issue_json(&mut self, user: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["issue", user, "--json"];
         args.extend_from_slice(extra);
         let out = self.tapctl(&args);
         assert!(
@@ -184,9 +223,9 @@ impl Fleet {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("issue --json");
-        let pass = v["pass"].as_str().expect("pass").to_string();
+        let pass = v["pass"].as_str().expect("pass");
         self.passes.push(pass.replace(['-', ' '], "").to_uppercase());
-        pass
+        v
     }
 
     pub fn show(&self, user: &str) -> serde_json::Value {
@@ -238,16 +277,33 @@ impl Fleet {
         ))
     }
 
-    /// Fails when a syslog line or an audit row holds a piece of a pass issued here.
+    /// Fails when a syslog line or an audit row (the fleet's, or a host store's) holds a piece of a
+    /// pass issued here.
     pub fn check_no_secrets(&self) {
         let lines = self.log.settled_lines();
-        let rows: Vec<String> = self
+        let mut rows: Vec<String> = self
             .sql("SELECT concat_ws(' ', event, user_name, operator, service, rhost, reason, host) FROM pam_tap.audit")
             .lines()
             .map(String::from)
             .collect();
+        rows.extend(self.host_audit_rows());
         let leaks = leaked(&self.passes, lines.iter().chain(rows.iter()));
         assert!(leaks.is_empty(), "a pass leaked into syslog or audit: {leaks:?}");
+    }
+
+    /// The audit rows of the host stores there are, one line each.
+    fn host_audit_rows(&self) -> Vec<String> {
+        let stores = HOSTS.iter().map(|(x, _, _)| self.host_store(x)).filter(|p| p.exists());
+        stores
+            .flat_map(|p| {
+                let c = rusqlite::Connection::open_with_flags(&p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let q = "SELECT concat_ws(' ', event, user, operator, service, rhost, reason) FROM audit";
+                let mut st = c.prepare(q).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+                rows.map(Result::unwrap).collect::<Vec<_>>()
+            })
+            .collect()
     }
 }
 
