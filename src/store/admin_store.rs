@@ -5,7 +5,7 @@
 
 use super::postgres::PgStore;
 use super::{AnyStore, AuditEntry, Context, NewPass, PassRecord, PassStore, Store};
-use crate::config::Database;
+use crate::config::{Database, Policy};
 use crate::error::Result;
 
 pub trait AdminStore: PassStore {
@@ -82,18 +82,19 @@ impl AdminStore for Store {
 impl AnyStore {
     /// The store the policy's `database` names, as tapctl opens it: the SQLite file with every
     /// trust check, or the PostgreSQL store as a `pam_tap_admin` member; schema version checked.
-    pub fn open_admin(db: &Database) -> Result<Self> {
-        Ok(match db {
+    /// Its audit rows name the policy's `host_name` (the fleet store records it).
+    pub fn open_admin(policy: &Policy) -> Result<Self> {
+        Ok(match &policy.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c)?.on_host(&policy.host_name)),
         })
     }
 
     /// `tapctl init`: creates or migrates the store's schema (and, for SQLite, the file).
-    pub fn create_admin(db: &Database) -> Result<Self> {
-        Ok(match db {
+    pub fn create_admin(policy: &Policy) -> Result<Self> {
+        Ok(match &policy.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::create(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c)?.on_host(&policy.host_name)),
         })
     }
 }

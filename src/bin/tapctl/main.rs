@@ -59,7 +59,7 @@ fn init(cli: &Cli) -> Result<()> {
         );
     }
     let policy = load(cli)?;
-    let mut store = AnyStore::create_admin(&policy.database)?;
+    let mut store = AnyStore::create_admin(&policy)?;
     println!("database {} ready (schema {})", policy.database, store.version()?);
     Ok(())
 }
@@ -104,13 +104,13 @@ fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
             cli,
             &policy,
             &op,
-            &mut AnyStore::open_admin(&policy.database)?,
+            &mut AnyStore::open_admin(&policy)?,
             &csv,
             &req,
             a.json,
         );
     }
-    let mut store = AnyStore::open_admin(&policy.database)?;
+    let mut store = AnyStore::open_admin(&policy)?;
     let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
     if !policy.enabled {
         eprintln!(
@@ -241,7 +241,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::List { all, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let views = admin::list(&AnyStore::open_admin(&policy.database)?, &policy, *all, now())?;
+            let views = admin::list(&AnyStore::open_admin(&policy)?, &policy, *all, now())?;
             if *j {
                 json(&views)
             } else {
@@ -252,7 +252,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Show { user, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy)?;
             reset::settle_cli(&mut store, &System, &policy, user, now(), &op.context())?;
             let v = admin::show(&store, &policy, user, now())?;
             if *j {
@@ -265,7 +265,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Revoke { user, reason, json: j } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy)?;
             let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
             if *j {
                 return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
@@ -289,7 +289,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Unlock { user } => {
             let policy = load(cli)?;
             let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy.database)?;
+            let mut store = AnyStore::open_admin(&policy)?;
             let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
@@ -302,7 +302,7 @@ fn run(cli: &Cli) -> Result<()> {
             if let Some(n) = fleet_host::settle_here(&policy, &op)? {
                 println!("settled {n} reset pass(es) accepted on this host");
             }
-            let mut store = match AnyStore::open_admin(&policy.database) {
+            let mut store = match AnyStore::open_admin(&policy) {
                 Err(e) if fleet_host::is_host_role(&e) => {
                     println!(
                         "the fleet's passes are purged by tapctl on the admin host (this config's role is a host's)"
@@ -320,7 +320,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Log { user, json: j } => {
             let policy = load(cli)?;
             operator(&policy)?;
-            let entries = AnyStore::open_admin(&policy.database)?.log(user.as_deref())?;
+            let entries = AnyStore::open_admin(&policy)?.log(user.as_deref())?;
             if *j {
                 json(&entries)
             } else {

@@ -28,6 +28,8 @@ pub struct PgStore {
     conn: RefCell<PgConn>,
     /// A host's own store for the reset passes it accepts (none for tapctl's admin connection).
     host: Option<HostSide>,
+    /// The host name tapctl's own audit rows carry (the config's `host_name`).
+    admin_host: Option<String>,
 }
 
 fn count(r: &PgRow, col: &str) -> Result<u32> {
@@ -75,6 +77,7 @@ impl PgStore {
         Ok(PgStore {
             conn: RefCell::new(PgConn::connect(conninfo, ConnRole::Host)?),
             host: Some(host),
+            admin_host: None,
         })
     }
 
@@ -83,6 +86,15 @@ impl PgStore {
         PgStore {
             conn: RefCell::new(conn),
             host: None,
+            admin_host: None,
+        }
+    }
+
+    /// tapctl's audit rows name `host` (where the operator ran it).
+    pub fn on_host(self, host: &str) -> Self {
+        PgStore {
+            admin_host: Some(host.to_string()),
+            ..self
         }
     }
 

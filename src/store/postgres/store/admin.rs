@@ -110,7 +110,7 @@ impl PgStore {
                 ctx.service.as_deref(),
                 ctx.rhost.as_deref(),
                 reason,
-                ctx.host.as_deref(),
+                ctx.host.as_deref().or(self.admin_host.as_deref()),
             ],
         )?;
         Ok(())
