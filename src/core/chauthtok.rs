@@ -72,6 +72,13 @@ pub fn chauthtok<H: Handle, B: Backend>(
         Ok(_) => return ChangeOutcome::NothingToAdd,
         Err(e) => return ChangeOutcome::Failed(log_refusal(&e, env)),
     };
+    // Only an account whose change is forced can be inside a grace window (`in_grace`): every
+    // other `passwd` leaves before the store is opened (a fleet store down must not break it).
+    match env.dir.shadow(&acct.name) {
+        Ok(Some(sp)) if sp.lastchg == Some(0) => {}
+        Ok(_) => return ChangeOutcome::NothingToAdd,
+        Err(e) => return ChangeOutcome::Failed(log_refusal(&e, env)),
+    }
     grace_prompt(h, policy, backend, env, &acct.name, &service)
         .unwrap_or_else(|e| ChangeOutcome::Failed(log_refusal(&e, env)))
 }
