@@ -66,6 +66,10 @@ pub enum Command {
     /// End the rest of USER's pass after too many wrong answers (roles as for revoke)
     Unlock { user: String },
     /// Delete passes that can no longer be used; the audit log is kept
+    ///
+    /// Reset passes that ended are settled first (the previous password back, or the account
+    /// locked). With a PostgreSQL store, run on a host it settles the reset passes accepted there
+    /// (a host's role is enough for that part); the fleet's passes are purged by the admin role.
     Purge {
         /// Only passes that ended at least this long ago (10m, 1h, 7d)
         #[arg(long, value_name = "DURATION", default_value = "1d")]
