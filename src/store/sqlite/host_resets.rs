@@ -31,6 +31,11 @@ impl Store {
         owner: &str,
     ) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A row this host settled earlier (its derive key wiped) gives way to the new acceptance.
+        tx.execute(
+            "DELETE FROM passes WHERE id = ?1 AND length(derive_key) = 0 AND pending IS NULL",
+            params![rec.id],
+        )?;
         tx.execute(
             "INSERT INTO passes (id, user, uid, hash, derive_key, created_at, starts_at, expires_at,
                 one_time, reset_password, used_at, use_count, issued_by, reason, shadow_set, shadow_prev,

@@ -110,22 +110,37 @@ impl PgStore {
             .take()
             .ok_or_else(|| Error::Store("a reset pass on the fleet store needs host_store".into()))?;
         let owner = crate::reset::owner();
+        // Set when a login of the same pass here put its reset in place while this one waited
+        // for the row lock: this use joins it.
+        let mut in_place = None;
         let done = self.redeem_then(id, enabled, ctx, |rec| {
-            host.created()?
-                .insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
+            let local = host.created()?;
+            if let Some(row) = local.get(id)?.filter(|r| !r.derive_key.is_empty()) {
+                in_place = Some(row);
+                return Ok(());
+            }
+            local.insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
             put(rec)
         });
-        let cleared = match &done {
-            Ok(Redeemed::Ok(_)) => host.created()?.clear_pending(&[id]),
+        let cleared = match (&done, &in_place) {
+            (Ok(Redeemed::Ok(_)), None) => host.created()?.clear_pending(&[id]),
             _ => Ok(()),
         };
         self.host = Some(host);
         cleared?;
+        let (set, prev, prev_lastchg) = match &in_place {
+            Some(row) => (row.shadow_set.clone(), row.shadow_prev.clone(), row.shadow_prev_lastchg),
+            None => (
+                Some(reset.set.to_string()),
+                Some(reset.prev.to_string()),
+                reset.prev_lastchg,
+            ),
+        };
         Ok(match done? {
             Redeemed::Ok(rec) => Redeemed::Ok(Box::new(PassRecord {
-                shadow_set: Some(reset.set.to_string()),
-                shadow_prev: Some(reset.prev.to_string()),
-                shadow_prev_lastchg: reset.prev_lastchg,
+                shadow_set: set,
+                shadow_prev: prev,
+                shadow_prev_lastchg: prev_lastchg,
                 ..*rec
             })),
             refused => refused,
