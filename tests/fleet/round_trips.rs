@@ -3,9 +3,13 @@
 //! the user exists, holds no pass, or holds one that is usable, expired, locked, scoped to another
 //! host or resting. Counted from the server's own statement log (`log_statement = 'all'`, each line
 //! marked with its session and application) on a cluster of this test's own, per module session.
+//! The padding that makes them equal stops at its first error: a server gone costs no more waiting.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use pam_tap::config::Conninfo;
+use pam_tap::store::postgres::{ConnRole, PgConn};
 
 use crate::common::User;
 use crate::site::{Cluster, Fleet};
@@ -148,4 +152,27 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
     // A success may make more, never fewer: the count covers every refusal above.
     assert!(accepted.len() >= first, "accepted={} refusals={first}", accepted.len());
     f.check_no_secrets();
+}
+
+#[test]
+fn padding_ends_at_the_first_error_and_never_starts_on_a_broken_connection() {
+    require_root!();
+    let f = Fleet::new("");
+    let uri = Conninfo::new(&f.cluster.uri("host_a", &f.db)).unwrap();
+    let mut conn = PgConn::connect(&uri, ConnRole::Host).expect("host_a connects");
+    conn.pad_on_drop(7);
+    let pid = conn.query("SELECT pg_backend_pid() AS pid", &[]).unwrap()[0]
+        .get_i64("pid")
+        .unwrap();
+    // The server ends the session (as a restart or an operator would); libpq learns of it only at
+    // the next statement.
+    assert_eq!(f.sql(&format!("SELECT pg_terminate_backend({pid}, 5000)")), "t");
+    conn.pad();
+    assert_eq!(conn.statements_sent(), 2, "padding went on past its first error");
+    conn.pad();
+    assert_eq!(
+        conn.statements_sent(),
+        2,
+        "padding tried a connection libpq knows is broken"
+    );
 }

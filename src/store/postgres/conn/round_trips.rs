@@ -16,9 +16,15 @@ impl PgConn {
         self.pad_to = n;
     }
 
-    /// Tops the session up to its count. A connection already broken, or a padding statement that
-    /// fails, ends it: a dead or failing server costs no more waiting than it already did.
-    pub(super) fn pad(&mut self) {
+    /// The statements sent so far, padding included.
+    pub fn statements_sent(&self) -> u32 {
+        self.sent
+    }
+
+    /// Tops the session up to its count now (dropping the connection does it too). A connection
+    /// libpq already knows is broken, or a padding statement that fails, ends it: a dead or failing
+    /// server costs no more waiting than it already did.
+    pub fn pad(&mut self) {
         // SAFETY: a live connection object (freed only after this, in drop).
         if unsafe { (self.api.PQstatus)(self.raw) } != libpq::CONNECTION_OK {
             return;
