@@ -26,6 +26,8 @@ mod migrate;
 mod outage;
 /// One-time across hosts: 3 hosts x 20 logins racing one pass, 20 rounds.
 mod race;
+/// A login that logs no one in: as many round trips whatever the user holds.
+mod round_trips;
 /// A fleet: tapctl's config and three hosts' configs and services on one database.
 mod site;
 /// The pam_stack scenarios against PostgreSQL.

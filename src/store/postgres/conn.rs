@@ -32,7 +32,13 @@ impl ConnRole {
 pub struct PgConn {
     api: &'static Api,
     raw: PgConnPtr,
+    /// Statements sent so far, each one round trip, and how many the session makes before it is
+    /// closed ([`round_trips`]).
+    sent: u32,
+    pad_to: u32,
 }
+
+mod round_trips;
 
 fn unsafe_conn(msg: String) -> Error {
     Error::UnsafeConnection(msg)
@@ -114,7 +120,12 @@ impl PgConn {
         if raw.is_null() {
             return Err(Error::Store("libpq could not allocate a connection".into()));
         }
-        let conn = PgConn { api, raw };
+        let conn = PgConn {
+            api,
+            raw,
+            sent: 0,
+            pad_to: 0,
+        };
         // SAFETY: a live connection; the processor is a plain function that touches nothing.
         unsafe { (api.PQsetNoticeProcessor)(raw, Some(libpq::ignore_notice), std::ptr::null_mut()) };
         // SAFETY: a connection object, live until drop.
@@ -203,6 +214,7 @@ impl PgConn {
             .map(|p| p.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
             .collect();
         let n = c_int::try_from(ptrs.len()).map_err(|_| Error::Store("too many parameters".into()))?;
+        self.sent = self.sent.saturating_add(1);
         // SAFETY: valid C strings (or NULL for SQL NULL), all text format; libpq copies them.
         let res = unsafe {
             (self.api.PQexecParams)(
@@ -235,6 +247,7 @@ impl PgConn {
     /// Runs several statements without parameters (the simple protocol): the schema's files.
     pub fn batch(&mut self, sql: &str) -> Result<()> {
         let sql = cstring(sql, "a statement")?;
+        self.sent = self.sent.saturating_add(1);
         // SAFETY: a live connection and a valid C string.
         let res = unsafe { (self.api.PQexec)(self.raw, sql.as_ptr()) };
         self.result(res).map(drop)
@@ -255,6 +268,7 @@ impl PgConn {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
+        self.pad();
         // SAFETY: the connection was returned by PQconnectdbParams and is finished once.
         unsafe { (self.api.PQfinish)(self.raw) }
     }

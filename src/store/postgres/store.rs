@@ -23,6 +23,14 @@ mod import;
 
 use host_side::HostSide;
 
+/// The statements a host's session makes at least (its connection is padded to it when closed,
+/// src/store/postgres/conn/round_trips.rs): the longest way a login is refused, a wrong answer to a
+/// usable pass that rests or locks it — `host_now`, `host_latest`, then `record_failure`'s BEGIN,
+/// `host_count_failure`, `host_audit` (failed), `host_audit` (resting or locked), COMMIT. A pass
+/// accepted makes as many (BEGIN, `host_lock`, `host_mark_used`, `host_audit`, COMMIT). Only
+/// settling a reset pass this host accepted earlier makes more (docs/design.md, "The fleet store").
+const HOST_SESSION_STATEMENTS: u32 = 7;
+
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
     conn: RefCell<PgConn>,
@@ -74,8 +82,11 @@ impl PgStore {
     /// Connects as a host (the module's side), with the host's own store at `host_store`.
     pub fn open(conninfo: &Conninfo, host_store: &Path) -> Result<Self> {
         let host = HostSide::at(host_store)?;
+        let mut conn = PgConn::connect(conninfo, ConnRole::Host)?;
+        // Whatever the user holds, a session that logs no one in sends the same count.
+        conn.pad_on_drop(HOST_SESSION_STATEMENTS);
         Ok(PgStore {
-            conn: RefCell::new(PgConn::connect(conninfo, ConnRole::Host)?),
+            conn: RefCell::new(conn),
             host: Some(host),
             admin_host: None,
         })
