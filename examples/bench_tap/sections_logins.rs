@@ -44,7 +44,7 @@ pub fn section_b2(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
         pass: None,
     });
     out.notes.push(format!(
-            "B2 vs B2t: the difference is the durable commit of the consume (SQLite WAL, synchronous=FULL: the WAL and its directory synced; a 4 KiB write+fsync on this disk: median {fsync:.1} ms)"
+            "B2 vs B2t: the difference is the durable commit of the consume (SQLite WAL, synchronous=FULL: the WAL synced, its directory only when the WAL is new; a 4 KiB write+fsync on this disk: median {fsync:.1} ms)"
         ));
     out.progress("B2 done");
     Ok(())
