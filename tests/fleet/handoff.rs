@@ -259,20 +259,7 @@ fn a_reset_pass_scoped_to_host_b_is_refused_on_host_a_which_leaves_the_account_a
     let before = shadow(&u);
     let pass = f.issue_reset(&u.name, &["--host", "host-b"]);
     let id = f.newest_id(&u.name);
-    f.log.clear();
-    let on_a = f.auth("only-a", &u.name, &pass);
-    assert_eq!(on_a.auth(), "PAM_AUTH_ERR", "{on_a:?}");
-    let lines = f.log.settled_lines();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("reason=host") && l.contains(&format!("pass={id}"))),
-        "{lines:#?}"
-    );
-    let refused = f.sql(&format!(
-        "SELECT event, host FROM pam_tap.audit WHERE pass_id = {id} AND event <> 'issued' ORDER BY id"
-    ));
-    assert_eq!(refused, "refused|host-a");
+    f.assert_refused_for_host("a", &u.name, &pass, id);
     assert_eq!(shadow(&u), before, "a refused pass reset the account");
     assert!(host_row(&f, "a", id).is_none());
     assert_eq!(login(&f, "a", &u.name, OWN), ok());

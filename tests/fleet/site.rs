@@ -277,6 +277,25 @@ impl Fleet {
         ))
     }
 
+    /// `authenticate` with `pass` on `only-X` is refused for the pass's host scope: the syslog line
+    /// says `reason=host`, and the pass's audit after its issue is one `refused` row naming host X.
+    pub fn assert_refused_for_host(&self, x: &str, user: &str, pass: &str, id: i64) {
+        self.log.clear();
+        let run = self.auth(&format!("only-{x}"), user, pass);
+        assert_eq!(run.auth(), "PAM_AUTH_ERR", "{run:?}");
+        let lines = self.log.settled_lines();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("reason=host") && l.contains(&format!("pass={id}"))),
+            "{lines:#?}"
+        );
+        let refused = self.sql(&format!(
+            "SELECT event, host FROM pam_tap.audit WHERE pass_id = {id} AND event <> 'issued' ORDER BY id"
+        ));
+        assert_eq!(refused, format!("refused|host-{x}"));
+    }
+
     /// Fails when a syslog line or an audit row (the fleet's, or a host store's) holds a piece of a
     /// pass issued here.
     pub fn check_no_secrets(&self) {

@@ -199,20 +199,7 @@ fn a_pass_scoped_to_host_a_logs_in_there_and_is_refused_on_host_b() {
         f.sql(&format!("SELECT hosts FROM pam_tap.passes WHERE id = {id}")),
         "host-a"
     );
-    f.log.clear();
-    let on_b = f.auth("only-b", &u.name, &pass);
-    assert_eq!(on_b.auth(), "PAM_AUTH_ERR", "{on_b:?}");
-    let lines = f.log.settled_lines();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("reason=host") && l.contains(&format!("pass={id}"))),
-        "{lines:#?}"
-    );
-    let refused = f.sql(&format!(
-        "SELECT event, host FROM pam_tap.audit WHERE pass_id = {id} AND event <> 'issued' ORDER BY id"
-    ));
-    assert_eq!(refused, "refused|host-b");
+    f.assert_refused_for_host("b", &u.name, &pass, id);
     assert_eq!(f.auth("only-a", &u.name, &pass).auth(), "PAM_SUCCESS");
     // Refused on host-b is not a failure: the pass is not counted towards its lockout.
     assert_eq!(f.show(&u.name)["failures"], 0);
