@@ -42,11 +42,10 @@ impl HostSide {
 }
 
 /// The fleet's row as this host sees it: the fleet decides status and window; what the reset did
-/// here (the hashes, the derive key this host may still use) and a local end (the handoff done
-/// here) come from this host's row.
+/// here (the hashes) and a local end (the change made here ends the pass here) come from this
+/// host's row. The derive key stays the pass's: the host row's is wiped only to mark it settled.
 fn merged(fleet: PassRecord, local: &PassRecord) -> PassRecord {
     PassRecord {
-        derive_key: local.derive_key.clone(),
         shadow_set: local.shadow_set.clone(),
         shadow_prev: local.shadow_prev.clone(),
         shadow_prev_lastchg: local.shadow_prev_lastchg,
