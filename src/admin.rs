@@ -167,13 +167,12 @@ impl CheckedIssue {
 
     /// Fits the pass to the store, before minting: the fleet store resets on the host where the
     /// pass is used, so whether this host has a shadow entry for the account says nothing.
-    pub fn check_store<S: AdminStore>(&mut self, store: &S) -> Result<()> {
+    pub fn fit_to_store<S: AdminStore>(&mut self, store: &S) {
         if store.resets_at_accept() && self.want_reset {
             self.reset = true;
             self.reset_on_use = true;
             self.note = None;
         }
-        Ok(())
     }
 }
 
@@ -360,7 +359,7 @@ pub fn issue<S: AdminStore>(
     let ctx = op.context();
     reset::settle_cli(store, dir, policy, &req.user, now, &ctx)?;
     let mut c = check_issue(policy, dir, op, req)?;
-    c.check_store(store)?;
+    c.fit_to_store(store);
     let m = mint(&c, policy)?;
     let _shield = reset::Shield::hold();
     let rows = store.insert_pending(&[c.user()], now, &ctx, &reset::owner(), |_, latest, eff_now| {

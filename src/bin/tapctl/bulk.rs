@@ -319,7 +319,7 @@ pub fn issue<S: AdminStore>(
             ..defaults.clone()
         };
         let mut c = admin::check_issue(policy, dir, op, &req).map_err(|e| at_row(n, row, e))?;
-        c.check_store(store).map_err(|e| at_row(n, row, e))?;
+        c.fit_to_store(store);
         checked.push(c);
     }
     let progress = Progress::on_terminal(checked.len());
