@@ -22,6 +22,8 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 const MIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The longest `handoff.grace`: a pass used longer ago than this can no longer answer a prompt.
+pub const MAX_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_LENGTH: usize = 8;
 pub const MAX_LENGTH: usize = 48;
 
@@ -222,7 +224,7 @@ impl Policy {
             None => Duration::from_secs(15 * 60),
             Some(s) => parse_duration(&s).map_err(|e| bad("handoff.grace", e))?,
         };
-        if grace > Duration::from_secs(24 * 3600) {
+        if grace > MAX_GRACE {
             return Err(bad("handoff.grace", "must be at most 24h (0s turns it off)"));
         }
         Ok(Self {

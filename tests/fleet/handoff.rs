@@ -252,6 +252,43 @@ fn a_reset_pass_that_ended_before_the_change_locks_the_account_at_the_next_touch
 }
 
 #[test]
+fn the_fleet_purge_keeps_a_reset_pass_for_its_hosts_and_wipes_its_derive_key() {
+    require_root!();
+    let mut f = Fleet::new("");
+    let u = User::with_password(OWN);
+    let before = shadow(&u);
+    let pass = f.issue_reset(&u.name, &[]);
+    let id = f.newest_id(&u.name);
+    accept_only(&f, "a", &u, &pass);
+    let out = f.tapctl(&["revoke", &u.name]);
+    assert!(out.status.success(), "revoke: {}", String::from_utf8_lossy(&out.stderr));
+    // Revoked two days ago, as the database sees it; a plain pass that ended as long ago goes.
+    let v = User::with_password(OWN);
+    f.issue(&v.name, &[]);
+    let plain = f.newest_id(&v.name);
+    f.sql(&format!(
+        "UPDATE pam_tap.passes SET revoked_at = extract(epoch FROM now())::bigint - 172800
+         WHERE id IN ({id}, {plain})"
+    ));
+    let out = f.tapctl(&["purge"]);
+    assert!(out.status.success(), "purge: {}", String::from_utf8_lossy(&out.stderr));
+    let left = f.sql(&format!(
+        "SELECT id, length(derive_key) FROM pam_tap.passes WHERE id IN ({id}, {plain})"
+    ));
+    assert_eq!(
+        left,
+        format!("{id}|0"),
+        "the reset pass's row stays, keyless; the plain one goes"
+    );
+    // The row still tells host-a to put the previous password back.
+    let out = f.tapctl_on(&f.host_config("a"), &["purge"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(shadow(&u), before);
+    assert_eq!(login(&f, "a", &u.name, OWN), ok());
+    f.check_no_secrets();
+}
+
+#[test]
 fn a_reset_pass_scoped_to_host_b_is_refused_on_host_a_which_leaves_the_account_alone() {
     require_root!();
     let mut f = Fleet::new("");

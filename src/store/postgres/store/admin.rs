@@ -9,6 +9,7 @@
 use super::import::AUDIT_COLUMNS;
 use super::PgStore;
 use crate::config::Conninfo;
+use crate::config::MAX_GRACE;
 use crate::error::{Error, Result};
 use crate::store::admin_store::AdminStore;
 use crate::store::postgres::conn::{ConnRole, PgConn};
@@ -57,6 +58,25 @@ pub(super) fn opt(v: Option<i64>) -> Option<String> {
 }
 
 impl PgStore {
+    /// Runs `head` (a DELETE or UPDATE of pam_tap.passes ending in its WHERE's first condition and
+    /// AND) on the passes that ended before `before`; returns their ids and users.
+    fn ended_rows(&mut self, head: &str, before: i64) -> Result<Vec<(i64, String)>> {
+        self.conn
+            .get_mut()
+            .query(
+                &format!(
+                    "{head} ((revoked_at IS NOT NULL AND revoked_at < $1::bigint)
+                      OR (expires_at < $1::bigint)
+                      OR (one_time AND used_at IS NOT NULL AND used_at < $1::bigint))
+                     RETURNING id, user_name"
+                ),
+                &[Some(&before.to_string())],
+            )?
+            .iter()
+            .map(|r| Ok((r.get_i64("id")?, r.get_str("user_name")?)))
+            .collect()
+    }
+
     /// Part of the refusal of a host's role by [`PgStore::open_admin`] (tapctl purge on a host
     /// tells it apart).
     pub const HOST_ROLE_ONLY: &'static str = "a host's role may only call the host_* functions";
@@ -320,23 +340,22 @@ impl AdminStore for PgStore {
             // "Older than" counted back from the database's clock, as every validity window is.
             let db_now = s.db_now()?;
             let before = db_now.saturating_sub(now.saturating_sub(before));
-            let gone: Vec<(i64, String)> = s
-                .conn
-                .get_mut()
-                .query(
-                    "DELETE FROM pam_tap.passes WHERE
-                        ((revoked_at IS NOT NULL AND revoked_at < $1::bigint)
-                      OR (expires_at < $1::bigint)
-                      OR (one_time AND used_at IS NOT NULL AND used_at < $1::bigint))
-                      AND NOT (reset_password AND length(derive_key) > 0)
-                     RETURNING id, user_name",
-                    &[Some(&before.to_string())],
-                )?
-                .iter()
-                .map(|r| Ok((r.get_i64("id")?, r.get_str("user_name")?)))
-                .collect::<Result<_>>()?;
+            let gone = s.ended_rows("DELETE FROM pam_tap.passes WHERE NOT reset_password AND", before)?;
             for (id, user) in &gone {
                 s.admin_audit(db_now, Event::Purged, Some(user), Some(*id), ctx, None)?;
+            }
+            // A reset pass stays: its row tells each host that reset for it how to settle
+            // (revoked: the previous password back; ended: the account locked), whenever that host
+            // is next touched. Its derive key goes once no grace prompt can need it: nobody can
+            // derive its secret from the database any more.
+            let keyless_before = before.min(db_now.saturating_sub(MAX_GRACE.as_secs() as i64));
+            let wiped = s.ended_rows(
+                "UPDATE pam_tap.passes SET derive_key = ''::bytea WHERE reset_password AND length(derive_key) > 0 AND",
+                keyless_before,
+            )?;
+            let why = "derive key wiped; the row stays for the hosts that reset for it";
+            for (id, user) in &wiped {
+                s.admin_audit(db_now, Event::Purged, Some(user), Some(*id), ctx, Some(why))?;
             }
             s.raise_clock(db_now)?;
             Ok(gone)
