@@ -53,15 +53,6 @@ pub fn may_act_on(policy: &Policy, op: &Operator, target: &Account) -> Result<()
     crate::gate::may_act_on(policy, op, target, &users::System, &crate::sudo::grants_root)
 }
 
-/// Operations only root and privileged issuers may run (purge).
-pub fn require_privileged(op: &Operator, what: &str) -> Result<()> {
-    if op.role >= Role::PrivilegedIssuer {
-        Ok(())
-    } else {
-        Err(Error::Refused(format!("{what} needs root or a privileged issuer")))
-    }
-}
-
 /// When a pass starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -127,8 +118,10 @@ fn ser_secret<S: serde::Serializer>(v: &Zeroizing<String>, s: S) -> std::result:
 pub use crate::timefmt::rfc3339;
 pub(crate) use crate::timefmt::ser_time;
 
+mod admission;
 mod scope;
 mod view;
+pub use admission::{admit, least_role, rule_for, Admission, CommandRule, Request};
 pub use scope::host_scope;
 pub use view::{list, show, View};
 

@@ -33,8 +33,8 @@ pub const HANDOFF_MIN: Duration = Duration::from_secs(600);
 /// The hash a dead reset leaves: locked, and `usermod -U` refuses to turn it into no password.
 pub const LOCKED: &str = "!";
 
-/// Blocks SIGINT, SIGTERM and SIGHUP while alive, so tapctl finishes a shadow change and the
-/// commit that records it; a signal that arrives meanwhile is delivered when the guard drops.
+/// Blocks SIGINT, SIGTERM, SIGHUP and SIGPIPE while alive, so tapctl finishes a shadow change and
+/// the commit that records it; a signal that arrives meanwhile is delivered when the guard drops.
 /// For tapctl only: a PAM module must not touch its host's signal mask.
 pub struct Shield {
     old: libc::sigset_t,
@@ -47,7 +47,7 @@ impl Shield {
             let mut set: libc::sigset_t = std::mem::zeroed();
             let mut old: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
                 libc::sigaddset(&mut set, s);
             }
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);

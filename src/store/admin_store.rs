@@ -5,6 +5,7 @@
 
 use super::postgres::PgStore;
 use super::{AnyStore, AuditEntry, Context, NewPass, PassRecord, PassStore, Store};
+use crate::admin::Admission;
 use crate::config::{Database, Policy};
 use crate::error::Result;
 
@@ -83,18 +84,19 @@ impl AnyStore {
     /// The store the policy's `database` names, as tapctl opens it: the SQLite file with every
     /// trust check, or the PostgreSQL store as a `pam_tap_admin` member; schema version checked.
     /// Its audit rows name the policy's `host_name` (the fleet store records it).
-    pub fn open_admin(policy: &Policy) -> Result<Self> {
+    /// Only a command the command table admitted reaches it ([`Admission`]).
+    pub fn open_admin(policy: &Policy, admitted: &Admission) -> Result<Self> {
         Ok(match &policy.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c)?.on_host(&policy.host_name)),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c, admitted)?.on_host(&policy.host_name)),
         })
     }
 
     /// `tapctl init`: creates or migrates the store's schema (and, for SQLite, the file).
-    pub fn create_admin(policy: &Policy) -> Result<Self> {
+    pub fn create_admin(policy: &Policy, admitted: &Admission) -> Result<Self> {
         Ok(match &policy.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::create(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c)?.on_host(&policy.host_name)),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c, admitted)?.on_host(&policy.host_name)),
         })
     }
 }

@@ -135,6 +135,18 @@ impl Site {
     /// other than 0 is an operator's, who may not name a config: the site is then bind-mounted
     /// over /etc/security in a private mount namespace, and tapctl reads it from the default path.
     pub fn tapctl_cmd(&self, args: &[&str], env: &[(&str, &str)], loginuid: Option<u32>) -> Command {
+        self.tapctl_cmd_via(&[], args, env, loginuid)
+    }
+
+    /// [`Site::tapctl_cmd`] with tapctl started by `via` (a tracer and its arguments, ending where
+    /// the program to run goes).
+    pub fn tapctl_cmd_via(
+        &self,
+        via: &[&std::ffi::OsStr],
+        args: &[&str],
+        env: &[(&str, &str)],
+        loginuid: Option<u32>,
+    ) -> Command {
         let sudo = env
             .iter()
             .any(|(k, v)| *k == "SUDO_USER" && !v.is_empty() && *v != "root");
@@ -150,10 +162,14 @@ impl Site {
             c.args(["--mount", "--propagation", "private", "sh"]);
         }
         c.arg("-c").arg(script);
-        if operator {
-            c.arg(self.dir.path()).arg(tapctl());
+        c.arg(if operator {
+            self.dir.path().as_os_str()
         } else {
-            c.arg("").arg(tapctl()).arg("--config").arg(&self.config);
+            "".as_ref()
+        });
+        c.args(via).arg(tapctl());
+        if !operator {
+            c.arg("--config").arg(&self.config);
         }
         c.args(args)
             .env_remove("SUDO_USER")

@@ -177,7 +177,7 @@ fn roles_decide_who_may_do_what() {
     );
     refused(&as_op(&issuer, &["issue", &issuer.name, "--keep-password"]), "own pass");
     refused(&as_op(&issuer, &["revoke", &admin.name]), "admin group");
-    refused(&as_op(&issuer, &["purge"]), "privileged issuer");
+    refused(&as_op(&issuer, &["purge"]), "needs the privileged_issuer role");
     // A privileged issuer may act on admins.
     assert!(as_op(&boss, &["issue", &admin.name, "--keep-password"])
         .status
@@ -260,5 +260,27 @@ fn revoke_json_names_the_pass_and_whether_the_password_came_back() {
     assert_eq!(
         v,
         serde_json::json!({"user": u.name, "pass_id": issued["pass_id"], "restored": true})
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_tapctl_quietly() {
+    require_root!();
+    use std::os::unix::process::ExitStatusExt;
+    let site = Site::new("");
+    // `tapctl policy | head -0`: the reader is gone before tapctl writes its first line.
+    let mut c = site.tapctl_cmd(&["policy"], &[], None);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
     );
 }

@@ -13,6 +13,8 @@ mod support_sec;
 mod bulk_issue;
 /// `tapctl issue --csv`'s progress line at a terminal.
 mod bulk_progress;
+/// The one command table: every command as every role, refusals before any side effect.
+mod command_table;
 /// Every command, the role rules, refusals and JSON shapes.
 mod commands;
 /// Roles cannot climb; locked accounts; back-off; sudo and `--service`.

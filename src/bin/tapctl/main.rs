@@ -8,42 +8,68 @@ mod bulk;
 mod cli;
 mod doctor;
 mod fleet_host;
+mod issue_cmd;
 mod migrate;
 mod progress;
 mod render;
+/// The one command table, also `include!`d by examples/gen_docs.rs for tapctl(8) and the README.
+mod table;
 mod unlock;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use cli::{Cli, Command, IssueArgs};
-use pam_tap::admin::{self, IssueRequest, Operator, Start};
+use std::cell::OnceCell;
+
+use clap::{CommandFactory, FromArgMatches};
+use cli::{Cli, Command};
+use pam_tap::admin::{self, Admission, Operator};
 use pam_tap::config::{self, Policy};
 use pam_tap::error::{Error, Result};
-use pam_tap::passcode;
 use pam_tap::reset;
 use pam_tap::store::{AdminStore, AnyStore, PassStore};
 use pam_tap::users::System;
 use pam_tap::{invoker, text};
-use render::{json, local, print_log, print_views, show_view};
-
-/// Largest CSV `issue --csv` reads.
-const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
+use render::{json, print_log, print_views, show_view};
 
 #[allow(clippy::disallowed_methods)] // tapctl's one clock
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn load(cli: &Cli) -> Result<Policy> {
-    Policy::load(cli.config_path())
+/// A command the command table admitted: the command line, who runs it, and the policy in force
+/// (read once: for an operator, already read to find their role).
+pub struct Admitted<'a> {
+    cli: &'a Cli,
+    admission: Admission,
+    policy: OnceCell<Policy>,
 }
 
-fn operator(policy: &Policy) -> Result<Operator> {
-    admin::operator(policy, &System, &invoker::current()?)
+impl Admitted<'_> {
+    pub fn cli(&self) -> &Cli {
+        self.cli
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    pub fn operator(&self) -> &Operator {
+        self.admission.operator()
+    }
+
+    /// The policy in force: the one `--config` names (root only), else the system's.
+    pub fn policy(&self) -> Result<&Policy> {
+        if self.policy.get().is_none() {
+            let _ = self.policy.set(Policy::load(self.cli.config_path())?);
+        }
+        self.policy
+            .get()
+            .ok_or_else(|| Error::Config("the policy could not be kept".into()))
+    }
 }
 
-fn init(cli: &Cli) -> Result<()> {
+fn init(run: &Admitted<'_>) -> Result<()> {
+    let cli = run.cli();
     use std::os::unix::fs::OpenOptionsExt;
     if !cli.config_path().exists() {
         let mut f = std::fs::OpenOptions::new()
@@ -58,190 +84,36 @@ fn init(cli: &Cli) -> Result<()> {
             cli.config_path().display()
         );
     }
-    let policy = load(cli)?;
-    let mut store = AnyStore::create_admin(&policy)?;
+    let policy = run.policy()?;
+    let mut store = AnyStore::create_admin(policy, run.admission())?;
     println!("database {} ready (schema {})", policy.database, store.version()?);
     Ok(())
 }
 
-fn issue(cli: &Cli, a: &IssueArgs) -> Result<()> {
-    let policy = load(cli)?;
-    let op = operator(&policy)?;
-    let lifetime = a
-        .lifetime
-        .as_deref()
-        .map(config::parse_duration)
-        .transpose()
-        .map_err(Error::Refused)?;
-    let start = a
-        .start
-        .as_deref()
-        .map(Start::parse)
-        .transpose()
-        .map_err(Error::Refused)?;
-    let req = IssueRequest {
-        user: a.user.clone().unwrap_or_default(),
-        lifetime,
-        start,
-        one_time: if a.one_time {
-            Some(true)
-        } else if a.reusable {
-            Some(false)
-        } else {
-            None
-        },
-        length: a.length,
-        replace: a.replace,
-        keep_password: a.keep_password,
-        reason: a.reason.clone(),
-        services: a.services.clone(),
-        hosts: a.hosts.clone(),
-    };
-    if let Some(file) = &a.csv {
-        // Read before the store is opened: the reader forks, and no connection may cross a fork.
-        let csv = read_csv(&op, file)?;
-        return issue_bulk(
-            cli,
-            &policy,
-            &op,
-            &mut AnyStore::open_admin(&policy)?,
-            &csv,
-            &req,
-            a.json,
-        );
-    }
-    let mut store = AnyStore::open_admin(&policy)?;
-    let issued = admin::issue(&mut store, &policy, &System, &op, &req, now())?;
-    if !policy.enabled {
-        eprintln!(
-            "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
-            cli.config_path().display()
-        );
-    }
-    if let Some(note) = &issued.note {
-        eprintln!("tapctl: note: {note}");
-    }
-    if a.json {
-        return json(&issued);
-    }
-    println!("Temporary Access Pass for {} (pass {}):", issued.user, issued.pass_id);
-    println!();
-    println!("    {}", passcode::grouped(&issued.pass).as_str());
-    println!();
-    println!("  valid from   {}", local(issued.starts_at));
-    println!("  valid until  {}", local(issued.expires_at));
-    if let Some(hosts) = &issued.hosts {
-        println!("  hosts        {}", hosts.replace(',', ", "));
-    }
-    println!(
-        "  one-time     {}",
-        if issued.one_time {
-            "yes"
-        } else {
-            "no (reusable until it expires)"
-        }
-    );
-    println!();
-    println!(
-        "This is the only time the pass is shown: give it to {} through a trusted channel.",
-        issued.user
-    );
-    println!("It is not case-sensitive; dashes and spaces are ignored.");
-    if issued.reset_on_use {
-        println!(
-            "Next: {} logs in with it and is asked at once to choose a new password. On the host where the pass is used, their old password stops working then.",
-            issued.user
-        );
-    } else if issued.reset_password {
-        println!(
-            "Next: {} logs in with it and is asked at once to choose a new password. Their old password no longer works.",
-            issued.user
-        );
-    } else {
-        println!(
-            "Next: {} logs in with it; their password is unchanged and no change is forced.",
-            issued.user
-        );
-    }
-    Ok(())
-}
-
-fn issue_bulk(
-    cli: &Cli,
-    policy: &Policy,
-    op: &Operator,
-    store: &mut AnyStore,
-    csv: &str,
-    defaults: &IssueRequest,
-    as_json: bool,
-) -> Result<()> {
-    let rows = bulk::parse(csv)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let issued = bulk::issue(store, policy, &System, op, defaults, &rows, now(), threads)?;
-    if !policy.enabled {
-        eprintln!(
-            "tapctl: warning: enabled = false in {}: the passes work only once that is turned on",
-            cli.config_path().display()
-        );
-    }
-    for i in &issued {
-        if let Some(note) = &i.note {
-            eprintln!("tapctl: note: {note}");
-        }
-    }
-    eprintln!(
-        "tapctl: issued {} passes; this output is the only time they are shown",
-        issued.len()
-    );
-    if as_json {
-        return json(&issued);
-    }
-    print!("{}", bulk::to_csv(&issued));
-    Ok(())
-}
-
-/// The CSV of `issue --csv FILE`: standard input for `-`, else FILE read with the operator's own
-/// rights (see `as_user`). Errors never quote the file's content.
-fn read_csv(op: &Operator, file: &std::path::Path) -> Result<String> {
-    use std::io::Read;
-    let bytes = if file.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::stdin()
-            .take(MAX_CSV_BYTES + 1)
-            .read_to_end(&mut b)
-            .map_err(|e| Error::Io(format!("standard input: {e}")))?;
-        b
-    } else {
-        as_user::read_as(&op.name, file, MAX_CSV_BYTES + 1)?
-    };
-    if bytes.len() as u64 > MAX_CSV_BYTES {
-        return Err(Error::Refused(format!(
-            "{} is larger than {MAX_CSV_BYTES} bytes",
-            file.display()
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| Error::Refused(format!("{} is not UTF-8 text", file.display())))
-}
-
-fn run(cli: &Cli) -> Result<()> {
-    boundary::admit(
-        cli,
-        &invoker::current()?,
+/// Passes the command table, then runs the command. Nothing before the table's answer opens a
+/// file an operator names, connects anywhere or writes a store: an operator's role is read from
+/// the system policy and the name service only.
+fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
+    let req = boundary::request(
+        &Cli::command(),
+        matches,
         std::env::var_os(boundary::CONFIG_ENV).is_some(),
-    )?;
+    );
+    let policy = OnceCell::new();
+    let who = invoker::current()?;
+    let admission = boundary::admit(&req, &who, |_| {
+        let p = Policy::load(cli.config_path())?;
+        let op = admin::operator(&p, &System, &who);
+        let _ = policy.set(p);
+        op
+    })?;
+    let run = Admitted { cli, admission, policy };
     match &cli.command {
-        Command::Init => {
-            // SAFETY: getuid cannot fail.
-            if unsafe { libc::getuid() } != 0 {
-                return Err(Error::Refused("tapctl init must run as root".into()));
-            }
-            init(cli)
-        }
-        Command::Issue(a) => issue(cli, a),
+        Command::Init => init(&run),
+        Command::Issue(a) => issue_cmd::issue(&run, a),
         Command::List { all, json: j } => {
-            let policy = load(cli)?;
-            operator(&policy)?;
-            let views = admin::list(&AnyStore::open_admin(&policy)?, &policy, *all, now())?;
+            let policy = run.policy()?;
+            let views = admin::list(&AnyStore::open_admin(policy, run.admission())?, policy, *all, now())?;
             if *j {
                 json(&views)
             } else {
@@ -250,11 +122,10 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Show { user, json: j } => {
-            let policy = load(cli)?;
-            let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy)?;
-            reset::settle_cli(&mut store, &System, &policy, user, now(), &op.context())?;
-            let v = admin::show(&store, &policy, user, now())?;
+            let (policy, op) = (run.policy()?, run.operator());
+            let mut store = AnyStore::open_admin(policy, run.admission())?;
+            reset::settle_cli(&mut store, &System, policy, user, now(), &op.context())?;
+            let v = admin::show(&store, policy, user, now())?;
             if *j {
                 json(&v)
             } else {
@@ -263,10 +134,9 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Revoke { user, reason, json: j } => {
-            let policy = load(cli)?;
-            let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy)?;
-            let r = admin::revoke(&mut store, &policy, &System, &op, user, reason.as_deref(), now())?;
+            let (policy, op) = (run.policy()?, run.operator());
+            let mut store = AnyStore::open_admin(policy, run.admission())?;
+            let r = admin::revoke(&mut store, policy, &System, op, user, reason.as_deref(), now())?;
             if *j {
                 return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
             }
@@ -287,40 +157,16 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Unlock { user } => {
-            let policy = load(cli)?;
-            let op = operator(&policy)?;
-            let mut store = AnyStore::open_admin(&policy)?;
-            let id = unlock::unlock(&mut store, &policy, &System, &op, user, now())?;
+            let (policy, op) = (run.policy()?, run.operator());
+            let mut store = AnyStore::open_admin(policy, run.admission())?;
+            let id = unlock::unlock(&mut store, policy, &System, op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
         }
-        Command::Purge { older_than } => {
-            let policy = load(cli)?;
-            let op = operator(&policy)?;
-            admin::require_privileged(&op, "purge")?;
-            let d = config::parse_duration(older_than).map_err(Error::Refused)?;
-            if let Some(n) = fleet_host::settle_here(&policy, &op)? {
-                println!("settled {n} reset pass(es) accepted on this host");
-            }
-            let mut store = match AnyStore::open_admin(&policy) {
-                Err(e) if fleet_host::is_host_role(&e) => {
-                    println!(
-                        "the fleet's passes are purged by tapctl on the admin host (this config's role is a host's)"
-                    );
-                    return Ok(());
-                }
-                opened => opened?,
-            };
-            let t = now();
-            let settled = reset::settle_cli_all(&mut store, &System, &policy, t, &op.context());
-            let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
-            println!("purged {} pass(es); the audit log is kept", gone.len());
-            settled.map(|_| ())
-        }
+        Command::Purge { older_than } => purge(&run, older_than),
         Command::Log { user, json: j } => {
-            let policy = load(cli)?;
-            operator(&policy)?;
-            let entries = AnyStore::open_admin(&policy)?.log(user.as_deref())?;
+            let policy = run.policy()?;
+            let entries = AnyStore::open_admin(policy, run.admission())?.log(user.as_deref())?;
             if *j {
                 json(&entries)
             } else {
@@ -329,12 +175,8 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Migrate { to } => {
-            // SAFETY: getuid cannot fail.
-            if unsafe { libc::getuid() } != 0 {
-                return Err(Error::Refused("tapctl migrate must run as root".into()));
-            }
-            let policy = load(cli)?;
-            migrate::migrate(&policy, &System, &operator(&policy)?, to, now())
+            let policy = run.policy()?;
+            migrate::migrate(policy, &System, run.admission(), to, now())
         }
         Command::Doctor { json: j, root } => {
             if doctor::run(cli.config_path(), root.as_deref(), *j, now()) != 0 {
@@ -345,20 +187,47 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Policy { json: j } => {
-            let policy = load(cli)?;
+            let policy = run.policy()?;
             if *j {
-                json(&policy)
+                json(policy)
             } else {
-                print!("{}", toml::to_string(&policy).map_err(|e| Error::Io(e.to_string()))?);
+                print!("{}", toml::to_string(policy).map_err(|e| Error::Io(e.to_string()))?);
                 Ok(())
             }
         }
     }
 }
 
+/// `tapctl purge`: this host's fleet resets settled, then the store's ended passes deleted.
+fn purge(run: &Admitted<'_>, older_than: &str) -> Result<()> {
+    let (policy, op) = (run.policy()?, run.operator());
+    let d = config::parse_duration(older_than).map_err(Error::Refused)?;
+    if let Some(n) = fleet_host::settle_here(policy, op)? {
+        println!("settled {n} reset pass(es) accepted on this host");
+    }
+    let mut store = match AnyStore::open_admin(policy, run.admission()) {
+        Err(e) if fleet_host::is_host_role(&e) => {
+            println!("the fleet's passes are purged by tapctl on the admin host (this config's role is a host's)");
+            return Ok(());
+        }
+        opened => opened?,
+    };
+    let t = now();
+    let settled = reset::settle_cli_all(&mut store, &System, policy, t, &op.context());
+    let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
+    println!("purged {} pass(es); the audit log is kept", gone.len());
+    settled.map(|_| ())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
+    // A reader that goes away (`tapctl list | head -1`) ends tapctl as it ends any Unix filter,
+    // quietly, instead of a panic on the write. A shadow change in flight holds SIGPIPE off with
+    // the other signals until its commit (`reset::Shield`).
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(&matches, &cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tapctl: {}", text::shown(&e.to_string()));

@@ -6,7 +6,7 @@
 //! /etc/shadow, and the fleet store does not hold reset passes. Dead ones are settled first (as
 //! `tapctl purge` does); live ones are named, to be revoked or finished.
 
-use pam_tap::admin::Operator;
+use pam_tap::admin::Admission;
 use pam_tap::config::{Conninfo, Policy};
 use pam_tap::error::{Error, Result};
 use pam_tap::reset;
@@ -36,7 +36,8 @@ fn nothing_copied(e: Error) -> Error {
 }
 
 /// Copies the policy's SQLite store into the store at `to`; prints what it copied.
-pub fn migrate(policy: &Policy, dir: &dyn Directory, op: &Operator, to: &str, now: i64) -> Result<()> {
+pub fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str, now: i64) -> Result<()> {
+    let op = admitted.operator();
     let target = Conninfo::new(to)?;
     let path = policy.database.sqlite_path().map_err(|_| {
         Error::Refused(format!(
@@ -54,7 +55,7 @@ pub fn migrate(policy: &Policy, dir: &dyn Directory, op: &Operator, to: &str, no
             blocking_users(&open).join(", ")
         )));
     }
-    let mut fleet = PgStore::create_admin(&target)?;
+    let mut fleet = PgStore::create_admin(&target, admitted)?;
     let copied = local
         .export(|rows| {
             // Checked again inside the snapshot: an issue may have run since.

@@ -8,6 +8,7 @@
 
 use super::import::AUDIT_COLUMNS;
 use super::PgStore;
+use crate::admin::Admission;
 use crate::config::Conninfo;
 use crate::config::MAX_GRACE;
 use crate::error::{Error, Result};
@@ -82,7 +83,7 @@ impl PgStore {
     pub const HOST_ROLE_ONLY: &'static str = "a host's role may only call the host_* functions";
 
     /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
-    pub fn open_admin(conninfo: &Conninfo) -> Result<Self> {
+    pub fn open_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
         let v = schema::version(&mut conn).map_err(|e| match e {
             Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
@@ -102,7 +103,7 @@ impl PgStore {
     }
 
     /// Connects as tapctl and creates or migrates the schema (`tapctl init`).
-    pub fn create_admin(conninfo: &Conninfo) -> Result<Self> {
+    pub fn create_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
         let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
         schema::init(&mut conn)?;
         Ok(Self::with_conn(conn))

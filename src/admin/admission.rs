@@ -1,0 +1,127 @@
+//! The one door to tapctl's commands. tapctl runs as root for operators who are not, so every
+//! command is default-deny, as sudo's policy and PostgreSQL's GRANTs are: a command runs only when
+//! the one command table (tapctl's `table.rs`) names a role that may run it, and the command that
+//! has no entry is root's alone. The door is passed before any side effect (no file an operator
+//! names is opened, no connection made, no store written), and what it hands out, an
+//! [`Admission`], is what opening the store for tapctl takes ([`crate::store::AnyStore::open_admin`]),
+//! so a command that skipped it cannot reach the store.
+//!
+//! "Root" is who invoked tapctl ([`crate::invoker`]: no `SUDO_USER`, a login uid of 0 or unset),
+//! never `getuid() == 0`, which sudo always makes true.
+
+use crate::error::{Error, Result};
+use crate::gate::role_word;
+use crate::invoker::Invoker;
+use crate::operator::{Operator, Role};
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandRule {
+    /// The command under `tapctl`, one word per level (`["issue"]`).
+    pub path: &'static [&'static str],
+    /// The least role that may run it (viewer < issuer < privileged issuer < root).
+    pub least: Role,
+    /// Arguments (clap ids) only root may supply to it.
+    pub root_args: &'static [&'static str],
+    /// What the command may do to the system, for the generated table.
+    pub why: &'static str,
+}
+
+/// What the caller asked for, as the command line parser understood it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub path: Vec<String>,
+    /// The arguments (clap ids) the caller supplied, on the command line or through the
+    /// environment, at any level.
+    pub supplied: Vec<String>,
+}
+
+impl Request {
+    fn shown(&self) -> String {
+        self.path.join(" ")
+    }
+}
+
+/// Proof that the command table let the invoker run this command. Only [`admit`] makes one.
+#[derive(Debug)]
+pub struct Admission {
+    operator: Operator,
+    command: String,
+}
+
+impl Admission {
+    /// Who runs the command, with their role.
+    pub fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    /// The command admitted (`issue`, `hosts bind`).
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+}
+
+/// The rule the table has for `path`; none means root's alone.
+pub fn rule_for<'t>(table: &'t [CommandRule], path: &[String]) -> Option<&'t CommandRule> {
+    table
+        .iter()
+        .find(|r| r.path.len() == path.len() && r.path.iter().zip(path).all(|(a, b)| a == b))
+}
+
+/// The least role `path` needs: its rule's, or root for a command the table does not name.
+pub fn least_role(table: &[CommandRule], path: &[String]) -> Role {
+    rule_for(table, path).map_or(Role::Root, |r| r.least)
+}
+
+/// Passes the door or says why not. `global_root_args` are arguments only root may supply to any
+/// command. `role_of` finds an operator's role (it reads the system policy and the name service);
+/// it is asked only once the table has left the operator a chance.
+pub fn admit(
+    table: &[CommandRule],
+    global_root_args: &[&str],
+    req: &Request,
+    who: &Invoker,
+    role_of: impl FnOnce(&str) -> Result<Operator>,
+) -> Result<Admission> {
+    let command = req.shown();
+    let rule = rule_for(table, &req.path);
+    let name = match who {
+        Invoker::Root => {
+            return Ok(Admission {
+                operator: Operator {
+                    name: "root".into(),
+                    role: Role::Root,
+                },
+                command,
+            })
+        }
+        Invoker::Operator { name, .. } => name,
+    };
+    let root_args = global_root_args.iter().chain(rule.map_or(&[][..], |r| r.root_args));
+    if let Some(arg) = root_args.clone().find(|a| req.supplied.iter().any(|s| s == *a)) {
+        return Err(Error::Refused(match *arg {
+            "config" => format!(
+                "--config and PAM_TAP_CONFIG are root's only: {name} runs tapctl under the system policy (drop them)"
+            ),
+            other => format!("--{other} of tapctl {command} is root's only ({name} is an operator)"),
+        }));
+    }
+    let least = rule.map_or(Role::Root, |r| r.least);
+    if least == Role::Root {
+        return Err(Error::Refused(format!(
+            "tapctl {command} is root's only ({name} is an operator)"
+        )));
+    }
+    let operator = role_of(name)?;
+    if operator.role < least {
+        return Err(Error::Refused(format!(
+            "tapctl {command} needs the {} role or above; {name} is a {}",
+            role_word(least),
+            role_word(operator.role)
+        )));
+    }
+    Ok(Admission { operator, command })
+}
+
+#[cfg(test)]
+mod tests;
