@@ -25,7 +25,16 @@ mod cli {
     include!("../src/bin/tapctl/cli.rs");
 }
 
+/// The one command table, the very file tapctl compiles: tapctl(8) lists it.
+#[allow(dead_code)]
+mod table {
+    include!("../src/bin/tapctl/table.rs");
+}
+
 const MANUAL: &str = "pam_tap manual";
+
+/// Where tapctl(8) takes the command table.
+const TABLE_MARKER_MD: &str = "<!-- command-table -->";
 
 /// Where pam_tap.toml(5) takes the key reference generated from the shipped example config.
 const KEYS_MARKER: &str = ".\\\" <!-- keys: conf/pam_tap.toml -->\n";
@@ -60,7 +69,7 @@ fn run(out: &Path) -> Result<(), String> {
         write(&man_dir.join(page), roff.as_bytes())?;
     }
 
-    let extra = read(&root.join("docs/man/tapctl.8.md"))?;
+    let extra = read(&root.join("docs/man/tapctl.8.md"))?.replace(TABLE_MARKER_MD, &command_table_md());
     let tapctl = tapctl_page(&extra, &date, &source)?;
     write(&man_dir.join("tapctl.8"), &tapctl)?;
 
@@ -81,6 +90,40 @@ fn write(p: &Path, bytes: &[u8]) -> Result<(), String> {
     fs::File::create(p)
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The command table as a definition list: each command, the roles that may run it, what only
+/// root may give it, and what it can do.
+fn command_table_md() -> String {
+    use pam_tap::operator::Role;
+    let roles = [Role::Root, Role::PrivilegedIssuer, Role::Issuer, Role::Viewer];
+    let mut out = String::new();
+    for rule in table::COMMAND_TABLE {
+        let who: Vec<&str> = roles
+            .iter()
+            .filter(|r| **r >= rule.least)
+            .map(|r| pam_tap::gate::role_word(*r))
+            .collect();
+        let _ = write!(
+            out,
+            "**tapctl {}**\n: {}: {}.",
+            rule.path.join(" "),
+            who.join(", "),
+            rule.why
+        );
+        if !rule.root_args.is_empty() {
+            let args: Vec<String> = rule.root_args.iter().map(|a| format!("--{a}")).collect();
+            let _ = write!(out, " Only root may give {}.", args.join(", "));
+        }
+        out.push_str("\n\n");
+    }
+    let global: Vec<String> = table::GLOBAL_ROOT_ARGS.iter().map(|a| format!("--{a}")).collect();
+    let _ = writeln!(
+        out,
+        "Every command: {} (and PAM_TAP_CONFIG) is root's only. A command this table does not name is root's alone.",
+        global.join(", ")
+    );
+    out
 }
 
 /// YYYY-MM-DD of `SOURCE_DATE_EPOCH`, or of today.

@@ -121,7 +121,7 @@ pub(crate) use crate::timefmt::ser_time;
 mod admission;
 mod scope;
 mod view;
-pub use admission::{admit, least_role, rule_for, Admission, CommandRule, Request};
+pub use admission::{admit, least_role, rule_for, table_markdown, Admission, CommandRule, Request};
 pub use scope::host_scope;
 pub use view::{list, show, View};
 

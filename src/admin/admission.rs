@@ -123,5 +123,32 @@ pub fn admit(
     Ok(Admission { operator, command })
 }
 
+/// The table as Markdown, for the README and the guide: a row per command, a column per role.
+pub fn table_markdown(table: &[CommandRule], global_root_args: &[&str]) -> String {
+    let roles = [Role::Root, Role::PrivilegedIssuer, Role::Issuer, Role::Viewer];
+    let mut out = String::from("| command | ");
+    for r in roles {
+        out.push_str(role_word(r));
+        out.push_str(" | ");
+    }
+    out.push_str("only root may give | what it can do |\n|---|");
+    out.push_str(&"---|".repeat(roles.len() + 2));
+    out.push('\n');
+    for rule in table {
+        out.push_str(&format!("| `tapctl {}` | ", rule.path.join(" ")));
+        for r in roles {
+            out.push_str(if r >= rule.least { "yes | " } else { "— | " });
+        }
+        let args: Vec<String> = rule.root_args.iter().map(|a| format!("`--{a}`")).collect();
+        out.push_str(&format!("{} | {} |\n", args.join(", "), rule.why));
+    }
+    let global: Vec<String> = global_root_args.iter().map(|a| format!("`--{a}`")).collect();
+    out.push_str(&format!(
+        "\nEvery command: {} (and its environment variable) is root's only. A user in no role's group runs nothing; a command the table does not name is root's alone.\n",
+        global.join(", ")
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -397,3 +397,24 @@ fn a_sample_through_the_real_sudo() {
     let o = sudo.tapctl(&viewer.name, &["policy", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn the_readme_shows_the_table_generated_from_the_code() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let (begin, end) = ("<!-- command-table:begin -->\n", "<!-- command-table:end -->");
+    let start = readme.find(begin).expect("README.md has the command-table markers") + begin.len();
+    let stop = readme[start..]
+        .find(end)
+        .expect("README.md closes the command-table markers")
+        + start;
+    let want = pam_tap::admin::table_markdown(table::COMMAND_TABLE, table::GLOBAL_ROOT_ARGS);
+    if std::env::var_os("BLESS").is_some() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        std::fs::write(path, format!("{}{want}{}", &readme[..start], &readme[stop..])).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..stop] == want,
+        "README.md's command table is not the code's: put this between the markers\n{want}"
+    );
+}
