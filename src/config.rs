@@ -10,7 +10,10 @@ use crate::hash::KdfParams;
 use crate::safefile;
 
 mod database;
+mod fleet;
 pub use database::{check_host_name, Conninfo, Database};
+pub use fleet::FleetTimeouts;
+use fleet::RawFleet;
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
@@ -45,6 +48,8 @@ struct RawConfig {
     handoff: RawHandoff,
     #[serde(default)]
     hash: RawHash,
+    #[serde(default)]
+    fleet: RawFleet,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -135,6 +140,9 @@ pub struct Policy {
     pub relogin: bool,
     pub kdf: KdfParams,
     pub equalize_timing: bool,
+    /// How long a host's session with a fleet store waits for a pass's row lock and for one
+    /// statement ([`FleetTimeouts`]).
+    pub fleet: FleetTimeouts,
 }
 
 mod humantime_serde_secs {
@@ -262,6 +270,7 @@ impl Policy {
             relogin: raw.handoff.relogin.unwrap_or(false),
             kdf,
             equalize_timing: h.equalize_timing.unwrap_or(true),
+            fleet: FleetTimeouts::resolve(raw.fleet)?,
         })
     }
 
@@ -364,6 +373,13 @@ mod tests {
             ("[pass]\nlockout = \"0s\"", "pass.lockout"),
             ("services = [\"sudo x\"]", "services"),
             ("[users]\nmax_uid = 0", "users.max_uid"),
+            ("[fleet]\nlock_timeout = \"0s\"", "fleet.lock_timeout"),
+            ("[fleet]\nlock_timeout = \"11s\"", "fleet.lock_timeout"),
+            ("[fleet]\nstatement_timeout = \"2m\"", "fleet.statement_timeout"),
+            (
+                "[fleet]\nlock_timeout = \"5s\"\nstatement_timeout = \"2s\"",
+                "at least lock_timeout",
+            ),
         ] {
             let err = Policy::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?} gave {err:?}");

@@ -330,34 +330,42 @@ pub struct Refusal {
     pub detail: String,
 }
 
-/// Everything the login path checks once a pass matched, cheapest first; sudo is asked only when
-/// the pass is about to be accepted and was issued by an issuer.
+/// Whether the pass is for this host and this service at all. Asked before the answer is checked
+/// (a pass is no credential here, whatever is typed), so a wrong answer here counts no failure. A
+/// fleet store withholds the hash of a pass that is not for this host (its empty `hash`): the
+/// database's own verdict on the host scope.
+pub fn scope_refusal(policy: &Policy, rec: &PassRecord, service: Option<&str>) -> Option<Refusal> {
+    if !service_allowed(policy, rec, service) {
+        return Some(Refusal {
+            reason: "service",
+            detail: format!("a pass is not a credential at service {}", service.unwrap_or("(none)")),
+        });
+    }
+    if !host_allowed(policy, rec) || rec.hash.is_empty() {
+        return Some(Refusal {
+            reason: "host",
+            detail: format!(
+                "the pass is for {}, this host is {}",
+                rec.hosts.as_deref().unwrap_or("other hosts"),
+                policy.host_name
+            ),
+        });
+    }
+    None
+}
+
+/// Everything the login path checks once a pass matched and is in scope ([`scope_refusal`]),
+/// cheapest first; sudo is asked only when the pass is about to be accepted and was issued by an
+/// issuer.
 pub fn login_refusal(
     policy: &Policy,
     rec: &PassRecord,
     acct: &Account,
-    service: Option<&str>,
     dir: &dyn Directory,
     sudo: SudoCheck<'_>,
     now: i64,
 ) -> Result<Option<Refusal>> {
     let refuse = |reason, detail| Ok(Some(Refusal { reason, detail }));
-    if !service_allowed(policy, rec, service) {
-        return refuse(
-            "service",
-            format!("a pass is not a credential at service {}", service.unwrap_or("(none)")),
-        );
-    }
-    if !host_allowed(policy, rec) {
-        return refuse(
-            "host",
-            format!(
-                "the pass is for {}, this host is {}",
-                rec.hosts.as_deref().unwrap_or_default(),
-                policy.host_name
-            ),
-        );
-    }
     if resting(rec, now) {
         let until = rec.rest_until.unwrap_or(now);
         return refuse("resting", format!("resting for {} s more", until - now));

@@ -51,6 +51,13 @@ fn setup(c: &Ctx, pg: &PgCluster, stall_port: u16) -> R<String> {
         ),
     )?;
     tapctl(c, "fleet-admin", &["init"])?;
+    for x in hosts() {
+        tapctl(
+            c,
+            "fleet-admin",
+            &["hosts", "bind", &format!("host_{x}"), &format!("host-{x}")],
+        )?;
+    }
     let timeout = format!("&connect_timeout={CONNECT_TIMEOUT_S}");
     let burst = format!("&connect_timeout={BURST_CONNECT_TIMEOUT_S}");
     let only = "auth     requisite  pam_deny.so\nauth     required   pam_permit.so\n";

@@ -1,18 +1,22 @@
 -- Privileges, applied after every migration (idempotent). pam_tap_admin owns everything;
 -- pam_tap_host may use the schema and call the host_* functions, and has no table privilege at all.
+-- The functions they call inside (caller_host, require_scope, pass_status, ...) are not granted:
+-- they run with the owner's rights only from inside a host function.
 REVOKE ALL ON SCHEMA pam_tap FROM PUBLIC;
 GRANT USAGE ON SCHEMA pam_tap TO pam_tap_host;
 REVOKE ALL ON ALL TABLES IN SCHEMA pam_tap FROM PUBLIC, pam_tap_host;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA pam_tap FROM PUBLIC, pam_tap_host;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pam_tap FROM PUBLIC, pam_tap_host;
+REVOKE ALL ON TYPE pam_tap.host_view FROM PUBLIC;
+GRANT USAGE ON TYPE pam_tap.host_view TO pam_tap_host;
 GRANT EXECUTE ON FUNCTION
     pam_tap.host_now(),
+    pam_tap.host_binding(),
     pam_tap.host_latest(text),
-    pam_tap.host_lock(bigint),
     pam_tap.host_pass(bigint),
-    pam_tap.host_mark_used(bigint),
-    pam_tap.host_count_failure(bigint, integer, bigint),
+    pam_tap.host_accept(bigint, text, text),
+    pam_tap.host_count_failure(bigint, text, text, integer, bigint),
+    pam_tap.host_grace(bigint, bigint, text, text),
     pam_tap.host_note_time(),
-    pam_tap.host_last_use(bigint),
-    pam_tap.host_audit(text, text, bigint, text, text, text, text)
+    pam_tap.host_audit(text, text, bigint, text, text, text)
 TO pam_tap_host;

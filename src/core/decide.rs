@@ -71,6 +71,11 @@ pub(super) fn decide<H: Handle, B: Backend>(
         pass_id: Some(found.rec.id),
         ..Decision::new(Outcome::NotAPass)
     };
+    // A pass that is not for this host or service is no credential here, whatever was typed.
+    if let Some(r) = gate::scope_refusal(policy, &found.rec, found.ctx.service.as_deref()) {
+        pace.decoy(&answer, policy);
+        return refuse_out_of_scope(&mut found, r, base);
+    }
     let Some(code) = normalize(&answer) else {
         pace.decoy(&answer, policy);
         return base;
@@ -150,6 +155,26 @@ fn look_up<H: Handle, B: Backend>(
     })
 }
 
+/// A pass out of this host's or service's scope: refused and audited, its answer never checked.
+fn refuse_out_of_scope<S: PassStore>(f: &mut Found<S>, r: gate::Refusal, base: Decision) -> Decision {
+    let why = format!("{}: {}", r.reason, r.detail);
+    let (id, user) = (f.rec.id, f.acct.name.clone());
+    match f
+        .store
+        .audit(f.now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(&why))
+    {
+        Ok(()) => Decision {
+            outcome: Outcome::Refused(r.reason),
+            detail: Some(r.detail),
+            ..base
+        },
+        Err(e) => Decision {
+            pass_id: Some(id),
+            ..fail(&e, Some(&user))
+        },
+    }
+}
+
 /// A wrong answer counts while the pass can log in: usable, or used within its relogin window.
 fn settle_mismatch<S: PassStore>(
     policy: &Policy,
@@ -202,8 +227,7 @@ fn settle_match<H: Handle, S: PassStore>(
     let in_grace = status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
     // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
     if status == Status::Usable || in_grace {
-        let service = f.ctx.service.as_deref();
-        if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, service, env.dir, env.sudo, now)? {
+        if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, env.dir, env.sudo, now)? {
             let why = format!("{}: {}", r.reason, r.detail);
             f.store
                 .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(&why))?;

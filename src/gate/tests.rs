@@ -109,7 +109,7 @@ fn rec(role: Option<&str>, by: &str) -> PassRecord {
         id: 1,
         user: "ann".into(),
         uid: 1004,
-        hash: String::new(),
+        hash: "$argon2id$stored".into(),
         derive_key: vec![],
         created_at: 0,
         starts_at: 0,
@@ -141,8 +141,8 @@ fn login_refusals_name_their_reason() {
     let sudo = sudo_for(&runs);
     let now = 20_000 * 86_400;
     let why = |d: &Dir, r: &PassRecord, who: &str, svc: Option<&str>| {
-        login_refusal(&p, r, &d.accounts[who], svc, d, &sudo, now)
-            .unwrap()
+        scope_refusal(&p, r, svc)
+            .map_or_else(|| login_refusal(&p, r, &d.accounts[who], d, &sudo, now).unwrap(), Some)
             .map(|x| x.reason)
     };
     let issued = rec(Some("issuer"), "ivy");

@@ -38,13 +38,15 @@ pub fn redeem_at_accept<S: PassStore>(
             refused => refused,
         });
     }
-    let set = hash::shadow_crypt(&hash::derive(&rec.derive_key, code))?;
+    // The derive key arrives with the database's acceptance, inside the transaction that marks
+    // the pass used: the secret's hash is made there.
+    let set_for = |key: &[u8]| hash::shadow_crypt(&hash::derive(key, code));
     let reset = HostReset {
-        set: &set,
         prev: &sp.hash,
         prev_lastchg: sp.lastchg,
+        set_for: &set_for,
     };
-    let mut put = |used: &PassRecord| write_shadow(dir, &used.user, &set, Some(0));
+    let mut put = |used: &PassRecord, set: &str| write_shadow(dir, &used.user, set, Some(0));
     let redeemed = store.redeem_with_reset(rec.id, now, policy.enabled, ctx, &reset, &mut put);
     if redeemed.is_err() {
         // The host row may be left pending (the use was not committed, or not known to be):

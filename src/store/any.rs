@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::postgres::PgStore;
 use super::{Backend, Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Store};
-use crate::config::{Database, Policy};
+use crate::config::{Database, FleetTimeouts, Policy};
 use crate::error::Result;
 
 pub enum AnyStore {
@@ -18,6 +18,7 @@ pub enum AnyStore {
 pub struct Site<'a> {
     pub database: &'a Database,
     pub host_store: &'a Path,
+    pub fleet: FleetTimeouts,
 }
 
 impl<'a> Site<'a> {
@@ -25,6 +26,7 @@ impl<'a> Site<'a> {
         Site {
             database: &policy.database,
             host_store: &policy.host_store,
+            fleet: policy.fleet,
         }
     }
 }
@@ -45,7 +47,7 @@ impl Backend for Site<'_> {
     fn open(self) -> Result<AnyStore> {
         Ok(match self.database {
             Database::Sqlite(p) => AnyStore::Sqlite(Store::open(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::open(c, self.host_store)?),
+            Database::Postgres(c) => AnyStore::Postgres(PgStore::open(c, self.host_store, self.fleet)?),
         })
     }
 }
@@ -79,7 +81,7 @@ impl PassStore for AnyStore {
         enabled: bool,
         ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
     ) -> Result<Redeemed> {
         each!(self, s => PassStore::redeem_with_reset(s, id, now, enabled, ctx, reset, put))
     }

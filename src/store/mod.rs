@@ -54,6 +54,22 @@ impl Status {
             Status::DisabledByPolicy => "disabled_by_policy",
         }
     }
+
+    /// The status a word names ([`Status::as_str`]'s inverse).
+    pub fn from_word(word: &str) -> Option<Status> {
+        [
+            Status::Usable,
+            Status::NotYetValid,
+            Status::Expired,
+            Status::Used,
+            Status::Revoked,
+            Status::Locked,
+            Status::Resting,
+            Status::DisabledByPolicy,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
 }
 
 /// One pass as stored. `hash` and `derive_key` never leave the library in output.
@@ -160,6 +176,9 @@ pub enum Event {
     Unlocked,
     /// A reset pass's shadow state: put in place, restored, locked or handed over.
     Reset,
+    /// A fleet host's database role bound to its host name, or the binding removed.
+    HostBound,
+    HostUnbound,
 }
 
 impl Event {
@@ -176,6 +195,8 @@ impl Event {
             Event::Resting => "resting",
             Event::Unlocked => "unlocked",
             Event::Reset => "reset",
+            Event::HostBound => "host_bound",
+            Event::HostUnbound => "host_unbound",
         }
     }
 }
@@ -204,6 +225,10 @@ pub struct AuditEntry {
     /// The host the row was written on (the fleet store records it; the local store serves one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The database role that wrote the row (the fleet store records it: a host's own login role,
+    /// whose host the database itself names in `host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_role: Option<String>,
 }
 
 /// The result of a redeem transaction.

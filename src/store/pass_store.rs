@@ -31,7 +31,7 @@ pub trait PassStore {
         _enabled: bool,
         _ctx: &Context,
         _reset: &HostReset<'_>,
-        _put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+        _put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
     ) -> Result<Redeemed> {
         Err(Error::Store(
             "this store puts a reset in place at issue, not at login".into(),
@@ -139,7 +139,7 @@ impl<S: PassStore> PassStore for &mut S {
         enabled: bool,
         ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
     ) -> Result<Redeemed> {
         (**self).redeem_with_reset(id, now, enabled, ctx, reset, put)
     }

@@ -16,6 +16,8 @@ mod cluster;
 mod crash;
 /// The password handoff: reset passes accepted on one host, settled there.
 mod handoff;
+/// Each host function as a host's own role, with hostile arguments.
+mod host_boundary;
 /// No descriptor, thread or signal handler left after the hooks.
 mod leaks;
 /// libpq is opened only for a PostgreSQL store.

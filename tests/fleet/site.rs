@@ -118,6 +118,15 @@ impl Fleet {
             "tapctl init: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Each host's database role is bound to its host name, as a site's admin does once.
+        for (_, role, name) in HOSTS {
+            let out = f.tapctl(&["hosts", "bind", role, name]);
+            assert!(
+                out.status.success(),
+                "bind {role}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         f
     }
 

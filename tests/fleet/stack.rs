@@ -236,7 +236,7 @@ fn a_host_role_cannot_mint_a_pass_postgresql_itself_refuses() {
         assert!(err.contains("permission denied"), "{sql}: {err}");
     }
     // Its one way to write, the audit function, takes only the events a login writes.
-    let forged = "SELECT pam_tap.host_audit('issued', 'intruder', NULL, NULL, NULL, NULL, 'host-a')";
+    let forged = "SELECT pam_tap.host_audit('issued', 'intruder', NULL, NULL, NULL, NULL)";
     let out = crate::support::pg_cluster::psql_uri(&host_a, forged);
     assert!(!out.status.success(), "host_a wrote an `issued` audit row");
     assert!(

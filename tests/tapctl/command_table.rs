@@ -36,6 +36,9 @@ const PINNED: &[(&str, Role)] = &[
     ("purge", Role::PrivilegedIssuer),
     ("log", Role::Viewer),
     ("migrate", Role::Root),
+    ("hosts list", Role::Viewer),
+    ("hosts bind", Role::Root),
+    ("hosts unbind", Role::Root),
     ("policy", Role::Viewer),
     ("doctor", Role::Root),
 ];
@@ -153,6 +156,9 @@ fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
         ("purge", v(&["purge"])),
         ("log", v(&["log"])),
         ("migrate", v(&["migrate", "--to", &s.uri()])),
+        ("hosts list", v(&["hosts", "list"])),
+        ("hosts bind", v(&["hosts", "bind", "sentinel_role", "sentinel-host"])),
+        ("hosts unbind", v(&["hosts", "unbind", "sentinel_role"])),
         ("policy", v(&["policy", "--json"])),
         ("doctor", v(&["doctor", "--root", tree])),
     ]

@@ -93,6 +93,15 @@ pub enum Command {
         #[arg(long, value_name = "URI")]
         to: String,
     },
+    /// Bind fleet hosts' database roles to their host names (a PostgreSQL store)
+    ///
+    /// Every host function of the fleet store acts only as the host its caller's login role is
+    /// bound to: its passes, its audit rows. A host whose role is bound to no host logs no one in
+    /// with a pass.
+    Hosts {
+        #[command(subcommand)]
+        action: HostsAction,
+    },
     /// Show the resolved policy (every default filled in)
     Policy {
         /// JSON output
@@ -108,6 +117,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsAction {
+    /// List the bindings: each host's database role and its host name
+    List {
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bind ROLE (a host's login role, a pam_tap_host member) to HOST (its config's host_name)
+    Bind { role: String, host: String },
+    /// Remove ROLE's binding: that host's logins with a pass stop until it is bound again
+    Unbind { role: String },
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ pub fn settle_here(policy: &Policy, op: &Operator) -> Result<Option<usize>> {
     if !policy.host_store.exists() {
         return Ok(None);
     }
-    let mut store = PgStore::open(conninfo, &policy.host_store)?;
+    let mut store = PgStore::open(conninfo, &policy.host_store, policy.fleet)?;
     // The database's clock decides, as at a login.
     let now = store.effective_now(0)?;
     reset::settle_cli_all(&mut store, &System, policy, now, &op.context()).map(Some)

@@ -8,6 +8,7 @@ mod bulk;
 mod cli;
 mod doctor;
 mod fleet_host;
+mod hosts_cmd;
 mod issue_cmd;
 mod migrate;
 mod progress;
@@ -186,6 +187,7 @@ fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Hosts { action } => hosts_cmd::hosts(&run, action),
         Command::Policy { json: j } => {
             let policy = run.policy()?;
             if *j {

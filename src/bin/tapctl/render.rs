@@ -107,6 +107,7 @@ pub fn print_log(entries: &[AuditEntry]) {
             ("rhost", &e.rhost),
             ("reason", &e.reason),
             ("host", &e.host),
+            ("db_role", &e.db_role),
         ] {
             if let Some(v) = v {
                 line.push_str(&format!(" {k}={}", text::shown(v)));

@@ -66,6 +66,24 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         why: "connects to any database it is given and copies every pass into it",
     },
     CommandRule {
+        path: &["hosts", "list"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads which database role is which fleet host",
+    },
+    CommandRule {
+        path: &["hosts", "bind"],
+        least: Role::Root,
+        root_args: &[],
+        why: "decides which host a database role acts as in the fleet store",
+    },
+    CommandRule {
+        path: &["hosts", "unbind"],
+        least: Role::Root,
+        root_args: &[],
+        why: "stops a host's logins with a pass",
+    },
+    CommandRule {
         path: &["policy"],
         least: Role::Viewer,
         root_args: &[],

@@ -71,7 +71,7 @@ fn a_pass_scoped_to_this_host_logs_in_whatever_the_case() {
 }
 
 #[test]
-fn a_wrong_answer_to_a_scoped_pass_still_counts_on_another_host() {
+fn a_pass_for_another_host_is_refused_here_whatever_is_typed_and_counts_nothing() {
     let mut w = world("host_name = \"ws-0421\"");
     let (id, _) = w.put(
         "alice",
@@ -80,8 +80,16 @@ fn a_wrong_answer_to_a_scoped_pass_still_counts_on_another_host() {
             ..NORMAL
         },
     );
-    assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Wrong);
-    assert_eq!(w.record(id).failures, 1);
+    // A wrong answer is not counted (the fleet store refuses to count it for another host), and
+    // the right one is refused just the same: the answer is never checked here.
+    assert_eq!(w.auth(T0 + 1, answer("alice", b"ABCDEFGHJK")), Outcome::Refused("host"));
+    assert_eq!(w.record(id).failures, 0);
+    assert_eq!(
+        w.auth(T0 + 2, answer("alice", CODE.as_bytes())),
+        Outcome::Refused("host")
+    );
+    assert_eq!(w.record(id).used_at, None);
+    assert_eq!(w.events(), ["issued", "refused", "refused"]);
 }
 
 #[test]

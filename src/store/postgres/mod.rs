@@ -11,7 +11,7 @@ mod store;
 pub mod transport;
 
 pub use conn::{ConnRole, PgConn, PgRow};
-pub use store::PgStore;
+pub use store::{HostBinding, PgStore};
 
 #[cfg(test)]
 mod tests;

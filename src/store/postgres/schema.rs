@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/postgresql/001_tables.sql"),
     include_str!("../../../sql/postgresql/002_host_functions.sql"),
     include_str!("../../../sql/postgresql/003_fleet_handoff.sql"),
+    include_str!("../../../sql/postgresql/004_host_boundary.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../sql/postgresql/grants.sql");
@@ -100,31 +101,84 @@ pub fn init(conn: &mut PgConn) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::DEAD_AFTER;
+    use crate::store::{Status, DEAD_AFTER};
 
     #[test]
     fn the_host_functions_use_the_same_ceiling_as_the_sqlite_store() {
-        assert!(MIGRATIONS[1].contains(&format!("r.total_failures >= {DEAD_AFTER}")));
+        assert!(MIGRATIONS[3].contains(&format!("r.total_failures >= {DEAD_AFTER}")));
+        assert!(MIGRATIONS[3].contains(&format!("%s of {DEAD_AFTER} in all")));
     }
 
     #[test]
     fn every_host_function_is_security_definer_with_a_fixed_search_path_and_granted() {
-        // Every definition, the later migrations' replacements too.
-        let sql = MIGRATIONS
-            .concat()
-            .replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION");
-        let hosts: Vec<&str> = sql
-            .split("CREATE FUNCTION pam_tap.")
+        // The host functions in place after every migration: definitions in order, drops removing.
+        let mut live: Vec<String> = Vec::new();
+        for sql in MIGRATIONS {
+            for stmt in sql.split(';') {
+                let stmt = stmt.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION");
+                if let Some(rest) = stmt.split("DROP FUNCTION pam_tap.").nth(1) {
+                    let name = &rest[..rest.find('(').unwrap()];
+                    live.retain(|n| n != name);
+                }
+            }
+            for f in sql
+                .replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION")
+                .split("CREATE FUNCTION pam_tap.")
+                .skip(1)
+            {
+                let name = &f[..f.find('(').unwrap()];
+                let header = &f[..f.find("AS $$").unwrap()];
+                assert!(header.contains("SET search_path = pam_tap, pg_temp"), "{name}");
+                if name.starts_with("host_") {
+                    assert!(header.contains("SECURITY DEFINER"), "{name}");
+                    if !live.iter().any(|n| n == name) {
+                        live.push(name.to_string());
+                    }
+                }
+            }
+        }
+        assert_eq!(live.len(), 9, "{live:?}");
+        let granted: Vec<&str> = GRANTS
+            .split("pam_tap.")
             .skip(1)
-            .filter(|f| f.starts_with("host_"))
+            .filter(|g| g.starts_with("host_"))
+            .filter_map(|g| g.split_once('(').map(|(name, _)| name))
+            .filter(|name| !name.contains(char::is_whitespace))
             .collect();
-        assert_eq!(hosts.len(), 11);
-        for f in hosts {
-            let name = &f[..f.find('(').unwrap()];
-            let header = &f[..f.find("AS $$").unwrap()];
-            assert!(header.contains("SECURITY DEFINER"), "{name}");
-            assert!(header.contains("SET search_path = pam_tap, pg_temp"), "{name}");
-            assert!(GRANTS.contains(&format!("pam_tap.{name}(")), "{name} is not granted");
+        let mut want = live.clone();
+        want.sort();
+        let mut got: Vec<String> = granted.iter().map(|s| s.to_string()).collect();
+        got.sort();
+        assert_eq!(got, want, "the host functions granted are exactly the live ones");
+    }
+
+    #[test]
+    fn the_store_judges_a_pass_as_the_module_does() {
+        // pass_status's branches in PassRecord::status's order.
+        let sql = MIGRATIONS[3];
+        let body = &sql[sql.find("FUNCTION pam_tap.pass_status").unwrap()..];
+        let order = [
+            "revoked",
+            "'used'",
+            "'locked'",
+            "'expired'",
+            "'not_yet_valid'",
+            "'resting'",
+            "'usable'",
+        ];
+        let at: Vec<usize> = order.iter().map(|w| body.find(w).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        for s in [
+            Status::Revoked,
+            Status::Used,
+            Status::Locked,
+            Status::Expired,
+            Status::NotYetValid,
+            Status::Resting,
+            Status::Usable,
+        ] {
+            assert!(body.contains(&format!("'{}'", s.as_str())), "{s:?}");
+            assert_eq!(Status::from_word(s.as_str()), Some(s));
         }
     }
 }

@@ -13,27 +13,32 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::conn::{ConnRole, PgConn, PgRow};
-use crate::config::Conninfo;
+use crate::config::{Conninfo, FleetTimeouts};
 use crate::error::{Error, Result};
-use crate::store::{Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Status, DEAD_AFTER};
+use crate::store::{Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Status};
 
 mod admin;
 mod host_side;
+mod hosts;
 mod import;
+
+pub use hosts::HostBinding;
 
 use host_side::HostSide;
 
 /// The statements a host's session makes at least (its connection is padded to it when closed,
-/// src/store/postgres/conn/round_trips.rs): the longest way a login is refused, a wrong answer to a
-/// usable pass that rests or locks it — `host_now`, `host_latest`, then `record_failure`'s BEGIN,
-/// `host_count_failure`, `host_audit` (failed), `host_audit` (resting or locked), COMMIT. A pass
-/// accepted makes as many (BEGIN, `host_lock`, `host_mark_used`, `host_audit`, COMMIT). Only
-/// settling a reset pass this host accepted earlier makes more (docs/design.md, "The fleet store").
-const HOST_SESSION_STATEMENTS: u32 = 7;
+/// src/store/postgres/conn/round_trips.rs): the longest way a login is refused, an acceptance
+/// that loses a race — `host_now`, `host_latest`, then BEGIN (with the session's timeouts),
+/// `host_accept` (refused, audited by the database), COMMIT. A pass accepted makes as many; a
+/// wrong answer makes three (`host_count_failure` audits itself). Only settling a reset pass this
+/// host accepted earlier makes more (docs/design.md, "The fleet store").
+const HOST_SESSION_STATEMENTS: u32 = 5;
 
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
     conn: RefCell<PgConn>,
+    /// A host's waits, set at the start of each of its transactions (none for tapctl's).
+    timeouts: Option<FleetTimeouts>,
     /// A host's own store for the reset passes it accepts (none for tapctl's admin connection).
     host: Option<HostSide>,
     /// The host name tapctl's own audit rows carry (the config's `host_name`).
@@ -78,15 +83,51 @@ impl PassRecord {
     }
 }
 
+impl PassRecord {
+    /// A `pam_tap.host_view` row: what a host sees of a pass (no derive key, reason or shadow
+    /// state; the hash only when the pass is for this host, else empty).
+    pub(crate) fn from_host_view(r: &PgRow) -> Result<Self> {
+        Ok(Self {
+            id: r.get_i64("id")?,
+            user: r.get_str("user_name")?,
+            uid: count(r, "uid")?,
+            hash: r.get_opt_str("hash")?.unwrap_or_default(),
+            derive_key: Vec::new(),
+            created_at: r.get_i64("created_at")?,
+            starts_at: r.get_i64("starts_at")?,
+            expires_at: r.get_i64("expires_at")?,
+            one_time: r.get_bool("one_time")?,
+            reset_password: r.get_bool("reset_password")?,
+            failures: count(r, "failures")?,
+            locked_at: r.get_opt_i64("locked_at")?,
+            used_at: r.get_opt_i64("used_at")?,
+            use_count: count(r, "use_count")?,
+            revoked_at: r.get_opt_i64("revoked_at")?,
+            issued_by: String::new(),
+            reason: None,
+            shadow_set: None,
+            shadow_prev: None,
+            shadow_prev_lastchg: None,
+            issuer_role: r.get_opt_str("issuer_role")?,
+            services: r.get_opt_str("services")?,
+            rest_until: r.get_opt_i64("rest_until")?,
+            rests: count(r, "rests")?,
+            total_failures: count(r, "total_failures")?,
+            hosts: r.get_opt_str("hosts")?,
+        })
+    }
+}
+
 impl PgStore {
     /// Connects as a host (the module's side), with the host's own store at `host_store`.
-    pub fn open(conninfo: &Conninfo, host_store: &Path) -> Result<Self> {
+    pub fn open(conninfo: &Conninfo, host_store: &Path, timeouts: FleetTimeouts) -> Result<Self> {
         let host = HostSide::at(host_store)?;
         let mut conn = PgConn::connect(conninfo, ConnRole::Host)?;
         // Whatever the user holds, a session that logs no one in sends the same count.
         conn.pad_on_drop(HOST_SESSION_STATEMENTS);
         Ok(PgStore {
             conn: RefCell::new(conn),
+            timeouts: Some(timeouts),
             host: Some(host),
             admin_host: None,
         })
@@ -96,9 +137,15 @@ impl PgStore {
     pub fn with_conn(conn: PgConn) -> Self {
         PgStore {
             conn: RefCell::new(conn),
+            timeouts: None,
             host: None,
             admin_host: None,
         }
+    }
+
+    /// Whether this is tapctl's connection: it reads the tables, a host only calls functions.
+    fn is_admin(&self) -> bool {
+        self.timeouts.is_none()
     }
 
     /// tapctl's audit rows name `host` (where the operator ran it).
@@ -109,15 +156,25 @@ impl PgStore {
         }
     }
 
-    /// The user's newest pass in the fleet, as the database has it.
+    /// The user's newest pass in the fleet, as the database shows it to this connection.
     fn latest_fleet(&self, user: &str) -> Result<Option<PassRecord>> {
+        if self.is_admin() {
+            return self
+                .one(
+                    "SELECT * FROM pam_tap.passes WHERE user_name = $1 ORDER BY id DESC LIMIT 1",
+                    &[Some(user)],
+                )?
+                .map(|r| PassRecord::from_pg(&r))
+                .transpose();
+        }
         self.one("SELECT * FROM pam_tap.host_latest($1)", &[Some(user)])?
-            .map(|r| PassRecord::from_pg(&r))
+            .map(|r| PassRecord::from_host_view(&r))
             .transpose()
     }
 
-    /// Marks a usable pass used, running `then` on the used row before the commit (the row locked
-    /// throughout): an error there rolls the use back.
+    /// Accepts pass `id` at this host (`host_accept`: the row locked, its status judged by the
+    /// database, marked used and audited there), running `then` on the used row before the commit
+    /// (the row locked throughout): an error there rolls the use back.
     fn redeem_then(
         &mut self,
         id: i64,
@@ -125,33 +182,26 @@ impl PgStore {
         ctx: &Context,
         then: impl FnOnce(&PassRecord) -> Result<()>,
     ) -> Result<Redeemed> {
+        if !enabled {
+            return Ok(Redeemed::Refused(Status::DisabledByPolicy));
+        }
         let sid = id.to_string();
         self.in_tx(|s| {
             let row = s
                 .one(
-                    "SELECT p.*, pam_tap.host_now() AS db_now FROM pam_tap.host_lock($1::bigint) AS p",
-                    &[Some(&sid)],
+                    "SELECT a.status, a.derive_key, (a.pass).* FROM pam_tap.host_accept($1::bigint, $2, $3) AS a",
+                    &[Some(&sid), ctx.service.as_deref(), ctx.rhost.as_deref()],
                 )?
                 .ok_or_else(|| vanished(id))?;
-            let rec = PassRecord::from_pg(&row)?;
-            let now = row.get_i64("db_now")?;
-            let status = rec.status(now, enabled);
-            if status != Status::Usable {
-                s.write_audit(Event::Refused, Some(&rec.user), Some(id), ctx, Some(status.as_str()))?;
-                return Ok(Redeemed::Refused(status));
+            let status = row.get_str("status")?;
+            let seen = Status::from_word(&status)
+                .ok_or_else(|| Error::Store(format!("the store judged pass {id} {status:?}")))?;
+            if seen != Status::Usable {
+                return Ok(Redeemed::Refused(seen));
             }
-            let used_at = s
-                .one("SELECT pam_tap.host_mark_used($1::bigint) AS t", &[Some(&sid)])?
-                .map(|r| r.get_opt_i64("t"))
-                .transpose()?
-                .flatten()
-                .ok_or_else(|| Error::Store(format!("the store refused to mark pass {id} used")))?;
-            s.write_audit(Event::Used, Some(&rec.user), Some(id), ctx, None)?;
             let used = PassRecord {
-                used_at: Some(used_at),
-                use_count: rec.use_count.saturating_add(1),
-                failures: 0,
-                ..rec
+                derive_key: row.get_bytes("derive_key")?,
+                ..PassRecord::from_host_view(&row)?
             };
             then(&used)?;
             Ok(Redeemed::Ok(Box::new(used)))
@@ -165,7 +215,16 @@ impl PgStore {
     /// Runs `f` in one transaction: committed if it returns Ok, rolled back otherwise. A commit
     /// that fails (the server gone) is an error: the caller never reports a success it did not keep.
     fn in_tx<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        self.conn.get_mut().begin()?;
+        match self.timeouts {
+            // In the BEGIN's own round trip, and for this transaction only (a pooler's server
+            // connection is shared).
+            Some(t) => self.conn.get_mut().batch(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
+                t.lock_timeout.as_millis(),
+                t.statement_timeout.as_millis()
+            ))?,
+            None => self.conn.get_mut().begin()?,
+        }
         match f(self) {
             Ok(v) => {
                 self.conn.get_mut().commit()?;
@@ -178,6 +237,8 @@ impl PgStore {
         }
     }
 
+    /// One audit row a host writes itself (a refusal, a reset, a grace answer); the database
+    /// names the host and checks the pass is the user's (and, but for a refusal, this host's).
     fn write_audit(
         &mut self,
         ev: Event,
@@ -188,7 +249,7 @@ impl PgStore {
     ) -> Result<()> {
         let id = pass_id.map(|i| i.to_string());
         self.conn.get_mut().query(
-            "SELECT pam_tap.host_audit($1, $2, $3::bigint, $4, $5, $6, $7)",
+            "SELECT pam_tap.host_audit($1, $2, $3::bigint, $4, $5, $6)",
             &[
                 Some(ev.as_str()),
                 user,
@@ -196,7 +257,6 @@ impl PgStore {
                 ctx.service.as_deref(),
                 ctx.rhost.as_deref(),
                 reason,
-                ctx.host.as_deref(),
             ],
         )?;
         Ok(())
@@ -238,31 +298,23 @@ impl PassStore for PgStore {
         enabled: bool,
         ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
     ) -> Result<Redeemed> {
         self.redeem_resetting(id, enabled, ctx, reset, put)
     }
 
-    fn grace_login(&mut self, id: i64, _now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
-        let sid = id.to_string();
+    fn grace_login(&mut self, id: i64, _now: i64, gap: i64, _user: &str, ctx: &Context) -> Result<bool> {
+        let (sid, gap) = (id.to_string(), gap.to_string());
         self.in_tx(|s| {
             // The row lock serialises logins racing the same pass, as BEGIN IMMEDIATE does on SQLite.
-            s.one("SELECT id FROM pam_tap.host_lock($1::bigint)", &[Some(&sid)])?
-                .ok_or_else(|| vanished(id))?;
-            let row = s
-                .one(
-                    "SELECT pam_tap.host_last_use($1::bigint) AS last, pam_tap.host_now() AS now",
-                    &[Some(&sid)],
-                )?
-                .ok_or_else(|| vanished(id))?;
-            let (last, now) = (row.get_opt_i64("last")?, row.get_i64("now")?);
-            if last.is_some_and(|t| now < t.saturating_add(gap)) {
-                s.write_audit(Event::Refused, Some(user), Some(id), ctx, Some("used moments ago"))?;
-                return Ok(false);
-            }
-            let why = "login while the forced change is pending";
-            s.write_audit(Event::GraceUsed, Some(user), Some(id), ctx, Some(why))?;
-            Ok(true)
+            s.one(
+                "SELECT pam_tap.host_grace($1::bigint, $2::bigint, $3, $4) AS ok",
+                &[Some(&sid), Some(&gap), ctx.service.as_deref(), ctx.rhost.as_deref()],
+            )?
+            .and_then(|r| r.get_opt_str("ok").transpose())
+            .transpose()?
+            .map(|ok| ok == "t")
+            .ok_or_else(|| vanished(id))
         })
     }
 
@@ -275,35 +327,21 @@ impl PassStore for PgStore {
         ctx: &Context,
     ) -> Result<bool> {
         let (sid, max, secs) = (id.to_string(), max_failures.to_string(), lockout.as_secs().to_string());
-        self.in_tx(|s| {
-            let r = s
-                .one(
-                    "SELECT * FROM pam_tap.host_count_failure($1::bigint, $2::integer, $3::bigint)",
-                    &[Some(&sid), Some(&max), Some(&secs)],
-                )?
-                .ok_or_else(|| vanished(id))?;
-            let (user, consecutive, in_all, state) = (
-                r.get_str("who")?,
-                r.get_i64("consecutive")?,
-                r.get_i64("in_all")?,
-                r.get_str("state")?,
-            );
-            let why = format!("failure {consecutive} of {max_failures}, {in_all} of {DEAD_AFTER} in all");
-            s.write_audit(Event::Failed, Some(&user), Some(id), ctx, Some(&why))?;
-            match state.as_str() {
-                "locked" => {
-                    let why = format!("{in_all} failures in all: the pass is dead");
-                    s.write_audit(Event::Locked, Some(&user), Some(id), ctx, Some(&why))?;
-                }
-                "resting" => {
-                    let rest = r.get_i64("rest_secs")?;
-                    let why = format!("{consecutive} consecutive failures: resting {rest} s");
-                    s.write_audit(Event::Resting, Some(&user), Some(id), ctx, Some(&why))?;
-                }
-                _ => {}
-            }
-            Ok(state != "failed")
-        })
+        // One statement: the count, the rest or lock and their audit rows, in the database.
+        let state = self
+            .one(
+                "SELECT * FROM pam_tap.host_count_failure($1::bigint, $2, $3, $4::integer, $5::bigint)",
+                &[
+                    Some(&sid),
+                    ctx.service.as_deref(),
+                    ctx.rhost.as_deref(),
+                    Some(&max),
+                    Some(&secs),
+                ],
+            )?
+            .ok_or_else(|| vanished(id))?
+            .get_str("state")?;
+        Ok(state != "failed")
     }
 
     fn note_time(&mut self, _now: i64) -> Result<()> {

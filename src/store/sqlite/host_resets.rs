@@ -11,11 +11,12 @@ use crate::store::ISSUE;
 
 /// The shadow change a fleet reset pass makes on the host that accepts it.
 pub struct HostReset<'a> {
-    /// The crypt hash of the derived secret, put into the shadow entry.
-    pub set: &'a str,
     /// The shadow entry's hash and last-change day before it.
     pub prev: &'a str,
     pub prev_lastchg: Option<i64>,
+    /// The crypt hash of the derived secret to put into the shadow entry, from the pass's derive
+    /// key (which a host learns only from the database's acceptance of the pass).
+    pub set_for: &'a dyn Fn(&[u8]) -> Result<String>,
 }
 
 impl Store {
@@ -25,6 +26,7 @@ impl Store {
     pub fn insert_host_reset(
         &mut self,
         rec: &PassRecord,
+        set: &str,
         reset: &HostReset<'_>,
         now: i64,
         ctx: &Context,
@@ -56,7 +58,7 @@ impl Store {
                 rec.use_count.saturating_add(1),
                 rec.issued_by,
                 rec.reason,
-                reset.set,
+                set,
                 reset.prev,
                 reset.prev_lastchg,
                 rec.issuer_role,

@@ -195,6 +195,7 @@ impl AuditEntry {
             rhost: r.get("rhost")?,
             reason: r.get("reason")?,
             host: None,
+            db_role: None,
         })
     }
 }

@@ -36,18 +36,21 @@ pub struct RoleFacts {
     pub missing_functions: Vec<String>,
     /// `None` when the role may not read it (a host role reads no table).
     pub schema_version: Option<i64>,
+    /// The host name the role is bound to in the store (`tapctl hosts bind`), if any.
+    pub bound_to: Option<String>,
 }
 
 /// The host functions a module calls (their signatures as `to_regprocedure` reads them).
-const HOST_FUNCTIONS: [&str; 8] = [
+const HOST_FUNCTIONS: [&str; 9] = [
     "pam_tap.host_now()",
+    "pam_tap.host_binding()",
     "pam_tap.host_latest(text)",
-    "pam_tap.host_lock(bigint)",
-    "pam_tap.host_mark_used(bigint)",
-    "pam_tap.host_count_failure(bigint,integer,bigint)",
+    "pam_tap.host_pass(bigint)",
+    "pam_tap.host_accept(bigint,text,text)",
+    "pam_tap.host_count_failure(bigint,text,text,integer,bigint)",
+    "pam_tap.host_grace(bigint,bigint,text,text)",
     "pam_tap.host_note_time()",
-    "pam_tap.host_last_use(bigint)",
-    "pam_tap.host_audit(text,text,bigint,text,text,text,text)",
+    "pam_tap.host_audit(text,text,bigint,text,text,text)",
 ];
 
 /// The value of `key` in the URI's query string (`?a=b&c=d`), percent-decoding left out (the
@@ -229,6 +232,10 @@ fn role_facts(conn: &mut PgConn) -> pam_tap::error::Result<RoleFacts> {
     // The schema version through the store's own reader (0 without a schema); a host role may
     // not read it, and its missing functions tell the same story.
     facts.schema_version = schema::version(conn).ok();
+    if facts.missing_functions.is_empty() {
+        let r = conn.query("SELECT pam_tap.host_binding() AS host", &[])?;
+        facts.bound_to = r.first().map_or(Ok(None), |r| r.get_opt_str("host"))?;
+    }
     Ok(facts)
 }
 
@@ -237,9 +244,36 @@ fn one_line(e: &Error) -> String {
     e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A host role's binding against the config's `host_name`: the database acts for the host the
+/// role is bound to, whatever the config says. `None` for a role that is no host's.
+pub fn judge_binding(r: &RoleFacts, host_name: &str) -> Option<Check> {
+    const B: &str = "host binding";
+    if r.superuser || r.admin_member || !r.table_privileges.is_empty() || !r.missing_functions.is_empty() {
+        return None;
+    }
+    let name = &r.name;
+    Some(match r.bound_to.as_deref() {
+        None => Check::fail(
+            B,
+            format!("{name} is bound to no host in the store: every pass is refused here"),
+            format!("tapctl hosts bind {name} {host_name} (on the admin host)"),
+        ),
+        Some(h) if h.eq_ignore_ascii_case(host_name) => {
+            Check::ok(B, format!("{name} is host {h} in the store, as host_name says"))
+        }
+        Some(h) => Check::fail(
+            B,
+            format!(
+                "{name} is host {h} in the store but host_name is {host_name}: the store acts for {h}, passes scoped to {host_name} are refused here"
+            ),
+            format!("tapctl hosts bind {name} {host_name} (on the admin host), or set host_name = \"{h}\""),
+        ),
+    })
+}
+
 /// Connects as the config says (the module's transport and environment rules) and checks the
 /// transport and the role.
-pub(super) fn check_fleet_store(conninfo: &Conninfo, wired: bool, out: &mut Vec<Check>) {
+pub(super) fn check_fleet_store(conninfo: &Conninfo, host_name: &str, wired: bool, out: &mut Vec<Check>) {
     let mut conn = match PgConn::connect(conninfo, ConnRole::Admin) {
         Ok(c) => c,
         Err(e @ Error::UnsafeConnection(_)) => {
@@ -268,7 +302,10 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, wired: bool, out: &mut Vec<
         )),
     }
     match role_facts(&mut conn) {
-        Ok(r) => out.push(judge_role(&r, wired)),
+        Ok(r) => {
+            out.push(judge_role(&r, wired));
+            out.extend(judge_binding(&r, host_name));
+        }
         Err(e) => out.push(Check::fail(
             "database role",
             format!("reading the role's privileges: {}", one_line(&e)),
@@ -366,7 +403,7 @@ mod tests {
         };
         assert_eq!(judge_role(&su, false).status, Level::Fail);
         let lost = RoleFacts {
-            missing_functions: vec!["pam_tap.host_lock".into()],
+            missing_functions: vec!["pam_tap.host_accept".into()],
             ..host_role()
         };
         let j = judge_role(&lost, true);
@@ -382,5 +419,25 @@ mod tests {
         };
         assert_eq!(judge_role(&current, true).status, Level::Ok);
         assert!(judge_role(&old, true).fix.unwrap().contains("tapctl init"));
+    }
+
+    #[test]
+    fn a_host_role_must_be_bound_to_this_hosts_name() {
+        let unbound = judge_binding(&host_role(), "ws-0421").unwrap();
+        assert_eq!(unbound.status, Level::Fail);
+        assert!(unbound.fix.unwrap().contains("tapctl hosts bind host_ws0421 ws-0421"));
+        let bound = |h: &str| RoleFacts {
+            bound_to: Some(h.into()),
+            ..host_role()
+        };
+        assert_eq!(judge_binding(&bound("WS-0421"), "ws-0421").unwrap().status, Level::Ok);
+        let other = judge_binding(&bound("ws-0999"), "ws-0421").unwrap();
+        assert_eq!(other.status, Level::Fail);
+        assert!(other.message.contains("acts for ws-0999"), "{}", other.message);
+        let admin = RoleFacts {
+            admin_member: true,
+            ..host_role()
+        };
+        assert!(judge_binding(&admin, "ws-0421").is_none());
     }
 }

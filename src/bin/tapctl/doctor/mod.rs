@@ -207,7 +207,7 @@ pub fn checks(opts: &Options, now: i64) -> Vec<Check> {
     let high_water = policy.as_ref().and_then(|p| match &p.database {
         // The database's clock decides for a fleet store: no high-water mark to hold this clock to.
         Database::Postgres(c) => {
-            fleet::check_fleet_store(c, fleet::pam_tap_wired(opts), &mut out);
+            fleet::check_fleet_store(c, &p.host_name, fleet::pam_tap_wired(opts), &mut out);
             check_host_store(opts, p, &mut out);
             None
         }

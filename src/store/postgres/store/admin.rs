@@ -367,7 +367,7 @@ impl AdminStore for PgStore {
         self.conn
             .borrow_mut()
             .query(
-                "SELECT at, event, user_name, pass_id, operator, service, rhost, reason, host FROM pam_tap.audit
+                "SELECT at, event, user_name, pass_id, operator, service, rhost, reason, host, db_role FROM pam_tap.audit
                  WHERE $1::text IS NULL OR user_name = $1::text ORDER BY id",
                 &[user],
             )?
@@ -383,6 +383,7 @@ impl AdminStore for PgStore {
                     rhost: r.get_opt_str("rhost")?,
                     reason: r.get_opt_str("reason")?,
                     host: r.get_opt_str("host")?,
+                    db_role: r.get_opt_str("db_role")?,
                 })
             })
             .collect()

@@ -42,10 +42,13 @@ impl HostSide {
 }
 
 /// The fleet's row as this host sees it: the fleet decides status and window; what the reset did
-/// here (the hashes) and a local end (the change made here ends the pass here) come from this
-/// host's row. The derive key stays the pass's: the host row's is wiped only to mark it settled.
+/// here (the hashes), the pass's hash and derive key (which the database hands a host only when it
+/// accepts the pass; the host row's key is wiped to mark it settled) and a local end (the change
+/// made here ends the pass here) come from this host's row.
 fn merged(fleet: PassRecord, local: &PassRecord) -> PassRecord {
     PassRecord {
+        hash: local.hash.clone(),
+        derive_key: local.derive_key.clone(),
         shadow_set: local.shadow_set.clone(),
         shadow_prev: local.shadow_prev.clone(),
         shadow_prev_lastchg: local.shadow_prev_lastchg,
@@ -72,10 +75,10 @@ impl PgStore {
         self.host.as_mut().and_then(|h| h.store.as_mut())
     }
 
-    /// One fleet pass by id, whatever its status (`None`: purged).
+    /// One fleet pass this host accepted, whatever its status (`None`: purged).
     fn fleet_pass(&self, id: i64) -> Result<Option<PassRecord>> {
         self.one("SELECT * FROM pam_tap.host_pass($1::bigint)", &[Some(&id.to_string())])?
-            .map(|r| PassRecord::from_pg(&r))
+            .map(|r| PassRecord::from_host_view(&r))
             .transpose()
     }
 
@@ -93,16 +96,17 @@ impl PgStore {
     }
 
     /// Marks a usable reset pass used and, inside the same transaction (the row locked), records
-    /// it in this host's store and lets `put` write the shadow entry: committed only once the
-    /// reset is in place. A failure after the host row was written leaves it pending, for the
-    /// caller (src/reset.rs) to undo.
+    /// it in this host's store and lets `put` write the shadow entry (the hash the reset sets,
+    /// made from the derive key the acceptance returned): committed only once the reset is in
+    /// place. A failure after the host row was written leaves it pending, for the caller
+    /// (src/reset.rs) to undo.
     pub(super) fn redeem_resetting(
         &mut self,
         id: i64,
         enabled: bool,
         ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord) -> Result<()>,
+        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
     ) -> Result<Redeemed> {
         let mut host = self
             .host
@@ -112,14 +116,18 @@ impl PgStore {
         // Set when a login of the same pass here put its reset in place while this one waited
         // for the row lock: this use joins it.
         let mut in_place = None;
+        let mut set = None;
         let done = self.redeem_then(id, enabled, ctx, |rec| {
             let local = host.created()?;
             if let Some(row) = local.get(id)?.filter(|r| !r.derive_key.is_empty()) {
                 in_place = Some(row);
                 return Ok(());
             }
-            local.insert_host_reset(rec, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
-            put(rec)
+            let hash = (reset.set_for)(&rec.derive_key)?;
+            local.insert_host_reset(rec, &hash, reset, rec.used_at.unwrap_or_default(), ctx, &owner)?;
+            let put_in = put(rec, &hash);
+            set = Some(hash);
+            put_in
         });
         let cleared = match (&done, &in_place) {
             (Ok(Redeemed::Ok(_)), None) => host.created()?.clear_pending(&[id]),
@@ -127,13 +135,9 @@ impl PgStore {
         };
         self.host = Some(host);
         cleared?;
-        let (set, prev, prev_lastchg) = match &in_place {
-            Some(row) => (row.shadow_set.clone(), row.shadow_prev.clone(), row.shadow_prev_lastchg),
-            None => (
-                Some(reset.set.to_string()),
-                Some(reset.prev.to_string()),
-                reset.prev_lastchg,
-            ),
+        let (set, prev, prev_lastchg) = match in_place {
+            Some(row) => (row.shadow_set, row.shadow_prev, row.shadow_prev_lastchg),
+            None => (set, Some(reset.prev.to_string()), reset.prev_lastchg),
         };
         Ok(match done? {
             Redeemed::Ok(rec) => Redeemed::Ok(Box::new(PassRecord {

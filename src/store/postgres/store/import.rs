@@ -103,8 +103,9 @@ fn pass_values(r: &PassRecord) -> [Option<String>; 26] {
 }
 
 impl PgStore {
-    /// Copies `passes` and `audit` (oldest first) into this store, which must hold no pass and no
-    /// audit row, and raises its clock mark to `clock`. Audit rows are marked as written on
+    /// Copies `passes` (ids kept) and `audit` (oldest first, after any host binding's rows) into
+    /// this store, which must hold no pass and no audit row but host bindings', and raises its
+    /// clock mark to `clock`. Audit rows are marked as written on
     /// `host` (a local store serves one host). All or nothing.
     pub fn import(
         &mut self,
@@ -123,13 +124,16 @@ impl PgStore {
             let conn = s.conn.get_mut();
             // Nobody else writes while the copy runs; a second migrate waits and then finds rows.
             conn.batch("LOCK TABLE pam_tap.passes, pam_tap.audit IN EXCLUSIVE MODE")?;
+            // Host bindings may come first (tapctl hosts bind): their audit rows stay, and the
+            // copied rows follow them in their own order.
             let count = conn.query(
                 "SELECT (SELECT count(*) FROM pam_tap.passes) AS passes,
-                        (SELECT count(*) FROM pam_tap.audit) AS audit",
+                        (SELECT count(*) FROM pam_tap.audit WHERE event NOT IN ('host_bound', 'host_unbound')) AS audit,
+                        (SELECT coalesce(max(id), 0) FROM pam_tap.audit) AS last",
                 &[],
             )?;
             let row = count.first().ok_or_else(|| Error::Store("count returned nothing".into()))?;
-            let (p, a) = (row.get_i64("passes")?, row.get_i64("audit")?);
+            let (p, a, last) = (row.get_i64("passes")?, row.get_i64("audit")?, row.get_i64("last")?);
             if p > 0 || a > 0 {
                 return Err(Error::Refused(format!(
                     "the PostgreSQL store is not empty ({p} passes, {a} audit rows): migrate copies into an empty store only"
@@ -144,7 +148,7 @@ impl PgStore {
             let audit_sql = insert_sql("pam_tap.audit", &AUDIT_COLUMNS, None);
             for (id, e) in audit {
                 let vals = [
-                    n(id),
+                    n(id + last),
                     n(e.at),
                     n(&e.event),
                     e.user.clone(),
