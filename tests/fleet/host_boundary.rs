@@ -13,12 +13,7 @@ use crate::support::pg_cluster::psql_uri;
 
 /// `sql` as host `role` over its own login; (success, stdout, stderr).
 fn as_host(f: &Fleet, role: &str, sql: &str) -> (bool, String, String) {
-    let out: Output = psql_uri(&f.cluster.uri(role, &f.db), sql);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).trim().to_string(),
-    )
+    as_host_in(f, &f.db, role, sql)
 }
 
 /// `sql` as `role` must be refused with PostgreSQL's own error naming `needle`.
@@ -307,4 +302,68 @@ fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     );
     // Once the holder is gone the pass works on host-a again.
     assert_eq!(f.auth("only-a", &u.name, &pass).auth(), "PAM_SUCCESS");
+}
+
+#[test]
+fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
+    require_root!();
+    let f = Fleet::new("");
+    // A store as schema 3 left it: one pass, used on host-a (the audit's db_role says who).
+    let db = f.cluster.new_database();
+    let sql = |file: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sql/postgresql")
+                .join(file),
+        )
+        .unwrap()
+    };
+    f.cluster.superuser_sql(
+        &db,
+        &format!(
+            "BEGIN; SET LOCAL ROLE pam_tap_admin; CREATE SCHEMA pam_tap AUTHORIZATION pam_tap_admin;\n{}\n{}\n{}\n\
+             INSERT INTO pam_tap.meta (key, value) VALUES ('schema_version', 3);\n\
+             INSERT INTO pam_tap.passes (id, user_name, uid, hash, derive_key, created_at, starts_at, expires_at,
+                 one_time, reset_password, issued_by, used_at, use_count)
+             VALUES (7, 'ann', 1000, 'h', '\\x00', 1, 1, 4102444800, true, true, 'root', 2, 1);\n\
+             INSERT INTO pam_tap.audit (at, event, user_name, pass_id, host, db_role)
+             VALUES (2, 'used', 'ann', 7, 'host-a', 'host_a'), (3, 'used', 'ann', 7, 'host-b', NULL);\n\
+             COMMIT;",
+            sql("001_tables.sql"),
+            sql("002_host_functions.sql"),
+            sql("003_fleet_handoff.sql")
+        ),
+    );
+    let config = f.dir.join("upgrade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "enabled = true\ndatabase = \"{}\"\n",
+            f.cluster.uri("tapctl_admin", &db)
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = f.tapctl_on(&config, &["init"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        f.cluster
+            .query(&db, "SELECT pass_id, role_name FROM pam_tap.acceptances"),
+        "7|host_a",
+        "a row whose writer is unknown gives no one the pass"
+    );
+    let out = f.tapctl_on(&config, &["hosts", "bind", "host_a", "host-a"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, row, err) = as_host_in(&f, &db, "host_a", "SELECT user_name FROM pam_tap.host_pass(7)");
+    assert!(ok, "{err}");
+    assert_eq!(row, "ann");
+}
+
+fn as_host_in(f: &Fleet, db: &str, role: &str, sql: &str) -> (bool, String, String) {
+    let out: Output = psql_uri(&f.cluster.uri(role, db), sql);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
 }
