@@ -183,7 +183,7 @@ pub struct Settled {
 
 /// Writes `user`'s shadow hash and last-change day through shadow's tools.
 fn write_shadow(dir: &dyn Directory, user: &str, hash: &str, lastchg: Option<i64>) -> Result<()> {
-    users::set_shadow(user, hash, lastchg).or_else(|e| {
+    dir.set_shadow(user, hash, lastchg).or_else(|e| {
         // A host that reaps its children itself (SIGCHLD ignored) hides the tool's status:
         // what counts is whether the entry now says what was to be written.
         match dir.shadow(user)? {

@@ -40,6 +40,8 @@ pub fn plausible_name(name: &str) -> bool {
 pub trait Directory {
     fn account(&self, name: &str) -> Result<Option<Account>>;
     fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>>;
+    /// Sets `user`'s shadow hash and last-change day ([`set_shadow`] on the real system).
+    fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()>;
 }
 
 /// The real name service (NSS).
@@ -99,6 +101,10 @@ impl Directory for System {
             lastchg: (sp.sp_lstchg >= 0).then_some(sp.sp_lstchg),
             expire: (sp.sp_expire >= 0).then_some(sp.sp_expire),
         }))
+    }
+
+    fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()> {
+        set_shadow(user, crypted, lastchg)
     }
 }
 
