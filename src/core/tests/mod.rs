@@ -354,3 +354,4 @@ mod change_paths;
 mod fleet;
 mod handoff;
 mod login;
+mod settle;

@@ -170,6 +170,21 @@ impl Store {
         Ok(())
     }
 
+    /// Leaves the pending mark of passes whose shadow change failed, perhaps half-way, to the next
+    /// touch, owned by no process: whichever process touches them next finishes the change, without
+    /// waiting for this one to end (a login process may live as long as its session).
+    pub fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in ids {
+            tx.execute(
+                "UPDATE passes SET pending_owner = NULL WHERE id = ?1 AND pending IS NOT NULL",
+                params![id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Revokes passes whose issue failed or was cut short, clearing their pending mark, with an
     /// audit row each; their shadow state is settled next.
     pub fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {

@@ -217,6 +217,10 @@ impl PgStore {
         self.local_mut().map_or(Ok(()), |s| s.clear_pending(ids))
     }
 
+    pub(super) fn host_release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        self.local_mut().map_or(Ok(()), |s| s.release_pending(ids))
+    }
+
     pub(super) fn host_abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
         self.local_mut().map_or(Ok(()), |s| s.abandon(ids, now, ctx, reason))
     }
