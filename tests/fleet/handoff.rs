@@ -11,6 +11,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::common::User;
 use crate::site::Fleet;
 
+/// A reset pass typed at the real su by an unprivileged user.
+mod su;
 /// An acceptance undone after the shadow change.
 mod undone;
 
