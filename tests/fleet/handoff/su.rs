@@ -2,7 +2,7 @@
 //! with euid 0 but the caller's real uid, and shadow's chage goes by the real uid. The su runs in a
 //! private mount namespace with host-a's stack as /etc/pam.d/su and su-l.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pam_tap::core::CHOOSE_NEW_PASSWORD;
 
@@ -29,7 +29,7 @@ fn su_pamd(f: &Fleet) -> PathBuf {
 }
 
 /// `caller` types `su - target` in its own shell with `steps` (tests/support/pty.rs `su_steps`).
-fn su(f: &Fleet, pamd: &PathBuf, caller: &User, steps: &[Step]) -> Transcript {
+fn su(f: &Fleet, pamd: &Path, caller: &User, steps: &[Step]) -> Transcript {
     let shell = user_shell(&caller.name);
     let argv = with_pamd(pamd, &shell.iter().map(String::as_str).collect::<Vec<_>>());
     drive(&f.dir, steps, &argv)
