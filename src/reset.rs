@@ -6,8 +6,9 @@
 //!
 //! - **Pending first.** Every shadow change is preceded by a committed, audited mark on the pass
 //!   row (`pending`, with the process doing it) and followed by a commit that clears it. A change
-//!   cut short (SIGKILL, power loss) is finished or undone at the next touch, judged by comparing
-//!   the shadow entry with what the row says was set and what was there before.
+//!   cut short (SIGKILL, power loss) or failed half-way (the hash written, its day not) keeps its
+//!   mark and is finished or undone at the next touch, judged by comparing the shadow entry with
+//!   what the row says was set and what was there before ([`decide`]).
 //! - **A dead pass is settled at the next touch** (a login attempt, any tapctl command on that
 //!   user, `tapctl purge`): revoked → the previous shadow state comes back; expired, locked or
 //!   used without a completed handoff → the account is locked (`!`); the shadow entry no longer
@@ -23,8 +24,7 @@ use std::time::Duration;
 use crate::config::Policy;
 use crate::error::{Error, Result};
 use crate::store::{Context, NewPass, PassRecord, PassStore};
-use crate::store::{Pending, ISSUE, SETTLE};
-use crate::users::{self, Directory, ShadowEntry};
+use crate::users::{self, Directory};
 
 /// A used pass whose handoff has not completed is left alone at least this long (or the grace
 /// window, if longer): the same login is still on its way from authenticate to chauthtok.
@@ -88,91 +88,6 @@ pub fn owner_alive(owner: &str) -> bool {
     }
 }
 
-/// What settling a reset pass does to the shadow entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Put the state from before the pass back (`shadow_prev`).
-    Restore,
-    /// Lock the account ([`LOCKED`]).
-    Lock,
-    /// Nothing to write: the shadow entry no longer holds the reset.
-    Close,
-}
-
-/// A settling decision: the step, whether the pass ends (is revoked) with it, and why (audited).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub step: Step,
-    pub revoke: bool,
-    pub why: &'static str,
-}
-
-fn decision(step: Step, revoke: bool, why: &'static str) -> Option<Decision> {
-    Some(Decision { step, revoke, why })
-}
-
-/// What to do with reset pass `rec` at `now` given its pending mark (whose owner is gone) and the
-/// account's shadow entry; `None` while the pass is alive and its reset rightly in place.
-pub fn decide(
-    rec: &PassRecord,
-    pending: Option<&Pending>,
-    shadow: Option<&ShadowEntry>,
-    now: i64,
-    policy: &Policy,
-) -> Option<Decision> {
-    let live = rec.is_live(now);
-    let issue_cut = pending.is_some_and(|p| p.what == ISSUE);
-    let (Some(set), Some(sp)) = (rec.shadow_set.as_deref(), shadow) else {
-        return decision(Step::Close, issue_cut, "no reset in place: derive key wiped");
-    };
-    if sp.hash != set {
-        // A settle cut short after writing the previous hash may still owe its last-change day.
-        if pending.is_some_and(|p| p.what == SETTLE)
-            && rec.revoked_at.is_some()
-            && rec.shadow_prev.as_deref() == Some(sp.hash.as_str())
-        {
-            return decision(Step::Restore, false, "restoring the previous password (finishing)");
-        }
-        if issue_cut {
-            return decision(
-                Step::Close,
-                true,
-                "issue cut short before the shadow change: pass revoked, account untouched",
-            );
-        }
-        return decision(
-            Step::Close,
-            live,
-            "the account's password changed: the handoff is complete and the pass ends",
-        );
-    }
-    if issue_cut {
-        return decision(
-            Step::Restore,
-            true,
-            "issue cut short after the shadow change: pass revoked, previous password restored",
-        );
-    }
-    if rec.revoked_at.is_some() {
-        return decision(Step::Restore, false, "pass revoked: restoring the previous password");
-    }
-    let handoff = policy.grace.max(HANDOFF_MIN).as_secs() as i64;
-    let unfinished = rec.one_time && rec.used_at.is_some_and(|u| now >= u.saturating_add(handoff));
-    // `locked_at` marks a pass locked for good by wrong answers; a lock that only rests the pass
-    // for a while must not end it here.
-    if rec.locked_at.is_some() {
-        return decision(Step::Lock, false, "pass locked: locking the account");
-    }
-    if now >= rec.expires_at || unfinished {
-        return decision(
-            Step::Lock,
-            false,
-            "pass ended without a completed handoff: locking the account",
-        );
-    }
-    None
-}
-
 /// What settling one user did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settled {
@@ -181,9 +96,11 @@ pub struct Settled {
     pub closed: usize,
 }
 
-/// Writes `user`'s shadow hash and last-change day through shadow's tools.
+/// Writes `user`'s shadow hash and last-change day through shadow's tools. That is the whole
+/// entry as it was: `chpasswd -e` changes only the hash and the day (shadow 4.13), `chage -d`
+/// only the day, so the other aging fields are never touched.
 fn write_shadow(dir: &dyn Directory, user: &str, hash: &str, lastchg: Option<i64>) -> Result<()> {
-    users::set_shadow(user, hash, lastchg).or_else(|e| {
+    dir.set_shadow(user, hash, lastchg).or_else(|e| {
         // A host that reaps its children itself (SIGCHLD ignored) hides the tool's status:
         // what counts is whether the entry now says what was to be written.
         match dir.shadow(user)? {
@@ -230,8 +147,10 @@ fn settle_one<S: PassStore>(
         None => Ok(()),
     };
     if let Err(e) = written {
-        // Keep the key (the pass stays unsettled) and let the next touch try again.
-        store.clear_pending(&[id])?;
+        // The write may have stopped half-way (the hash written, its day not). The pass stays
+        // unsettled (key kept) and its mark stays, so the next touch knows a settle was under
+        // way (see `decide`); released, so that touch need not wait for this process to end.
+        store.release_pending(&[id])?;
         return Err(e);
     }
     let done = match d.step {
@@ -405,6 +324,8 @@ pub fn settle_cli_all<S: PassStore>(
 
 mod at_accept;
 pub use at_accept::redeem_at_accept;
+mod decide;
+pub use decide::{decide, Decision, Step};
 
 #[cfg(test)]
 mod tests;

@@ -40,6 +40,8 @@ pub fn plausible_name(name: &str) -> bool {
 pub trait Directory {
     fn account(&self, name: &str) -> Result<Option<Account>>;
     fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>>;
+    /// Sets `user`'s shadow hash and last-change day ([`set_shadow`] on the real system).
+    fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()>;
 }
 
 /// The real name service (NSS).
@@ -100,6 +102,10 @@ impl Directory for System {
             expire: (sp.sp_expire >= 0).then_some(sp.sp_expire),
         }))
     }
+
+    fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()> {
+        set_shadow(user, crypted, lastchg)
+    }
 }
 
 fn run_once(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<std::process::Output> {
@@ -110,15 +116,22 @@ fn run_once(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<std::process::Out
         .stderr(Stdio::piped())
         // Its own process group: a Ctrl-C at tapctl's terminal does not cut chpasswd short.
         .process_group(0);
+    // su, passwd and sudo run the stack setuid: euid 0, the caller's real uid and gid. chage goes
+    // by the real uid (it refuses anyone but root): the tools get real and saved ids 0 too (no
+    // capability needed where they are 0 already). Done first: a change of effective ids clears
+    // PDEATHSIG. A failure fails the spawn (std passes the errno up, the child _exits).
     // The module runs this inside sshd, login or a display manager: none of their descriptors
     // may reach the tool. CLOSE_RANGE_CLOEXEC keeps std's own exec-error pipe working.
     // A tool must not outlive its caller: a killed tapctl's pending change is judged by the next
     // touch, which must not race a chpasswd still running (see `wait_for_tools`).
-    // SAFETY: getpid before the fork; in the child only async-signal-safe calls (prctl, getppid,
-    // close_range, _exit).
+    // SAFETY: getpid before the fork; in the child only async-signal-safe calls (setresgid,
+    // setresuid, prctl, getppid, close_range, _exit) and reading errno.
     let parent = unsafe { libc::getpid() };
     unsafe {
         cmd.pre_exec(move || {
+            if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             if libc::getppid() != parent {
                 libc::_exit(1);

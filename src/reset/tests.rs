@@ -1,4 +1,6 @@
 use super::*;
+use crate::store::{Pending, ISSUE, SETTLE};
+use crate::users::ShadowEntry;
 
 fn rec() -> PassRecord {
     PassRecord {
@@ -95,9 +97,56 @@ fn an_issue_cut_short_is_undone() {
 fn a_restore_cut_short_is_finished() {
     let mut r = rec();
     r.revoked_at = Some(2000);
-    let p = pend(SETTLE);
-    assert_eq!(step(&r, Some(&p), "$y$prev", 2001), Some((Step::Restore, false)));
-    assert_eq!(step(&r, None, "$y$prev", 2001), Some((Step::Close, false)));
+    // The hash written back, its day still chpasswd's stamp (not yet the previous one).
+    let half = ShadowEntry {
+        lastchg: Some(20833),
+        ..sp("$y$prev")
+    };
+    let d = decide(&r, Some(&pend(SETTLE)), Some(&half), 2001, &Policy::default());
+    assert_eq!(d.map(|d| (d.step, d.revoke)), Some((Step::Restore, false)));
+}
+
+/// An entry back at the hash from before the pass is a restore of ours, done or cut short
+/// between chpasswd (the hash, today as its day) and chage (the day): pam_unix and passwd always
+/// write a freshly salted hash, so it is never the user's change.
+#[test]
+fn an_entry_back_at_the_previous_hash_is_a_restore_never_the_users_change() {
+    let today = ShadowEntry {
+        lastchg: Some(20833),
+        ..sp("$y$prev")
+    };
+    let done = ShadowEntry {
+        lastchg: Some(19000),
+        ..today.clone()
+    };
+    let p = Policy::default();
+    let mut r = rec();
+    r.revoked_at = Some(2000);
+    for mark in [None, Some(pend(SETTLE))] {
+        let d = decide(&r, mark.as_ref(), Some(&today), 2001, &p).unwrap();
+        assert_eq!((d.step, d.revoke), (Step::Restore, false), "{mark:?}: the day is owed");
+        let d = decide(&r, mark.as_ref(), Some(&done), 2001, &p).unwrap();
+        assert_eq!((d.step, d.revoke), (Step::Close, false), "{mark:?}");
+        assert!(!d.why.contains("changed"), "{mark:?}: {}", d.why);
+    }
+    // The undoing of an issue cut short, itself cut short: finished, and the pass revoked.
+    let d = decide(&rec(), Some(&pend(ISSUE)), Some(&today), 2001, &p).unwrap();
+    assert_eq!((d.step, d.revoke), (Step::Restore, true), "{}", d.why);
+    let d = decide(&rec(), Some(&pend(ISSUE)), Some(&done), 2001, &p).unwrap();
+    assert_eq!((d.step, d.revoke), (Step::Close, true), "{}", d.why);
+    // A day of 0 (or none) is no stamp of chpasswd's: an admin forced a change since. Kept.
+    let forced = sp("$y$prev");
+    let d = decide(&r, None, Some(&forced), 2001, &p).unwrap();
+    assert_eq!((d.step, d.revoke), (Step::Close, false), "{}", d.why);
+    // A lock cut short after its write is a lock, not the user's change.
+    let mut r = rec();
+    r.locked_at = Some(2000);
+    let d = decide(&r, Some(&pend(SETTLE)), Some(&sp(LOCKED)), 2001, &p).unwrap();
+    assert_eq!((d.step, d.revoke), (Step::Close, false));
+    assert!(!d.why.contains("changed"), "{}", d.why);
+    // Someone else's hash on a live pass is still the handoff done.
+    let d = decide(&rec(), None, Some(&sp("$y$mine")), 2001, &p).unwrap();
+    assert_eq!((d.step, d.revoke), (Step::Close, true));
 }
 
 #[test]

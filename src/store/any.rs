@@ -123,6 +123,9 @@ impl PassStore for AnyStore {
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         each!(self, s => PassStore::clear_pending(s, ids))
     }
+    fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        each!(self, s => PassStore::release_pending(s, ids))
+    }
     fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
         each!(self, s => PassStore::abandon(s, ids, now, ctx, reason))
     }

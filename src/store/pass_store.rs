@@ -76,6 +76,9 @@ pub trait PassStore {
     fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()>;
     /// Clears the pending mark of passes whose shadow change is done.
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()>;
+    /// Keeps the pending mark of passes whose shadow change failed, owned by no process, for the
+    /// next touch to finish.
+    fn release_pending(&mut self, ids: &[i64]) -> Result<()>;
     /// Revokes passes whose issue failed, clearing their pending mark.
     fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()>;
 }
@@ -180,6 +183,9 @@ impl<S: PassStore> PassStore for &mut S {
     }
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         (**self).clear_pending(ids)
+    }
+    fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        (**self).release_pending(ids)
     }
     fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
         (**self).abandon(ids, now, ctx, reason)

@@ -22,43 +22,13 @@ mod ssh;
 
 /// argv for an interactive shell of `caller` (an unprivileged user) in the private PAM namespace.
 fn su_argv(pam: &PamDir, caller: &User) -> Vec<String> {
-    pam.wrap(&[
-        tool("setpriv").to_str().unwrap(),
-        "--reuid",
-        &caller.name,
-        "--regid",
-        &caller.name,
-        "--init-groups",
-        "--reset-env",
-        "/bin/bash",
-        "--noprofile",
-        "--norc",
-        "-i",
-    ])
+    let shell = crate::support::pty::user_shell(&caller.name);
+    pam.wrap(&shell.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// `caller` types `su - target`, answers the password prompt with `secret`, then `between`, then
-/// checks the shell is target's and leaves both shells.
+/// `caller` types `su - target` with `secret`, then `between` (tests/support/pty.rs `su_steps`).
 fn su_steps(caller: &User, target: &User, secret: &str, between: &[Step]) -> Vec<Step> {
-    let mut steps = vec![
-        expect(r"\$ $"),
-        send("echo E2E-CALLER-$(id -u)"),
-        expect(&format!(r"E2E-CALLER-{}\r?\n", caller.uid())),
-        send(&format!("su - {}", target.name)),
-        expect("Password: $"),
-        send(secret),
-    ];
-    steps.extend_from_slice(between);
-    steps.extend([
-        expect(r"\$ $"),
-        send("echo E2E-WHOAMI-$(id -un)"),
-        expect(&format!(r"E2E-WHOAMI-{}\r?\n", target.name)),
-        send("exit"),
-        expect(r"\$ $"),
-        send("exit"),
-        Step::Eof,
-    ]);
-    steps
+    crate::support::pty::su_steps(caller.uid(), &target.name, secret, between)
 }
 
 /// The account's password as set at useradd time, before any pass (reset by an issue).

@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 /// The PAM service name of the private sshd (the program name of its copy).
 pub const SSHD_SERVICE: &str = "sshd-tape2e";
-/// Every wait on a prompt is bounded by this.
-pub const STEP_TIMEOUT_SECS: u32 = 20;
 
 /// Serialises useradd/userdel/chpasswd/tapctl-issue: the shadow tools take a lock on /etc/passwd and
 /// /etc/shadow and give up quickly when another test holds it.
@@ -61,10 +59,6 @@ pub fn can_run(test: &str) -> bool {
         tool(t); // panics with the package to install when missing
     }
     true
-}
-
-pub fn drive_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/drive.exp")
 }
 
 pub fn run(cmd: &mut Command) -> Output {

@@ -11,6 +11,11 @@ use rusqlite::{Connection, OpenFlags};
 use crate::common::User;
 use crate::site::Fleet;
 
+/// A reset pass typed at the real su by an unprivileged user.
+mod su;
+/// An acceptance undone after the shadow change.
+mod undone;
+
 const OWN: &str = "Own-Horse-Battery-31";
 const NEW_PW: &str = "Fresh-Staple-Lamp-58";
 /// A login that meets the forced change on the same handle (login, su, sshd's kbd-int).

@@ -69,9 +69,11 @@ fn write_0600(path: &Path, text: &str) {
 }
 
 fn services() -> String {
+    // su and su-l: the real su, with host-a's stack in a private /etc/pam.d (handoff/su.rs).
     let all: Vec<String> = HOSTS
         .iter()
         .flat_map(|(x, _, _)| [format!("\"full-{x}\""), format!("\"only-{x}\"")])
+        .chain(["\"su\"".into(), "\"su-l\"".into()])
         .collect();
     format!("services = [{}]\n", all.join(", "))
 }

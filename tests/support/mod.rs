@@ -9,6 +9,7 @@ pub mod drive;
 pub mod ids;
 pub mod paths;
 pub mod pg_cluster;
+pub mod pty;
 pub mod site;
 pub mod syslog;
 

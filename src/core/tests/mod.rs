@@ -1,7 +1,7 @@
 //! The core driven by a scripted fake handle, a fake name service and a fixed clock, against the
 //! SQLite store in memory, under a policy parsed from text: the whole matrix runs as any user.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::PermissionsExt;
 
@@ -17,6 +17,8 @@ use crate::users::ShadowEntry;
 use crate::users::{Account, Directory};
 
 const T0: i64 = 1_800_000_000;
+/// T0's day, the last-change day chpasswd stamps.
+const TODAY: i64 = T0 / 86_400;
 const CODE: &str = "K7QXM9TRWP";
 
 #[derive(Debug)]
@@ -143,6 +145,8 @@ impl Handle for Fake {
 struct Dir {
     accounts: HashMap<String, Account>,
     shadow: RefCell<HashMap<String, ShadowEntry>>,
+    /// chage refuses, as it did under su: a write leaves the hash with today's last-change day.
+    chage_refuses: Cell<bool>,
 }
 
 impl Directory for Dir {
@@ -151,6 +155,20 @@ impl Directory for Dir {
     }
     fn shadow(&self, name: &str) -> crate::error::Result<Option<ShadowEntry>> {
         Ok(self.shadow.borrow().get(name).cloned())
+    }
+    /// As `chpasswd -e` then `chage -d`: the hash with today as its day, then the day asked for.
+    fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> crate::error::Result<()> {
+        let mut all = self.shadow.borrow_mut();
+        let Some(entry) = all.get_mut(user) else {
+            return Err(Error::Io(format!("chpasswd: user '{user}' does not exist")));
+        };
+        entry.hash = crypted.into();
+        entry.lastchg = Some(TODAY);
+        if self.chage_refuses.get() {
+            return Err(Error::Io("\"chage\" failed: chage: Permission denied.".into()));
+        }
+        entry.lastchg = lastchg;
+        Ok(())
     }
 }
 
@@ -336,3 +354,4 @@ mod change_paths;
 mod fleet;
 mod handoff;
 mod login;
+mod settle;

@@ -380,6 +380,9 @@ impl PassStore for PgStore {
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         self.host_clear_pending(ids)
     }
+    fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        self.host_release_pending(ids)
+    }
     fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
         self.host_abandon(ids, now, ctx, reason)
     }

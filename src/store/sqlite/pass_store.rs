@@ -54,6 +54,9 @@ impl PassStore for Store {
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         Store::clear_pending(self, ids)
     }
+    fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        Store::release_pending(self, ids)
+    }
     fn abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
         Store::abandon(self, ids, now, ctx, reason)
     }

@@ -90,7 +90,10 @@ impl Store {
 
     /// Runs `decide` inside `BEGIN IMMEDIATE` on the pass as it is now (skipped if it is gone or
     /// settled); when it returns a decision with a reason, marks the pass pending for `owner` and
-    /// audits the reason, all committed before the shadow change the caller makes next.
+    /// audits the reason, all committed before the shadow change the caller makes next. An `issue`
+    /// mark stays `issue` (only its owner changes): the settle undoes an issue cut short, and if it
+    /// is cut short itself, the next touch must still see it as that (src/reset.rs `decide`), as
+    /// must `end_settle`'s caller on a fleet host (host_side.rs forgets that row).
     pub fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
     where
         D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
@@ -126,8 +129,9 @@ impl Store {
             return Ok(Some(decision));
         };
         tx.execute(
-            "UPDATE passes SET pending = ?2, pending_owner = ?3 WHERE id = ?1",
-            params![id, SETTLE, owner],
+            "UPDATE passes SET pending = CASE pending WHEN ?4 THEN ?4 ELSE ?2 END, pending_owner = ?3
+             WHERE id = ?1",
+            params![id, SETTLE, owner, ISSUE],
         )?;
         audit_in(&tx, now, Event::Reset, Some(&rec.user), Some(id), ctx, Some(&reason))?;
         add_clock(&tx, now)?;
@@ -159,6 +163,21 @@ impl Store {
         for id in ids {
             tx.execute(
                 "UPDATE passes SET pending = NULL, pending_owner = NULL WHERE id = ?1",
+                params![id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Leaves the pending mark of passes whose shadow change failed, perhaps half-way, to the next
+    /// touch, owned by no process: whichever process touches them next finishes the change, without
+    /// waiting for this one to end (a login process may live as long as its session).
+    pub fn release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in ids {
+            tx.execute(
+                "UPDATE passes SET pending_owner = NULL WHERE id = ?1 AND pending IS NOT NULL",
                 params![id],
             )?;
         }

@@ -180,3 +180,37 @@ fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
     assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
     assert_eq!(s.latest_for("alice").unwrap().unwrap().hosts, None);
 }
+
+/// A settle marks its row before the shadow change; an `issue` mark stays `issue` (only its owner
+/// changes), so a settle of an issue cut short, itself cut short, is still judged as one, and a
+/// fleet host still forgets the row of an acceptance it undid.
+#[test]
+fn a_settle_keeps_an_issue_mark_and_marks_anything_else_settle() {
+    use crate::store::{Pending, ISSUE, SETTLE};
+    let mut s = Store::in_memory().unwrap();
+    let ctx = Context::default();
+    let mut new = new_pass("u", 1000, true);
+    new.reset_password = true;
+    new.shadow_set = Some("$y$set".into());
+    new.shadow_prev = Some("$y$prev".into());
+    let rows = s
+        .insert_pending(&["u"], 1000, &ctx, "1:1", |_, _, _| Ok((new.clone(), None)))
+        .unwrap();
+    let id = rows[0].0;
+    let mark = |what: &str, owner: &str| {
+        Some(Pending {
+            what: what.into(),
+            owner: owner.into(),
+        })
+    };
+    let undo = |_: &PassRecord, _: Option<&Pending>, _: i64| Ok(Some(((), Some("undoing".to_string()))));
+    s.begin_settle(id, 1001, &ctx, "2:2", undo).unwrap();
+    assert_eq!(s.pending(id).unwrap(), mark(ISSUE, "2:2"));
+    s.begin_settle(id, 1002, &ctx, "3:3", undo).unwrap();
+    assert_eq!(s.pending(id).unwrap(), mark(ISSUE, "3:3"));
+    s.clear_pending(&[id]).unwrap();
+    s.begin_settle(id, 1003, &ctx, "4:4", undo).unwrap();
+    assert_eq!(s.pending(id).unwrap(), mark(SETTLE, "4:4"));
+    s.end_settle(id, 1004, &ctx, true, "done").unwrap();
+    assert_eq!(s.pending(id).unwrap(), None);
+}

@@ -114,17 +114,6 @@ impl PamDir {
     /// argv prefix that runs a program with this pam.d mounted over /etc/pam.d, in a private mount
     /// namespace (the host's /etc/pam.d is never touched). `exec` keeps the program's pid.
     pub fn wrap(&self, argv: &[&str]) -> Vec<String> {
-        let mut v = vec![
-            tool("unshare").display().to_string(),
-            "--mount".into(),
-            "--propagation".into(),
-            "private".into(),
-            "/bin/sh".into(),
-            "-c".into(),
-            "mount --bind \"$0\" /etc/pam.d && exec \"$@\"".into(),
-            self.dir.display().to_string(),
-        ];
-        v.extend(argv.iter().map(|s| s.to_string()));
-        v
+        crate::support::pty::with_pamd(&self.dir, argv)
     }
 }

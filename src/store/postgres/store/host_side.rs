@@ -159,8 +159,11 @@ impl PgStore {
     }
 
     /// [`Store::begin_settle`] on this host's row, the fleet's status laid over it. A host row
-    /// still marked `issue` is this host's own change cut short: deciding it needs nothing from
-    /// the fleet (it is undone), so the database being down does not keep it in place.
+    /// still marked `issue` is this host's own acceptance cut short: deciding it needs nothing
+    /// from the fleet (it is undone), so the database being down does not keep it in place. The
+    /// settle keeps the `issue` mark (only its owner changes) until [`Self::host_end_settle`],
+    /// which reads it there: the fact is decided here, before the change, and survives a settle
+    /// that is itself cut short.
     pub(super) fn host_begin_settle<T, D>(
         &mut self,
         id: i64,
@@ -202,6 +205,7 @@ impl PgStore {
         let local = self
             .local_mut()
             .ok_or_else(|| Error::Store(format!("pass {id}: no host store to settle")))?;
+        // Still the mark begin_settle saw: `issue` stays `issue` through the settle.
         let cut_short = local.pending(id)?.is_some_and(|p| p.what == ISSUE);
         local.end_settle(id, now, ctx, revoke, reason)?;
         let user = local.get(id)?.map(|r| r.user);
@@ -215,6 +219,10 @@ impl PgStore {
 
     pub(super) fn host_clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         self.local_mut().map_or(Ok(()), |s| s.clear_pending(ids))
+    }
+
+    pub(super) fn host_release_pending(&mut self, ids: &[i64]) -> Result<()> {
+        self.local_mut().map_or(Ok(()), |s| s.release_pending(ids))
     }
 
     pub(super) fn host_abandon(&mut self, ids: &[i64], now: i64, ctx: &Context, reason: &str) -> Result<()> {
