@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::hash::KdfParams;
 use crate::safefile;
 
+pub mod conninfo;
 mod database;
 pub use database::{check_host_name, Conninfo, Database};
 
