@@ -11,7 +11,7 @@ use crate::safefile;
 
 pub mod conninfo;
 mod database;
-pub use database::{check_host_name, Conninfo, Database};
+pub use database::{check_host_name, Conninfo, Database, UNPARSEABLE};
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
