@@ -100,6 +100,8 @@ impl PgConn {
         // SAFETY: no arguments; returns a number.
         let libpq_version = unsafe { (api.PQlibVersion)() };
         let uri = parse_uri(api, conninfo, libpq_version)?;
+        // The URI's own fault is named before any the environment adds.
+        transport::check_files(&uri, libpq_version).map_err(unsafe_conn)?;
         // SAFETY: PQconndefaults returns a fresh array, copied and freed.
         let known = unsafe { take_options(api, (api.PQconndefaults)()) };
         let (user, home) = identity()?;
@@ -110,7 +112,7 @@ impl PgConn {
         let getenv = |v: &str| std::env::var_os(v).map(|s| s.to_string_lossy().into_owned());
         let opts =
             environ::connect_options(&uri, &known, &getenv, &id, role.application_name()).map_err(unsafe_conn)?;
-        transport::check_before(&uri, &opts).map_err(unsafe_conn)?;
+        transport::check_before(&uri, &opts, libpq_version).map_err(unsafe_conn)?;
 
         let keys: Vec<CString> = opts.keys().map(|k| cstring(k, "an option")).collect::<Result<_>>()?;
         let vals: Vec<CString> = opts.values().map(|v| cstring(v, "an option")).collect::<Result<_>>()?;

@@ -68,6 +68,47 @@ fn a_remote_store_without_verified_tls_is_refused_before_connecting() {
 }
 
 #[test]
+fn verify_ca_and_relative_or_unsupported_files_are_refused_before_connecting() {
+    let api = api().expect("libpq5 is installed (make deps)");
+    let version = unsafe { (api.PQlibVersion)() };
+    let ca = "sslrootcert=/etc/ssl/certs/ca-certificates.crt";
+    let mut cases = vec![
+        (
+            format!("postgresql://192.0.2.1/pam_tap?sslmode=verify-ca&{ca}"),
+            "verify-ca",
+        ),
+        (
+            "postgresql://192.0.2.1/pam_tap?sslmode=verify-full&sslrootcert=ca.pem".into(),
+            "sslrootcert must be an absolute path",
+        ),
+        (
+            "postgresql:///pam_tap?host=/var/run/postgresql&passfile=pgpass".into(),
+            "passfile must be an absolute path",
+        ),
+        (
+            format!("postgresql://192.0.2.1/pam_tap?sslmode=verify-full&{ca}&sslcrl=crl.pem"),
+            "sslcrl must be",
+        ),
+    ];
+    if version < 160_000 {
+        // libpq 15 would open ./system: under su, a file in the caller's directory.
+        cases.push((
+            "postgresql://192.0.2.1/pam_tap?sslmode=verify-full&sslrootcert=system".into(),
+            "libpq 16",
+        ));
+    }
+    for (uri, needle) in &cases {
+        let started = std::time::Instant::now();
+        match connect(uri) {
+            Err(Error::UnsafeConnection(m)) => assert!(m.contains(needle), "{uri}: {m}"),
+            Err(e) => panic!("{uri}: {e}"),
+            Ok(_) => panic!("{uri} connected"),
+        }
+        assert!(started.elapsed().as_secs() < 2, "{uri} waited for the network");
+    }
+}
+
+#[test]
 fn a_password_libpq_reads_past_a_question_mark_is_not_in_the_connect_error() {
     let sock = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();

@@ -240,7 +240,7 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, wired: bool, out: &mut Vec<
             out.push(Check::fail(
                 C,
                 format!("{}: the module refuses this store, every pass is refused", one_line(&e)),
-                "add sslmode=verify-full&sslrootcert=FILE (or use a Unix socket) in the URI",
+                "add sslmode=verify-full&sslrootcert=/ABSOLUTE/FILE (or use a Unix socket) in the URI; every file it names is an absolute path",
             ));
             return;
         }
