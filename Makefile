@@ -74,7 +74,8 @@ test-security: deps build
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
-# libFuzzer targets (config parsing, pass normalisation, stored-hash parsing); corpus in fuzz/corpus.
+# libFuzzer targets (config parsing, pass normalisation, stored-hash parsing, connection strings
+# against libpq); corpus in fuzz/corpus.
 fuzz-short: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
 

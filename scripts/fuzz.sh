@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs pam_tap's libFuzzer targets (config_parse, normalize, hash_parse) for SECONDS each.
+# Runs pam_tap's libFuzzer targets (config_parse, normalize, hash_parse, conninfo_redact) for SECONDS each.
 #   scripts/fuzz.sh [SECONDS]        default 60 (the short run `make test` uses); `make fuzz` passes more.
 # The seed corpus in fuzz/corpus/ is kept in the repo and only read; new inputs go to
 # fuzz/target/corpus/ (ignored by git). A crash leaves its input in fuzz/artifacts/ and fails the run.
@@ -13,7 +13,7 @@ fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 figures="$root/target/security-figures.txt"
 mkdir -p "$root/target"
 status=0
-for t in config_parse normalize hash_parse; do
+for t in config_parse normalize hash_parse conninfo_redact; do
     mkdir -p "target/corpus/$t" "corpus/$t"
     log="target/fuzz-$t.log"
     if fuzz run "$t" "target/corpus/$t" "corpus/$t" -- \

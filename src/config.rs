@@ -9,9 +9,10 @@ use crate::error::Error;
 use crate::hash::KdfParams;
 use crate::safefile;
 
+pub mod conninfo;
 mod database;
 mod fleet;
-pub use database::{check_host_name, Conninfo, Database};
+pub use database::{check_host_name, Conninfo, Database, UNPARSEABLE};
 pub use fleet::FleetTimeouts;
 use fleet::RawFleet;
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::conninfo::{self, Options, ParseError};
 use crate::error::Error;
 
 /// The longest host name (DNS's limit).
@@ -85,19 +86,29 @@ impl fmt::Display for Database {
     }
 }
 
-/// A libpq connection URI. Shown (Debug, Display, Serialize) with its passwords as `***`; only
-/// [`Conninfo::expose`] gives the text libpq needs.
+/// A libpq connection URI, with what libpq reads from it ([`conninfo::parse`]). Shown (Debug,
+/// Display, Serialize, and so `tapctl policy`, errors, syslog, doctor and the Cockpit page) only
+/// as [`Options::redacted`]: its options re-rendered as `key=value` with every secret `***`;
+/// one libpq would refuse as [`UNPARSEABLE`]. Only [`Conninfo::expose`] gives the text libpq needs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Conninfo(String);
+pub struct Conninfo {
+    text: String,
+    options: Result<Options, ParseError>,
+}
 
 /// Longer URIs are refused: libpq needs nothing near this.
 const MAX_URI: usize = 4096;
+
+/// What a URI libpq would refuse shows as: none of its text, which may hold a password.
+pub const UNPARSEABLE: &str = "<a connection URI libpq cannot parse>";
 
 impl Conninfo {
     fn is_uri(text: &str) -> bool {
         text.starts_with("postgresql://") || text.starts_with("postgres://")
     }
 
+    /// A URI libpq cannot parse is kept (and refused when connecting, as before): the config
+    /// still loads, so password logins and the commands that need no store keep working.
     pub fn new(text: &str) -> Result<Self, Error> {
         if !Self::is_uri(text) {
             return Err(Error::Config(
@@ -109,43 +120,34 @@ impl Conninfo {
                 "database: the URI must be one line of at most {MAX_URI} bytes"
             )));
         }
-        Ok(Conninfo(text.to_string()))
+        Ok(Conninfo {
+            text: text.to_string(),
+            options: conninfo::parse(text.as_bytes()),
+        })
     }
 
     /// The URI as written, passwords included: for libpq only, never for output.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The URI with the password of its user part and every `…password=` value replaced by `***`.
+    /// The options libpq reads from the URI, or why it would refuse it.
+    pub fn options(&self) -> Result<&Options, ParseError> {
+        self.options.as_ref().map_err(|e| *e)
+    }
+
+    /// Whether the URI holds a password or sslpassword libpq would use. One libpq cannot parse
+    /// counts as holding one: what it holds is unknown.
+    pub fn holds_secret(&self) -> bool {
+        self.options.as_ref().map_or(true, Options::holds_secret)
+    }
+
+    /// What is shown of the URI: [`Options::redacted`], or [`UNPARSEABLE`].
     pub fn redacted(&self) -> String {
-        let s = &self.0;
-        let scheme_end = s.find("://").map_or(0, |i| i + 3);
-        let (head, rest) = s.split_at(scheme_end);
-        // The authority ends at the first '/' or '?'; its user part at the last '@' in it.
-        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (auth, tail) = rest.split_at(auth_end);
-        let auth = match auth.rfind('@') {
-            Some(at) => match auth[..at].find(':') {
-                Some(colon) => format!("{}:***{}", &auth[..colon], &auth[at..]),
-                None => auth.to_string(),
-            },
-            None => auth.to_string(),
-        };
-        let tail = match tail.split_once('?') {
-            Some((path, query)) => {
-                let params: Vec<String> = query
-                    .split('&')
-                    .map(|p| match p.split_once('=') {
-                        Some((k, _)) if k.to_ascii_lowercase().ends_with("password") => format!("{k}=***"),
-                        _ => p.to_string(),
-                    })
-                    .collect();
-                format!("{path}?{}", params.join("&"))
-            }
-            None => tail.to_string(),
-        };
-        format!("{head}{auth}{tail}")
+        match &self.options {
+            Ok(o) => o.redacted(),
+            Err(_) => UNPARSEABLE.to_string(),
+        }
     }
 }
 
@@ -171,8 +173,16 @@ impl serde::Serialize for Conninfo {
 mod tests {
     use super::*;
 
-    fn shown(uri: &str) -> String {
-        Conninfo::new(uri).unwrap().to_string()
+    /// Every way the URI is shown.
+    fn every_output(c: &Conninfo) -> Vec<String> {
+        vec![
+            c.to_string(),
+            format!("{c:?}"),
+            serde_json::to_string(c).unwrap(),
+            format!("{:?}", Database::Postgres(c.clone())),
+            Database::Postgres(c.clone()).to_string(),
+            serde_json::to_string(&Database::Postgres(c.clone())).unwrap(),
+        ]
     }
 
     #[test]
@@ -180,36 +190,86 @@ mod tests {
         for (uri, want) in [
             (
                 "postgresql://tap:s3cret@db.example/pam_tap",
-                "postgresql://tap:***@db.example/pam_tap",
+                "user=tap password=*** dbname=pam_tap host=db.example",
             ),
             (
                 "postgres://tap:p%40ss@h1,h2:5433/pam_tap",
-                "postgres://tap:***@h1,h2:5433/pam_tap",
+                "user=tap password=*** dbname=pam_tap host=h1,h2 port=,5433",
             ),
             (
                 "postgresql://db/pam_tap?user=tap&password=s3cret&sslmode=verify-full",
-                "postgresql://db/pam_tap?user=tap&password=***&sslmode=verify-full",
+                "user=tap password=*** dbname=pam_tap host=db sslmode=verify-full",
             ),
             (
                 "postgresql:///pam_tap?sslpassword=k3y",
-                "postgresql:///pam_tap?sslpassword=***",
+                "dbname=pam_tap sslpassword=***",
             ),
-            ("postgresql://tap@db/pam_tap", "postgresql://tap@db/pam_tap"),
-            ("postgresql://db?PASSWORD=x", "postgresql://db?PASSWORD=***"),
+            ("postgresql://tap@db/pam_tap", "user=tap dbname=pam_tap host=db"),
         ] {
-            assert_eq!(shown(uri), want);
             let c = Conninfo::new(uri).unwrap();
-            for text in [
-                format!("{c:?}"),
-                serde_json::to_string(&c).unwrap(),
-                format!("{:?}", Database::Postgres(c.clone())),
-                serde_json::to_string(&Database::Postgres(c.clone())).unwrap(),
-            ] {
+            assert_eq!(c.to_string(), want);
+            for text in every_output(&c) {
                 assert!(
-                    !text.contains("s3cret") && !text.contains("k3y") && !text.contains("p%40ss"),
+                    !text.contains("s3cret") && !text.contains("k3y") && !text.contains("p@ss"),
                     "{text}"
                 );
             }
+        }
+    }
+
+    /// libpq takes everything up to the first '@' before any '/' as the user part: an unencoded
+    /// '?' or '#' in the password does not end it.
+    #[test]
+    fn a_password_holding_question_mark_and_hash_is_hidden_whole() {
+        let c = Conninfo::new("postgresql://u:Xy9?Qz#7@db/x").unwrap();
+        assert_eq!(c.to_string(), "user=u password=*** dbname=x host=db");
+        for text in every_output(&c) {
+            for piece in ["Xy9", "Qz", "#7"] {
+                assert!(!text.contains(piece), "{piece} in {text}");
+            }
+        }
+        assert!(c.holds_secret());
+    }
+
+    /// libpq percent-decodes query keys: `%70assword` is `password`.
+    #[test]
+    fn a_percent_encoded_password_key_is_hidden() {
+        let c = Conninfo::new("postgresql://db/x?%70assword=Hunter22&%73slpassword=K3yPass").unwrap();
+        assert_eq!(c.to_string(), "password=*** dbname=x host=db sslpassword=***");
+        for text in every_output(&c) {
+            assert!(!text.contains("Hunter22") && !text.contains("K3yPass"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_uri_libpq_cannot_parse_shows_none_of_its_text() {
+        for uri in [
+            "postgresql://tap:s3cret@db/pam_tap?bogus_option=1",
+            "postgresql://tap:s3cret@db/pam_tap?PASSWORD=x",
+            "postgresql://tap:s3cret%zz@db/pam_tap",
+            "postgresql://tap:s3cret@[db",
+        ] {
+            let c = Conninfo::new(uri).unwrap();
+            assert!(c.options().is_err(), "{uri}");
+            for text in every_output(&c) {
+                assert!(text.contains(UNPARSEABLE) && !text.contains("s3cret"), "{text}");
+            }
+            assert!(c.holds_secret(), "unknown contents count as a secret: {uri}");
+        }
+    }
+
+    #[test]
+    fn holds_secret_is_a_password_libpq_would_use() {
+        for (uri, secret) in [
+            ("postgresql://tap:pw@db/x", true),
+            ("postgresql://db/x?password=pw", true),
+            ("postgresql://db/x?sslpassword=pw", true),
+            ("postgresql://tap@db/x?passfile=/etc/pgpass", false),
+            ("postgresql://tap:@db/x", false),
+            ("postgresql://db/x?password=", false),
+            ("postgresql://db/x?password=pw&password=", false),
+        ] {
+            assert_eq!(Conninfo::new(uri).unwrap().holds_secret(), secret, "{uri}");
         }
     }
 

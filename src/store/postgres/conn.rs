@@ -53,26 +53,28 @@ fn one_line(msg: &str) -> String {
     msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The options the URI itself names (libpq's parser, no defaults, no environment).
-fn parse_uri(api: &Api, conninfo: &Conninfo) -> Result<BTreeMap<String, String>> {
+/// The options the URI itself names (no defaults, no environment), as pam_tap reads them and so
+/// shows them ([`Conninfo`]'s redaction). The loaded libpq must read them the same way, or what is
+/// shown of the URI could differ from what is used: a libpq with other rules is refused.
+fn parse_uri(api: &Api, conninfo: &Conninfo, libpq_version: i32) -> Result<BTreeMap<String, String>> {
+    let ours = conninfo
+        .options()
+        .map_err(|e| Error::Config(format!("database: libpq cannot parse the URI: it holds {e}")))?;
+    let listed: Vec<(String, Vec<u8>)> = ours.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
     let text = cstring(conninfo.expose(), "the database URI")?;
-    let mut err: *mut c_char = std::ptr::null_mut();
-    // SAFETY: a valid C string; libpq allocates the array and the message, both freed here.
-    let opts = unsafe { (api.PQconninfoParse)(text.as_ptr(), &mut err) };
-    if opts.is_null() {
-        if !err.is_null() {
-            // The message may quote a fragment of the URI (and so a password): not shown.
-            unsafe { (api.PQfreemem)(err.cast()) };
-        }
+    if libpq::conninfo_parse(api, &text).as_ref() != Some(&listed) {
         return Err(Error::Config(format!(
-            "database: libpq cannot parse the URI {conninfo}"
+            "database: the libpq loaded here ({libpq_version}) reads the URI otherwise than pam_tap, which \
+             follows libpq 15: refused"
         )));
     }
-    let parsed = unsafe { take_options(api, opts) };
-    Ok(parsed
+    listed
         .into_iter()
-        .filter_map(|o| o.val.map(|v| (o.keyword, v)))
-        .collect())
+        .map(|(k, v)| match String::from_utf8(v) {
+            Ok(v) => Ok((k, v)),
+            Err(_) => Err(Error::Config(format!("database: the URI's {k} is not UTF-8"))),
+        })
+        .collect()
 }
 
 /// The effective user's name and home directory: libpq's defaults come from them.
@@ -95,7 +97,11 @@ impl PgConn {
     /// Connects under the environment and transport rules ([`environ`], [`transport`]).
     pub fn connect(conninfo: &Conninfo, role: ConnRole) -> Result<PgConn> {
         let api = api()?;
-        let uri = parse_uri(api, conninfo)?;
+        // SAFETY: no arguments; returns a number.
+        let libpq_version = unsafe { (api.PQlibVersion)() };
+        let uri = parse_uri(api, conninfo, libpq_version)?;
+        // The URI's own fault is named before any the environment adds.
+        transport::check_files(&uri, libpq_version).map_err(unsafe_conn)?;
         // SAFETY: PQconndefaults returns a fresh array, copied and freed.
         let known = unsafe { take_options(api, (api.PQconndefaults)()) };
         let (user, home) = identity()?;
@@ -106,7 +112,7 @@ impl PgConn {
         let getenv = |v: &str| std::env::var_os(v).map(|s| s.to_string_lossy().into_owned());
         let opts =
             environ::connect_options(&uri, &known, &getenv, &id, role.application_name()).map_err(unsafe_conn)?;
-        transport::check_before(&uri, &opts).map_err(unsafe_conn)?;
+        transport::check_before(&uri, &opts, libpq_version).map_err(unsafe_conn)?;
 
         let keys: Vec<CString> = opts.keys().map(|k| cstring(k, "an option")).collect::<Result<_>>()?;
         let vals: Vec<CString> = opts.values().map(|v| cstring(v, "an option")).collect::<Result<_>>()?;

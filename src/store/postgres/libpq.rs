@@ -3,7 +3,7 @@
 //! linked against it, so a host on SQLite never maps libpq or the TLS, GSSAPI and LDAP libraries
 //! it pulls in. Only the calls pam_tap makes are resolved; a missing one fails the load.
 
-use std::ffi::{c_char, c_int, c_uchar, c_uint, c_void};
+use std::ffi::{c_char, c_int, c_uchar, c_uint, c_void, CStr};
 use std::sync::OnceLock;
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
@@ -112,6 +112,7 @@ api! {
     PQcmdTuples: fn(PgResultPtr) -> *const c_char;
     PQclear: fn(PgResultPtr) -> ();
     PQunescapeBytea: fn(*const c_uchar, *mut usize) -> *mut c_uchar;
+    PQlibVersion: fn() -> c_int;
 }
 
 static API: OnceLock<std::result::Result<Api, String>> = OnceLock::new();
@@ -164,4 +165,33 @@ pub unsafe fn take_options(api: &Api, opts: *mut ConninfoOption) -> Vec<OptionIn
     }
     (api.PQconninfoFree)(opts);
     out
+}
+
+/// libpq's own reading of a connection string (`PQconninfoParse`: no defaults, no environment):
+/// the options it sets, keyword → value as bytes, or `None` when it refuses the string. Its
+/// message is freed unread: it may quote the string, and so a password.
+pub fn conninfo_parse(api: &Api, conninfo: &CStr) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut err: *mut c_char = std::ptr::null_mut();
+    // SAFETY: a valid C string; libpq allocates the array and the message, both freed here.
+    let opts = unsafe { (api.PQconninfoParse)(conninfo.as_ptr(), &mut err) };
+    if !err.is_null() {
+        unsafe { (api.PQfreemem)(err.cast()) };
+    }
+    if opts.is_null() {
+        return None;
+    }
+    let mut out = Vec::new();
+    // SAFETY: an array returned by libpq, ended by a NULL keyword; values are copied, then freed.
+    unsafe {
+        let mut p = opts;
+        while !(*p).keyword.is_null() {
+            if !(*p).val.is_null() {
+                let val = CStr::from_ptr((*p).val).to_bytes().to_vec();
+                out.push((text((*p).keyword), val));
+            }
+            p = p.add(1);
+        }
+        (api.PQconninfoFree)(opts);
+    }
+    Some(out)
 }

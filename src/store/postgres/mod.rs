@@ -4,6 +4,9 @@
 //! `sql/postgresql/` ([`schema`]).
 
 pub mod conn;
+/// Tests and the fuzz target only: pam_tap's connection-string parser against libpq's.
+#[cfg(any(test, fuzzing))]
+pub mod differential;
 pub mod environ;
 pub mod libpq;
 pub mod schema;

@@ -1,7 +1,10 @@
 //! The transport rule: a pass store reached over the network must be a verified one. A connection
-//! that is not a Unix socket or loopback needs `sslmode=verify-full` or `verify-ca` and an
-//! `sslrootcert` named in the URI (a file, or `system`), so an answer "this pass is valid" cannot
-//! be forged on the wire. Checked on the options before connecting and on what libpq reports after.
+//! that is not a Unix socket or loopback needs `sslmode=verify-full` (verify-ca checks the CA but
+//! not the server's name, so any certificate that CA ever signed would do) and an `sslrootcert`
+//! named in the URI, so an answer "this pass is valid" cannot be forged on the wire. Every file an
+//! option of the URI names must be an absolute path, local store or not: libpq opens a relative
+//! one from the current directory, which under `su` is the caller's. Checked on the options
+//! before connecting and on what libpq reports after.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -45,23 +48,72 @@ pub fn remote_endpoints(opts: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// libpq 15's options that name a file (a socket directory in `host` is always absolute).
+pub const FILE_OPTIONS: [&str; 6] = ["passfile", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslcrldir"];
+
+/// The first libpq (`PQlibVersion`) that reads `sslrootcert=system` as the system's trust store;
+/// libpq 15 (Debian 12) opens a file named `system` in the current directory.
+pub const SYSTEM_ROOTCERT_SINCE: i32 = 160_000;
+
 fn verifies(sslmode: Option<&str>) -> bool {
-    matches!(sslmode, Some("verify-full" | "verify-ca"))
+    sslmode == Some("verify-full")
+}
+
+/// Every file the URI names is an absolute path (an empty value is libpq's "unset"). Part of
+/// [`check_before`]; also run on its own first, as a fault of the URI itself.
+pub fn check_files(uri: &BTreeMap<String, String>, libpq_version: i32) -> Result<(), String> {
+    for key in FILE_OPTIONS {
+        let Some(value) = uri.get(key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if key == "sslrootcert" && value == "system" {
+            if libpq_version >= SYSTEM_ROOTCERT_SINCE {
+                continue;
+            }
+            return Err(format!(
+                "sslrootcert=system needs libpq 16 or later; the libpq loaded here ({libpq_version}) would read a \
+                 file named `system` in the current directory: name the CA file by its absolute path"
+            ));
+        }
+        if !value.starts_with('/') {
+            return Err(format!(
+                "{key} must be an absolute path: libpq would open it from the current directory of the \
+                 calling process (the caller's, under su)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Before connecting: `uri` is what the config's URI names (not libpq's defaults), so the trust
-/// anchor must be written there, not found in a home directory.
-pub fn check_before(uri: &BTreeMap<String, String>, opts: &BTreeMap<String, String>) -> Result<(), String> {
+/// anchor must be written there, not found in a home directory. `libpq_version` is the loaded
+/// libpq's `PQlibVersion`.
+pub fn check_before(
+    uri: &BTreeMap<String, String>,
+    opts: &BTreeMap<String, String>,
+    libpq_version: i32,
+) -> Result<(), String> {
+    check_files(uri, libpq_version)?;
     let remote = remote_endpoints(opts);
     let Some(first) = remote.first() else { return Ok(()) };
-    if !verifies(opts.get("sslmode").map(String::as_str)) {
-        return Err(format!(
-            "{first} is not a Unix socket or loopback: the URI must say sslmode=verify-full (or verify-ca)"
-        ));
+    match opts.get("sslmode").map(String::as_str) {
+        Some("verify-full") => {}
+        Some("verify-ca") => {
+            return Err(format!(
+                "{first} is not a Unix socket or loopback: sslmode=verify-ca does not check the server's \
+                 name, the URI must say sslmode=verify-full"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{first} is not a Unix socket or loopback: the URI must say sslmode=verify-full"
+            ))
+        }
     }
     if uri.get("sslrootcert").is_none_or(|v| v.trim().is_empty()) {
         return Err(format!(
-            "{first} is not a Unix socket or loopback: the URI must name the CA in sslrootcert= (a file, or system)"
+            "{first} is not a Unix socket or loopback: the URI must name the CA in sslrootcert= (an \
+             absolute path)"
         ));
     }
     Ok(())
@@ -105,9 +157,13 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// Debian 12's libpq.
+    const LIBPQ_15: i32 = 150_018;
+    const LIBPQ_16: i32 = 160_004;
+
     fn before(pairs: &[(&str, &str)]) -> Result<(), String> {
         let o = m(pairs);
-        check_before(&o, &o)
+        check_before(&o, &o, LIBPQ_15)
     }
 
     #[test]
@@ -173,20 +229,98 @@ mod tests {
             ("sslrootcert", "/etc/ca.pem")
         ])
         .is_ok());
-        assert!(before(&[
-            ("host", "db.example"),
-            ("sslmode", "verify-ca"),
-            ("sslrootcert", "system")
-        ])
-        .is_ok());
         // A root certificate pinned from the home directory is not one the URI names.
         let uri = m(&[("host", "db.example"), ("sslmode", "verify-full")]);
         let mut opts = uri.clone();
         opts.insert("sslrootcert".into(), "/root/.postgresql/root.crt".into());
-        assert!(check_before(&uri, &opts).is_err());
+        assert!(check_before(&uri, &opts, LIBPQ_15).is_err());
         // hostaddr decides where libpq connects, whatever host says.
         let err = before(&[("host", "localhost"), ("hostaddr", "10.0.0.5")]).unwrap_err();
         assert!(err.contains("10.0.0.5"), "{err}");
+    }
+
+    #[test]
+    fn verify_ca_does_not_check_the_name_and_is_refused() {
+        let err = before(&[
+            ("host", "db.example"),
+            ("sslmode", "verify-ca"),
+            ("sslrootcert", "/etc/ca.pem"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("verify-ca") && err.contains("name") && err.contains("sslmode=verify-full"),
+            "{err}"
+        );
+        // Loopback and sockets need no TLS at all, so any sslmode is theirs to choose.
+        assert!(before(&[("host", "127.0.0.1"), ("sslmode", "verify-ca")]).is_ok());
+    }
+
+    #[test]
+    fn a_relative_root_certificate_is_refused() {
+        let err = before(&[
+            ("host", "db.example"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", "ca.pem"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("sslrootcert must be an absolute path"), "{err}");
+        assert!(before(&[
+            ("host", "db.example"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", "./ca.pem")
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn sslrootcert_system_needs_a_libpq_that_knows_it() {
+        let sys = m(&[
+            ("host", "db.example"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", "system"),
+        ]);
+        let err = check_before(&sys, &sys, LIBPQ_15).unwrap_err();
+        assert!(err.contains("sslrootcert=system") && err.contains("150018"), "{err}");
+        assert_eq!(check_before(&sys, &sys, LIBPQ_16), Ok(()));
+        // Only the exact word: libpq 16 opens `System` as a file too.
+        let other = m(&[
+            ("host", "db.example"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", "System"),
+        ]);
+        assert!(check_before(&other, &other, LIBPQ_16).is_err());
+        // A local store with it is refused on libpq 15 too: it names a relative file there.
+        let local = m(&[("host", "/var/run/postgresql"), ("sslrootcert", "system")]);
+        assert!(check_before(&local, &local, LIBPQ_15).is_err());
+    }
+
+    #[test]
+    fn every_file_the_uri_names_is_absolute_even_for_a_local_store() {
+        for key in FILE_OPTIONS {
+            for host in ["/var/run/postgresql", "db.example"] {
+                let mut o = m(&[
+                    ("host", host),
+                    ("sslmode", "verify-full"),
+                    ("sslrootcert", "/etc/ca.pem"),
+                ]);
+                o.insert(key.into(), "certs/file".into());
+                let err = check_before(&o, &o, LIBPQ_16).unwrap_err();
+                assert!(err.starts_with(&format!("{key} must be an absolute path")), "{err}");
+                assert!(!err.contains("certs/file"), "{err}");
+                o.insert(key.into(), "/etc/pam_tap/file".into());
+                assert_eq!(check_before(&o, &o, LIBPQ_15), Ok(()), "{key} {host}");
+                // Empty is libpq's "not given": its default, from the effective user's home.
+                o.insert(key.into(), String::new());
+                let pinned = check_before(&o, &o, LIBPQ_15);
+                assert!(
+                    (key == "sslrootcert" && host == "db.example") || pinned.is_ok(),
+                    "{key} {host}: {pinned:?}"
+                );
+            }
+        }
+        for key in FILE_OPTIONS {
+            assert!(crate::config::conninfo::KEYWORDS.contains(&key), "{key}");
+        }
     }
 
     #[test]
@@ -222,5 +356,6 @@ mod tests {
         assert!(check_after(&c("db.example", "10.0.0.9", false, Some("verify-full"), true)).is_err());
         assert!(check_after(&c("db.example", "10.0.0.9", true, Some("require"), true)).is_err());
         assert!(check_after(&c("db.example", "10.0.0.9", true, Some("verify-full"), false)).is_err());
+        assert!(check_after(&c("db.example", "10.0.0.9", true, Some("verify-ca"), true)).is_err());
     }
 }

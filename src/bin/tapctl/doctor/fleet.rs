@@ -53,17 +53,6 @@ const HOST_FUNCTIONS: [&str; 9] = [
     "pam_tap.host_audit(text,text,bigint,text,text,text)",
 ];
 
-/// The value of `key` in the URI's query string (`?a=b&c=d`), percent-decoding left out (the
-/// values doctor reads are plain words).
-pub fn uri_param(uri: &str, key: &str) -> Option<String> {
-    let query = uri.split_once('?')?.1;
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.to_string())
-}
-
 pub fn judge_transport(t: &Transport) -> Check {
     match (&t.server_addr, &t.tls) {
         (None, _) => Check::ok(C, "Unix socket: no network path to the store"),
@@ -166,7 +155,7 @@ pub fn judge_role(r: &RoleFacts, wired: bool) -> Check {
     )
 }
 
-fn transport_facts(conn: &mut PgConn, uri: &str) -> pam_tap::error::Result<Transport> {
+fn transport_facts(conn: &mut PgConn, conninfo: &Conninfo) -> pam_tap::error::Result<Transport> {
     let rows = conn.query(
         "SELECT host(inet_server_addr()) AS addr,
                 (SELECT CASE WHEN s.ssl THEN s.version END FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()) AS tls",
@@ -176,7 +165,12 @@ fn transport_facts(conn: &mut PgConn, uri: &str) -> pam_tap::error::Result<Trans
     Ok(Transport {
         server_addr: row.get_opt_str("addr")?,
         tls: row.get_opt_str("tls")?,
-        sslmode: uri_param(uri, "sslmode"),
+        // libpq's reading of the URI (the connection was made, so it parsed).
+        sslmode: conninfo
+            .options()
+            .ok()
+            .and_then(|o| o.get("sslmode"))
+            .map(|v| String::from_utf8_lossy(v).into_owned()),
     })
 }
 
@@ -280,7 +274,7 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, host_name: &str, wired: boo
             out.push(Check::fail(
                 C,
                 format!("{}: the module refuses this store, every pass is refused", one_line(&e)),
-                "add sslmode=verify-full&sslrootcert=FILE (or use a Unix socket) in the URI",
+                "add sslmode=verify-full&sslrootcert=/ABSOLUTE/FILE (or use a Unix socket) in the URI; every file it names is an absolute path",
             ));
             return;
         }
@@ -293,7 +287,7 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, host_name: &str, wired: boo
             return;
         }
     };
-    match transport_facts(&mut conn, conninfo.expose()) {
+    match transport_facts(&mut conn, conninfo) {
         Ok(t) => out.push(judge_transport(&t)),
         Err(e) => out.push(Check::fail(
             C,
@@ -334,15 +328,6 @@ mod tests {
             schema_version: None,
             ..RoleFacts::default()
         }
-    }
-
-    #[test]
-    fn the_uri_query_is_read_as_text() {
-        let uri = "postgresql://tap:pw@db.example:5432/pam_tap?sslrootcert=/etc/ca.pem&SSLMODE=verify-full";
-        assert_eq!(uri_param(uri, "sslmode").as_deref(), Some("verify-full"));
-        assert_eq!(uri_param(uri, "sslrootcert").as_deref(), Some("/etc/ca.pem"));
-        assert_eq!(uri_param("postgresql:///pam_tap", "sslmode"), None);
-        assert_eq!(uri_param("postgresql://db/x?sslmode", "sslmode"), None);
     }
 
     #[test]
