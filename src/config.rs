@@ -284,15 +284,33 @@ impl Policy {
     /// Reads the config the way the module must: no symlink, root-owned, not group/world-writable,
     /// directory included; bounded in size.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = safefile::read_trusted(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        let (text, mode) = safefile::read_trusted_with_mode(path, MAX_CONFIG_BYTES).map_err(|e| match e {
             Error::Unsafe(m) => Error::Unsafe(m),
             Error::Io(m) => Error::Config(format!("{}: {m}", path.display())),
             other => other,
         })?;
         let text = String::from_utf8(text).map_err(|_| Error::Config(format!("{}: not UTF-8", path.display())))?;
-        Self::parse(&text).map_err(|e| match e {
+        let policy = Self::parse(&text).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
             other => other,
+        })?;
+        match policy.secret_readable_by_others(mode) {
+            Some(why) => Err(Error::Unsafe(format!("{}: {why}", path.display()))),
+            None => Ok(policy),
+        }
+    }
+
+    /// Why a config file of permission bits `mode` holding this policy shows a secret to others:
+    /// a database URI with a password (or a TLS key's password) must be in a file only root reads.
+    pub fn secret_readable_by_others(&self, mode: u32) -> Option<String> {
+        let Database::Postgres(c) = &self.database else {
+            return None;
+        };
+        (c.holds_secret() && mode & 0o077 != 0).then(|| {
+            format!(
+                "holds the store's password and others may read it (mode {:04o}): chmod 600 it",
+                mode & 0o7777
+            )
         })
     }
 
@@ -325,6 +343,23 @@ mod tests {
                 ..d
             }
         );
+    }
+
+    #[test]
+    fn a_config_holding_a_password_must_be_root_only() {
+        let with = Policy::parse("database = \"postgresql://h:Xy9?Qz#7@db/x\"").unwrap();
+        for mode in [0o640, 0o604, 0o644, 0o660] {
+            let why = with.secret_readable_by_others(mode).unwrap();
+            assert!(why.contains("chmod 600") && !why.contains("Xy9"), "{why}");
+        }
+        assert_eq!(with.secret_readable_by_others(0o600), None);
+        assert_eq!(with.secret_readable_by_others(0o400), None);
+        let encoded = Policy::parse("database = \"postgresql://db/x?%70assword=s3cret\"").unwrap();
+        assert!(encoded.secret_readable_by_others(0o644).is_some());
+        for without in ["database = \"postgresql://h@db/x?sslmode=disable\"", ""] {
+            let p = Policy::parse(without).unwrap();
+            assert_eq!(p.secret_readable_by_others(0o644), None, "{without}");
+        }
     }
 
     #[test]

@@ -112,8 +112,16 @@ pub fn check_trusted(path: &Path, optional: bool) -> Result<(), Error> {
 
 /// Reads a trusted file of at most `max` bytes.
 pub fn read_trusted(path: &Path, max: u64) -> Result<Vec<u8>, Error> {
+    read_trusted_with_mode(path, max).map(|(bytes, _)| bytes)
+}
+
+/// [`read_trusted`], with the permission bits of the file as it was opened.
+pub fn read_trusted_with_mode(path: &Path, max: u64) -> Result<(Vec<u8>, u32), Error> {
     let file = open_trusted(path)?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    let (len, mode) = (meta.len(), meta.mode() & 0o7777);
     if len > max {
         return Err(Error::Io(format!(
             "{} is {len} bytes, over the {max}-byte limit",
@@ -127,7 +135,7 @@ pub fn read_trusted(path: &Path, max: u64) -> Result<Vec<u8>, Error> {
     if buf.len() as u64 > max {
         return Err(Error::Io(format!("{} is over the {max}-byte limit", path.display())));
     }
-    Ok(buf)
+    Ok((buf, mode))
 }
 
 #[cfg(test)]

@@ -284,3 +284,48 @@ fn a_reader_that_goes_away_ends_tapctl_quietly() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_config_holding_the_stores_password_must_be_root_only() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new("");
+    let u = User::new();
+    // A fleet URI with a password libpq reads past an unencoded `?` (the store need not exist: the
+    // file is refused before anything connects).
+    let secret = "Xy9?Qz#7";
+    let text = format!("enabled = true\ndatabase = \"postgresql://host_a:{secret}@127.0.0.1:1/pam_tap\"\n");
+    std::fs::write(&site.config, text).unwrap();
+    for mode in [0o640, 0o644] {
+        std::fs::set_permissions(&site.config, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = site.tapctl(&["policy"]);
+        refused(&o, "chmod 600");
+        assert!(
+            !stderr(&o).contains(secret) && !stdout(&o).contains(secret),
+            "{}",
+            stderr(&o)
+        );
+        let run = site.pam(&u.name, &["authenticate"], &["ABCD-EFGH-JK"]);
+        assert_ne!(run.result("authenticate"), "PAM_SUCCESS");
+        assert!(
+            site.log.settled_lines().iter().any(|l| l.contains("chmod 600")),
+            "{:?}",
+            site.log.settled_lines()
+        );
+        let d = site.tapctl(&["doctor", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+        let checks = report["checks"].as_array().unwrap();
+        let config = checks.iter().find(|c| c["check"] == "config").unwrap();
+        assert_eq!(config["status"], "fail", "{config}");
+        assert!(config["fix"].as_str().unwrap().starts_with("chmod 600"), "{config}");
+        assert!(!String::from_utf8_lossy(&d.stdout).contains(secret));
+    }
+    std::fs::set_permissions(&site.config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = site.tapctl(&["policy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("password=***") && !stdout(&o).contains(secret),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -95,6 +95,15 @@ pub(super) fn check_config(opts: &Options, out: &mut Vec<Check>) -> Option<Polic
     };
     match Policy::parse(&text) {
         Ok(p) => {
+            let mode = std::fs::symlink_metadata(path).map_or(0o777, |m| m.mode() & 0o7777);
+            if let Some(why) = p.secret_readable_by_others(mode) {
+                out.push(Check::fail(
+                    C,
+                    format!("{}: {why}: pam_tap and tapctl refuse it", path.display()),
+                    format!("chmod 600 {}", path.display()),
+                ));
+                return None;
+            }
             let state = if p.enabled {
                 "passes are enabled"
             } else {
