@@ -97,6 +97,12 @@ pub fn admit(
         }
         Invoker::Operator { name, .. } => name,
     };
+    let least = rule.map_or(Role::Root, |r| r.least);
+    if least == Role::Root {
+        return Err(Error::Refused(format!(
+            "tapctl {command} is root's only ({name} is an operator)"
+        )));
+    }
     let root_args = global_root_args.iter().chain(rule.map_or(&[][..], |r| r.root_args));
     if let Some(arg) = root_args.clone().find(|a| req.supplied.iter().any(|s| s == *a)) {
         return Err(Error::Refused(match *arg {
@@ -105,12 +111,6 @@ pub fn admit(
             ),
             other => format!("--{other} of tapctl {command} is root's only ({name} is an operator)"),
         }));
-    }
-    let least = rule.map_or(Role::Root, |r| r.least);
-    if least == Role::Root {
-        return Err(Error::Refused(format!(
-            "tapctl {command} is root's only ({name} is an operator)"
-        )));
     }
     let operator = role_of(name)?;
     if operator.role < least {
