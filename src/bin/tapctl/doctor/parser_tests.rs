@@ -84,7 +84,7 @@ fn pam_stacks_expand_includes_over_plain_text() {
             .map(|(_, t)| t.to_string())
             .ok_or_else(|| format!("{name}: missing"))
     };
-    let auth = stack_of(&read, "sshd", "auth", 0).unwrap();
+    let auth = stack_of(&read, "sshd", "auth").unwrap();
     let shape: Vec<(&str, &str, Vec<String>)> = auth
         .iter()
         .map(|l| (l.control.as_str(), l.module_name(), l.args.clone()))
@@ -97,7 +97,7 @@ fn pam_stacks_expand_includes_over_plain_text() {
             ("optional", "pam_gnome_keyring.so", vec![]),
         ]
     );
-    assert_eq!(stack_of(&read, "sshd", "account", 0).unwrap()[0].module, "pam_unix.so");
-    assert!(stack_of(&read, "loop", "auth", 0).unwrap_err().contains("too deep"));
-    assert!(stack_of(&read, "gone", "auth", 0).unwrap_err().contains("missing"));
+    assert_eq!(stack_of(&read, "sshd", "account").unwrap()[0].module, "pam_unix.so");
+    assert!(stack_of(&read, "loop", "auth").unwrap_err().contains("too deep"));
+    assert!(stack_of(&read, "gone", "auth").unwrap_err().contains("missing"));
 }
