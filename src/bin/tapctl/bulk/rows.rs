@@ -45,8 +45,8 @@ enum Column {
 const POSITIONAL: [Column; 4] = [Column::User, Column::Lifetime, Column::OneTime, Column::Reason];
 
 /// The reader of an uploaded CSV: no fixed header (one is recognised by its first cell), rows of
-/// any width (checked against the header below), `#` comments and a UTF-8 BOM dropped. Fields are
-/// trimmed in [`fields`], after the line-break check.
+/// any width (checked against the header below), `#` comments dropped. Fields are trimmed in
+/// [`fields`], after the line-break check.
 fn reader(text: &str) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .has_headers(false)
@@ -77,24 +77,52 @@ fn one_time_value(v: &str, lineno: usize) -> Result<Option<bool>> {
     }
 }
 
+/// The byte where a record the reader places at `at` starts: a record never starts with a line
+/// break or a `#` (the reader skips those lines as blank or comments), so those are passed over.
+fn record_start(text: &[u8], mut at: usize) -> usize {
+    while let Some(&b) = text.get(at) {
+        match b {
+            b'\n' => at += 1,
+            b'#' => {
+                at += text[at..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(text.len() - at, |n| n + 1)
+            }
+            _ => break,
+        }
+    }
+    at
+}
+
 /// Parses the CSV text into rows. Errors name the line.
 pub fn parse(text: &str) -> Result<Vec<Row>> {
+    // The reader ends a record at `\n`, `\r\n` or a lone `\r` (old Mac files), but a `#` comment
+    // only at `\n`: there a comment would swallow the rows after it. The BOM a spreadsheet writes
+    // goes too, so that a comment on the first line is seen as one (here and by the reader).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = &text.replace("\r\n", "\n").replace('\r', "\n");
     let mut columns: Option<Vec<Column>> = None;
     let mut rows = Vec::new();
+    // The byte where the last record started, and its line: rows come in order, so each byte of
+    // the file is counted once, not once per row after it.
+    let mut counted = (0, 1);
     for record in reader(text).records() {
         // Text in, so the reader's only error is a bad record; its message quotes no field.
         let record = record.map_err(|e| {
             let at = e.position().map_or(0, csv::Position::line);
             Error::Refused(format!("line {at}: not a CSV row"))
         })?;
-        // Counted here: the reader's own count and position lag behind blank lines and CRLFs it
-        // has skipped; a record never starts with a line break, so skip those to its first byte.
-        let mut first = record.position().map_or(0, |p| p.byte() as usize).min(text.len());
-        first += text.as_bytes()[first..]
-            .iter()
-            .take_while(|b| matches!(b, b'\r' | b'\n'))
-            .count();
-        let lineno = 1 + text.as_bytes()[..first].iter().filter(|&&b| b == b'\n').count();
+        // Counted here: the reader's own count lags behind the blank lines and comments it has
+        // skipped, and so does its position, which [`record_start`] moves to the record itself.
+        let from = record.position().map_or(0, |p| p.byte() as usize);
+        let first = record_start(text.as_bytes(), from.clamp(counted.0, text.len()));
+        let lineno = counted.1
+            + text.as_bytes()[counted.0..first]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+        counted = (first, lineno);
         let f = fields(&record, lineno)?;
         // A line of spaces, or a comment after leading spaces (the reader sees only column 0).
         if f.iter().all(String::is_empty) || f[0].starts_with('#') {
