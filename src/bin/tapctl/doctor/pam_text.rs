@@ -85,8 +85,12 @@ pub(super) fn success_jump(control: &str) -> Option<usize> {
 
 /// Whether a success of line `t` (its control `control`) passes over the later line `u` without
 /// running it: `sufficient` and `success=done` end the stack, `success=N` skips the next N lines.
+/// Measured from `t` to `u`, never `t + N`: N may be any number the file holds.
 pub(super) fn success_skips(control: &str, t: usize, u: usize) -> bool {
-    control == "sufficient" || control.contains("success=done") || success_jump(control).is_some_and(|n| t + n >= u)
+    u > t
+        && (control == "sufficient"
+            || control.contains("success=done")
+            || success_jump(control).is_some_and(|n| n >= u - t))
 }
 
 /// The auth control pam_tap needs at line `t`: a good pass lands where pam_unix's own success
@@ -97,7 +101,8 @@ pub(super) fn success_skips(control: &str, t: usize, u: usize) -> bool {
 pub(super) fn auth_control_fix(lines: &[PamLine], t: usize, unix: Option<usize>) -> String {
     let control = match unix.filter(|&u| u > t).map(|u| (u, &lines[u].control)) {
         Some((u, c)) => match success_jump(c) {
-            Some(n) => Some(format!("[success={} default=ignore]", u - t + n)),
+            // No advice to count to a line past usize::MAX.
+            Some(n) => (u - t).checked_add(n).map(|j| format!("[success={j} default=ignore]")),
             None if c == "sufficient" || c.contains("success=done") => Some("[success=done default=ignore]".into()),
             None => None,
         },

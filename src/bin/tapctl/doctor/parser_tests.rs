@@ -101,3 +101,18 @@ fn pam_stacks_expand_includes_over_plain_text() {
     assert!(stack_of(&read, "loop", "auth").unwrap_err().contains("too deep"));
     assert!(stack_of(&read, "gone", "auth").unwrap_err().contains("missing"));
 }
+
+#[test]
+fn a_success_jump_past_the_end_skips_without_overflowing() {
+    // Added to the line's index, a jump near usize::MAX wrapped (or panicked in a debug build).
+    let huge = format!("[success={} default=ignore]", usize::MAX);
+    assert!(success_skips(&huge, 1, 2) && success_skips(&huge, 1, 1000));
+    assert!(!success_skips("[success=1 default=ignore]", 1, 3));
+    let line = |control: &str, module: &str| PamLine {
+        control: control.into(),
+        module: module.into(),
+        args: vec![],
+    };
+    let lines = [line("required", "pam_tap.so"), line(&huge, "pam_unix.so")];
+    assert!(auth_control_fix(&lines, 0, Some(1)).starts_with("give pam_tap a success jump"));
+}
