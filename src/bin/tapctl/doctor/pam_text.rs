@@ -25,6 +25,11 @@ impl PamLine {
     }
 }
 
+/// Most pam.d files one stack may read, a file included twice counted twice: a real stack reads
+/// a handful, and files that include the next several times over, level after level, would
+/// otherwise take time and memory exponential in the nesting.
+pub(super) const MAX_READS: usize = 64;
+
 /// The `kind` lines of `service` with its includes and substacks expanded, as libpam reads them;
 /// `read` gives the text of a pam.d file by name, so this runs over plain text.
 pub(super) fn stack_of(
@@ -32,7 +37,7 @@ pub(super) fn stack_of(
     service: &str,
     kind: &str,
 ) -> Result<Vec<PamLine>, String> {
-    expand(read, service, kind, 0)
+    expand(read, service, kind, 0, &mut 0)
 }
 
 fn expand(
@@ -40,10 +45,15 @@ fn expand(
     service: &str,
     kind: &str,
     depth: u32,
+    reads: &mut usize,
 ) -> Result<Vec<PamLine>, String> {
     if depth > 8 {
         return Err(format!("{service}: includes nest too deep"));
     }
+    if *reads == MAX_READS {
+        return Err(format!("{service}: the includes read more than {MAX_READS} files"));
+    }
+    *reads += 1;
     let text = read(service)?.replace("\\\n", " ");
     let mut lines = Vec::new();
     for raw in text.lines() {
@@ -54,7 +64,7 @@ fn expand(
         let f = split_fields(line);
         if f[0] == "@include" {
             if let Some(inc) = f.get(1) {
-                lines.extend(expand(read, inc, kind, depth + 1)?);
+                lines.extend(expand(read, inc, kind, depth + 1, reads)?);
             }
             continue;
         }
@@ -62,7 +72,7 @@ fn expand(
             continue;
         };
         if rule.control == "include" || rule.control == "substack" {
-            lines.extend(expand(read, &rule.module, kind, depth + 1)?);
+            lines.extend(expand(read, &rule.module, kind, depth + 1, reads)?);
             continue;
         }
         lines.push(PamLine {

@@ -116,3 +116,29 @@ fn a_success_jump_past_the_end_skips_without_overflowing() {
     let lines = [line("required", "pam_tap.so"), line(&huge, "pam_unix.so")];
     assert!(auth_control_fix(&lines, 0, Some(1)).starts_with("give pam_tap a success jump"));
 }
+
+#[test]
+fn includes_that_fan_out_stop_at_a_bound() {
+    // Each level includes the next 16 times: a million lines, had the reader followed them all.
+    let names = ["sshd", "a", "b", "c", "d", "e"];
+    let read = |name: &str| match names.iter().position(|n| *n == name) {
+        Some(5) => Ok("auth required pam_unix.so\n".to_string()),
+        Some(i) => Ok(format!("@include {}\n", names[i + 1]).repeat(16)),
+        None => Err(format!("{name}: missing")),
+    };
+    let e = stack_of(&read, "sshd", "auth").unwrap_err();
+    assert!(e.contains(&format!("more than {MAX_READS} files")), "{e}");
+
+    let reads = std::cell::Cell::new(0);
+    let read = |_: &str| {
+        reads.set(reads.get() + 1);
+        vec!["Include a a a a a a a a\nPasswordAuthentication no\n".to_string()]
+    };
+    let kv = settings_of(&read, "Include a a a a a a a a\nUsePAM yes\n");
+    assert_eq!(reads.get(), MAX_INCLUDES);
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(
+        (get("usepam"), get("passwordauthentication")),
+        (Some("yes"), Some("no"))
+    );
+}

@@ -8,17 +8,28 @@
 /// sshd_config includes one level of drop-ins).
 const MAX_DEPTH: u32 = 4;
 
+/// Most Include patterns one reading expands; later ones are not followed. A real sshd_config
+/// has one, and patterns that each name several files that name several more would otherwise
+/// take time exponential in the depth.
+pub(super) const MAX_INCLUDES: usize = 64;
+
 /// The settings in the text of sshd_config, keywords and values lower-case: first value wins, as
 /// in sshd. A `Match` block is conditional, so a file is read up to its first one; an included
 /// file's `Match` ends only that file, as sshd restores the including file's state after an
 /// Include. `read` gives the texts of the files an absolute Include pattern names, in sshd's order.
 pub(super) fn settings_of(read: &dyn Fn(&str) -> Vec<String>, main: &str) -> Vec<(String, String)> {
     let mut kv = Vec::new();
-    read_into(read, main, &mut kv, 0);
+    read_into(read, main, &mut kv, 0, &mut 0);
     kv
 }
 
-fn read_into(read: &dyn Fn(&str) -> Vec<String>, text: &str, kv: &mut Vec<(String, String)>, depth: u32) {
+fn read_into(
+    read: &dyn Fn(&str) -> Vec<String>,
+    text: &str,
+    kv: &mut Vec<(String, String)>,
+    depth: u32,
+    includes: &mut usize,
+) {
     for line in text.lines() {
         let (k, v) = match sshd_line(line) {
             None => continue,
@@ -30,8 +41,12 @@ fn read_into(read: &dyn Fn(&str) -> Vec<String>, text: &str, kv: &mut Vec<(Strin
                 continue;
             }
             for pattern in v.split_whitespace() {
+                if *includes == MAX_INCLUDES {
+                    break;
+                }
+                *includes += 1;
                 for included in read(&include_path(pattern)) {
-                    read_into(read, &included, kv, depth + 1);
+                    read_into(read, &included, kv, depth + 1, includes);
                 }
             }
             continue;
