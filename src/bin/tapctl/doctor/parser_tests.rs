@@ -22,6 +22,12 @@ fn sshd_lines_read_as_sshd_reads_them() {
         set("include", "/etc/ssh/sshd_config.d/*.conf")
     );
     assert_eq!(sshd_line("Match User backup"), Some(SshdLine::Match));
+    assert_eq!(sshd_line("mATCH all"), Some(SshdLine::Match));
+    // Keywords compare as ASCII, as sshd compares them: a Kelvin sign is not a `k`.
+    assert_eq!(
+        sshd_line("\u{212a}bdInteractiveAuthentication no"),
+        set("\u{212a}bdinteractiveauthentication", "no")
+    );
 }
 
 #[test]

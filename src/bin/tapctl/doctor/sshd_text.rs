@@ -52,7 +52,7 @@ fn read_into(
             continue;
         }
         if !kv.iter().any(|(key, _)| *key == k) {
-            kv.push((k, v.to_lowercase()));
+            kv.push((k, v.to_ascii_lowercase()));
         }
     }
 }
@@ -82,15 +82,17 @@ pub(super) fn sshd_line(line: &str) -> Option<SshdLine> {
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
+    // ASCII only, as sshd's strcasecmp: Unicode would make the Kelvin sign a `k`, reading a line
+    // sshd refuses as `KbdInteractiveAuthentication`.
     let (k, v) = line
         .split_once(|c: char| c.is_whitespace() || c == '=')
         .map(|(k, v)| {
             (
-                k.to_lowercase(),
+                k.to_ascii_lowercase(),
                 v.trim_start_matches(['=', ' ', '\t']).trim().to_owned(),
             )
         })
-        .unwrap_or((line.to_lowercase(), String::new()));
+        .unwrap_or((line.to_ascii_lowercase(), String::new()));
     Some(match k.as_str() {
         "match" => SshdLine::Match,
         "challengeresponseauthentication" => SshdLine::Setting("kbdinteractiveauthentication".into(), v),
