@@ -74,7 +74,7 @@ test-security: deps build
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
-# libFuzzer targets (config parsing, pass normalisation, stored-hash parsing); corpus in fuzz/corpus.
+# libFuzzer targets (config, pass normalisation, stored hashes, bulk CSV, pam.d, sshd_config); corpus in fuzz/corpus.
 fuzz-short: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
 
