@@ -74,8 +74,8 @@ test-security: deps build
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
-# libFuzzer targets (config parsing, pass normalisation, stored-hash parsing, connection strings
-# against libpq); corpus in fuzz/corpus.
+# libFuzzer targets (config, pass normalisation, stored hashes, connection strings against libpq,
+# bulk CSV, pam.d, sshd_config); corpus in fuzz/corpus.
 fuzz-short: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
 

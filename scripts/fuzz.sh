@@ -1,6 +1,12 @@
 #!/bin/sh
-# Runs pam_tap's libFuzzer targets (config_parse, normalize, hash_parse, conninfo_redact) for SECONDS each.
+# Runs pam_tap's libFuzzer targets for SECONDS each.
 #   scripts/fuzz.sh [SECONDS]        default 60 (the short run `make test` uses); `make fuzz` passes more.
+# The targets:
+#   config_parse  the policy file                 normalize  what is typed at the prompt
+#   hash_parse    a stored (tampered) hash        csv_row    the rows of `tapctl issue --csv`
+#   pamd_line     pam.d lines, and doctor's reading of the stacks (includes, success jumps)
+#   sshd_config   doctor's reading of sshd_config (keywords, first value wins, Match, Include)
+# The last three compile tapctl's own parser files (under src/bin/tapctl/) by path.
 # The seed corpus in fuzz/corpus/ is kept in the repo and only read; new inputs go to
 # fuzz/target/corpus/ (ignored by git). A crash leaves its input in fuzz/artifacts/ and fails the run.
 # Needs cargo-fuzz; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept cargo-fuzz's -Zsanitizer flag.
@@ -13,7 +19,7 @@ fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 figures="$root/target/security-figures.txt"
 mkdir -p "$root/target"
 status=0
-for t in config_parse normalize hash_parse conninfo_redact; do
+for t in config_parse normalize hash_parse conninfo_redact csv_row pamd_line sshd_config; do
     mkdir -p "target/corpus/$t" "corpus/$t"
     log="target/fuzz-$t.log"
     if fuzz run "$t" "target/corpus/$t" "corpus/$t" -- \

@@ -1,3 +1,4 @@
+use super::rows::MAX_ROWS;
 use super::*;
 
 #[test]
@@ -90,4 +91,35 @@ fn the_host_column_scopes_a_row() {
     let rows = parse("alice,1h,yes,moved,ws-0421\n").unwrap();
     assert!(rows[0].hosts.is_empty());
     assert_eq!(rows[0].reason.as_deref(), Some("moved,ws-0421"));
+}
+
+#[test]
+fn old_mac_line_ends_end_rows_and_comments_alike() {
+    // A lone `\r` ended a row but a comment only at the next `\n`: bob was skipped without a
+    // word, and every row was on "line 1".
+    let rows = parse("alice\r# note\rbob\ncarol\n").unwrap();
+    let at: Vec<_> = rows.iter().map(|r| (r.line, r.user.as_str())).collect();
+    assert_eq!(at, [(1, "alice"), (3, "bob"), (4, "carol")]);
+    let e = parse("alice\rbob,1h,maybe\r").unwrap_err().to_string();
+    assert!(e.starts_with("line 2: one_time"), "{e}");
+    let e = parse("alice\r\ncarol\rbob,1h,\"open\n").unwrap_err().to_string();
+    assert!(e.starts_with("line 3: unterminated"), "{e}");
+}
+
+#[test]
+fn a_row_after_comments_is_on_its_own_line() {
+    // The reader places a row at the comments before it: this was "line 1".
+    assert_eq!(parse("# helpdesk\nalice\n").unwrap()[0].line, 2);
+    let e = parse("\u{feff}# helpdesk\n# batch 7\n\nalice,1h,maybe\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("line 4: one_time"), "{e}");
+}
+
+#[test]
+fn a_large_file_is_read_in_one_pass() {
+    // Lines were counted from the top for every row: a file of MAX_ROWS rows took minutes.
+    let text: String = (0..MAX_ROWS).map(|i| format!("user{i},1h,yes,moved desk\n")).collect();
+    let rows = parse(&text).unwrap();
+    assert_eq!((rows.len(), rows[MAX_ROWS - 1].line), (MAX_ROWS, MAX_ROWS));
 }

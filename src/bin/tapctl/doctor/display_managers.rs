@@ -17,7 +17,7 @@ pub(super) fn check_display_managers(opts: &Options, out: &mut Vec<Check>) {
             continue;
         }
         let name = format!("pam.d/{service}");
-        let stacks = ["auth", "password", "account"].map(|kind| stack(&pam_dir, service, kind, 0));
+        let stacks = ["auth", "password", "account"].map(|kind| stack(&pam_dir, service, kind));
         let [Ok(auth), Ok(password), Ok(account)] = stacks else {
             let e = stacks.into_iter().find_map(Result::err).unwrap_or_default();
             out.push(Check::fail(&name, e, "repair the file or the include it names"));
@@ -61,7 +61,7 @@ pub(super) fn check_display_managers(opts: &Options, out: &mut Vec<Check>) {
 fn wired_elsewhere(pam_dir: &std::path::Path) -> bool {
     super::SERVICES.iter().any(|service| {
         pam_dir.join(service).exists()
-            && stack(pam_dir, service, "auth", 0).is_ok_and(|l| l.iter().any(|x| x.module_name() == "pam_tap.so"))
+            && stack(pam_dir, service, "auth").is_ok_and(|l| l.iter().any(|x| x.module_name() == "pam_tap.so"))
     })
 }
 
@@ -93,11 +93,7 @@ fn account_problem(lines: &[PamLine]) -> Option<(Level, String, &'static str)> {
         }
     }
     // A module before pam_unix that can end the stack on success skips it for those users.
-    let ends_early = lines[..u].iter().enumerate().position(|(i, l)| {
-        l.control == "sufficient"
-            || l.control.contains("success=done")
-            || super::success_jump(&l.control).is_some_and(|n| i + n >= u)
-    });
+    let ends_early = (0..u).find(|&i| super::success_skips(&lines[i].control, i, u));
     ends_early.map(|i| {
         (
             Level::Warn,

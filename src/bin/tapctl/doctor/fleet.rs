@@ -312,9 +312,9 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, host_name: &str, wired: boo
 pub(super) fn pam_tap_wired(opts: &Options) -> bool {
     let pam_dir = opts.path("/etc/pam.d");
     SERVICES.iter().any(|service| {
-        ["auth", "password"].iter().any(|kind| {
-            stack(&pam_dir, service, kind, 0).is_ok_and(|l| l.iter().any(|x| x.module_name() == "pam_tap.so"))
-        })
+        ["auth", "password"]
+            .iter()
+            .any(|kind| stack(&pam_dir, service, kind).is_ok_and(|l| l.iter().any(|x| x.module_name() == "pam_tap.so")))
     })
 }
 

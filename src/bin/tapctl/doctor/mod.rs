@@ -17,9 +17,11 @@ mod display_managers;
 mod files;
 mod fleet;
 mod pam_stack;
+mod pam_text;
 #[cfg(test)]
 mod parser_tests;
 mod sshd;
+mod sshd_text;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +29,9 @@ use clock::*;
 use files::*;
 use pam_stack::*;
 use pam_tap::store::SCHEMA_VERSION;
+use pam_text::*;
 use sshd::*;
+use sshd_text::*;
 
 /// No pam_tap was built before this time (2026-11-01T00:00:00Z): a clock before it is wrong.
 const BUILD_FLOOR: i64 = 1_793_491_200;

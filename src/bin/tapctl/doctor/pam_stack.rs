@@ -1,85 +1,15 @@
-//! The PAM stacks: pam.d parsed as text, and where pam_tap sits in each service that matters.
+//! The PAM stacks: where pam_tap sits in each service that matters (the text is read in
+//! `pam_text.rs`).
 
 use super::*;
 
-#[derive(Clone, Debug)]
-pub(super) struct PamLine {
-    pub(super) control: String,
-    pub(super) module: String,
-    pub(super) args: Vec<String>,
-}
-
-impl PamLine {
-    pub(super) fn module_name(&self) -> &str {
-        self.module.rsplit('/').next().unwrap_or(&self.module)
-    }
-    pub(super) fn has_arg(&self, a: &str) -> bool {
-        self.args.iter().any(|x| x == a)
-    }
-    pub(super) fn arg_value(&self, key: &str) -> Option<&str> {
-        self.args.iter().find_map(|x| x.strip_prefix(key)?.strip_prefix('='))
-    }
-}
-
-pub(super) use pam_tap::pamd::split_fields;
-
 /// The `kind` lines of a service, with `@include`, `include` and `substack` expanded.
-pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str, depth: u32) -> Result<Vec<PamLine>, String> {
+pub(super) fn stack(pam_dir: &Path, service: &str, kind: &str) -> Result<Vec<PamLine>, String> {
     let read = |name: &str| {
         let path = pam_dir.join(name);
         std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
     };
-    stack_of(&read, service, kind, depth)
-}
-
-/// The `kind` lines of `service` with its includes and substacks expanded, as libpam reads them;
-/// `read` gives the text of a pam.d file by name, so this runs over plain text.
-pub(super) fn stack_of(
-    read: &dyn Fn(&str) -> Result<String, String>,
-    service: &str,
-    kind: &str,
-    depth: u32,
-) -> Result<Vec<PamLine>, String> {
-    if depth > 8 {
-        return Err(format!("{service}: includes nest too deep"));
-    }
-    let text = read(service)?.replace("\\\n", " ");
-    let mut lines = Vec::new();
-    for raw in text.lines() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let f = split_fields(line);
-        if f[0] == "@include" {
-            if let Some(inc) = f.get(1) {
-                lines.extend(stack_of(read, inc, kind, depth + 1)?);
-            }
-            continue;
-        }
-        let Some(rule) = pam_tap::pamd::rule(line).filter(|r| r.kind == kind) else {
-            continue;
-        };
-        if rule.control == "include" || rule.control == "substack" {
-            lines.extend(stack_of(read, &rule.module, kind, depth + 1)?);
-            continue;
-        }
-        lines.push(PamLine {
-            control: rule.control,
-            module: rule.module,
-            args: rule.args,
-        });
-    }
-    Ok(lines)
-}
-
-/// How far a `[success=N ...]` jump goes, if the control jumps on success.
-pub(super) fn success_jump(control: &str) -> Option<usize> {
-    let inner = control.strip_prefix('[')?.strip_suffix(']')?;
-    inner
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("success="))
-        .and_then(|v| v.parse().ok())
+    stack_of(&read, service, kind)
 }
 
 /// Findings for one stack (`auth` or `password`) of one service: (level, text, fix).
@@ -125,10 +55,7 @@ pub(super) fn judge_stack(lines: &[PamLine], kind: &str, opts: &Options) -> Vec<
                         Some("add use_authtok to the pam_unix password line (pam-auth-update does it)".into()),
                     ));
                 }
-                let skips_unix = line.control == "sufficient"
-                    || success_jump(&line.control).is_some_and(|n| t + n >= u)
-                    || line.control.contains("success=done");
-                if skips_unix {
+                if success_skips(&line.control, t, u) {
                     found.push((
                         Level::Fail,
                         format!(
@@ -169,79 +96,6 @@ pub(super) fn judge_stack(lines: &[PamLine], kind: &str, opts: &Options) -> Vec<
     found
 }
 
-/// The auth control pam_tap needs at line `t`: a good pass lands where pam_unix's own success
-/// lands, so whatever follows in the stack (pam_permit, a second factor in the including file)
-/// still runs. On Debian that is `[success=N ...]` counted to pam_unix's jump target (what
-/// pam-auth-update writes from the profile's `success=end`); where pam_unix is `sufficient`
-/// (authselect) it is `done`, which ends the stack exactly as pam_unix's own success does.
-pub(super) fn auth_control_fix(lines: &[PamLine], t: usize, unix: Option<usize>) -> String {
-    let control = match unix.filter(|&u| u > t).map(|u| (u, &lines[u].control)) {
-        Some((u, c)) => match success_jump(c) {
-            Some(n) => Some(format!("[success={} default=ignore]", u - t + n)),
-            None if c == "sufficient" || c.contains("success=done") => Some("[success=done default=ignore]".into()),
-            None => None,
-        },
-        None => None,
-    };
-    match control {
-        Some(c) => format!("use `auth {c} pam_tap.so` (pam-auth-update --enable pam-tap writes it on Debian)"),
-        None => "give pam_tap a success jump that lands where pam_unix's success lands (pam-auth-update --enable pam-tap counts it)".into(),
-    }
-}
-
-/// Whether libpam accepts `control`: a keyword, or `[value=action ...]` with libpam's return-code
-/// names and actions (`end` is pam-auth-update's profile syntax, never valid in pam.d itself).
-pub(super) fn control_is_valid(control: &str) -> bool {
-    const VALUES: &[&str] = &[
-        "success",
-        "open_err",
-        "symbol_err",
-        "service_err",
-        "system_err",
-        "buf_err",
-        "perm_denied",
-        "auth_err",
-        "cred_insufficient",
-        "authinfo_unavail",
-        "user_unknown",
-        "maxtries",
-        "new_authtok_reqd",
-        "acct_expired",
-        "session_err",
-        "cred_unavail",
-        "cred_expired",
-        "cred_err",
-        "no_module_data",
-        "conv_err",
-        "authtok_err",
-        "authtok_recover_err",
-        "authtok_lock_busy",
-        "authtok_disable_aging",
-        "try_again",
-        "ignore",
-        "abort",
-        "authtok_expired",
-        "module_unknown",
-        "bad_item",
-        "conv_again",
-        "incomplete",
-        "default",
-    ];
-    const ACTIONS: &[&str] = &["ignore", "bad", "die", "ok", "done", "reset"];
-    let Some(inner) = control.strip_prefix('[').and_then(|c| c.strip_suffix(']')) else {
-        return matches!(
-            control,
-            "required" | "requisite" | "sufficient" | "optional" | "include" | "substack"
-        );
-    };
-    inner.split_whitespace().all(|kv| {
-        kv.split_once('=').is_some_and(|(k, v)| {
-            VALUES.contains(&k.to_ascii_lowercase().as_str())
-                && (ACTIONS.contains(&v.to_ascii_lowercase().as_str()) || v.parse::<u32>().is_ok_and(|n| n > 0))
-        })
-    })
-}
-
 pub(super) fn check_pam(opts: &Options, policy: Option<&Policy>, out: &mut Vec<Check>) {
     let pam_dir = opts.path("/etc/pam.d");
     let mut results = Vec::new();
@@ -250,8 +104,8 @@ pub(super) fn check_pam(opts: &Options, policy: Option<&Policy>, out: &mut Vec<C
         if !pam_dir.join(service).exists() {
             continue;
         }
-        let auth = stack(&pam_dir, service, "auth", 0);
-        let password = stack(&pam_dir, service, "password", 0);
+        let auth = stack(&pam_dir, service, "auth");
+        let password = stack(&pam_dir, service, "password");
         let (auth, password) = match (auth, password) {
             (Ok(a), Ok(p)) => (a, p),
             (Err(e), _) | (_, Err(e)) => {

@@ -22,6 +22,12 @@ fn sshd_lines_read_as_sshd_reads_them() {
         set("include", "/etc/ssh/sshd_config.d/*.conf")
     );
     assert_eq!(sshd_line("Match User backup"), Some(SshdLine::Match));
+    assert_eq!(sshd_line("mATCH all"), Some(SshdLine::Match));
+    // Keywords compare as ASCII, as sshd compares them: a Kelvin sign is not a `k`.
+    assert_eq!(
+        sshd_line("\u{212a}bdInteractiveAuthentication no"),
+        set("\u{212a}bdinteractiveauthentication", "no")
+    );
 }
 
 #[test]
@@ -84,7 +90,7 @@ fn pam_stacks_expand_includes_over_plain_text() {
             .map(|(_, t)| t.to_string())
             .ok_or_else(|| format!("{name}: missing"))
     };
-    let auth = stack_of(&read, "sshd", "auth", 0).unwrap();
+    let auth = stack_of(&read, "sshd", "auth").unwrap();
     let shape: Vec<(&str, &str, Vec<String>)> = auth
         .iter()
         .map(|l| (l.control.as_str(), l.module_name(), l.args.clone()))
@@ -97,7 +103,48 @@ fn pam_stacks_expand_includes_over_plain_text() {
             ("optional", "pam_gnome_keyring.so", vec![]),
         ]
     );
-    assert_eq!(stack_of(&read, "sshd", "account", 0).unwrap()[0].module, "pam_unix.so");
-    assert!(stack_of(&read, "loop", "auth", 0).unwrap_err().contains("too deep"));
-    assert!(stack_of(&read, "gone", "auth", 0).unwrap_err().contains("missing"));
+    assert_eq!(stack_of(&read, "sshd", "account").unwrap()[0].module, "pam_unix.so");
+    assert!(stack_of(&read, "loop", "auth").unwrap_err().contains("too deep"));
+    assert!(stack_of(&read, "gone", "auth").unwrap_err().contains("missing"));
+}
+
+#[test]
+fn a_success_jump_past_the_end_skips_without_overflowing() {
+    // Added to the line's index, a jump near usize::MAX wrapped (or panicked in a debug build).
+    let huge = format!("[success={} default=ignore]", usize::MAX);
+    assert!(success_skips(&huge, 1, 2) && success_skips(&huge, 1, 1000));
+    assert!(!success_skips("[success=1 default=ignore]", 1, 3));
+    let line = |control: &str, module: &str| PamLine {
+        control: control.into(),
+        module: module.into(),
+        args: vec![],
+    };
+    let lines = [line("required", "pam_tap.so"), line(&huge, "pam_unix.so")];
+    assert!(auth_control_fix(&lines, 0, Some(1)).starts_with("give pam_tap a success jump"));
+}
+
+#[test]
+fn includes_that_fan_out_stop_at_a_bound() {
+    // Each level includes the next 16 times: a million lines, had the reader followed them all.
+    let names = ["sshd", "a", "b", "c", "d", "e"];
+    let read = |name: &str| match names.iter().position(|n| *n == name) {
+        Some(5) => Ok("auth required pam_unix.so\n".to_string()),
+        Some(i) => Ok(format!("@include {}\n", names[i + 1]).repeat(16)),
+        None => Err(format!("{name}: missing")),
+    };
+    let e = stack_of(&read, "sshd", "auth").unwrap_err();
+    assert!(e.contains(&format!("more than {MAX_READS} files")), "{e}");
+
+    let reads = std::cell::Cell::new(0);
+    let read = |_: &str| {
+        reads.set(reads.get() + 1);
+        vec!["Include a a a a a a a a\nPasswordAuthentication no\n".to_string()]
+    };
+    let kv = settings_of(&read, "Include a a a a a a a a\nUsePAM yes\n");
+    assert_eq!(reads.get(), MAX_INCLUDES);
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(
+        (get("usepam"), get("passwordauthentication")),
+        (Some("yes"), Some("no"))
+    );
 }

@@ -27,8 +27,7 @@ pub(super) fn sshd_settings(opts: &Options) -> Option<(String, Vec<(String, Stri
     if !main.exists() {
         return None;
     }
-    let mut kv = Vec::new();
-    read_sshd_config(opts, &main, &mut kv, 0);
+    let mut kv = read_sshd_config(opts, &main);
     // sshd's compiled-in defaults (OpenSSH 9.x) where the files are silent.
     for (k, v) in [
         ("usepam", "no"),
@@ -43,72 +42,14 @@ pub(super) fn sshd_settings(opts: &Options) -> Option<(String, Vec<(String, Stri
     Some((main.display().to_string(), kv))
 }
 
-/// First value wins, as in sshd; `Match` blocks are conditional and skipped.
-pub(super) fn read_sshd_config(opts: &Options, path: &Path, kv: &mut Vec<(String, String)>, depth: u32) {
-    if depth > 4 {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
+/// sshd_config at `path` and the files it includes, under the root, as [`settings_of`] reads them.
+fn read_sshd_config(opts: &Options, path: &Path) -> Vec<(String, String)> {
+    let read = |pattern: &str| {
+        let mut matches = glob_simple(&opts.path(pattern));
+        matches.sort();
+        matches.iter().filter_map(|m| std::fs::read_to_string(m).ok()).collect()
     };
-    for line in text.lines() {
-        let (k, v) = match sshd_line(line) {
-            None => continue,
-            Some(SshdLine::Match) => break,
-            Some(SshdLine::Setting(k, v)) => (k, v),
-        };
-        if k == "include" {
-            for pattern in v.split_whitespace() {
-                let abs = if pattern.starts_with('/') {
-                    pattern.to_owned()
-                } else {
-                    format!("/etc/ssh/{pattern}")
-                };
-                let full = opts.path(&abs);
-                let mut matches = glob_simple(&full);
-                matches.sort();
-                for m in matches {
-                    read_sshd_config(opts, &m, kv, depth + 1);
-                }
-            }
-            continue;
-        }
-        if !kv.iter().any(|(key, _)| *key == k) {
-            kv.push((k, v.to_lowercase()));
-        }
-    }
-}
-
-/// One line of sshd_config, read as sshd reads it.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum SshdLine {
-    /// A keyword (lower-case; the old `ChallengeResponseAuthentication` under its new name) and
-    /// its value (`Include`'s is its patterns).
-    Setting(String, String),
-    /// A `Match` block: conditional, so doctor reads no further.
-    Match,
-}
-
-/// Parses one line of sshd_config: None for a blank line or a comment.
-pub(super) fn sshd_line(line: &str) -> Option<SshdLine> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let (k, v) = line
-        .split_once(|c: char| c.is_whitespace() || c == '=')
-        .map(|(k, v)| {
-            (
-                k.to_lowercase(),
-                v.trim_start_matches(['=', ' ', '\t']).trim().to_owned(),
-            )
-        })
-        .unwrap_or((line.to_lowercase(), String::new()));
-    Some(match k.as_str() {
-        "match" => SshdLine::Match,
-        "challengeresponseauthentication" => SshdLine::Setting("kbdinteractiveauthentication".into(), v),
-        _ => SshdLine::Setting(k, v),
-    })
+    settings_of(&read, &std::fs::read_to_string(path).unwrap_or_default())
 }
 
 /// `dir/*.conf`-style patterns: a `*` in the last component only, which is what sshd_config uses.
@@ -119,14 +60,14 @@ pub(super) fn glob_simple(pattern: &Path) -> Vec<PathBuf> {
     };
     match name.split_once('*') {
         None => vec![pattern.to_path_buf()].into_iter().filter(|p| p.exists()).collect(),
-        Some((pre, suf)) => std::fs::read_dir(dir)
+        Some(_) => std::fs::read_dir(dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
                     .map(|e| e.path())
                     .filter(|p| {
                         p.file_name()
                             .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(pre) && n.ends_with(suf) && n.len() >= pre.len() + suf.len())
+                            .is_some_and(|n| name_matches(name, n))
                     })
                     .collect()
             })

@@ -1,6 +1,7 @@
 //! doctor against fixture trees (root: they own files), and how a pam.d line splits.
 
 use super::*;
+use pam_tap::pamd::split_fields;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
