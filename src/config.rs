@@ -12,9 +12,11 @@ use crate::safefile;
 pub mod conninfo;
 mod database;
 mod fleet;
+mod validate;
 pub use database::{check_host_name, Conninfo, Database, UNPARSEABLE};
 pub use fleet::FleetTimeouts;
 use fleet::RawFleet;
+pub use validate::{login_defs_uid_max, DEFAULT_ADMIN_GROUPS, DEFAULT_SERVICES, FALLBACK_MAX_UID, LOGIN_DEFS};
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";
@@ -129,8 +131,9 @@ pub struct Policy {
     pub include_groups: Vec<String>,
     pub exclude_groups: Vec<String>,
     pub min_uid: u32,
-    /// `None`: login.defs' UID_MAX, read when needed ([`crate::gate::max_uid`]).
-    pub max_uid: Option<u32>,
+    /// The highest uid that may hold a pass: `users.max_uid`, else login.defs' UID_MAX (read when
+    /// the policy is loaded; [`FALLBACK_MAX_UID`] for a policy parsed from text alone).
+    pub max_uid: u32,
     pub privileged_issuers: Vec<String>,
     pub issuers: Vec<String>,
     pub viewers: Vec<String>,
@@ -154,7 +157,7 @@ mod humantime_serde_secs {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self::resolve(RawConfig::default()).expect("defaults are valid")
+        Self::resolve(RawConfig::default(), || FALLBACK_MAX_UID).expect("defaults are valid")
     }
 }
 
@@ -200,7 +203,8 @@ fn groups(key: &str, v: Option<Vec<String>>, default: &[&str]) -> Result<Vec<Str
 }
 
 impl Policy {
-    fn resolve(raw: RawConfig) -> Result<Self, Error> {
+    /// `uid_max`: login.defs' UID_MAX, asked for only when `users.max_uid` is left out.
+    fn resolve(raw: RawConfig, uid_max: impl FnOnce() -> u32) -> Result<Self, Error> {
         let database = match raw.database {
             None => Database::Sqlite(PathBuf::from(DEFAULT_DATABASE)),
             Some(text) => Database::parse(&text)?,
@@ -248,23 +252,22 @@ impl Policy {
             force_one_time: p.force_one_time.unwrap_or(false),
             one_time_default: p.one_time_default.unwrap_or(true),
             max_failures: ranged("pass.max_failures", p.max_failures, 5, 1, 100)? as u32,
-            lockout: crate::gate::lockout("pass.lockout", p.lockout)?,
-            services: crate::gate::services("services", raw.services)?,
+            lockout: validate::lockout("pass.lockout", p.lockout)?,
+            services: validate::services("services", raw.services)?,
             include_groups: groups("users.include_groups", raw.users.include_groups, &[])?,
             exclude_groups: groups("users.exclude_groups", raw.users.exclude_groups, &[])?,
             min_uid: ranged("users.min_uid", raw.users.min_uid, 1000, 1, u32::MAX as i64 - 1)? as u32,
-            max_uid: raw
-                .users
-                .max_uid
-                .map(|v| ranged("users.max_uid", Some(v), 0, 1, u32::MAX as i64 - 1).map(|v| v as u32))
-                .transpose()?,
+            max_uid: match raw.users.max_uid {
+                Some(v) => ranged("users.max_uid", Some(v), 0, 1, u32::MAX as i64 - 1)? as u32,
+                None => uid_max(),
+            },
             privileged_issuers: groups("roles.privileged_issuers", raw.roles.privileged_issuers, &[])?,
             issuers: groups("roles.issuers", raw.roles.issuers, &[])?,
             viewers: groups("roles.viewers", raw.roles.viewers, &[])?,
             admin_groups: groups(
                 "roles.admin_groups",
                 raw.roles.admin_groups,
-                crate::gate::DEFAULT_ADMIN_GROUPS,
+                DEFAULT_ADMIN_GROUPS,
             )?,
             reset_password: raw.handoff.reset_password.unwrap_or(true),
             grace,
@@ -275,10 +278,14 @@ impl Policy {
         })
     }
 
-    /// Parses and validates a config text.
+    /// Parses and validates a config text; a left-out `users.max_uid` is [`FALLBACK_MAX_UID`].
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_with(text, || FALLBACK_MAX_UID)
+    }
+
+    fn parse_with(text: &str, uid_max: impl FnOnce() -> u32) -> Result<Self, Error> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| Error::Config(e.message().to_string()))?;
-        Self::resolve(raw)
+        Self::resolve(raw, uid_max)
     }
 
     /// Reads the config the way the module must: no symlink, root-owned, not group/world-writable,
@@ -290,7 +297,8 @@ impl Policy {
             other => other,
         })?;
         let text = String::from_utf8(text).map_err(|_| Error::Config(format!("{}: not UTF-8", path.display())))?;
-        let policy = Self::parse(&text).map_err(|e| match e {
+        let uid_max = || login_defs_uid_max(Path::new(LOGIN_DEFS));
+        let policy = Self::parse_with(&text, uid_max).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
             other => other,
         })?;

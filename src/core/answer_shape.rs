@@ -4,16 +4,36 @@
 //! at once, at a cost that does not depend on who the user is; only the answers that could matter
 //! take the paced, equal-cost path (docs/design.md, "Timing").
 
+use zeroize::Zeroizing;
+
 use crate::passcode::normalize;
 
 /// Length of a reset's derived secret: 32 bytes of HMAC as lowercase hex ([`crate::hash::derive`]).
 const DERIVED_LEN: usize = 64;
 
-/// Whether `answer` could be a pass (after normalisation) or a reset's derived secret typed at the
-/// prompt. The derived secret is pam_unix's password while a reset lives: such an answer must
-/// reach the settling of a dead reset (`reset::at_login`) before pam_unix sees it.
-pub(super) fn may_concern_pam_tap(answer: &[u8]) -> bool {
-    normalize(answer).is_some() || could_be_derived_secret(answer)
+/// What an answer is to pam_tap, normalised once.
+pub(super) enum Shape {
+    /// It could be a pass: here it is, normalised.
+    Pass(Zeroizing<String>),
+    /// It could be a reset's derived secret typed at the prompt: pam_unix's password while a
+    /// reset lives, so it must reach the settling of a dead reset (`reset::at_login`) before
+    /// pam_unix sees it.
+    DerivedSecret,
+    /// An ordinary password: nothing of pam_tap's.
+    Ordinary,
+}
+
+pub(super) fn shape(answer: &[u8]) -> Shape {
+    match normalize(answer) {
+        Some(code) => Shape::Pass(code),
+        None if could_be_derived_secret(answer) => Shape::DerivedSecret,
+        None => Shape::Ordinary,
+    }
+}
+
+#[cfg(test)]
+fn may_concern_pam_tap(answer: &[u8]) -> bool {
+    !matches!(shape(answer), Shape::Ordinary)
 }
 
 fn could_be_derived_secret(answer: &[u8]) -> bool {

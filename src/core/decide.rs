@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::gate;
 use crate::hash;
 use crate::outcome::Outcome;
-use crate::passcode::{normalize, MAX_INPUT};
+use super::answer_shape::{shape, Shape};
+use crate::passcode::MAX_INPUT;
 use crate::store::{Backend, Context, Event, PassRecord, PassStore, Redeemed, Status};
 use crate::users::{plausible_name, Account};
 
@@ -55,12 +56,16 @@ pub(super) fn decide<H: Handle, B: Backend>(
     }
     // An ordinary password leaves before anything about the user is read: the same near-nothing
     // for every user, so it needs no pacing (src/core/answer_shape.rs).
-    if !super::answer_shape::may_concern_pam_tap(&answer) {
-        return Decision {
-            detail: Some("not pass-shaped".into()),
-            ..Decision::new(Outcome::NotAPass)
-        };
-    }
+    let code = match shape(&answer) {
+        Shape::Ordinary => {
+            return Decision {
+                detail: Some("not pass-shaped".into()),
+                ..Decision::new(Outcome::NotAPass)
+            }
+        }
+        Shape::Pass(code) => Some(code),
+        Shape::DerivedSecret => None,
+    };
     let pace = pace.insert(Pace::start(policy.equalize_timing));
     let mut found = match look_up(h, policy, backend, env, &name, &answer, pace) {
         Ok(f) => f,
@@ -76,7 +81,7 @@ pub(super) fn decide<H: Handle, B: Backend>(
         pace.decoy(&answer, policy);
         return refuse_out_of_scope(&mut found, r, base);
     }
-    let Some(code) = normalize(&answer) else {
+    let Some(code) = code else {
         pace.decoy(&answer, policy);
         return base;
     };

@@ -37,7 +37,7 @@ fn policy() -> Policy {
         issuers: vec!["helpdesk".into()],
         privileged_issuers: vec!["seniors".into()],
         viewers: vec!["auditors".into()],
-        max_uid: Some(60000),
+        max_uid: 60000,
         ..Policy::default()
     }
 }
@@ -224,13 +224,16 @@ fn max_uid_comes_from_login_defs_with_a_fallback() {
     if nix::unistd::geteuid().is_root() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(login_defs_uid_max(&f), 29999);
+        assert_eq!(crate::config::login_defs_uid_max(&f), 29999);
     } else {
         crate::skipped("reading a trusted login.defs: the file must be root-owned; run as root");
     }
-    assert_eq!(login_defs_uid_max(&dir.path().join("missing")), FALLBACK_MAX_UID);
+    assert_eq!(
+        crate::config::login_defs_uid_max(&dir.path().join("missing")),
+        crate::config::FALLBACK_MAX_UID
+    );
     let p = Policy {
-        max_uid: Some(60000),
+        max_uid: 60000,
         ..Policy::default()
     };
     assert!(above_max_uid(&p, &acct("nobody", 65534, &[])).is_some());
