@@ -43,14 +43,14 @@ deps:
 	@command -v cargo >/dev/null || { echo "cargo (rustup stable) is required"; exit 1; }
 
 build: deps
-	$(CARGO) build --all-targets
+	$(CARGO) build --workspace --all-targets
 
 release: deps
-	$(CARGO) build --release --lib --bins --examples
+	$(CARGO) build --release --workspace --lib --bins --examples
 
 lint: deps
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # tapctl takes the audit login uid for its operator when SUDO_USER is absent (su, doas): the suites act
 # as root itself, so they run in a root login session (login uid 0) even when started from someone's login.
@@ -58,7 +58,7 @@ ROOT_SESSION := { [ "$$(id -u)" != 0 ] || echo 0 > /proc/self/loginuid 2>/dev/nu
 
 # Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
-	$(ROOT_SESSION); PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --all-targets -- --test-threads=2
+	$(ROOT_SESSION); PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --workspace --all-targets -- --test-threads=2
 	$(MAKE) fuzz-short
 	@echo; echo "security figures:"; cat target/security-figures.txt
 

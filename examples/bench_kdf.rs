@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use pam_tap::hash::{self, KdfParams};
+use pam_tap_base::hash::{self, KdfParams};
 
 fn main() {
     let a: Vec<u32> = std::env::args().skip(1).map(|s| s.parse().expect("a number")).collect();

@@ -30,11 +30,14 @@ pkg-deps:
 	@$(CARGO) deb --version >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
 
 man:
-	$(CARGO) run --quiet --example gen_docs -- $(PKG_DOCS)
+	$(CARGO) run --quiet -p tapctl --example gen_docs -- $(abspath $(PKG_DOCS))
 	gzip -9nkf $(PKG_DOCS)/man/*.[58]
 
 deb: pkg-deps man
-	$(CARGO) deb --output $(DEB)
+	# Apart, so the module is built without the store's admin side (features unify within one build).
+	$(CARGO) build --release -p pam-tap-module
+	$(CARGO) build --release -p tapctl
+	$(CARGO) deb --no-build --output $(DEB)
 	@echo "built $(DEB)"
 
 test-deb: deb
@@ -42,7 +45,7 @@ test-deb: deb
 
 rpm: man
 	@if command -v rpmbuild >/dev/null 2>&1; then \
-		$(CARGO) build --release && \
+		$(CARGO) build --release -p pam-tap-module && $(CARGO) build --release -p tapctl && \
 		rpmbuild -bb packaging/rpm/pam-tap.spec $(RPMBUILD_FLAGS) \
 			--define "_topdir $(abspath target/rpm)" \
 			--define "srcdir $(abspath .)" \

@@ -26,7 +26,7 @@ done
 if [ -n "${BENCH_BIN:-}" ]; then
 	BIN=$(cd "$BENCH_BIN" && pwd)
 else
-	"$CARGO" build --release --lib --bins --examples
+	"$CARGO" build --release --workspace --lib --bins --examples
 	BIN=$(pwd)/target/release
 fi
 

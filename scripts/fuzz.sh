@@ -6,7 +6,7 @@
 #   hash_parse    a stored (tampered) hash        csv_row    the rows of `tapctl issue --csv`
 #   pamd_line     pam.d lines, and doctor's reading of the stacks (includes, success jumps)
 #   sshd_config   doctor's reading of sshd_config (keywords, first value wins, Match, Include)
-# The last three compile tapctl's own parser files (under src/bin/tapctl/) by path.
+# The last three compile tapctl's own parser files (under crates/tapctl/src/) by path.
 # The seed corpus in fuzz/corpus/ is kept in the repo and only read; new inputs go to
 # fuzz/target/corpus/ (ignored by git). A crash leaves its input in fuzz/artifacts/ and fails the run.
 # Needs cargo-fuzz; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept cargo-fuzz's -Zsanitizer flag.

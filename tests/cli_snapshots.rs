@@ -13,9 +13,13 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pam_tap::invoker::{self, Invoker};
+use tapctl::invoker::{self, Invoker};
 
-const TAPCTL: &str = env!("CARGO_BIN_EXE_tapctl");
+/// tapctl, beside this test binary's `deps/` (make test builds the workspace first).
+fn tapctl() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().join("tapctl")
+}
 /// `nobody` on Debian and Fedora.
 const UNPRIVILEGED_ID: u32 = 65534;
 
@@ -30,7 +34,7 @@ fn cli_snapshots() {
     std::env::remove_var("SUDO_USER");
 
     trycmd::TestCases::new()
-        .register_bin("tapctl", Path::new(TAPCTL))
+        .register_bin("tapctl", tapctl())
         .case("tests/cmd/any_user/*.toml")
         .run();
 
@@ -41,14 +45,15 @@ fn cli_snapshots() {
         std::fs::write(
             &wrapper,
             format!(
-                "#!/bin/sh\nexec setpriv --reuid={UNPRIVILEGED_ID} --regid={UNPRIVILEGED_ID} --clear-groups {TAPCTL} \"$@\"\n"
+                "#!/bin/sh\nexec setpriv --reuid={UNPRIVILEGED_ID} --regid={UNPRIVILEGED_ID} --clear-groups {} \"$@\"\n",
+                tapctl().display()
             ),
         )
         .unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         wrapper
     } else {
-        TAPCTL.into()
+        tapctl()
     };
     trycmd::TestCases::new()
         .register_bin("tapctl", as_unprivileged)
@@ -60,7 +65,7 @@ fn cli_snapshots() {
             let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/pam_tap.toml");
             std::env::set_var("PAM_TAP_CONFIG", config);
             trycmd::TestCases::new()
-                .register_bin("tapctl", Path::new(TAPCTL))
+                .register_bin("tapctl", tapctl())
                 .case("tests/cmd/root/*.toml")
                 .run();
         }

@@ -60,9 +60,9 @@ pub fn auth_once(c: &Ctx, conf: &str, user: &str, answer: &str) -> R<f64> {
         log: &mut log,
         debug: false,
         caller_is_root: true,
-        sudo: &pam_tap::sudo::grants_root,
+        sudo: &pam_tap_base::sudo::grants_root,
     };
-    let out = core::authenticate(&mut h, &policy, pam_tap::store::Site::of(&policy), &mut env);
+    let out = login::authenticate(&mut h, &policy, policy.site(), &mut env);
     let took = ms(t);
     if out != Outcome::Accepted {
         return Err(format!("in-process auth of {user} gave {out:?}"));
@@ -139,7 +139,7 @@ pub fn kdf_throughput(kdf: &KdfParams, threads: usize, k: usize) -> R<f64> {
 pub fn b2(c: &Ctx, conf: &str, db: &Path) -> R<(f64, f64)> {
     let user = if conf == "on" { "tapb-cheap" } else { "tapb-one" };
     let code = issue(c, conf, user, &["--keep-password", "--reusable"])?;
-    let norm = pam_tap::passcode::normalize(code.as_bytes()).ok_or("code")?;
+    let norm = pam_tap_base::passcode::normalize(code.as_bytes()).ok_or("code")?;
     let cheap = cheap_phc(&norm)?;
     set_hash(db, user, &cheap)?;
     let mut kv = vec![];

@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pam_tap::config::Policy;
-use pam_tap::core::{self, Accepted, Env, Handle, HandleError, Secret};
-use pam_tap::hash::{self, KdfParams};
-use pam_tap::log::Syslog;
-use pam_tap::outcome::Outcome;
-use pam_tap::users::System;
+use pam_tap_base::hash::{self, KdfParams};
+use pam_tap_base::log::Syslog;
+use pam_tap_base::users::System;
+use pam_tap_core::config::Policy;
+use pam_tap_core::login::{self, Accepted, Env, Handle, HandleError, Secret};
+use pam_tap_core::outcome::Outcome;
 use zeroize::Zeroizing;
 
 mod inproc;

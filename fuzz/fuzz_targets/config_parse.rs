@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pam_tap::config::{check_host_name, Database, Policy, MAX_LENGTH, MIN_LENGTH};
+use pam_tap_core::config::{check_host_name, Database, Policy, MAX_LENGTH, MIN_LENGTH};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

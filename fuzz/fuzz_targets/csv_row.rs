@@ -5,16 +5,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pam_tap::admin::host_scope;
-use pam_tap::config::parse_duration;
-use pam_tap::text::check_request;
-use pam_tap::users::plausible_name;
+use tapctl::admin::host_scope;
+use pam_tap_core::config::parse_duration;
+use pam_tap_base::text::check_request;
+use pam_tap_base::users::plausible_name;
 
 // tapctl's own parser, compiled from its source: the library does not link the CLI's parsers.
 // Not every item of the file is used here.
 #[allow(dead_code)]
-#[path = "../../src/bin/tapctl/bulk/rows.rs"]
-mod rows;
+use tapctl::bulk::rows;
 
 const MARKER: &str = "SECRET";
 

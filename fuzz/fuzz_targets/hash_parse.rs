@@ -4,7 +4,7 @@
 
 use argon2::password_hash::PasswordHash;
 use libfuzzer_sys::fuzz_target;
-use pam_tap::hash::verify;
+use pam_tap_base::hash::verify;
 
 /// Inside the bounds `verify` accepts, but too slow for thousands of runs a second.
 fn costly(phc: &str) -> bool {

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pam_tap::config::{MAX_LENGTH, MIN_LENGTH};
-use pam_tap::passcode::{grouped, normalize, ALPHABET, MAX_INPUT};
+use pam_tap_core::config::{MAX_LENGTH, MIN_LENGTH};
+use pam_tap_base::passcode::{grouped, normalize, ALPHABET, MAX_INPUT};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(code) = normalize(data) {

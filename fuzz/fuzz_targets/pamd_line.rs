@@ -7,13 +7,12 @@
 use std::cell::Cell;
 
 use libfuzzer_sys::fuzz_target;
-use pam_tap::pamd::{rule, split_fields, TYPES};
+use tapctl::pamd::{rule, split_fields, TYPES};
 
 // doctor's own reader, compiled from its source: the library does not link the CLI's parsers.
 // Not every item of the file is used here.
 #[allow(dead_code)]
-#[path = "../../src/bin/tapctl/doctor/pam_text.rs"]
-mod pam_text;
+use tapctl::doctor::pam_text;
 
 /// The service doctor reads first, then files it may include.
 const NAMES: [&str; 6] = [

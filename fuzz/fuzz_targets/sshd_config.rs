@@ -12,8 +12,7 @@ use libfuzzer_sys::fuzz_target;
 // doctor's own reader, compiled from its source: the library does not link the CLI's parsers.
 // Not every item of the file is used here.
 #[allow(dead_code)]
-#[path = "../../src/bin/tapctl/doctor/sshd_text.rs"]
-mod sshd_text;
+use tapctl::doctor::sshd_text;
 
 use sshd_text::{name_matches, settings_of, sshd_line, SshdLine};
 

@@ -135,7 +135,7 @@ fn inside_the_sandbox() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let t0 = Instant::now();
     let console = Console::set_up(
-        Path::new(env!("CARGO_BIN_EXE_tapctl")),
+        &support::paths::tapctl(),
         &support::paths::module(),
         &root.join("cockpit"),
     );

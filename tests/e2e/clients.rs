@@ -9,7 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use crate::harness::*;
-use pam_tap::core::CHOOSE_NEW_PASSWORD;
+use pam_tap_core::login::CHOOSE_NEW_PASSWORD;
 
 /// The harness itself, with pam_unix only.
 mod baseline;

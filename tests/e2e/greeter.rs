@@ -307,7 +307,7 @@ fn shipped_service_first_login_through_libpam(service: &str) {
         "result chauthtok_expired=PAM_SUCCESS",
         "result setcred=PAM_SUCCESS",
         "result open_session=PAM_SUCCESS",
-        &format!("info: {}", pam_tap::core::CHOOSE_NEW_PASSWORD),
+        &format!("info: {}", pam_tap_core::login::CHOOSE_NEW_PASSWORD),
         "prompt: New password: ",
         "prompt: Retype new password: ",
         // pam_gnome_keyring really ran (the service's `-auth` would skip a missing module).

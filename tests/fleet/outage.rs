@@ -1,6 +1,6 @@
 //! The database down or unreachable: a pass cannot log in (PAM_AUTHINFO_UNAVAIL, one syslog line);
 //! a password login of a user without a pass still works, and costs what it does with the server
-//! up, because an ordinary password never reaches the store (src/core/answer_shape.rs).
+//! up, because an ordinary password never reaches the store (crates/core/src/login/answer_shape.rs).
 
 use std::net::TcpListener;
 use std::process::Command;

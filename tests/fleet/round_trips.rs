@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use pam_tap::config::Conninfo;
-use pam_tap::store::postgres::{ConnRole, PgConn};
+use pam_tap_core::config::Conninfo;
+use pam_tap_store::postgres::{ConnRole, PgConn};
 
 use crate::common::User;
 use crate::site::{Cluster, Fleet};

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::process::Command;
 
 use crate::support_sec::{figure, line, Fixture, TempUser};
-use pam_tap::hash::{self, KdfParams};
+use pam_tap_base::hash::{self, KdfParams};
 
 fn field(out: &str, key: &str) -> String {
     out.lines()

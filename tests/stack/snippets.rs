@@ -14,7 +14,7 @@ use std::process::Command;
 
 use crate::common::{Site, User};
 use crate::support::drive;
-use pam_tap::pamd::{rule, Rule, TYPES};
+use tapctl::pamd::{rule, Rule, TYPES};
 
 /// Debian modules the tests unpack without installing them (`make deps`: libpam-gnome-keyring,
 /// whose installation would edit the host's pam.d).
@@ -80,9 +80,9 @@ fn all_snippets() -> Vec<Snippet> {
         out.extend(snippets_of(&name, &std::fs::read_to_string(&f).unwrap(), true));
     }
     // doctor's advice: the code spans of its messages (the tests below it are fixtures).
-    let doctor = std::fs::read_to_string(repo.join("src/bin/tapctl/doctor/pam_stack.rs")).unwrap();
+    let doctor = std::fs::read_to_string(repo.join("crates/tapctl/src/doctor/pam_stack.rs")).unwrap();
     let advice = doctor.split("#[cfg(test)]").next().unwrap();
-    out.extend(snippets_of("src/bin/tapctl/doctor/pam_stack.rs", advice, false));
+    out.extend(snippets_of("crates/tapctl/src/doctor/pam_stack.rs", advice, false));
     out
 }
 

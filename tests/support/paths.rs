@@ -3,17 +3,25 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The directory cargo built tapctl into (so CARGO_TARGET_DIR is honoured).
+/// The directory cargo builds the workspace's binaries into (target/debug, or under
+/// CARGO_TARGET_DIR): the test binary itself runs from its `deps/`.
 pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_tapctl")).parent().unwrap().to_path_buf()
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug/deps/TEST")
+        .to_path_buf()
 }
 
 pub fn target_dir() -> PathBuf {
     bin_dir().parent().unwrap().to_path_buf()
 }
 
+/// tapctl, built by `cargo build --workspace` (make test builds everything before it tests).
 pub fn tapctl() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tapctl"))
+    let p = bin_dir().join("tapctl");
+    assert!(p.exists(), "{} is missing: cargo build --workspace", p.display());
+    p
 }
 
 /// An example program (`cargo test` builds the examples next to the binaries).

@@ -11,18 +11,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use pam_tap::operator::Role;
+use pam_tap_store::operator::Role;
 
 use crate::common::{stderr, RealSudo, Site, User};
 use crate::support::accounts::Group;
 
-/// tapctl's command line and table, the very files the binary compiles.
-#[allow(dead_code)]
-#[path = "../../src/bin/tapctl/cli.rs"]
-mod cli;
-#[allow(dead_code)]
-#[path = "../../src/bin/tapctl/table.rs"]
-mod table;
+/// tapctl's command line and table, the very ones the binary runs.
+use tapctl::{cli, table};
 
 /// The least role each command needs, pinned here apart from the table: who may run a command
 /// changes only when both change.
@@ -80,7 +75,7 @@ fn the_table_is_the_pinned_one_and_names_every_command() {
     for (path, least) in PINNED {
         let words: Vec<String> = path.split(' ').map(String::from).collect();
         assert_eq!(
-            pam_tap::admin::least_role(table::COMMAND_TABLE, &words),
+            pam_tap_store::admin::least_role(table::COMMAND_TABLE, &words),
             *least,
             "tapctl {path}"
         );
@@ -413,7 +408,7 @@ fn the_readme_shows_the_table_generated_from_the_code() {
         .find(end)
         .expect("README.md closes the command-table markers")
         + start;
-    let want = pam_tap::admin::table_markdown(table::COMMAND_TABLE, table::GLOBAL_ROOT_ARGS);
+    let want = pam_tap_store::admin::table_markdown(table::COMMAND_TABLE, table::GLOBAL_ROOT_ARGS);
     if std::env::var_os("BLESS").is_some() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
         std::fs::write(path, format!("{}{want}{}", &readme[..start], &readme[stop..])).unwrap();

@@ -204,7 +204,7 @@ fn roles_decide_who_may_do_what() {
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            env!("CARGO_BIN_EXE_tapctl"),
+            crate::support::paths::tapctl().to_str().unwrap(),
             "--config",
         ])
         .arg(&site.config)

@@ -192,7 +192,7 @@ fn operators_name_no_policy_and_run_neither_init_nor_doctor() {
             "-c",
             r#"echo 0 > /proc/self/loginuid && exec "$@""#,
             "sh",
-            env!("CARGO_BIN_EXE_tapctl"),
+            crate::support::paths::tapctl().to_str().unwrap(),
         ])
         .args(args)
         .env_remove("SUDO_USER")

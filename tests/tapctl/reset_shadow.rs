@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Site, User};
 use crate::support::XorShift;
-use pam_tap::hash;
-use pam_tap::passcode::normalize;
+use pam_tap_base::hash;
+use pam_tap_base::passcode::normalize;
 
 /// How a reset pass ends, and what settling it costs.
 mod ending;
@@ -151,7 +151,7 @@ fn settled(site: &Site, u: &User, original: &str) -> Result<(), String> {
 }
 
 fn tapctl_cmd(site: &Site, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tapctl"));
+    let mut c = Command::new(crate::support::paths::tapctl());
     c.arg("--config")
         .arg(&site.config)
         .args(args)

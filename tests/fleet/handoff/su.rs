@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pam_tap::core::CHOOSE_NEW_PASSWORD;
+use pam_tap_core::login::CHOOSE_NEW_PASSWORD;
 
 use super::{host_row, login, ok, shadow, NEW_PW, OWN};
 use crate::common::User;

@@ -40,7 +40,8 @@ fn issuers_cannot_climb_and_uids_not_names_decide() {
     // Whom sudo lets act as root is an admin: sudo itself is asked (a private sudoers).
     let d = scratch();
     let s = sudoers(d.path(), &[&sud.name]);
-    let tapctl = env!("CARGO_BIN_EXE_tapctl");
+    let tapctl = crate::support::paths::tapctl();
+    let tapctl = tapctl.to_str().unwrap();
     // An operator names no config: the site is the policy at its default path.
     let run = |who: &str| {
         in_private_mounts(
@@ -93,7 +94,7 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     let without = time_logins(&site, &bob.name, &bob_code);
     let t = Instant::now();
     for _ in 0..10 {
-        assert!(!pam_tap::sudo::grants_root(&ann.name).unwrap());
+        assert!(!pam_tap_base::sudo::grants_root(&ann.name).unwrap());
     }
     let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
     crate::support_sec::figure(

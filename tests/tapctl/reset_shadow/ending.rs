@@ -119,15 +119,15 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
 #[test]
 fn the_login_time_check_costs_little_and_settling_runs_once() {
     require_root!();
-    use pam_tap::config::Policy;
-    use pam_tap::reset;
-    use pam_tap::store::{Context, Store};
-    use pam_tap::users::System;
+    use pam_tap_base::users::System;
+    use pam_tap_core::config::Policy;
+    use pam_tap_core::reset;
+    use pam_tap_store::{Context, SqliteStore};
     let site = Site::new("");
     let u = User::with_password(ORIGINAL);
     site.issue(&u.name, &["--reusable"]);
     let policy = Policy::load(&site.config).unwrap();
-    let mut store = Store::open(&site.db).unwrap();
+    let mut store = SqliteStore::open(&site.db).unwrap();
     let rec = store.latest_for(&u.name).unwrap().unwrap();
     // A moment after the issue.
     let now = rec.created_at + 1;

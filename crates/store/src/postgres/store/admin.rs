@@ -1,0 +1,406 @@
+//! The fleet store as tapctl uses it, connected as a `pam_tap_admin` member: the tables directly
+//! for issue, revoke, unlock, purge, list and the log; the module's `host_*` functions (which the
+//! admin role owns) for everything [`PassStore`] does. Times are the database's, as for the hosts:
+//! the admin host's clock is not the fleet's.
+//!
+//! Issues of the same user from two admin hosts are serialised by a transaction-level advisory
+//! lock per user name (taken in name order, so two bulk issues cannot deadlock on each other).
+
+use super::import::AUDIT_COLUMNS;
+use super::PgStore;
+use crate::admin::AdminStore;
+use crate::admin::Admission;
+use crate::database::Conninfo;
+use crate::postgres::conn::{ConnRole, PgConn};
+use crate::postgres::schema;
+use crate::MAX_GRACE;
+use crate::{AuditEntry, Context, Event, NewPass, PassRecord, DEAD_AFTER};
+use pam_tap_base::error::{Error, Result};
+
+/// The first key of the per-user issue lock (any constant; the second is the name's hash).
+const ISSUE_LOCK: i32 = 0x7461_7049; // "tapI"
+
+/// A value as the text libpq sends.
+pub(crate) fn bytea(b: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + 2 * b.len());
+    s.push_str("\\x");
+    for byte in b {
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+pub(crate) fn flag(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// `INSERT INTO table (cols…) VALUES ($1…)`: column names are this file's constants, every value
+/// is bound.
+pub(crate) fn insert_sql(table: &str, cols: &[&str], returning: Option<&str>) -> String {
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    let mut sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        cols.join(", "),
+        params.join(", ")
+    );
+    if let Some(r) = returning {
+        sql.push_str(" RETURNING ");
+        sql.push_str(r);
+    }
+    sql
+}
+
+pub(super) fn opt(v: Option<i64>) -> Option<String> {
+    v.map(|t| t.to_string())
+}
+
+impl PgStore {
+    /// Runs `head` (a DELETE or UPDATE of pam_tap.passes ending in its WHERE's first condition and
+    /// AND) on the passes that ended before `before`; returns their ids and users.
+    fn ended_rows(&mut self, head: &str, before: i64) -> Result<Vec<(i64, String)>> {
+        self.conn
+            .get_mut()
+            .query(
+                &format!(
+                    "{head} ((revoked_at IS NOT NULL AND revoked_at < $1::bigint)
+                      OR (expires_at < $1::bigint)
+                      OR (one_time AND used_at IS NOT NULL AND used_at < $1::bigint))
+                     RETURNING id, user_name"
+                ),
+                &[Some(&before.to_string())],
+            )?
+            .iter()
+            .map(|r| Ok((r.get_i64("id")?, r.get_str("user_name")?)))
+            .collect()
+    }
+
+    /// Part of the refusal of a host's role by [`PgStore::open_admin`] (tapctl purge on a host
+    /// tells it apart).
+    pub const HOST_ROLE_ONLY: &'static str = "a host's role may only call the host_* functions";
+
+    /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
+    pub fn open_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
+        let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
+        let v = schema::version(&mut conn).map_err(|e| match e {
+            Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
+                "{conninfo}: the database role may not read the store's tables: tapctl connects as a \
+                 pam_tap_admin member ({})",
+                Self::HOST_ROLE_ONLY
+            )),
+            e => e,
+        })?;
+        if v != schema::SCHEMA_VERSION {
+            return Err(Error::Store(format!(
+                "{conninfo} has schema version {v}, this pam_tap needs {}: run `tapctl init`",
+                schema::SCHEMA_VERSION
+            )));
+        }
+        Ok(Self::with_conn(conn))
+    }
+
+    /// Connects as tapctl and creates or migrates the schema (`tapctl init`).
+    pub fn create_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
+        let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
+        schema::init(&mut conn)?;
+        Ok(Self::with_conn(conn))
+    }
+
+    /// One audit row written by tapctl (the `host_audit` function takes only a login's events).
+    pub(super) fn admin_audit(
+        &mut self,
+        at: i64,
+        ev: Event,
+        user: Option<&str>,
+        pass_id: Option<i64>,
+        ctx: &Context,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let (at, id) = (at.to_string(), opt(pass_id));
+        self.conn.get_mut().execute(
+            &insert_sql("pam_tap.audit", &AUDIT_COLUMNS[1..], None),
+            &[
+                Some(&at),
+                Some(ev.as_str()),
+                user,
+                id.as_deref(),
+                ctx.operator.as_deref(),
+                ctx.service.as_deref(),
+                ctx.rhost.as_deref(),
+                reason,
+                ctx.host.as_deref().or(self.admin_host.as_deref()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn raise_clock(&mut self, t: i64) -> Result<()> {
+        self.conn
+            .get_mut()
+            .query("SELECT pam_tap.note_clock($1::bigint)", &[Some(&t.to_string())])?;
+        Ok(())
+    }
+
+    fn rows(&self, sql: &str, params: &[Option<&str>]) -> Result<Vec<PassRecord>> {
+        self.conn
+            .borrow_mut()
+            .query(sql, params)?
+            .iter()
+            .map(PassRecord::from_pg)
+            .collect()
+    }
+
+    fn insert_new(&mut self, new: &NewPass) -> Result<i64> {
+        // A fleet reset pass is put in place by the host that accepts it: nothing of any host's
+        // shadow entry is ever stored here.
+        if new.shadow_set.is_some() || new.shadow_prev.is_some() {
+            return Err(Error::Store("a fleet pass cannot carry a shadow hash".into()));
+        }
+        let (uid, key) = (new.uid.to_string(), bytea(&new.derive_key));
+        let (created, starts, expires) = (
+            new.created_at.to_string(),
+            new.starts_at.to_string(),
+            new.expires_at.to_string(),
+        );
+        let row = self
+            .one(
+                &insert_sql(
+                    "pam_tap.passes",
+                    &[
+                        "user_name",
+                        "uid",
+                        "hash",
+                        "derive_key",
+                        "created_at",
+                        "starts_at",
+                        "expires_at",
+                        "one_time",
+                        "reset_password",
+                        "issued_by",
+                        "reason",
+                        "issuer_role",
+                        "services",
+                        "hosts",
+                    ],
+                    Some("id"),
+                ),
+                &[
+                    Some(&new.user),
+                    Some(&uid),
+                    Some(&new.hash),
+                    Some(&key),
+                    Some(&created),
+                    Some(&starts),
+                    Some(&expires),
+                    Some(flag(new.one_time)),
+                    Some(flag(new.reset_password)),
+                    Some(&new.issued_by),
+                    new.reason.as_deref(),
+                    new.issuer_role.as_deref(),
+                    new.services.as_deref(),
+                    new.hosts.as_deref(),
+                ],
+            )?
+            .ok_or_else(|| Error::Store("the insert returned no id".into()))?;
+        row.get_i64("id")
+    }
+}
+
+impl AdminStore for PgStore {
+    fn version(&mut self) -> Result<i64> {
+        schema::version(self.conn.get_mut())
+    }
+
+    fn get(&self, id: i64) -> Result<Option<PassRecord>> {
+        Ok(self
+            .rows(
+                "SELECT * FROM pam_tap.passes WHERE id = $1::bigint",
+                &[Some(&id.to_string())],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn all(&self) -> Result<Vec<PassRecord>> {
+        self.rows("SELECT * FROM pam_tap.passes ORDER BY id DESC", &[])
+    }
+
+    fn insert_pending<P>(
+        &mut self,
+        users: &[&str],
+        _now: i64,
+        ctx: &Context,
+        _owner: &str,
+        mut plan: P,
+    ) -> Result<Vec<(i64, NewPass)>>
+    where
+        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
+    {
+        let mut order: Vec<&str> = users.to_vec();
+        order.sort_unstable();
+        order.dedup();
+        self.in_tx(|s| {
+            for user in &order {
+                s.conn.get_mut().query(
+                    "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))",
+                    &[Some(&ISSUE_LOCK.to_string()), Some(user)],
+                )?;
+            }
+            let now = s.db_now()?;
+            let mut done = Vec::with_capacity(users.len());
+            for (i, user) in users.iter().enumerate() {
+                let latest = s
+                    .rows(
+                        "SELECT * FROM pam_tap.passes WHERE user_name = $1 ORDER BY id DESC LIMIT 1",
+                        &[Some(user)],
+                    )?
+                    .into_iter()
+                    .next();
+                let (new, replaced) = plan(i, latest.as_ref(), now)?;
+                if let Some(old) = replaced {
+                    s.conn.get_mut().execute(
+                        "UPDATE pam_tap.passes SET revoked_at = $2::bigint WHERE id = $1::bigint AND revoked_at IS NULL",
+                        &[Some(&old.to_string()), Some(&now.to_string())],
+                    )?;
+                    let why = Some("replaced by a new pass");
+                    s.admin_audit(now, Event::Revoked, Some(&new.user), Some(old), ctx, why)?;
+                }
+                let id = s.insert_new(&new)?;
+                s.admin_audit(now, Event::Issued, Some(&new.user), Some(id), ctx, new.reason.as_deref())?;
+                done.push((id, new));
+            }
+            s.raise_clock(now)?;
+            Ok(done)
+        })
+    }
+
+    fn revoke<G>(&mut self, id: i64, _now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
+    where
+        G: FnOnce(&PassRecord) -> Result<()>,
+    {
+        let sid = id.to_string();
+        self.in_tx(|s| {
+            let now = s.db_now()?;
+            let rec = s
+                .rows(
+                    "SELECT * FROM pam_tap.passes WHERE id = $1::bigint AND revoked_at IS NULL FOR UPDATE",
+                    &[Some(&sid)],
+                )?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Refused(format!("pass {id} is already revoked")))?;
+            s.conn.get_mut().execute(
+                "UPDATE pam_tap.passes SET revoked_at = $2::bigint WHERE id = $1::bigint",
+                &[Some(&sid), Some(&now.to_string())],
+            )?;
+            s.admin_audit(now, Event::Revoked, Some(&rec.user), Some(id), ctx, reason)?;
+            s.raise_clock(now)?;
+            before_commit(&rec)
+        })
+    }
+
+    fn unlock(&mut self, id: i64, _now: i64, ctx: &Context) -> Result<()> {
+        let sid = id.to_string();
+        self.in_tx(|s| {
+            let now = s.db_now()?;
+            let rec = s
+                .rows(
+                    "SELECT * FROM pam_tap.passes WHERE id = $1::bigint FOR UPDATE",
+                    &[Some(&sid)],
+                )?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Store(format!("pass {id} vanished")))?;
+            let user = &rec.user;
+            if rec.locked_at.is_some() && rec.total_failures >= DEAD_AFTER {
+                return Err(Error::Refused(format!(
+                    "pass {id} of {user} failed {} times and is dead: issue a new one with --replace",
+                    rec.total_failures
+                )));
+            }
+            if rec.locked_at.is_none() && rec.rest_until.is_none_or(|t| t <= now) && rec.failures == 0 {
+                return Err(Error::Refused(format!(
+                    "pass {id} of {user} is neither resting nor locked"
+                )));
+            }
+            s.conn.get_mut().execute(
+                "UPDATE pam_tap.passes SET rest_until = NULL, rests = 0, failures = 0, locked_at = NULL
+                 WHERE id = $1::bigint",
+                &[Some(&sid)],
+            )?;
+            s.admin_audit(now, Event::Unlocked, Some(user), Some(id), ctx, None)?;
+            s.raise_clock(now)
+        })
+    }
+
+    fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>> {
+        self.in_tx(|s| {
+            // "Older than" counted back from the database's clock, as every validity window is.
+            let db_now = s.db_now()?;
+            let before = db_now.saturating_sub(now.saturating_sub(before));
+            let gone = s.ended_rows("DELETE FROM pam_tap.passes WHERE NOT reset_password AND", before)?;
+            for (id, user) in &gone {
+                s.admin_audit(db_now, Event::Purged, Some(user), Some(*id), ctx, None)?;
+            }
+            // A reset pass stays: its row tells each host that reset for it how to settle
+            // (revoked: the previous password back; ended: the account locked), whenever that host
+            // is next touched. Its derive key goes once no grace prompt can need it: nobody can
+            // derive its secret from the database any more.
+            let keyless_before = before.min(db_now.saturating_sub(MAX_GRACE.as_secs() as i64));
+            let wiped = s.ended_rows(
+                "UPDATE pam_tap.passes SET derive_key = ''::bytea WHERE reset_password AND length(derive_key) > 0 AND",
+                keyless_before,
+            )?;
+            let why = "derive key wiped; the row stays for the hosts that reset for it";
+            for (id, user) in &wiped {
+                s.admin_audit(db_now, Event::Purged, Some(user), Some(*id), ctx, Some(why))?;
+            }
+            s.raise_clock(db_now)?;
+            Ok(gone)
+        })
+    }
+
+    fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
+        self.conn
+            .borrow_mut()
+            .query(
+                "SELECT at, event, user_name, pass_id, operator, service, rhost, reason, host, db_role FROM pam_tap.audit
+                 WHERE $1::text IS NULL OR user_name = $1::text ORDER BY id",
+                &[user],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: r.get_i64("at")?,
+                    event: r.get_str("event")?,
+                    user: r.get_opt_str("user_name")?,
+                    pass_id: r.get_opt_i64("pass_id")?,
+                    operator: r.get_opt_str("operator")?,
+                    service: r.get_opt_str("service")?,
+                    rhost: r.get_opt_str("rhost")?,
+                    reason: r.get_opt_str("reason")?,
+                    host: r.get_opt_str("host")?,
+                    db_role: r.get_opt_str("db_role")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_sent_as_postgresql_reads_them() {
+        assert_eq!(bytea(&[0, 0xab, 0x10]), "\\x00ab10");
+        assert_eq!(bytea(&[]), "\\x");
+        assert_eq!(
+            insert_sql("pam_tap.meta", &["key", "value"], Some("key")),
+            "INSERT INTO pam_tap.meta (key, value) VALUES ($1, $2) RETURNING key"
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! `tapctl hosts list|bind|unbind`: which database role is which fleet host.
+
+use pam_tap_base::error::{Error, Result};
+use pam_tap_base::text;
+use pam_tap_store::postgres::PgStore;
+use pam_tap_store::AnyStore;
+
+use crate::app::Admitted;
+use crate::cli::HostsAction;
+use crate::render::json;
+
+fn fleet(run: &Admitted<'_>) -> Result<PgStore> {
+    match run.open_store()? {
+        AnyStore::Postgres(pg) => Ok(pg),
+        AnyStore::Sqlite(_) => Err(Error::Refused(
+            "the config names a SQLite store: host bindings belong to a PostgreSQL store".into(),
+        )),
+    }
+}
+
+pub fn hosts(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
+    let ctx = run.operator().context();
+    match action {
+        HostsAction::List { json: j } => {
+            let bindings = fleet(run)?.host_bindings()?;
+            if *j {
+                return json(&bindings);
+            }
+            println!("{:<32} HOST", "DATABASE ROLE");
+            for b in bindings {
+                println!("{:<32} {}", text::shown(&b.role), text::shown(&b.host));
+            }
+            Ok(())
+        }
+        HostsAction::Bind { role, host } => {
+            fleet(run)?.bind_host(role, host, &ctx)?;
+            println!(
+                "database role {} is host {} in the fleet store",
+                text::shown(role),
+                text::shown(host)
+            );
+            Ok(())
+        }
+        HostsAction::Unbind { role } => {
+            let host = fleet(run)?.unbind_host(role, &ctx)?;
+            println!(
+                "database role {} is no longer host {}: its logins with a pass stop",
+                text::shown(role),
+                text::shown(&host)
+            );
+            Ok(())
+        }
+    }
+}

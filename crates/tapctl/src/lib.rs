@@ -1,0 +1,25 @@
+//! tapctl, the issuing CLI of pam_tap, as a library: its command line ([`cli`]) and the one
+//! command table ([`table`]) that the store's door ([`pam_tap_store::admin::admit`]) judges every
+//! run by, a file per command, rendering, bulk issue, and doctor with its pam.d and sshd_config
+//! readers. pam_tap.so links none of it.
+
+pub mod admin;
+pub mod app;
+mod as_user;
+pub mod boundary;
+pub mod bulk;
+/// The command line, from which the man page and completions are generated (examples/gen_docs.rs).
+pub mod cli;
+pub mod doctor;
+mod fleet_host;
+mod hosts_cmd;
+pub mod invoker;
+mod issue_cmd;
+mod migrate;
+pub mod pamd;
+mod progress;
+pub mod render;
+pub mod shield;
+/// The one command table, rendered into tapctl(8) and the README.
+pub mod table;
+mod unlock;
