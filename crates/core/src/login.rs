@@ -126,7 +126,12 @@ fn fail(e: &Error, user: Option<&str>) -> Decision {
 }
 
 /// `pam_sm_authenticate` under a loaded, trusted policy.
-pub fn authenticate<H: Handle, B: Backend>(h: &mut H, policy: &Policy, backend: B, env: &mut Env<'_>) -> Outcome {
+pub fn authenticate<'s, H: Handle, B: Backend<'s>>(
+    h: &mut H,
+    policy: &Policy,
+    backend: B,
+    env: &mut Env<'_>,
+) -> Outcome {
     let service = h.service().unwrap_or_default();
     let mut pace = None;
     let d = decide::decide(h, policy, backend, env, &mut pace);

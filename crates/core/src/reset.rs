@@ -25,7 +25,7 @@ use crate::config::Policy;
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::process::{owner, owner_alive};
 use pam_tap_base::users::{self, Directory};
-use pam_tap_store::{Context, NewPass, PassRecord, PassStore};
+use pam_tap_store::{Context, NewPass, PassRecord, PassStore, Touch};
 
 /// A used pass whose handoff has not completed is left alone at least this long (or the grace
 /// window, if longer): the same login is still on its way from authenticate to chauthtok.
@@ -57,16 +57,16 @@ fn write_shadow(dir: &dyn Directory, user: &str, hash: &str, lastchg: Option<i64
     })
 }
 
-fn settle_one<S: PassStore>(
-    store: &mut S,
+fn settle_one(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
-    id: i64,
-    now: i64,
-    ctx: &Context,
+    at: &Touch<'_>,
     me: &str,
 ) -> Result<Settled> {
-    let decided = store.begin_settle(id, now, ctx, me, |rec, pending, eff_now| {
+    // What the decision inside the store's transaction saw and chose, for the change after it.
+    let mut decided = None;
+    store.begin_settle(at, me, &mut |rec, pending, eff_now| {
         if pending.is_some_and(|p| p.owner != me && owner_alive(&p.owner)) {
             return Ok(None);
         }
@@ -77,7 +77,8 @@ fn settle_one<S: PassStore>(
         };
         Ok(decide(rec, pending, sp.as_ref(), eff_now, policy).map(|d| {
             let mark = (d.step != Step::Close).then(|| d.why.to_string());
-            ((d, rec.clone(), sp), mark)
+            decided = Some((d, rec.clone(), sp));
+            mark
         }))
     })?;
     let Some((d, rec, sp)) = decided else {
@@ -96,7 +97,7 @@ fn settle_one<S: PassStore>(
         // The write may have stopped half-way (the hash written, its day not). The pass stays
         // unsettled (key kept) and its mark stays, so the next touch knows a settle was under
         // way (see `decide`); released, so that touch need not wait for this process to end.
-        store.release_pending(&[id])?;
+        store.release_pending(&[at.id])?;
         return Err(e);
     }
     let done = match d.step {
@@ -104,7 +105,7 @@ fn settle_one<S: PassStore>(
         Step::Lock => "account locked",
         Step::Close => d.why,
     };
-    store.end_settle(id, now, ctx, d.revoke, done)?;
+    store.end_settle(at, d.revoke, done)?;
     Ok(Settled {
         restored: d.step == Step::Restore,
         locked: d.step == Step::Lock,
@@ -115,8 +116,8 @@ fn settle_one<S: PassStore>(
 /// Settles every unsettled reset pass of `user`, oldest first: finishes or undoes a change cut
 /// short, and closes the side door of a pass that ended. A change another live process is making
 /// is left to it.
-pub fn settle_user<S: PassStore>(
-    store: &mut S,
+pub fn settle_user(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     user: &str,
@@ -126,7 +127,7 @@ pub fn settle_user<S: PassStore>(
     let me = owner();
     let mut total = Settled::default();
     for rec in store.open_resets(Some(user))? {
-        let s = settle_one(store, dir, policy, rec.id, now, ctx, &me)?;
+        let s = settle_one(store, dir, policy, &Touch { id: rec.id, now, ctx }, &me)?;
         total.restored |= s.restored;
         total.locked |= s.locked;
         total.closed += s.closed;
@@ -136,8 +137,8 @@ pub fn settle_user<S: PassStore>(
 
 /// [`settle_user`] for every user with an unsettled reset pass (`tapctl purge`). Goes on past a
 /// user that fails and reports the first failure at the end; returns how many passes it settled.
-pub fn settle_all<S: PassStore>(
-    store: &mut S,
+pub fn settle_all(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     now: i64,
@@ -163,8 +164,8 @@ pub fn settle_all<S: PassStore>(
 /// Puts the shadow changes of passes just inserted by [`pam_tap_store::SqliteStore::insert_pending`] in place and
 /// clears their marks. If that fails, the passes are revoked and every account whose shadow was
 /// touched gets its previous state back; the operator never saw those passes.
-pub fn put_in_place<S: PassStore>(
-    store: &mut S,
+pub fn put_in_place(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     rows: &[(i64, NewPass)],
@@ -208,8 +209,8 @@ pub fn put_in_place<S: PassStore>(
 /// and returns the newest pass as it is afterwards. Costs nothing for a user whose newest pass is
 /// settled or not a reset; for a live reset pass one indexed read and one shadow look-up; a
 /// shadow change (two tool runs) once per dead pass.
-pub fn at_login<S: PassStore>(
-    store: &mut S,
+pub fn at_login(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     rec: PassRecord,

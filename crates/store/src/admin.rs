@@ -1,15 +1,32 @@
 //! What tapctl needs from a store beyond the module's [`PassStore`]: issue, revoke, unlock, purge,
 //! list and the audit log. The SQLite store and the PostgreSQL store (connected as a
 //! `pam_tap_admin` member) both implement it; tapctl opens whichever the policy's `database` names
-//! ([`AnyStore::open_admin`]) and runs the same code against either.
+//! ([`open_admin`]) and runs the same code against either, as a `Box<dyn AdminStore>`.
 
 use super::postgres::PgStore;
-use super::{AnyStore, AuditEntry, Context, NewPass, PassRecord, PassStore, SqliteStore};
+use super::{AuditEntry, Context, NewPass, PassRecord, PassStore, SqliteStore, Touch};
 use crate::database::Database;
 
 mod door;
 pub use door::{admit, least_role, rule_for, table_markdown, Admission, CommandRule, Request};
 use pam_tap_base::error::Result;
+
+/// Passes to insert in one transaction: one per user, planned in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub users: &'a [&'a str],
+    pub now: i64,
+    pub ctx: &'a Context,
+    /// The process that makes the reset passes' shadow changes (their pending mark).
+    pub owner: &'a str,
+}
+
+/// Plans the row of the `i`th user of a [`Batch`]: given their newest pass and the effective
+/// time, the pass to insert and the id of the live pass it replaces.
+pub type IssuePlanner<'a> = dyn FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)> + 'a;
+
+/// Runs inside a revoke's transaction, last: the account put back when it should be.
+pub type BeforeCommit<'a> = dyn FnMut(&PassRecord) -> Result<()> + 'a;
 
 pub trait AdminStore: PassStore {
     /// The schema version in place.
@@ -17,29 +34,22 @@ pub trait AdminStore: PassStore {
     fn get(&self, id: i64) -> Result<Option<PassRecord>>;
     /// Every pass, newest first.
     fn all(&self) -> Result<Vec<PassRecord>>;
-    /// Inserts one pass per user in one transaction (see [`SqliteStore::insert_pending`]): `plan` sees
-    /// each user's newest pass and the effective time and returns the row and the id of the live
-    /// pass it replaces; reset rows are marked pending for `owner` before any shadow change.
-    fn insert_pending<P>(
-        &mut self,
-        users: &[&str],
-        now: i64,
-        ctx: &Context,
-        owner: &str,
-        plan: P,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>;
+    /// Inserts one pass per user of `batch` in one transaction: `plan` sees each user's newest
+    /// pass and the effective time and returns the row and the id of the live pass it replaces;
+    /// reset rows are marked pending for the batch's owner before any shadow change.
+    fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>>;
     /// Revokes a pass; `before_commit` runs inside the transaction.
-    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
-    where
-        G: FnOnce(&PassRecord) -> Result<()>;
+    fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()>;
     /// Ends a pass's rest or lock after wrong answers.
-    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()>;
+    fn unlock(&mut self, at: &Touch<'_>) -> Result<()>;
     /// Deletes passes that ended before `before`; returns their ids and users. Audit rows stay.
     fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>>;
     /// Audit rows, oldest first, optionally of one user.
     fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>>;
+    /// The fleet store, for what only it has (host bindings); `None` for a SQLite store.
+    fn fleet(&mut self) -> Option<&mut PgStore> {
+        None
+    }
 }
 
 impl AdminStore for SqliteStore {
@@ -52,27 +62,14 @@ impl AdminStore for SqliteStore {
     fn all(&self) -> Result<Vec<PassRecord>> {
         SqliteStore::all(self)
     }
-    fn insert_pending<P>(
-        &mut self,
-        users: &[&str],
-        now: i64,
-        ctx: &Context,
-        owner: &str,
-        plan: P,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
-    {
-        SqliteStore::insert_pending(self, users, now, ctx, owner, plan)
+    fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>> {
+        SqliteStore::insert_pending(self, batch, plan)
     }
-    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
-    where
-        G: FnOnce(&PassRecord) -> Result<()>,
-    {
-        SqliteStore::revoke(self, id, now, ctx, reason, before_commit)
+    fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()> {
+        SqliteStore::revoke(self, at, reason, before_commit)
     }
-    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()> {
-        SqliteStore::unlock(self, id, now, ctx)
+    fn unlock(&mut self, at: &Touch<'_>) -> Result<()> {
+        SqliteStore::unlock(self, at)
     }
     fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>> {
         SqliteStore::purge(self, now, before, ctx)
@@ -82,72 +79,21 @@ impl AdminStore for SqliteStore {
     }
 }
 
-impl AnyStore {
-    /// The store the policy's `database` names, as tapctl opens it: the SQLite file with every
-    /// trust check, or the PostgreSQL store as a `pam_tap_admin` member; schema version checked.
-    /// Its audit rows name the policy's `host_name` (the fleet store records it).
-    /// Only a command the command table admitted reaches it ([`Admission`]).
-    pub fn open_admin(database: &Database, host_name: &str, admitted: &Admission) -> Result<Self> {
-        Ok(match database {
-            Database::Sqlite(p) => AnyStore::Sqlite(SqliteStore::open(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::open_admin(c, admitted)?.on_host(host_name)),
-        })
-    }
-
-    /// `tapctl init`: creates or migrates the store's schema (and, for SQLite, the file).
-    pub fn create_admin(database: &Database, host_name: &str, admitted: &Admission) -> Result<Self> {
-        Ok(match database {
-            Database::Sqlite(p) => AnyStore::Sqlite(SqliteStore::create(p)?),
-            Database::Postgres(c) => AnyStore::Postgres(PgStore::create_admin(c, admitted)?.on_host(host_name)),
-        })
-    }
+/// The store `database` names, as tapctl opens it: the SQLite file with every trust check, or the
+/// PostgreSQL store as a `pam_tap_admin` member; schema version checked. Its audit rows name
+/// `host_name` (the fleet store records it). Only a command the command table admitted reaches it
+/// ([`Admission`]).
+pub fn open_admin(database: &Database, host_name: &str, admitted: &Admission) -> Result<Box<dyn AdminStore>> {
+    Ok(match database {
+        Database::Sqlite(p) => Box::new(SqliteStore::open(p)?),
+        Database::Postgres(c) => Box::new(PgStore::open_admin(c, admitted)?.on_host(host_name)),
+    })
 }
 
-macro_rules! each {
-    ($self:expr, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
-impl AdminStore for AnyStore {
-    fn version(&mut self) -> Result<i64> {
-        each!(self, s => AdminStore::version(s))
-    }
-    fn get(&self, id: i64) -> Result<Option<PassRecord>> {
-        each!(self, s => AdminStore::get(s, id))
-    }
-    fn all(&self) -> Result<Vec<PassRecord>> {
-        each!(self, s => AdminStore::all(s))
-    }
-    fn insert_pending<P>(
-        &mut self,
-        users: &[&str],
-        now: i64,
-        ctx: &Context,
-        owner: &str,
-        plan: P,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
-    {
-        each!(self, s => AdminStore::insert_pending(s, users, now, ctx, owner, plan))
-    }
-    fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
-    where
-        G: FnOnce(&PassRecord) -> Result<()>,
-    {
-        each!(self, s => AdminStore::revoke(s, id, now, ctx, reason, before_commit))
-    }
-    fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()> {
-        each!(self, s => AdminStore::unlock(s, id, now, ctx))
-    }
-    fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>> {
-        each!(self, s => AdminStore::purge(s, now, before, ctx))
-    }
-    fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
-        each!(self, s => AdminStore::log(s, user))
-    }
+/// `tapctl init`: creates or migrates the store's schema (and, for SQLite, the file).
+pub fn create_admin(database: &Database, host_name: &str, admitted: &Admission) -> Result<Box<dyn AdminStore>> {
+    Ok(match database {
+        Database::Sqlite(p) => Box::new(SqliteStore::create(p)?),
+        Database::Postgres(c) => Box::new(PgStore::create_admin(c, admitted)?.on_host(host_name)),
+    })
 }

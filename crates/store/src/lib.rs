@@ -18,10 +18,10 @@ mod pass_store;
 pub mod postgres;
 pub mod sqlite;
 
-pub use any::{AnyStore, Site};
+pub use any::Site;
 pub use database::{Conninfo, Database, UNPARSEABLE};
 pub use fleet::FleetTimeouts;
-pub use pass_store::{Backend, PassStore};
+pub use pass_store::{AuditRow, Backend, Backoff, Opened, PassStore, SettleDecider, ShadowWriter, Touch};
 pub use sqlite::{checks, HostReset, SqliteStore, DEAD_AFTER, SCHEMA_VERSION};
 
 /// The longest handoff grace window (`handoff.grace`): a pass used longer ago than this can no

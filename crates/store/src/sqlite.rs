@@ -3,11 +3,10 @@
 //! `meta` that every write raises.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{Context, Event, PassRecord, Redeemed, Status};
+use super::{AuditRow, Backoff, Context, Event, PassRecord, Redeemed, Status, Touch};
 use pam_tap_base::error::{Error, Result};
 
 mod backoff;
@@ -118,6 +117,7 @@ impl SqliteStore {
     }
 
     /// Every pass, newest first.
+    #[cfg(feature = "admin")]
     pub fn all(&self) -> Result<Vec<PassRecord>> {
         let mut st = self.conn.prepare("SELECT * FROM passes ORDER BY id DESC")?;
         let rows = st
@@ -128,7 +128,8 @@ impl SqliteStore {
 
     /// Marks a pass used, in one `BEGIN IMMEDIATE` transaction that re-reads it first: of N
     /// processes racing one one-time pass exactly one gets `Redeemed::Ok`.
-    pub fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
+    pub fn redeem(&mut self, at: &Touch<'_>, enabled: bool) -> Result<Redeemed> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let hw: i64 = clock_in(&tx)?;
         let now = now.max(hw);
@@ -168,7 +169,8 @@ impl SqliteStore {
 
     /// Records a login with a used pass inside its handoff grace window, unless the pass was used
     /// less than `gap` seconds ago: logins racing a one-time pass never get a second success.
-    pub fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
+    pub fn grace_login(&mut self, at: &Touch<'_>, gap: i64, user: &str) -> Result<bool> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let last: Option<i64> = tx.query_row(
             "SELECT max(at) FROM audit WHERE pass_id = ?1 AND event IN ('used', 'grace_used')",
@@ -208,15 +210,8 @@ impl SqliteStore {
     /// The commit is not fsynced (`synchronous=NORMAL`, still atomic and safe against a crash of the
     /// process): a power loss may forget the last failure counts, but a wrong answer then costs what
     /// a wrong answer for a user without a pass costs, so the time taken does not tell who holds one.
-    pub fn record_failure(
-        &mut self,
-        id: i64,
-        now: i64,
-        max_failures: u32,
-        lockout: Duration,
-        ctx: &Context,
-    ) -> Result<bool> {
-        self.unsynced(|s| s.count_failure(id, now, max_failures, lockout, ctx))
+    pub fn record_failure(&mut self, at: &Touch<'_>, rules: &Backoff) -> Result<bool> {
+        self.unsynced(|s| s.count_failure(at, rules))
     }
 
     /// Raises the clock mark to `now` without an fsync: a wrong answer for an unusable pass leaves
@@ -240,18 +235,10 @@ impl SqliteStore {
     }
 
     /// Writes one audit row on its own.
-    pub fn audit(
-        &mut self,
-        at: i64,
-        ev: Event,
-        user: Option<&str>,
-        pass_id: Option<i64>,
-        ctx: &Context,
-        reason: Option<&str>,
-    ) -> Result<()> {
+    pub fn audit(&mut self, row: &AuditRow<'_>) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        audit_in(&tx, at, ev, user, pass_id, ctx, reason)?;
-        add_clock(&tx, at)?;
+        audit_in(&tx, row.at, row.event, row.user, row.pass_id, row.ctx, row.reason)?;
+        add_clock(&tx, row.at)?;
         tx.commit()?;
         Ok(())
     }

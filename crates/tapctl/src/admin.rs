@@ -15,8 +15,8 @@ use pam_tap_base::users::{self, Account, Directory, ShadowEntry};
 use pam_tap_core::config::{Policy, MAX_LENGTH};
 use pam_tap_core::login::ineligible;
 use pam_tap_core::reset;
-use pam_tap_store::admin::AdminStore;
-use pam_tap_store::{NewPass, PassRecord};
+use pam_tap_store::admin::{AdminStore, Batch};
+use pam_tap_store::{NewPass, PassRecord, Touch};
 
 pub use pam_tap_store::operator::{Operator, Role};
 
@@ -159,7 +159,7 @@ impl CheckedIssue {
 
     /// Fits the pass to the store, before minting: the fleet store resets on the host where the
     /// pass is used, so whether this host has a shadow entry for the account says nothing.
-    pub fn fit_to_store<S: AdminStore>(&mut self, store: &S) {
+    pub fn fit_to_store(&mut self, store: &dyn AdminStore) {
         if store.resets_at_accept() && self.want_reset {
             self.reset = true;
             self.reset_on_use = true;
@@ -340,8 +340,8 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
 /// Issues a pass. The pass row and its audit row are committed, marked pending, before the shadow
 /// reset; the mark is cleared once the reset is in place. A failed reset revokes the pass and puts
 /// the account back; one cut short by SIGKILL is undone at the next touch (crates/core/src/reset.rs).
-pub fn issue<S: AdminStore>(
-    store: &mut S,
+pub fn issue(
+    store: &mut dyn AdminStore,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -354,13 +354,16 @@ pub fn issue<S: AdminStore>(
     c.fit_to_store(store);
     let m = mint(&c, policy)?;
     let _shield = crate::shield::Shield::hold();
-    let rows = store.insert_pending(
-        &[c.user()],
+    let owner = pam_tap_base::process::owner();
+    let batch = Batch {
+        users: &[c.user()],
         now,
-        &ctx,
-        &pam_tap_base::process::owner(),
-        |_, latest, eff_now| plan_row(policy, op, &c, &m, now, latest, eff_now, dir.shadow(c.user())?.as_ref()),
-    )?;
+        ctx: &ctx,
+        owner: &owner,
+    };
+    let rows = store.insert_pending(&batch, &mut |_, latest, eff_now| {
+        plan_row(policy, op, &c, &m, now, latest, eff_now, dir.shadow(c.user())?.as_ref())
+    })?;
     reset::put_in_place(store, dir, policy, &rows, now, &ctx)?;
     // A replaced pass's reset, if this pass did not take its place, is settled now; should that
     // fail, the next touch retries, and the pass just issued must still reach the operator.
@@ -382,8 +385,8 @@ pub struct Revoked {
 
 /// Revokes the user's newest unrevoked pass. If its reset is still in place, the account's
 /// previous password state comes back, decided and marked inside the store's transaction.
-pub fn revoke<S: AdminStore>(
-    store: &mut S,
+pub fn revoke(
+    store: &mut dyn AdminStore,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -401,7 +404,12 @@ pub fn revoke<S: AdminStore>(
         .latest_for(&acct.name)?
         .filter(|r| r.revoked_at.is_none())
         .ok_or_else(|| Error::Refused(format!("{} holds no pass to revoke", acct.name)))?;
-    store.revoke(rec.id, now, &ctx, reason, |_| Ok(()))?;
+    let at = Touch {
+        id: rec.id,
+        now,
+        ctx: &ctx,
+    };
+    store.revoke(&at, reason, &mut |_| Ok(()))?;
     let settled = reset::settle_user(store, dir, policy, &acct.name, now, &ctx)?;
     Ok(Revoked {
         pass_id: rec.id,

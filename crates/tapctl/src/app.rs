@@ -9,9 +9,8 @@ use pam_tap_base::error::{Error, Result};
 use pam_tap_base::text;
 use pam_tap_base::users::System;
 use pam_tap_core::config::{self, Policy};
-use pam_tap_store::admin::{AdminStore, Admission};
+use pam_tap_store::admin::{self as store_admin, AdminStore, Admission};
 use pam_tap_store::operator::Operator;
-use pam_tap_store::{AnyStore, PassStore};
 
 use crate::cli::{Cli, Command};
 use crate::render::{json, print_log, print_views, show_view};
@@ -44,15 +43,15 @@ impl Admitted<'_> {
     }
 
     /// The store the policy names, opened for this admitted command.
-    pub fn open_store(&self) -> Result<AnyStore> {
+    pub fn open_store(&self) -> Result<Box<dyn AdminStore>> {
         let policy = self.policy()?;
-        AnyStore::open_admin(&policy.database, &policy.host_name, &self.admission)
+        store_admin::open_admin(&policy.database, &policy.host_name, &self.admission)
     }
 
     /// The store the policy names, created or migrated (`tapctl init`).
-    pub fn create_store(&self) -> Result<AnyStore> {
+    pub fn create_store(&self) -> Result<Box<dyn AdminStore>> {
         let policy = self.policy()?;
-        AnyStore::create_admin(&policy.database, &policy.host_name, &self.admission)
+        store_admin::create_admin(&policy.database, &policy.host_name, &self.admission)
     }
 
     /// The policy in force: the one `--config` names (root only), else the system's.
@@ -111,7 +110,7 @@ fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
         Command::Issue(a) => issue_cmd::issue(&run, a),
         Command::List { all, json: j } => {
             let policy = run.policy()?;
-            let views = admin::list(&run.open_store()?, policy, *all, now())?;
+            let views = admin::list(&*run.open_store()?, policy, *all, now())?;
             if *j {
                 json(&views)
             } else {
@@ -122,8 +121,8 @@ fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
         Command::Show { user, json: j } => {
             let (policy, op) = (run.policy()?, run.operator());
             let mut store = run.open_store()?;
-            crate::shield::settle_user(&mut store, &System, policy, user, now(), &op.context())?;
-            let v = admin::show(&store, policy, user, now())?;
+            crate::shield::settle_user(&mut *store, &System, policy, user, now(), &op.context())?;
+            let v = admin::show(&*store, policy, user, now())?;
             if *j {
                 json(&v)
             } else {
@@ -134,7 +133,7 @@ fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
         Command::Revoke { user, reason, json: j } => {
             let (policy, op) = (run.policy()?, run.operator());
             let mut store = run.open_store()?;
-            let r = admin::revoke(&mut store, policy, &System, op, user, reason.as_deref(), now())?;
+            let r = admin::revoke(&mut *store, policy, &System, op, user, reason.as_deref(), now())?;
             if *j {
                 return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
             }
@@ -157,7 +156,7 @@ fn run(matches: &clap::ArgMatches, cli: &Cli) -> Result<()> {
         Command::Unlock { user } => {
             let (policy, op) = (run.policy()?, run.operator());
             let mut store = run.open_store()?;
-            let id = unlock::unlock(&mut store, policy, &System, op, user, now())?;
+            let id = unlock::unlock(&mut *store, policy, &System, op, user, now())?;
             println!("unlocked pass {id} of {user}");
             Ok(())
         }
@@ -211,7 +210,7 @@ fn purge(run: &Admitted<'_>, older_than: &str) -> Result<()> {
         opened => opened?,
     };
     let t = now();
-    let settled = crate::shield::settle_all(&mut store, &System, policy, t, &op.context());
+    let settled = crate::shield::settle_all(&mut *store, &System, policy, t, &op.context());
     let gone = store.purge(t, t - d.as_secs() as i64, &op.context())?;
     println!("purged {} pass(es); the audit log is kept", gone.len());
     settled.map(|_| ())

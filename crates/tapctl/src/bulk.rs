@@ -11,7 +11,7 @@ use pam_tap_base::error::{Error, Result};
 use pam_tap_base::users::Directory;
 use pam_tap_core::config::{parse_duration, Policy};
 use pam_tap_core::reset;
-use pam_tap_store::admin::AdminStore;
+use pam_tap_store::admin::{AdminStore, Batch};
 
 use crate::progress::Progress;
 
@@ -82,8 +82,8 @@ fn mint_all(
 /// lifetime, live pass), with `defaults` standing for the command line. All or nothing: the first
 /// bad row stops everything before any hashing or writing, and names the row.
 #[allow(clippy::too_many_arguments)]
-pub fn issue<S: AdminStore>(
-    store: &mut S,
+pub fn issue(
+    store: &mut dyn AdminStore,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -134,26 +134,27 @@ pub fn issue<S: AdminStore>(
     let ctx = op.context();
     // Rows first, marked pending and audited, then the shadow resets (crates/core/src/reset.rs).
     let _shield = crate::shield::Shield::hold();
-    let done = store.insert_pending(
-        &names,
+    let owner = pam_tap_base::process::owner();
+    let batch = Batch {
+        users: &names,
         now,
-        &ctx,
-        &pam_tap_base::process::owner(),
-        |n, latest, eff_now| {
-            let shadow = dir.shadow(names[n]).map_err(|e| at_row(n, &rows[n], e))?;
-            admin::plan_row(
-                policy,
-                op,
-                &checked[n],
-                &minted[n],
-                now,
-                latest,
-                eff_now,
-                shadow.as_ref(),
-            )
-            .map_err(|e| at_row(n, &rows[n], e))
-        },
-    )?;
+        ctx: &ctx,
+        owner: &owner,
+    };
+    let done = store.insert_pending(&batch, &mut |n, latest, eff_now| {
+        let shadow = dir.shadow(names[n]).map_err(|e| at_row(n, &rows[n], e))?;
+        admin::plan_row(
+            policy,
+            op,
+            &checked[n],
+            &minted[n],
+            now,
+            latest,
+            eff_now,
+            shadow.as_ref(),
+        )
+        .map_err(|e| at_row(n, &rows[n], e))
+    })?;
     reset::put_in_place(store, dir, policy, &done, now, &ctx)?;
     // Replaced passes' resets; a failure is retried at the next touch (the passes must be shown).
     for name in &names {

@@ -3,16 +3,17 @@
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::text;
 use pam_tap_store::postgres::PgStore;
-use pam_tap_store::AnyStore;
 
 use crate::app::Admitted;
 use crate::cli::HostsAction;
 use crate::render::json;
 
-fn fleet(run: &Admitted<'_>) -> Result<PgStore> {
-    match run.open_store()? {
-        AnyStore::Postgres(pg) => Ok(pg),
-        AnyStore::Sqlite(_) => Err(Error::Refused(
+/// Runs `f` on the fleet store the policy names; a SQLite store has no host bindings.
+fn on_fleet<T>(run: &Admitted<'_>, f: impl FnOnce(&mut PgStore) -> Result<T>) -> Result<T> {
+    let mut store = run.open_store()?;
+    match store.fleet() {
+        Some(pg) => f(pg),
+        None => Err(Error::Refused(
             "the config names a SQLite store: host bindings belong to a PostgreSQL store".into(),
         )),
     }
@@ -22,7 +23,7 @@ pub fn hosts(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
     let ctx = run.operator().context();
     match action {
         HostsAction::List { json: j } => {
-            let bindings = fleet(run)?.host_bindings()?;
+            let bindings = on_fleet(run, |pg| pg.host_bindings())?;
             if *j {
                 return json(&bindings);
             }
@@ -33,7 +34,7 @@ pub fn hosts(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
             Ok(())
         }
         HostsAction::Bind { role, host } => {
-            fleet(run)?.bind_host(role, host, &ctx)?;
+            on_fleet(run, |pg| pg.bind_host(role, host, &ctx))?;
             println!(
                 "database role {} is host {} in the fleet store",
                 text::shown(role),
@@ -42,7 +43,7 @@ pub fn hosts(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
             Ok(())
         }
         HostsAction::Unbind { role } => {
-            let host = fleet(run)?.unbind_host(role, &ctx)?;
+            let host = on_fleet(run, |pg| pg.unbind_host(role, &ctx))?;
             println!(
                 "database role {} is no longer host {}: its logins with a pass stop",
                 text::shown(role),

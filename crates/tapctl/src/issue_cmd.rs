@@ -5,7 +5,7 @@ use pam_tap_base::error::{Error, Result};
 use pam_tap_base::passcode;
 use pam_tap_base::users::System;
 use pam_tap_core::config::{self, Policy};
-use pam_tap_store::AnyStore;
+use pam_tap_store::admin::AdminStore;
 
 use crate::app::{now, Admitted};
 use crate::cli::IssueArgs;
@@ -52,10 +52,10 @@ pub fn issue(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
         let csv = read_csv(op, file)?;
         let mut store = run.open_store()?;
-        return issue_bulk(run, policy, &mut store, &csv, &req, a.json);
+        return issue_bulk(run, policy, &mut *store, &csv, &req, a.json);
     }
     let mut store = run.open_store()?;
-    let issued = admin::issue(&mut store, policy, &System, op, &req, now())?;
+    let issued = admin::issue(&mut *store, policy, &System, op, &req, now())?;
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
@@ -113,7 +113,7 @@ pub fn issue(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
 fn issue_bulk(
     run: &Admitted<'_>,
     policy: &Policy,
-    store: &mut AnyStore,
+    store: &mut dyn AdminStore,
     csv: &str,
     defaults: &IssueRequest,
     as_json: bool,

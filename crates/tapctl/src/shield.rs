@@ -38,8 +38,8 @@ impl Drop for Shield {
 }
 
 /// tapctl's form of [`reset::settle_user`]: with SIGINT, SIGTERM and SIGHUP held off.
-pub fn settle_user<S: PassStore>(
-    store: &mut S,
+pub fn settle_user(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     user: &str,
@@ -51,8 +51,8 @@ pub fn settle_user<S: PassStore>(
 }
 
 /// tapctl's form of [`reset::settle_all`] (`tapctl purge`).
-pub fn settle_all<S: PassStore>(
-    store: &mut S,
+pub fn settle_all(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     now: i64,

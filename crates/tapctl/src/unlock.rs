@@ -6,10 +6,11 @@ use pam_tap_base::error::{Error, Result};
 use pam_tap_base::users::Directory;
 use pam_tap_core::config::Policy;
 use pam_tap_store::admin::AdminStore;
+use pam_tap_store::Touch;
 
 /// Unlocks the user's newest pass; returns its id.
-pub fn unlock<S: AdminStore>(
-    store: &mut S,
+pub fn unlock(
+    store: &mut dyn AdminStore,
     policy: &Policy,
     dir: &dyn Directory,
     op: &Operator,
@@ -23,6 +24,11 @@ pub fn unlock<S: AdminStore>(
         .filter(|r| r.revoked_at.is_none())
         .ok_or_else(|| Error::Refused(format!("{} holds no pass to unlock", acct.name)))?;
     let now = store.effective_now(now)?;
-    store.unlock(rec.id, now, &op.context())?;
+    let ctx = op.context();
+    store.unlock(&Touch {
+        id: rec.id,
+        now,
+        ctx: &ctx,
+    })?;
     Ok(rec.id)
 }

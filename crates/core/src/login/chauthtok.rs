@@ -12,7 +12,7 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash;
 use pam_tap_base::passcode::{normalize, MAX_INPUT};
 use pam_tap_base::users::plausible_name;
-use pam_tap_store::{Backend, Context, Event, PassStore};
+use pam_tap_store::{AuditRow, Backend, Context, Event};
 
 /// The prompt pam_unix uses for the current password; the grace prompt looks the same.
 pub const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
@@ -32,7 +32,7 @@ pub enum Phase {
 
 /// `site` is the policy as loaded with its store, or why the policy could not be loaded: only a
 /// fresh process that may owe a grace prompt reads them.
-pub fn chauthtok<H: Handle, B: Backend>(
+pub fn chauthtok<'s, H: Handle, B: Backend<'s>>(
     h: &mut H,
     phase: Option<Phase>,
     site: Result<(&Policy, B), &Error>,
@@ -99,7 +99,7 @@ fn update<H: Handle>(h: &mut H) -> ChangeOutcome {
 }
 
 /// PRELIM in a fresh process: within the grace window the pass itself answers "Current password".
-fn grace_prompt<H: Handle, B: Backend>(
+fn grace_prompt<'s, H: Handle, B: Backend<'s>>(
     h: &mut H,
     policy: &Policy,
     backend: B,
@@ -136,7 +136,14 @@ fn grace_prompt<H: Handle, B: Backend>(
         host: Some(policy.host_name.clone()),
     };
     let why = "pass accepted as current password";
-    store.audit(now, Event::GraceUsed, Some(user), Some(rec.id), &ctx, Some(why))?;
+    store.audit(&AuditRow {
+        at: now,
+        event: Event::GraceUsed,
+        user: Some(user),
+        pass_id: Some(rec.id),
+        reason: Some(why),
+        ctx: &ctx,
+    })?;
     env.log.log(
         Level::Info,
         &format!("chauthtok service={service} user={user} pass={} outcome=grace", rec.id),

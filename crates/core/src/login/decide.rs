@@ -14,14 +14,14 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash;
 use pam_tap_base::passcode::MAX_INPUT;
 use pam_tap_base::users::{plausible_name, Account};
-use pam_tap_store::{Backend, Context, Event, PassRecord, PassStore, Redeemed, Status};
+use pam_tap_store::{AuditRow, Backend, Backoff, Context, Event, Opened, PassRecord, Redeemed, Status, Touch};
 
 /// The name an unknown user's decision looks up: no account can have it (it has a space).
 const NO_SUCH_USER: &str = "pam_tap decoy";
 
 /// A known user's newest pass, found inside the paced window.
-struct Found<S> {
-    store: S,
+struct Found<'s> {
+    store: Opened<'s>,
     acct: Account,
     rec: PassRecord,
     /// The one time of this decision: the clock, never below the store's high-water mark.
@@ -29,7 +29,22 @@ struct Found<S> {
     ctx: Context,
 }
 
-pub(super) fn decide<H: Handle, B: Backend>(
+impl Found<'_> {
+    /// Audits a refusal of the pass, `why`.
+    fn audit_refused(&mut self, why: &str) -> Result<(), Error> {
+        let row = AuditRow {
+            at: self.now,
+            event: Event::Refused,
+            user: Some(&self.acct.name),
+            pass_id: Some(self.rec.id),
+            reason: Some(why),
+            ctx: &self.ctx,
+        };
+        self.store.audit(&row)
+    }
+}
+
+pub(super) fn decide<'s, H: Handle, B: Backend<'s>>(
     h: &mut H,
     policy: &Policy,
     backend: B,
@@ -107,7 +122,7 @@ pub(super) fn decide<H: Handle, B: Backend>(
 
 /// The user, the store and the user's newest pass (its reset side settled first). Every way out
 /// before a pass is found costs the decoy run a real pass would.
-fn look_up<H: Handle, B: Backend>(
+fn look_up<'s, H: Handle, B: Backend<'s>>(
     h: &H,
     policy: &Policy,
     backend: B,
@@ -115,7 +130,7 @@ fn look_up<H: Handle, B: Backend>(
     name: &str,
     answer: &[u8],
     pace: &mut Pace,
-) -> Result<Found<B::Store>, Decision> {
+) -> Result<Found<'s>, Decision> {
     let account = if plausible_name(name) {
         env.dir.account(name).map_err(|e| fail(&e, None))?
     } else {
@@ -150,7 +165,7 @@ fn look_up<H: Handle, B: Backend>(
         host: Some(policy.host_name.clone()),
     };
     // A reset pass that ended leaves no working shadow secret behind (crates/core/src/reset.rs).
-    let rec = crate::reset::at_login(&mut store, env.dir, policy, rec, now, &ctx).map_err(&refuse)?;
+    let rec = crate::reset::at_login(&mut *store, env.dir, policy, rec, now, &ctx).map_err(&refuse)?;
     Ok(Found {
         store,
         acct,
@@ -161,13 +176,10 @@ fn look_up<H: Handle, B: Backend>(
 }
 
 /// A pass out of this host's or service's scope: refused and audited, its answer never checked.
-fn refuse_out_of_scope<S: PassStore>(f: &mut Found<S>, r: gate::Refusal, base: Decision) -> Decision {
+fn refuse_out_of_scope(f: &mut Found<'_>, r: gate::Refusal, base: Decision) -> Decision {
     let why = format!("{}: {}", r.reason, r.detail);
     let (id, user) = (f.rec.id, f.acct.name.clone());
-    match f
-        .store
-        .audit(f.now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(&why))
-    {
+    match f.audit_refused(&why) {
         Ok(()) => Decision {
             outcome: Outcome::Refused(r.reason),
             detail: Some(r.detail),
@@ -181,12 +193,7 @@ fn refuse_out_of_scope<S: PassStore>(f: &mut Found<S>, r: gate::Refusal, base: D
 }
 
 /// A wrong answer counts while the pass can log in: usable, or used within its relogin window.
-fn settle_mismatch<S: PassStore>(
-    policy: &Policy,
-    env: &mut Env<'_>,
-    f: &mut Found<S>,
-    base: Decision,
-) -> Result<Decision, Error> {
+fn settle_mismatch(policy: &Policy, env: &mut Env<'_>, f: &mut Found<'_>, base: Decision) -> Result<Decision, Error> {
     let status = f.rec.status(f.now, policy.enabled);
     let relogin = status == Status::Used
         && !gate::resting(&f.rec, f.now)
@@ -200,29 +207,31 @@ fn settle_mismatch<S: PassStore>(
             ..base
         });
     }
-    let locked = f
-        .store
-        .record_failure(f.rec.id, f.now, policy.max_failures, policy.lockout, &f.ctx)?;
+    let rules = Backoff {
+        max_failures: policy.max_failures,
+        lockout: policy.lockout,
+    };
+    let (id, now) = (f.rec.id, f.now);
+    let touch = Touch { id, now, ctx: &f.ctx };
+    let locked = f.store.record_failure(&touch, &rules)?;
     let outcome = if locked { Outcome::NowLocked } else { Outcome::Wrong };
     Ok(Decision { outcome, ..base })
 }
 
 /// The right answer: eligibility, the boundary, then redeem (or a grace login) and remember it on
 /// the handle.
-fn settle_match<H: Handle, S: PassStore>(
+fn settle_match<H: Handle>(
     h: &mut H,
     policy: &Policy,
     env: &mut Env<'_>,
-    f: &mut Found<S>,
+    f: &mut Found<'_>,
     code: &Zeroizing<String>,
     base: Decision,
 ) -> Result<Decision, Error> {
     let (now, id, user) = (f.now, f.rec.id, f.acct.name.clone());
     let status = f.rec.status(now, policy.enabled);
     if let Some(why) = ineligible(policy, &f.acct) {
-        let reason = format!("not eligible: {why}");
-        f.store
-            .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(&reason))?;
+        f.audit_refused(&format!("not eligible: {why}"))?;
         return Ok(Decision {
             outcome: Outcome::NotEligible,
             detail: Some(why),
@@ -233,9 +242,7 @@ fn settle_match<H: Handle, S: PassStore>(
     // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
     if status == Status::Usable || in_grace {
         if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, env.dir, env.sudo, now)? {
-            let why = format!("{}: {}", r.reason, r.detail);
-            f.store
-                .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(&why))?;
+            f.audit_refused(&format!("{}: {}", r.reason, r.detail))?;
             return Ok(Decision {
                 outcome: Outcome::Refused(r.reason),
                 detail: Some(r.detail),
@@ -254,7 +261,8 @@ fn settle_match<H: Handle, S: PassStore>(
             }
         },
         Status::Used if in_grace => {
-            if !f.store.grace_login(id, now, GRACE_RELOGIN_GAP, &user, &f.ctx)? {
+            let touch = Touch { id, now, ctx: &f.ctx };
+            if !f.store.grace_login(&touch, GRACE_RELOGIN_GAP, &user)? {
                 return Ok(Decision {
                     outcome: Outcome::Unusable(Status::Used),
                     detail: Some("used moments ago".into()),
@@ -264,8 +272,7 @@ fn settle_match<H: Handle, S: PassStore>(
             (Outcome::AcceptedInGrace, Box::new(f.rec.clone()))
         }
         s => {
-            f.store
-                .audit(now, Event::Refused, Some(&user), Some(id), &f.ctx, Some(s.as_str()))?;
+            f.audit_refused(s.as_str())?;
             return Ok(Decision {
                 outcome: Outcome::Unusable(s),
                 ..base
@@ -285,14 +292,14 @@ fn settle_match<H: Handle, S: PassStore>(
 
 /// Marks the pass used; a reset pass of a store that resets at accept time (the fleet) has its
 /// reset put into this host's shadow entry in the same step (crates/core/src/reset/at_accept.rs).
-fn redeem<S: PassStore>(
-    policy: &Policy,
-    env: &mut Env<'_>,
-    f: &mut Found<S>,
-    code: &Zeroizing<String>,
-) -> Result<Redeemed, Error> {
+fn redeem(policy: &Policy, env: &mut Env<'_>, f: &mut Found<'_>, code: &Zeroizing<String>) -> Result<Redeemed, Error> {
+    let touch = Touch {
+        id: f.rec.id,
+        now: f.now,
+        ctx: &f.ctx,
+    };
     match f.rec.reset_password && f.store.resets_at_accept() {
-        true => crate::reset::redeem_at_accept(&mut f.store, env.dir, policy, &f.rec, code, f.now, &f.ctx),
-        false => f.store.redeem(f.rec.id, f.now, policy.enabled, &f.ctx),
+        true => crate::reset::redeem_at_accept(&mut *f.store, env.dir, policy, &f.rec, code, &touch),
+        false => f.store.redeem(&touch, policy.enabled),
     }
 }

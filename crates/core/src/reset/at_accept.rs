@@ -10,27 +10,26 @@ use crate::config::Policy;
 use pam_tap_base::error::Result;
 use pam_tap_base::hash;
 use pam_tap_base::users::Directory;
-use pam_tap_store::{Context, HostReset, PassRecord, PassStore, Redeemed};
+use pam_tap_store::{HostReset, PassRecord, PassStore, Redeemed, Touch};
 
 /// Marks reset pass `rec` used, with its reset put in place on this host first when the account
 /// has a shadow entry here and the reset is not in place yet. An account without one (a directory
 /// account) keeps its password, as at a local issue. A failure undoes what this call began.
-pub fn redeem_at_accept<S: PassStore>(
-    store: &mut S,
+pub fn redeem_at_accept(
+    store: &mut dyn PassStore,
     dir: &dyn Directory,
     policy: &Policy,
     rec: &PassRecord,
     code: &Zeroizing<String>,
-    now: i64,
-    ctx: &Context,
+    at: &Touch<'_>,
 ) -> Result<Redeemed> {
     let Some(sp) = dir.shadow(&rec.user)? else {
         // Nothing to reset: a plain use (the row comes back without a reset in place).
-        return store.redeem(rec.id, now, policy.enabled, ctx);
+        return store.redeem(at, policy.enabled);
     };
     if rec.shadow_set.as_deref() == Some(sp.hash.as_str()) {
         // This host's reset of this pass is in place already (a reusable pass again).
-        return Ok(match store.redeem(rec.id, now, policy.enabled, ctx)? {
+        return Ok(match store.redeem(at, policy.enabled)? {
             Redeemed::Ok(used) => Redeemed::Ok(Box::new(PassRecord {
                 shadow_set: rec.shadow_set.clone(),
                 ..*used
@@ -47,11 +46,11 @@ pub fn redeem_at_accept<S: PassStore>(
         set_for: &set_for,
     };
     let mut put = |used: &PassRecord, set: &str| write_shadow(dir, &used.user, set, Some(0));
-    let redeemed = store.redeem_with_reset(rec.id, now, policy.enabled, ctx, &reset, &mut put);
+    let redeemed = store.redeem_with_reset(at, policy.enabled, &reset, &mut put);
     if redeemed.is_err() {
         // The host row may be left pending (the use was not committed, or not known to be):
         // settling it now restores the account; failing that, the next touch does.
-        let _ = settle_user(store, dir, policy, &rec.user, now, ctx);
+        let _ = settle_user(store, dir, policy, &rec.user, at.now, at.ctx);
     }
     redeemed
 }

@@ -10,11 +10,13 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::time::Duration;
 
 use super::conn::{ConnRole, PgConn, PgRow};
+use crate::{
+    AuditRow, Backoff, Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, SettleDecider,
+    ShadowWriter, Status, Touch,
+};
 use crate::{Conninfo, FleetTimeouts};
-use crate::{Context, Event, HostReset, PassRecord, PassStore, Pending, Redeemed, Status};
 use pam_tap_base::error::{Error, Result};
 
 #[cfg(feature = "admin")]
@@ -24,6 +26,8 @@ mod host_side;
 mod hosts;
 #[cfg(feature = "admin")]
 mod import;
+#[cfg(feature = "admin")]
+mod sql_text;
 
 #[cfg(feature = "admin")]
 pub use hosts::HostBinding;
@@ -289,8 +293,8 @@ impl PassStore for PgStore {
         self.latest_here(user)
     }
 
-    fn redeem(&mut self, id: i64, _now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
-        self.redeem_then(id, enabled, ctx, |_| Ok(()))
+    fn redeem(&mut self, at: &Touch<'_>, enabled: bool) -> Result<Redeemed> {
+        self.redeem_then(at.id, enabled, at.ctx, |_| Ok(()))
     }
 
     fn resets_at_accept(&self) -> bool {
@@ -299,17 +303,16 @@ impl PassStore for PgStore {
 
     fn redeem_with_reset(
         &mut self,
-        id: i64,
-        _now: i64,
+        at: &Touch<'_>,
         enabled: bool,
-        ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
+        put: &mut ShadowWriter<'_>,
     ) -> Result<Redeemed> {
-        self.redeem_resetting(id, enabled, ctx, reset, put)
+        self.redeem_resetting(at.id, enabled, at.ctx, reset, put)
     }
 
-    fn grace_login(&mut self, id: i64, _now: i64, gap: i64, _user: &str, ctx: &Context) -> Result<bool> {
+    fn grace_login(&mut self, at: &Touch<'_>, gap: i64, _user: &str) -> Result<bool> {
+        let (id, ctx) = (at.id, at.ctx);
         let (sid, gap) = (id.to_string(), gap.to_string());
         self.in_tx(|s| {
             // The row lock serialises logins racing the same pass, as BEGIN IMMEDIATE does on SQLite.
@@ -324,15 +327,13 @@ impl PassStore for PgStore {
         })
     }
 
-    fn record_failure(
-        &mut self,
-        id: i64,
-        _now: i64,
-        max_failures: u32,
-        lockout: Duration,
-        ctx: &Context,
-    ) -> Result<bool> {
-        let (sid, max, secs) = (id.to_string(), max_failures.to_string(), lockout.as_secs().to_string());
+    fn record_failure(&mut self, at: &Touch<'_>, rules: &Backoff) -> Result<bool> {
+        let (id, ctx) = (at.id, at.ctx);
+        let (sid, max, secs) = (
+            id.to_string(),
+            rules.max_failures.to_string(),
+            rules.lockout.as_secs().to_string(),
+        );
         // One statement: the count, the rest or lock and their audit rows, in the database.
         let state = self
             .one(
@@ -355,16 +356,8 @@ impl PassStore for PgStore {
         Ok(())
     }
 
-    fn audit(
-        &mut self,
-        _at: i64,
-        ev: Event,
-        user: Option<&str>,
-        pass_id: Option<i64>,
-        ctx: &Context,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        self.write_audit(ev, user, pass_id, ctx, reason)
+    fn audit(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        self.write_audit(row.event, row.user, row.pass_id, row.ctx, row.reason)
     }
 
     // The shadow side of the reset passes this host accepted (host_side.rs).
@@ -374,14 +367,11 @@ impl PassStore for PgStore {
     fn open_resets(&self, user: Option<&str>) -> Result<Vec<PassRecord>> {
         self.host_open_resets(user)
     }
-    fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
-    where
-        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
-    {
-        self.host_begin_settle(id, now, ctx, owner, decide)
+    fn begin_settle(&mut self, at: &Touch<'_>, owner: &str, decide: &mut SettleDecider<'_>) -> Result<bool> {
+        self.host_begin_settle(at, owner, decide)
     }
-    fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
-        self.host_end_settle(id, now, ctx, revoke, reason)
+    fn end_settle(&mut self, at: &Touch<'_>, revoke: bool, reason: &str) -> Result<()> {
+        self.host_end_settle(at, revoke, reason)
     }
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         self.host_clear_pending(ids)

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use rusqlite::{params, TransactionBehavior};
 
-use super::{add_clock, audit_in, Context, Event, SqliteStore};
-use pam_tap_base::error::{Error, Result};
+use super::{add_clock, audit_in, Event, SqliteStore};
+use crate::{Backoff, Touch};
+use pam_tap_base::error::Result;
 
 /// Wrong answers in all after which a pass is dead.
 pub const DEAD_AFTER: u32 = 100;
@@ -22,14 +23,9 @@ pub fn rest_length(lockout: Duration, rests: u32) -> i64 {
 
 impl SqliteStore {
     /// Counts one wrong answer; returns whether the pass now rests or is dead.
-    pub(super) fn count_failure(
-        &mut self,
-        id: i64,
-        now: i64,
-        max_failures: u32,
-        lockout: Duration,
-        ctx: &Context,
-    ) -> Result<bool> {
+    pub(super) fn count_failure(&mut self, at: &Touch<'_>, rules: &Backoff) -> Result<bool> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
+        let (max_failures, lockout) = (rules.max_failures, rules.lockout);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (user, failures, total, rests, locked): (String, u32, u32, u32, Option<i64>) = tx.query_row(
             "UPDATE passes SET failures = failures + 1, total_failures = total_failures + 1 WHERE id = ?1
@@ -72,7 +68,9 @@ impl SqliteStore {
     /// Ends a pass's rest and clears its consecutive failures and doublings. A pass locked for
     /// good stays locked unless the lock predates the back-off (fewer than [`DEAD_AFTER`]
     /// failures in all).
-    pub fn unlock(&mut self, id: i64, now: i64, ctx: &Context) -> Result<()> {
+    #[cfg(feature = "admin")]
+    pub fn unlock(&mut self, at: &Touch<'_>) -> Result<()> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (user, total, rest_until, locked, failures): (String, u32, Option<i64>, Option<i64>, u32) = tx.query_row(
             "SELECT user, total_failures, rest_until, locked_at, failures FROM passes WHERE id = ?1",
@@ -80,12 +78,12 @@ impl SqliteStore {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
         if locked.is_some() && total >= DEAD_AFTER {
-            return Err(Error::Refused(format!(
+            return Err(pam_tap_base::error::Error::Refused(format!(
                 "pass {id} of {user} failed {total} times and is dead: issue a new one with --replace"
             )));
         }
         if locked.is_none() && rest_until.is_none_or(|t| t <= now) && failures == 0 {
-            return Err(Error::Refused(format!(
+            return Err(pam_tap_base::error::Error::Refused(format!(
                 "pass {id} of {user} is neither resting nor locked"
             )));
         }

@@ -4,8 +4,9 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{add_clock, audit_in, clock_in, latest_in, Context, Event, PassRecord, SqliteStore};
+use crate::admin::{Batch, BeforeCommit, IssuePlanner};
 use crate::NewPass;
-use crate::{AuditEntry, ISSUE};
+use crate::{AuditEntry, Touch, ISSUE};
 use pam_tap_base::error::{Error, Result};
 
 fn refuse_if_pending(tx: &rusqlite::Transaction<'_>, user: &str) -> Result<()> {
@@ -92,20 +93,11 @@ where
 }
 
 impl SqliteStore {
-    /// [`SqliteStore::insert_passes`] for passes whose shadow change is still to come: each reset row is
+    /// Passes whose shadow change is still to come, inserted in one `BEGIN IMMEDIATE` transaction: each reset row is
     /// inserted marked pending for `owner`, with its `issued` audit row, and committed before
     /// tapctl touches /etc/shadow. Refuses a user with a change under way.
-    pub fn insert_pending<P>(
-        &mut self,
-        users: &[&str],
-        now: i64,
-        ctx: &Context,
-        owner: &str,
-        mut plan: P,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
-    {
+    pub fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>> {
+        let (users, now, ctx, owner) = (batch.users, batch.now, batch.ctx, batch.owner);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut done = Vec::with_capacity(users.len());
         for (i, user) in users.iter().enumerate() {
@@ -147,39 +139,9 @@ impl SqliteStore {
         Ok((id, new))
     }
 
-    /// [`SqliteStore::insert_pass`] for many users in one `BEGIN IMMEDIATE` transaction: `plan` is called
-    /// with each user's index, in order, and sees the rows inserted before it; `before_commit` sees
-    /// every inserted row. Any error leaves the store as it was.
-    pub fn insert_passes<P, G>(
-        &mut self,
-        users: &[&str],
-        now: i64,
-        ctx: &Context,
-        mut plan: P,
-        before_commit: G,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
-        G: FnOnce(&[(i64, NewPass)]) -> Result<()>,
-    {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut done = Vec::with_capacity(users.len());
-        for (i, user) in users.iter().enumerate() {
-            done.push(insert_in(&tx, user, now, ctx, |latest, eff_now| {
-                plan(i, latest, eff_now)
-            })?);
-        }
-        add_clock(&tx, now)?;
-        before_commit(&done)?;
-        tx.commit()?;
-        Ok(done)
-    }
-
     /// Revokes a pass; `before_commit` restores the account when it should.
-    pub fn revoke<G>(&mut self, id: i64, now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
-    where
-        G: FnOnce(&PassRecord) -> Result<()>,
-    {
+    pub fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rec = tx
             .query_row(

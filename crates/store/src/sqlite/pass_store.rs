@@ -1,9 +1,7 @@
-//! The SQLite store behind [`PassStore`]: each operation is the inherent method tapctl calls too.
-
-use std::time::Duration;
+//! The SQLite store behind [`PassStore`]: each operation is the inherent method of the same name.
 
 use super::SqliteStore;
-use crate::{Context, Event, PassRecord, PassStore, Pending, Redeemed};
+use crate::{AuditRow, Backoff, Context, PassRecord, PassStore, Pending, Redeemed, SettleDecider, Touch};
 use pam_tap_base::error::Result;
 
 impl PassStore for SqliteStore {
@@ -13,28 +11,20 @@ impl PassStore for SqliteStore {
     fn latest_for(&self, user: &str) -> Result<Option<PassRecord>> {
         SqliteStore::latest_for(self, user)
     }
-    fn redeem(&mut self, id: i64, now: i64, enabled: bool, ctx: &Context) -> Result<Redeemed> {
-        SqliteStore::redeem(self, id, now, enabled, ctx)
+    fn redeem(&mut self, at: &Touch<'_>, enabled: bool) -> Result<Redeemed> {
+        SqliteStore::redeem(self, at, enabled)
     }
-    fn grace_login(&mut self, id: i64, now: i64, gap: i64, user: &str, ctx: &Context) -> Result<bool> {
-        SqliteStore::grace_login(self, id, now, gap, user, ctx)
+    fn grace_login(&mut self, at: &Touch<'_>, gap: i64, user: &str) -> Result<bool> {
+        SqliteStore::grace_login(self, at, gap, user)
     }
-    fn record_failure(&mut self, id: i64, now: i64, max: u32, lockout: Duration, ctx: &Context) -> Result<bool> {
-        SqliteStore::record_failure(self, id, now, max, lockout, ctx)
+    fn record_failure(&mut self, at: &Touch<'_>, rules: &Backoff) -> Result<bool> {
+        SqliteStore::record_failure(self, at, rules)
     }
     fn note_time(&mut self, now: i64) -> Result<()> {
         SqliteStore::note_time(self, now)
     }
-    fn audit(
-        &mut self,
-        at: i64,
-        ev: Event,
-        user: Option<&str>,
-        pass_id: Option<i64>,
-        ctx: &Context,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        SqliteStore::audit(self, at, ev, user, pass_id, ctx, reason)
+    fn audit(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        SqliteStore::audit(self, row)
     }
     fn pending(&self, id: i64) -> Result<Option<Pending>> {
         SqliteStore::pending(self, id)
@@ -42,14 +32,11 @@ impl PassStore for SqliteStore {
     fn open_resets(&self, user: Option<&str>) -> Result<Vec<PassRecord>> {
         SqliteStore::open_resets(self, user)
     }
-    fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
-    where
-        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
-    {
-        SqliteStore::begin_settle(self, id, now, ctx, owner, decide)
+    fn begin_settle(&mut self, at: &Touch<'_>, owner: &str, decide: &mut SettleDecider<'_>) -> Result<bool> {
+        SqliteStore::begin_settle(self, at, owner, decide)
     }
-    fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
-        SqliteStore::end_settle(self, id, now, ctx, revoke, reason)
+    fn end_settle(&mut self, at: &Touch<'_>, revoke: bool, reason: &str) -> Result<()> {
+        SqliteStore::end_settle(self, at, revoke, reason)
     }
     fn clear_pending(&mut self, ids: &[i64]) -> Result<()> {
         SqliteStore::clear_pending(self, ids)

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{add_clock, audit_in, Context, Event, PassRecord, SqliteStore};
-use crate::{Pending, ISSUE, SETTLE};
+use crate::{Pending, SettleDecider, Touch, ISSUE, SETTLE};
 use pam_tap_base::error::Result;
 
 impl SqliteStore {
@@ -45,10 +45,8 @@ impl SqliteStore {
     /// mark stays `issue` (only its owner changes): the settle undoes an issue cut short, and if it
     /// is cut short itself, the next touch must still see it as that (crates/core/src/reset.rs `decide`), as
     /// must `end_settle`'s caller on a fleet host (host_side.rs forgets that row).
-    pub fn begin_settle<T, D>(&mut self, id: i64, now: i64, ctx: &Context, owner: &str, decide: D) -> Result<Option<T>>
-    where
-        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
-    {
+    pub fn begin_settle(&mut self, at: &Touch<'_>, owner: &str, decide: &mut SettleDecider<'_>) -> Result<bool> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(rec) = tx
             .query_row(
@@ -58,7 +56,7 @@ impl SqliteStore {
             )
             .optional()?
         else {
-            return Ok(None);
+            return Ok(false);
         };
         let pending: Option<Pending> = tx
             .query_row(
@@ -73,11 +71,11 @@ impl SqliteStore {
             )
             .optional()?;
         let eff_now = now.max(super::clock_in(&tx)?);
-        let Some((decision, reason)) = decide(&rec, pending.as_ref(), eff_now)? else {
-            return Ok(None);
+        let Some(mark) = decide(&rec, pending.as_ref(), eff_now)? else {
+            return Ok(false);
         };
-        let Some(reason) = reason else {
-            return Ok(Some(decision));
+        let Some(reason) = mark else {
+            return Ok(true);
         };
         tx.execute(
             "UPDATE passes SET pending = CASE pending WHEN ?4 THEN ?4 ELSE ?2 END, pending_owner = ?3
@@ -87,13 +85,14 @@ impl SqliteStore {
         audit_in(&tx, now, Event::Reset, Some(&rec.user), Some(id), ctx, Some(&reason))?;
         add_clock(&tx, now)?;
         tx.commit()?;
-        Ok(Some(decision))
+        Ok(true)
     }
 
     /// Ends a shadow change: clears the pending mark, wipes the derive key (the pass can no longer
     /// produce the shadow secret), optionally revokes the pass, and audits `reason`. `shadow_set`
     /// and `shadow_prev` stay: they tell what the pass did to the account.
-    pub fn end_settle(&mut self, id: i64, now: i64, ctx: &Context, revoke: bool, reason: &str) -> Result<()> {
+    pub fn end_settle(&mut self, at: &Touch<'_>, revoke: bool, reason: &str) -> Result<()> {
+        let (id, now, ctx) = (at.id, at.now, at.ctx);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let user: String = tx.query_row(
             "UPDATE passes SET pending = NULL, pending_owner = NULL, derive_key = x'',

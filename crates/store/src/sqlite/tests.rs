@@ -61,17 +61,60 @@ fn one_time_redeems_once_and_failures_lock() {
     let mut s = SqliteStore::in_memory().unwrap();
     let ctx = Context::default();
     let id = put(&mut s, "u", 1000, true);
-    assert!(matches!(s.redeem(id, 1001, true, &ctx).unwrap(), Redeemed::Ok(_)));
     assert!(matches!(
-        s.redeem(id, 1002, true, &ctx).unwrap(),
+        s.redeem(
+            &Touch {
+                id,
+                now: 1001,
+                ctx: &ctx
+            },
+            true
+        )
+        .unwrap(),
+        Redeemed::Ok(_)
+    ));
+    assert!(matches!(
+        s.redeem(
+            &Touch {
+                id,
+                now: 1002,
+                ctx: &ctx
+            },
+            true
+        )
+        .unwrap(),
         Redeemed::Refused(Status::Used)
     ));
     let id2 = put(&mut s, "v", 1000, false);
     let rest = Duration::from_secs(60);
     for i in 1..3 {
-        assert!(!s.record_failure(id2, 1000 + i, 3, rest, &ctx).unwrap());
+        assert!(!s
+            .record_failure(
+                &Touch {
+                    id: id2,
+                    now: 1000 + i,
+                    ctx: &ctx
+                },
+                &Backoff {
+                    max_failures: 3,
+                    lockout: rest
+                }
+            )
+            .unwrap());
     }
-    assert!(s.record_failure(id2, 1004, 3, rest, &ctx).unwrap());
+    assert!(s
+        .record_failure(
+            &Touch {
+                id: id2,
+                now: 1004,
+                ctx: &ctx
+            },
+            &Backoff {
+                max_failures: 3,
+                lockout: rest
+            }
+        )
+        .unwrap());
     assert_eq!(s.get(id2).unwrap().unwrap().status(1005, true), Status::Resting);
     assert_eq!(s.get(id2).unwrap().unwrap().status(1004 + 60, true), Status::Usable);
     let events: Vec<String> = s.log(Some("v")).unwrap().into_iter().map(|e| e.event).collect();
@@ -82,8 +125,24 @@ fn one_time_redeems_once_and_failures_lock() {
 fn clock_high_water_only_rises() {
     let mut s = SqliteStore::in_memory().unwrap();
     let ctx = Context::default();
-    s.audit(5000, Event::Refused, None, None, &ctx, None).unwrap();
-    s.audit(4000, Event::Refused, None, None, &ctx, None).unwrap();
+    s.audit(&AuditRow {
+        at: 5000,
+        event: Event::Refused,
+        user: None,
+        pass_id: None,
+        reason: None,
+        ctx: &ctx,
+    })
+    .unwrap();
+    s.audit(&AuditRow {
+        at: 4000,
+        event: Event::Refused,
+        user: None,
+        pass_id: None,
+        reason: None,
+        ctx: &ctx,
+    })
+    .unwrap();
     assert_eq!(s.clock_high_water().unwrap(), 5000);
     assert_eq!(s.effective_now(100).unwrap(), 5000);
     assert_eq!(s.effective_now(6000).unwrap(), 6000);
@@ -195,7 +254,15 @@ fn a_settle_keeps_an_issue_mark_and_marks_anything_else_settle() {
     new.shadow_set = Some("$y$set".into());
     new.shadow_prev = Some("$y$prev".into());
     let rows = s
-        .insert_pending(&["u"], 1000, &ctx, "1:1", |_, _, _| Ok((new.clone(), None)))
+        .insert_pending(
+            &crate::admin::Batch {
+                users: &["u"],
+                now: 1000,
+                ctx: &ctx,
+                owner: "1:1",
+            },
+            &mut |_, _, _| Ok((new.clone(), None)),
+        )
         .unwrap();
     let id = rows[0].0;
     let mark = |what: &str, owner: &str| {
@@ -204,14 +271,50 @@ fn a_settle_keeps_an_issue_mark_and_marks_anything_else_settle() {
             owner: owner.into(),
         })
     };
-    let undo = |_: &PassRecord, _: Option<&Pending>, _: i64| Ok(Some(((), Some("undoing".to_string()))));
-    s.begin_settle(id, 1001, &ctx, "2:2", undo).unwrap();
+    let mut undo = |_: &PassRecord, _: Option<&Pending>, _: i64| Ok(Some(Some("undoing".to_string())));
+    s.begin_settle(
+        &Touch {
+            id,
+            now: 1001,
+            ctx: &ctx,
+        },
+        "2:2",
+        &mut undo,
+    )
+    .unwrap();
     assert_eq!(s.pending(id).unwrap(), mark(ISSUE, "2:2"));
-    s.begin_settle(id, 1002, &ctx, "3:3", undo).unwrap();
+    s.begin_settle(
+        &Touch {
+            id,
+            now: 1002,
+            ctx: &ctx,
+        },
+        "3:3",
+        &mut undo,
+    )
+    .unwrap();
     assert_eq!(s.pending(id).unwrap(), mark(ISSUE, "3:3"));
     s.clear_pending(&[id]).unwrap();
-    s.begin_settle(id, 1003, &ctx, "4:4", undo).unwrap();
+    s.begin_settle(
+        &Touch {
+            id,
+            now: 1003,
+            ctx: &ctx,
+        },
+        "4:4",
+        &mut undo,
+    )
+    .unwrap();
     assert_eq!(s.pending(id).unwrap(), mark(SETTLE, "4:4"));
-    s.end_settle(id, 1004, &ctx, true, "done").unwrap();
+    s.end_settle(
+        &Touch {
+            id,
+            now: 1004,
+            ctx: &ctx,
+        },
+        true,
+        "done",
+    )
+    .unwrap();
     assert_eq!(s.pending(id).unwrap(), None);
 }

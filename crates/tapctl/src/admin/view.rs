@@ -70,7 +70,7 @@ impl View {
 
 /// Passes, newest first. Without `all`: those that can still matter (usable, not yet valid, resting,
 /// locked, disabled by policy).
-pub fn list<S: AdminStore>(store: &S, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
+pub fn list(store: &dyn AdminStore, policy: &Policy, all: bool, now: i64) -> Result<Vec<View>> {
     let now = store.effective_now(now)?;
     Ok(store
         .all()?
@@ -86,7 +86,7 @@ pub fn list<S: AdminStore>(store: &S, policy: &Policy, all: bool, now: i64) -> R
 }
 
 /// The user's newest pass.
-pub fn show<S: AdminStore>(store: &S, policy: &Policy, user: &str, now: i64) -> Result<View> {
+pub fn show(store: &dyn AdminStore, policy: &Policy, user: &str, now: i64) -> Result<View> {
     let now = store.effective_now(now)?;
     store
         .latest_for(user)?

@@ -7,17 +7,16 @@ use super::*;
 /// counts how often it is opened.
 struct Networked<'a>(&'a mut SqliteStore, &'a std::cell::Cell<u32>);
 
-impl<'a> Backend for Networked<'a> {
-    type Store = &'a mut SqliteStore;
+impl<'a> Backend<'a> for Networked<'a> {
     fn exists(&self) -> bool {
         true
     }
     fn networked(&self) -> bool {
         true
     }
-    fn open(self) -> pam_tap_base::error::Result<&'a mut SqliteStore> {
+    fn open(self) -> pam_tap_base::error::Result<Opened<'a>> {
         self.1.set(self.1.get() + 1);
-        Ok(self.0)
+        Ok(Opened::Lent(self.0))
     }
 }
 

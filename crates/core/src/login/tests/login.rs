@@ -169,7 +169,15 @@ fn users_without_pass_unknown_users_and_revoked_passes() {
     );
     let (id, _) = w.put("alice", NORMAL);
     w.store
-        .revoke(id, T0 + 1, &Context::default(), None, |_| Ok(()))
+        .revoke(
+            &Touch {
+                id,
+                now: T0 + 1,
+                ctx: &Context::default(),
+            },
+            None,
+            &mut |_| Ok(()),
+        )
         .unwrap();
     assert_eq!(
         w.auth(T0 + 2, answer("alice", CODE.as_bytes())),

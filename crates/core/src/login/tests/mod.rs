@@ -14,7 +14,8 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash;
 use pam_tap_base::users::ShadowEntry;
 use pam_tap_base::users::{Account, Directory};
-use pam_tap_store::{Backend, Context, NewPass, PassRecord, SqliteStore, Status};
+use pam_tap_store::admin::Batch;
+use pam_tap_store::{Backend, Context, NewPass, Opened, PassRecord, SqliteStore, Status, Touch};
 
 const T0: i64 = 1_800_000_000;
 /// T0's day, the last-change day chpasswd stamps.
@@ -205,12 +206,11 @@ struct World {
 /// A backend whose store cannot be opened.
 struct Gone;
 
-impl Backend for Gone {
-    type Store = SqliteStore;
+impl Backend<'static> for Gone {
     fn exists(&self) -> bool {
         false
     }
-    fn open(self) -> pam_tap_base::error::Result<SqliteStore> {
+    fn open(self) -> pam_tap_base::error::Result<Opened<'static>> {
         Err(Error::Store("unable to open database file".into()))
     }
 }

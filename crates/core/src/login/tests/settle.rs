@@ -43,7 +43,15 @@ fn cut_short_issue(w: &mut World) -> i64 {
     let ctx = Context::default();
     let rows = w
         .store
-        .insert_pending(&["alice"], T0, &ctx, "999999999:1", |_, _, _| Ok((new.clone(), None)))
+        .insert_pending(
+            &Batch {
+                users: &["alice"],
+                now: T0,
+                ctx: &ctx,
+                owner: "999999999:1",
+            },
+            &mut |_, _, _| Ok((new.clone(), None)),
+        )
         .unwrap();
     rows[0].0
 }

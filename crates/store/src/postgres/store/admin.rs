@@ -6,57 +6,19 @@
 //! Issues of the same user from two admin hosts are serialised by a transaction-level advisory
 //! lock per user name (taken in name order, so two bulk issues cannot deadlock on each other).
 
-use super::import::AUDIT_COLUMNS;
+use super::sql_text::{bytea, flag, insert_sql, opt, AUDIT_COLUMNS};
 use super::PgStore;
-use crate::admin::AdminStore;
 use crate::admin::Admission;
+use crate::admin::{AdminStore, Batch, BeforeCommit, IssuePlanner};
 use crate::database::Conninfo;
 use crate::postgres::conn::{ConnRole, PgConn};
 use crate::postgres::schema;
 use crate::MAX_GRACE;
-use crate::{AuditEntry, Context, Event, NewPass, PassRecord, DEAD_AFTER};
+use crate::{AuditEntry, Context, Event, NewPass, PassRecord, Touch, DEAD_AFTER};
 use pam_tap_base::error::{Error, Result};
 
 /// The first key of the per-user issue lock (any constant; the second is the name's hash).
 const ISSUE_LOCK: i32 = 0x7461_7049; // "tapI"
-
-/// A value as the text libpq sends.
-pub(crate) fn bytea(b: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + 2 * b.len());
-    s.push_str("\\x");
-    for byte in b {
-        s.push_str(&format!("{byte:02x}"));
-    }
-    s
-}
-
-pub(crate) fn flag(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
-
-/// `INSERT INTO table (cols…) VALUES ($1…)`: column names are this file's constants, every value
-/// is bound.
-pub(crate) fn insert_sql(table: &str, cols: &[&str], returning: Option<&str>) -> String {
-    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-    let mut sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({})",
-        cols.join(", "),
-        params.join(", ")
-    );
-    if let Some(r) = returning {
-        sql.push_str(" RETURNING ");
-        sql.push_str(r);
-    }
-    sql
-}
-
-pub(super) fn opt(v: Option<i64>) -> Option<String> {
-    v.map(|t| t.to_string())
-}
 
 impl PgStore {
     /// Runs `head` (a DELETE or UPDATE of pam_tap.passes ending in its WHERE's first condition and
@@ -228,17 +190,8 @@ impl AdminStore for PgStore {
         self.rows("SELECT * FROM pam_tap.passes ORDER BY id DESC", &[])
     }
 
-    fn insert_pending<P>(
-        &mut self,
-        users: &[&str],
-        _now: i64,
-        ctx: &Context,
-        _owner: &str,
-        mut plan: P,
-    ) -> Result<Vec<(i64, NewPass)>>
-    where
-        P: FnMut(usize, Option<&PassRecord>, i64) -> Result<(NewPass, Option<i64>)>,
-    {
+    fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>> {
+        let (users, ctx) = (batch.users, batch.ctx);
         let mut order: Vec<&str> = users.to_vec();
         order.sort_unstable();
         order.dedup();
@@ -277,10 +230,8 @@ impl AdminStore for PgStore {
         })
     }
 
-    fn revoke<G>(&mut self, id: i64, _now: i64, ctx: &Context, reason: Option<&str>, before_commit: G) -> Result<()>
-    where
-        G: FnOnce(&PassRecord) -> Result<()>,
-    {
+    fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()> {
+        let (id, ctx) = (at.id, at.ctx);
         let sid = id.to_string();
         self.in_tx(|s| {
             let now = s.db_now()?;
@@ -302,7 +253,8 @@ impl AdminStore for PgStore {
         })
     }
 
-    fn unlock(&mut self, id: i64, _now: i64, ctx: &Context) -> Result<()> {
+    fn unlock(&mut self, at: &Touch<'_>) -> Result<()> {
+        let (id, ctx) = (at.id, at.ctx);
         let sid = id.to_string();
         self.in_tx(|s| {
             let now = s.db_now()?;
@@ -387,6 +339,10 @@ impl AdminStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    fn fleet(&mut self) -> Option<&mut PgStore> {
+        Some(self)
     }
 }
 

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use super::PgStore;
-use crate::{Context, Event, HostReset, PassRecord, Pending, Redeemed, SqliteStore, ISSUE};
+use crate::{
+    Context, Event, HostReset, PassRecord, Pending, Redeemed, SettleDecider, ShadowWriter, SqliteStore, Touch, ISSUE,
+};
 use pam_tap_base::error::{Error, Result};
 
 /// A host's own store: the path from the config, opened (every trust check) if it exists, created
@@ -106,7 +108,7 @@ impl PgStore {
         enabled: bool,
         ctx: &Context,
         reset: &HostReset<'_>,
-        put: &mut dyn FnMut(&PassRecord, &str) -> Result<()>,
+        put: &mut ShadowWriter<'_>,
     ) -> Result<Redeemed> {
         let mut host = self
             .host
@@ -164,28 +166,24 @@ impl PgStore {
     /// settle keeps the `issue` mark (only its owner changes) until [`Self::host_end_settle`],
     /// which reads it there: the fact is decided here, before the change, and survives a settle
     /// that is itself cut short.
-    pub(super) fn host_begin_settle<T, D>(
+    pub(super) fn host_begin_settle(
         &mut self,
-        id: i64,
-        now: i64,
-        ctx: &Context,
+        at: &Touch<'_>,
         owner: &str,
-        decide: D,
-    ) -> Result<Option<T>>
-    where
-        D: FnOnce(&PassRecord, Option<&Pending>, i64) -> Result<Option<(T, Option<String>)>>,
-    {
+        decide: &mut SettleDecider<'_>,
+    ) -> Result<bool> {
+        let id = at.id;
         let fleet = match self.host_pending(id)? {
             Some(p) if p.what == ISSUE => None,
             _ => Some(self.fleet_pass(id)?),
         };
         let Some(local) = self.local_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
-        local.begin_settle(id, now, ctx, owner, |rec, pending, eff_now| {
-            let seen = match fleet {
+        local.begin_settle(at, owner, &mut |rec, pending, eff_now| {
+            let seen = match &fleet {
                 None => rec.clone(),
-                Some(Some(f)) => merged(f, rec),
+                Some(Some(f)) => merged(f.clone(), rec),
                 Some(None) => orphaned(rec, eff_now),
             };
             decide(&seen, pending, eff_now)
@@ -194,20 +192,14 @@ impl PgStore {
 
     /// Ends a shadow change on this host's row; the fleet's audit hears of it too (the host's own
     /// audit row is the record: the database may be down).
-    pub(super) fn host_end_settle(
-        &mut self,
-        id: i64,
-        now: i64,
-        ctx: &Context,
-        revoke: bool,
-        reason: &str,
-    ) -> Result<()> {
+    pub(super) fn host_end_settle(&mut self, at: &Touch<'_>, revoke: bool, reason: &str) -> Result<()> {
+        let (id, ctx) = (at.id, at.ctx);
         let local = self
             .local_mut()
             .ok_or_else(|| Error::Store(format!("pass {id}: no host store to settle")))?;
         // Still the mark begin_settle saw: `issue` stays `issue` through the settle.
         let cut_short = local.pending(id)?.is_some_and(|p| p.what == ISSUE);
-        local.end_settle(id, now, ctx, revoke, reason)?;
+        local.end_settle(at, revoke, reason)?;
         let user = local.get(id)?.map(|r| r.user);
         if cut_short {
             // This host's acceptance, undone: nothing ended the pass itself.

@@ -3,7 +3,7 @@
 //! copied ids, and the clock mark is raised to the local one, so a pass that was dead there cannot
 //! come back on a fleet whose database clock lags.
 
-use super::admin::{bytea, flag, insert_sql, opt};
+use super::sql_text::{bytea, flag, insert_sql, opt, AUDIT_COLUMNS};
 use super::PgStore;
 use crate::{AuditEntry, PassRecord};
 use pam_tap_base::error::{Error, Result};
@@ -47,20 +47,6 @@ const PASS_COLUMNS: [&str; 26] = [
     "rests",
     "total_failures",
     "hosts",
-];
-
-/// The audit table's columns, `id` first (a login's or tapctl's own row leaves it to the sequence).
-pub(super) const AUDIT_COLUMNS: [&str; 10] = [
-    "id",
-    "at",
-    "event",
-    "user_name",
-    "pass_id",
-    "operator",
-    "service",
-    "rhost",
-    "reason",
-    "host",
 ];
 
 fn n<T: ToString>(v: T) -> Option<String> {
