@@ -21,7 +21,7 @@ GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-uti
 # binds it into a private copy of the module directory inside LightDM's own mount namespace.
 GREETER_PAM_DIR := $(or $(CARGO_TARGET_DIR),target)/greeter-pam
 
-.PHONY: all deps build release test lint clean test-console test-security fuzz-deps fuzz-short fuzz bench
+.PHONY: all deps build release test lint clean test-console test-security test-unprivileged fuzz-deps fuzz-short fuzz bench
 
 all: build
 
@@ -59,12 +59,18 @@ ROOT_SESSION := { [ "$$(id -u)" != 0 ] || echo 0 > /proc/self/loginuid 2>/dev/nu
 # Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
 test: deps lint build
 	$(ROOT_SESSION); PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --workspace --all-targets -- --test-threads=2
+	$(MAKE) test-unprivileged
 	$(MAKE) fuzz-short
 	@echo; echo "security figures:"; cat target/security-figures.txt
 
 # The Cockpit helpdesk console in a real chromium (screenshots in target/cockpit-screens/).
 test-console: deps build
 	PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --test console -- --nocapture
+
+# The unit layers (base, store, core, the module's code table, tapctl) as nobody: none may need
+# root, and a test that says SKIPPED fails the run.
+test-unprivileged: deps
+	scripts/unprivileged-tests.sh nobody
 
 # The security suite alone, with its figures.
 test-security: deps build

@@ -42,6 +42,9 @@ pub trait Directory {
     fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>>;
     /// Sets `user`'s shadow hash and last-change day ([`set_shadow`] on the real system).
     fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()>;
+    /// `user`'s shadow entry once no shadow tool is changing it ([`wait_for_tools`] on the real
+    /// system): a change cut short may have left its tool running.
+    fn shadow_after_tools(&self, user: &str) -> Result<Option<ShadowEntry>>;
 }
 
 /// The real name service (NSS).
@@ -105,6 +108,10 @@ impl Directory for System {
 
     fn set_shadow(&self, user: &str, crypted: &str, lastchg: Option<i64>) -> Result<()> {
         set_shadow(user, crypted, lastchg)
+    }
+
+    fn shadow_after_tools(&self, user: &str) -> Result<Option<ShadowEntry>> {
+        wait_for_tools(|| self.shadow(user))
     }
 }
 

@@ -14,7 +14,10 @@ mod validate;
 use fleet::RawFleet;
 pub use pam_tap_base::host_name::check_host_name;
 pub use pam_tap_store::{Conninfo, Database, FleetTimeouts, MAX_GRACE, UNPARSEABLE};
-pub use validate::{login_defs_uid_max, DEFAULT_ADMIN_GROUPS, DEFAULT_SERVICES, FALLBACK_MAX_UID, LOGIN_DEFS};
+pub use validate::{
+    login_defs_uid_max, login_defs_uid_max_trusting, DEFAULT_ADMIN_GROUPS, DEFAULT_SERVICES, FALLBACK_MAX_UID,
+    LOGIN_DEFS,
+};
 
 pub const DEFAULT_CONFIG: &str = "/etc/security/pam_tap.toml";
 pub const DEFAULT_DATABASE: &str = "/var/lib/pam_tap/tap.db";

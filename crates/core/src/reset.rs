@@ -72,7 +72,7 @@ fn settle_one(
         }
         // A change cut short may have left its tool running: read the entry once it is done.
         let sp = match pending {
-            Some(_) => users::wait_for_tools(|| dir.shadow(&rec.user))?,
+            Some(_) => dir.shadow_after_tools(&rec.user)?,
             None => dir.shadow(&rec.user)?,
         };
         Ok(decide(rec, pending, sp.as_ref(), eff_now, policy).map(|d| {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pam_tap_base::error::{Error, Result};
+use pam_tap_base::safefile::Trust;
 
 /// Where shadow's tools keep UID_MAX.
 pub const LOGIN_DEFS: &str = "/etc/login.defs";
@@ -86,7 +87,12 @@ pub fn lockout(key: &str, v: Option<String>) -> Result<Duration> {
 
 /// UID_MAX from a login.defs, or [`FALLBACK_MAX_UID`] when it is missing, unsafe or says nothing.
 pub fn login_defs_uid_max(path: &Path) -> u32 {
-    let Ok(text) = pam_tap_base::safefile::read_trusted(path, MAX_LOGIN_DEFS) else {
+    login_defs_uid_max_trusting(path, Trust::ROOT)
+}
+
+/// [`login_defs_uid_max`] with the files of `trust`'s owner trusted (root's but in tests).
+pub fn login_defs_uid_max_trusting(path: &Path, trust: Trust) -> u32 {
+    let Ok((text, _)) = trust.read(path, MAX_LOGIN_DEFS) else {
         return FALLBACK_MAX_UID;
     };
     String::from_utf8_lossy(&text)

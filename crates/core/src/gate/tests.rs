@@ -22,6 +22,9 @@ impl Directory for Dir {
     fn set_shadow(&self, user: &str, _: &str, _: Option<i64>) -> Result<()> {
         panic!("the boundary wrote {user}'s shadow entry")
     }
+    fn shadow_after_tools(&self, user: &str) -> Result<Option<ShadowEntry>> {
+        self.shadow(user)
+    }
 }
 
 fn acct(name: &str, uid: u32, groups: &[&str]) -> Account {
@@ -221,13 +224,17 @@ fn max_uid_comes_from_login_defs_with_a_fallback() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("login.defs");
     std::fs::write(&f, "# UID_MAX 1\nUID_MIN 1000\nUID_MAX\t\t29999\n").unwrap();
-    if nix::unistd::geteuid().is_root() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(crate::config::login_defs_uid_max(&f), 29999);
-    } else {
-        pam_tap_base::skipped("reading a trusted login.defs: the file must be root-owned; run as root");
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The file's owner is the test's own user: trusted as root's is outside tests.
+    let trust = pam_tap_base::safefile::Trust::current_user();
+    assert_eq!(crate::config::login_defs_uid_max_trusting(&f, trust), 29999);
+    // A file others may write is not read: the fallback.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(
+        crate::config::login_defs_uid_max_trusting(&f, trust),
+        crate::config::FALLBACK_MAX_UID
+    );
     assert_eq!(
         crate::config::login_defs_uid_max(&dir.path().join("missing")),
         crate::config::FALLBACK_MAX_UID

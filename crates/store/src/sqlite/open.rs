@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::checks::{self, Schema};
 use super::{wal_dir, SqliteStore, SCHEMA_VERSION};
 use pam_tap_base::error::{Error, Result};
-use pam_tap_base::safefile;
+use pam_tap_base::safefile::Trust;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const BUSY_POLL: Duration = Duration::from_millis(1);
@@ -36,16 +36,21 @@ impl SqliteStore {
     /// root-owned, not group/world-writable, directory too), opened without following symlinks,
     /// never created, schema version checked.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_trusting(path, Trust::ROOT)
+    }
+
+    /// [`SqliteStore::open`] with the files of `trust`'s owner trusted (root's but in tests).
+    pub fn open_trusting(path: &Path, trust: Trust) -> Result<Self> {
         if !path.is_absolute() {
             return Err(Error::Unsafe(format!(
                 "database {} is not an absolute path",
                 path.display()
             )));
         }
-        safefile::check_parent(path)?;
-        safefile::check_trusted(path, false)?;
+        trust.check_parent(path)?;
+        trust.check(path, false)?;
         for s in checks::side_files(path) {
-            safefile::check_trusted(&s, true)?;
+            trust.check(&s, true)?;
         }
         let wal_is_new = wal_dir::is_new(&checks::side_files(path)[0]);
         let flags =
@@ -70,6 +75,11 @@ impl SqliteStore {
     /// Creates (or upgrades) the database for tapctl: directory 0700 and file 0600, root-owned,
     /// then migrations. Idempotent.
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_trusting(path, Trust::ROOT)
+    }
+
+    /// [`SqliteStore::create`] with the files of `trust`'s owner trusted (root's but in tests).
+    pub fn create_trusting(path: &Path, trust: Trust) -> Result<Self> {
         if !path.is_absolute() {
             return Err(Error::Config(format!(
                 "database {} is not an absolute path",
@@ -86,7 +96,7 @@ impl SqliteStore {
                 .create(dir)
                 .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
         }
-        safefile::check_parent(path)?;
+        trust.check_parent(path)?;
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -98,7 +108,7 @@ impl SqliteStore {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::Io(format!("creating {}: {e}", path.display()))),
         }
-        safefile::check_trusted(path, false)?;
+        trust.check(path, false)?;
         let flags =
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags)?;

@@ -140,6 +140,7 @@ mod tests {
             root: dir.path().to_path_buf(),
             sshd: super::super::Sshd::ConfigFile,
             clock_floor: 0,
+            trust: pam_tap_base::safefile::Trust::current_user(),
         };
         (dir, opts)
     }

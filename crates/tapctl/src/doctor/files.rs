@@ -1,6 +1,6 @@
 //! The files pam_tap trusts: the policy, the database and its side files, the module itself.
 
-use pam_tap_base::safefile::Untrusted;
+use pam_tap_base::safefile::{Trust, Untrusted};
 use pam_tap_store::checks::{self as store_checks, Schema};
 
 use super::*;
@@ -14,7 +14,7 @@ pub(super) enum Kind {
 /// A file or directory the module trusts ([`Untrusted`] is its rule); `private` also wants no
 /// access at all for group and others (doctor's advice, not a refusal). Returns a finding for the
 /// first problem, None if sound.
-pub(super) fn file_problem(check: &str, path: &Path, kind: Kind, private: bool) -> Option<Check> {
+pub(super) fn file_problem(trust: Trust, check: &str, path: &Path, kind: Kind, private: bool) -> Option<Check> {
     let shown = path.display();
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -27,7 +27,7 @@ pub(super) fn file_problem(check: &str, path: &Path, kind: Kind, private: bool) 
         }
     };
     // The module's own rule (safefile), each problem with the fix that clears it.
-    if let Some(problem) = Untrusted::of(&meta, kind == Kind::Dir) {
+    if let Some(problem) = trust.problem(&meta, kind == Kind::Dir) {
         return Some(match problem {
             Untrusted::Symlink => Check::fail(
                 check,
@@ -73,12 +73,12 @@ pub(super) fn check_config(opts: &Options, out: &mut Vec<Check>) -> Option<Polic
     const C: &str = "config";
     let path = &opts.config;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Some(p) = file_problem(C, dir, Kind::Dir, false) {
+        if let Some(p) = file_problem(opts.trust, C, dir, Kind::Dir, false) {
             out.push(p);
             return None;
         }
     }
-    if let Some(p) = file_problem(C, path, Kind::File, false) {
+    if let Some(p) = file_problem(opts.trust, C, path, Kind::File, false) {
         out.push(p);
         return None;
     }
@@ -151,7 +151,7 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
         return None;
     }
     let mut warned = false;
-    if let Some(p) = file_problem(C, &dir, Kind::Dir, true) {
+    if let Some(p) = file_problem(opts.trust, C, &dir, Kind::Dir, true) {
         let fatal = p.status == Level::Fail;
         out.push(p);
         if fatal {
@@ -174,7 +174,7 @@ pub(super) fn check_database(opts: &Options, policy: &Policy, out: &mut Vec<Chec
             .filter(|s| std::fs::symlink_metadata(s).is_ok()),
     );
     for f in &files {
-        if let Some(p) = file_problem(C, f, Kind::File, true) {
+        if let Some(p) = file_problem(opts.trust, C, f, Kind::File, true) {
             let fatal = p.status == Level::Fail;
             out.push(p);
             if fatal {
@@ -264,7 +264,7 @@ pub(super) fn check_module(opts: &Options, out: &mut Vec<Check>) {
             "pam_tap.so is not in any PAM module directory",
             "install the pam-tap package (or copy libpam_tap.so to /usr/lib/x86_64-linux-gnu/security/pam_tap.so)",
         )),
-        Some(p) => match file_problem(C, &p, Kind::File, false) {
+        Some(p) => match file_problem(opts.trust, C, &p, Kind::File, false) {
             Some(mut problem) => {
                 // A module anyone can replace runs as root in every login.
                 problem.status = Level::Fail;
@@ -284,7 +284,7 @@ pub(super) fn check_host_store(opts: &Options, policy: &Policy, out: &mut Vec<Ch
     let file = opts.path(&policy.host_store);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     if dir.exists() {
-        if let Some(problem) = file_problem(C, &dir, Kind::Dir, false) {
+        if let Some(problem) = file_problem(opts.trust, C, &dir, Kind::Dir, false) {
             out.push(problem);
             return;
         }
@@ -299,7 +299,7 @@ pub(super) fn check_host_store(opts: &Options, policy: &Policy, out: &mut Vec<Ch
         ));
         return;
     }
-    out.push(file_problem(C, &file, Kind::File, true).unwrap_or_else(|| {
+    out.push(file_problem(opts.trust, C, &file, Kind::File, true).unwrap_or_else(|| {
         Check::ok(
             C,
             format!(

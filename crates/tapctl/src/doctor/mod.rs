@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use pam_tap_base::safefile::Trust;
 use pam_tap_core::config::{Database, Policy, DEFAULT_CONFIG};
 
 mod clock;
@@ -123,6 +124,8 @@ pub struct Options {
     pub sshd: Sshd,
     /// The earliest plausible time (seconds since the epoch); an earlier clock is wrong.
     pub clock_floor: i64,
+    /// Whose files count as trusted: root's, as the module's (a fixture test's own user's).
+    pub trust: Trust,
 }
 
 impl Options {
@@ -137,6 +140,7 @@ impl Options {
             root: PathBuf::from("/"),
             sshd: Sshd::Ask,
             clock_floor: BUILD_FLOOR.max(exe_time),
+            trust: Trust::ROOT,
         }
     }
 

@@ -171,6 +171,10 @@ impl Directory for Dir {
         entry.lastchg = lastchg;
         Ok(())
     }
+    /// No tool of the fake's runs on: the entry as it is.
+    fn shadow_after_tools(&self, user: &str) -> pam_tap_base::error::Result<Option<ShadowEntry>> {
+        self.shadow(user)
+    }
 }
 
 #[derive(Default)]
