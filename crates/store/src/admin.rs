@@ -8,7 +8,7 @@ use super::{AuditEntry, Context, NewPass, PassRecord, PassStore, SqliteStore, To
 use crate::database::Database;
 
 mod door;
-pub use door::{admit, least_role, rule_for, table_markdown, Admission, CommandRule, Request};
+pub use door::{admit, least_role, may_run, rule_for, table_markdown, Admission, CommandRule, Request};
 use pam_tap_base::error::Result;
 
 /// Passes to insert in one transaction: one per user, planned in order.

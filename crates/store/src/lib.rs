@@ -9,19 +9,19 @@ use serde::Serialize;
 
 #[cfg(feature = "admin")]
 pub mod admin;
-mod any;
 pub mod conninfo;
 pub mod database;
 pub mod fleet;
 pub mod operator;
 mod pass_store;
 pub mod postgres;
+mod site;
 pub mod sqlite;
 
-pub use any::Site;
 pub use database::{Conninfo, Database, UNPARSEABLE};
 pub use fleet::FleetTimeouts;
 pub use pass_store::{AuditRow, Backend, Backoff, Opened, PassStore, SettleDecider, ShadowWriter, Touch};
+pub use site::Site;
 pub use sqlite::{checks, HostReset, SqliteStore, DEAD_AFTER, SCHEMA_VERSION};
 
 /// The longest handoff grace window (`handoff.grace`): a pass used longer ago than this can no
@@ -39,9 +39,10 @@ pub struct Pending {
     pub owner: String,
 }
 
-/// Why a pass can or cannot be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why a pass can or cannot be used now. The words are the enum's names in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::EnumIter, strum::IntoStaticStr, strum::EnumString)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Usable,
     NotYetValid,
@@ -56,32 +57,26 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Usable => "usable",
-            Status::NotYetValid => "not_yet_valid",
-            Status::Expired => "expired",
-            Status::Used => "used",
-            Status::Revoked => "revoked",
-            Status::Locked => "locked",
-            Status::Resting => "resting",
-            Status::DisabledByPolicy => "disabled_by_policy",
-        }
+        self.into()
     }
 
     /// The status a word names ([`Status::as_str`]'s inverse).
     pub fn from_word(word: &str) -> Option<Status> {
-        [
-            Status::Usable,
-            Status::NotYetValid,
-            Status::Expired,
-            Status::Used,
-            Status::Revoked,
-            Status::Locked,
-            Status::Resting,
-            Status::DisabledByPolicy,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == word)
+        word.parse().ok()
+    }
+
+    /// Every status, in the order above.
+    pub fn all() -> impl Iterator<Item = Status> {
+        <Status as strum::IntoEnumIterator>::iter()
+    }
+
+    /// A pass that still counts: listed by default, blocks a second pass for the user, and is
+    /// what revoking ends.
+    pub fn is_live(self) -> bool {
+        match self {
+            Status::Usable | Status::NotYetValid | Status::Locked | Status::Resting | Status::DisabledByPolicy => true,
+            Status::Expired | Status::Used | Status::Revoked => false,
+        }
     }
 }
 
@@ -174,8 +169,9 @@ pub struct NewPass {
     pub hosts: Option<String>,
 }
 
-/// Audit events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Audit events. The words are the enum's names in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     Issued,
     Used,
@@ -196,21 +192,12 @@ pub enum Event {
 
 impl Event {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Issued => "issued",
-            Event::Used => "used",
-            Event::Failed => "failed",
-            Event::Locked => "locked",
-            Event::Revoked => "revoked",
-            Event::Purged => "purged",
-            Event::Refused => "refused",
-            Event::GraceUsed => "grace_used",
-            Event::Resting => "resting",
-            Event::Unlocked => "unlocked",
-            Event::Reset => "reset",
-            Event::HostBound => "host_bound",
-            Event::HostUnbound => "host_unbound",
-        }
+        self.into()
+    }
+
+    /// Every event, in the order above.
+    pub fn all() -> impl Iterator<Item = Event> {
+        <Event as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -251,4 +238,52 @@ pub enum Redeemed {
     Ok(Box<PassRecord>),
     /// Between the read and the write the pass stopped being usable (another login won the race).
     Refused(Status),
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::{Event, Status};
+
+    /// The words are stored (audit rows) and read back (`tapctl log`, the page): a renamed variant
+    /// must not change them.
+    #[test]
+    fn the_stored_words_stay_as_they_are() {
+        let statuses: Vec<&str> = Status::all().map(Status::as_str).collect();
+        assert_eq!(
+            statuses,
+            [
+                "usable",
+                "not_yet_valid",
+                "expired",
+                "used",
+                "revoked",
+                "locked",
+                "resting",
+                "disabled_by_policy"
+            ]
+        );
+        let events: Vec<&str> = Event::all().map(Event::as_str).collect();
+        assert_eq!(
+            events,
+            [
+                "issued",
+                "used",
+                "failed",
+                "locked",
+                "revoked",
+                "purged",
+                "refused",
+                "grace_used",
+                "resting",
+                "unlocked",
+                "reset",
+                "host_bound",
+                "host_unbound"
+            ]
+        );
+        for s in Status::all() {
+            assert_eq!(Status::from_word(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::from_word("Usable"), None);
+    }
 }

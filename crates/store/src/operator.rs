@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::Context;
 
 /// Roles, after Entra's: root is the global administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -24,6 +24,11 @@ impl Role {
             Role::Issuer => "issuer",
             Role::Viewer => "viewer",
         }
+    }
+
+    /// Every role, least first.
+    pub fn all() -> impl DoubleEndedIterator<Item = Role> {
+        <Role as strum::IntoEnumIterator>::iter()
     }
 }
 

@@ -3,7 +3,7 @@
 //! the one command table (tapctl's `table.rs`) names a role that may run it, and the command that
 //! has no entry is root's alone. The door is passed before any side effect (no file an operator
 //! names is opened, no connection made, no store written), and what it hands out, an
-//! [`Admission`], is what opening the store for tapctl takes ([`crate::store::AnyStore::open_admin`]),
+//! [`Admission`], is what opening the store for tapctl takes ([`crate::admin::open_admin`]),
 //! so a command that skipped it cannot reach the store.
 //!
 //! The caller says who invoked tapctl: `None` for root itself (tapctl's invoker: no `SUDO_USER`,
@@ -69,6 +69,14 @@ pub fn rule_for<'t>(table: &'t [CommandRule], path: &[String]) -> Option<&'t Com
 /// The least role `path` needs: its rule's, or root for a command the table does not name.
 pub fn least_role(table: &[CommandRule], path: &[String]) -> Role {
     rule_for(table, path).map_or(Role::Root, |r| r.least)
+}
+
+/// Whether `role` reaches the command at `path` (its root-only arguments aside): what [`admit`]
+/// decides for an operator of that role, for telling them ahead what they may do.
+pub fn may_run(table: &[CommandRule], path: &[&str], role: Role) -> bool {
+    let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+    let least = least_role(table, &path);
+    role == Role::Root || (least != Role::Root && role >= least)
 }
 
 /// Passes the door or says why not. `global_root_args` are arguments only root may supply to any

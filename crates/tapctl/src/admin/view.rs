@@ -40,6 +40,8 @@ pub struct View {
     pub locked_at: Option<i64>,
     pub issued_by: String,
     pub reason: Option<String>,
+    /// The PAM services the pass works at (comma-separated); `None`: the policy's.
+    pub services: Option<String>,
     /// The hosts the pass works on (comma-separated `host_name`s); `None`: any host.
     pub hosts: Option<String>,
 }
@@ -63,6 +65,7 @@ impl View {
             locked_at: r.locked_at,
             issued_by: r.issued_by.clone(),
             reason: r.reason.clone(),
+            services: r.services.clone(),
             hosts: r.hosts.clone(),
         }
     }
@@ -76,12 +79,7 @@ pub fn list(store: &dyn AdminStore, policy: &Policy, all: bool, now: i64) -> Res
         .all()?
         .iter()
         .map(|r| View::of(r, now, policy.enabled))
-        .filter(|v| {
-            all || matches!(
-                v.status,
-                Status::Usable | Status::NotYetValid | Status::Locked | Status::Resting | Status::DisabledByPolicy
-            )
-        })
+        .filter(|v| all || v.status.is_live())
         .collect())
 }
 

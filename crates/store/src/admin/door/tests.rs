@@ -133,3 +133,22 @@ fn the_admission_names_the_command_and_the_operator() {
     assert_eq!(a.operator().name, "ann");
     assert_eq!(a.operator().role, Role::Issuer);
 }
+
+#[test]
+fn may_run_tells_each_role_what_admit_decides() {
+    let paths: &[&[&str]] = &[
+        &["list"],
+        &["issue"],
+        &["purge"],
+        &["doctor"],
+        &["hosts", "list"],
+        &["nope"],
+    ];
+    for path in paths {
+        for role in Role::all().filter(|r| *r != Role::Root) {
+            let admitted = as_role(path, &[], Some(role), &mut false).is_ok();
+            assert_eq!(may_run(TABLE, path, role), admitted, "{path:?} as {role:?}");
+        }
+        assert!(may_run(TABLE, path, Role::Root), "root runs {path:?}");
+    }
+}
