@@ -35,6 +35,7 @@ const PINNED: &[(&str, Role)] = &[
     ("hosts bind", Role::Root),
     ("hosts unbind", Role::Root),
     ("policy", Role::Viewer),
+    ("vocabulary", Role::Viewer),
     ("doctor", Role::Root),
 ];
 
@@ -155,6 +156,7 @@ fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
         ("hosts bind", v(&["hosts", "bind", "sentinel_role", "sentinel-host"])),
         ("hosts unbind", v(&["hosts", "unbind", "sentinel_role"])),
         ("policy", v(&["policy", "--json"])),
+        ("vocabulary", v(&["vocabulary", "--json"])),
         ("doctor", v(&["doctor", "--root", tree])),
     ]
 }

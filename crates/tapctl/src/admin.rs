@@ -104,6 +104,9 @@ pub struct Issued {
     /// The fleet store: the reset happens on the host where the pass is used, not now.
     #[serde(skip)]
     pub reset_on_use: bool,
+    /// The PAM services the pass is narrowed to (comma-separated), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<String>,
     /// The hosts the pass is scoped to (comma-separated), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<String>,
@@ -331,6 +334,7 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
         one_time: c.one_time,
         reset_password: c.reset,
         reset_on_use: c.reset_on_use,
+        services: new.services.clone(),
         hosts: c.hosts,
         operator: op.name.clone(),
         note: c.note,

@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "1d")]
         older_than: String,
     },
-    /// Show the audit log (issued, used, failed, locked, revoked, purged, refused, grace_used)
+    /// Show the audit log (`tapctl vocabulary` says what each event means)
     Log {
         /// Only this user's entries
         user: Option<String>,
@@ -105,6 +105,12 @@ pub enum Command {
     /// Show the resolved policy (every default filled in)
     Policy {
         /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// The words pam_tap uses (pass statuses, audit events, roles) and what your role may run
+    Vocabulary {
+        /// JSON output (what the Cockpit page reads)
         #[arg(long)]
         json: bool,
     },

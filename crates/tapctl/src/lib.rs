@@ -4,22 +4,20 @@
 //! readers. pam_tap.so links none of it.
 
 pub mod admin;
+pub mod admitted;
 pub mod app;
 mod as_user;
 pub mod boundary;
 pub mod bulk;
 /// The command line, from which the man page and completions are generated (examples/gen_docs.rs).
 pub mod cli;
+/// One file per command.
+pub mod commands;
 pub mod doctor;
-mod fleet_host;
-mod hosts_cmd;
 pub mod invoker;
-mod issue_cmd;
-mod migrate;
 pub mod pamd;
 mod progress;
 pub mod render;
 pub mod shield;
 /// The one command table, rendered into tapctl(8) and the README.
 pub mod table;
-mod unlock;

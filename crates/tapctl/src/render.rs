@@ -82,6 +82,9 @@ pub fn show_view(v: &View) {
     println!("  failures        {}", v.failures);
     println!("  locked          {}", opt_local(v.locked_at));
     println!("  revoked         {}", opt_local(v.revoked_at));
+    if let Some(s) = &v.services {
+        println!("  services        {}", text::shown(&s.replace(',', ", ")));
+    }
     if let Some(h) = &v.hosts {
         println!("  hosts           {}", text::shown(&h.replace(',', ", ")));
     }

@@ -90,6 +90,12 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         why: "reads the policy (secrets redacted)",
     },
     CommandRule {
+        path: &["vocabulary"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads the words pam_tap uses and what the caller's role may run",
+    },
+    CommandRule {
         path: &["doctor"],
         least: Role::Root,
         root_args: &["root"],

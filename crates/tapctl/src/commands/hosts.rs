@@ -4,7 +4,7 @@ use pam_tap_base::error::{Error, Result};
 use pam_tap_base::text;
 use pam_tap_store::postgres::PgStore;
 
-use crate::app::Admitted;
+use crate::admitted::Admitted;
 use crate::cli::HostsAction;
 use crate::render::json;
 
@@ -19,7 +19,7 @@ fn on_fleet<T>(run: &Admitted<'_>, f: impl FnOnce(&mut PgStore) -> Result<T>) ->
     }
 }
 
-pub fn hosts(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
+pub fn run(run: &Admitted<'_>, action: &HostsAction) -> Result<()> {
     let ctx = run.operator().context();
     match action {
         HostsAction::List { json: j } => {

@@ -7,7 +7,7 @@ use pam_tap_base::users::System;
 use pam_tap_core::config::{self, Policy};
 use pam_tap_store::admin::AdminStore;
 
-use crate::app::{now, Admitted};
+use crate::admitted::{now, Admitted};
 use crate::cli::IssueArgs;
 use crate::render::{json, local};
 use crate::{as_user, bulk};
@@ -15,7 +15,7 @@ use crate::{as_user, bulk};
 /// Largest CSV `issue --csv` reads.
 const MAX_CSV_BYTES: u64 = 32 * 1024 * 1024;
 
-pub fn issue(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
+pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
     let policy = run.policy()?;
     let op = run.operator();
     let lifetime = a
@@ -74,6 +74,9 @@ pub fn issue(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
     println!();
     println!("  valid from   {}", local(issued.starts_at));
     println!("  valid until  {}", local(issued.expires_at));
+    if let Some(services) = &issued.services {
+        println!("  services     {}", services.replace(',', ", "));
+    }
     if let Some(hosts) = &issued.hosts {
         println!("  hosts        {}", hosts.replace(',', ", "));
     }

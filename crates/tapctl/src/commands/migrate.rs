@@ -13,6 +13,8 @@ use pam_tap_store::admin::Admission;
 use pam_tap_store::postgres::PgStore;
 use pam_tap_store::{PassStore, SqliteStore};
 
+use crate::admitted::{now, Admitted};
+
 /// The users holding reset passes that cannot move yet, named once each, in pass order.
 pub fn blocking_users(open: &[pam_tap_store::PassRecord]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -34,8 +36,12 @@ fn nothing_copied(e: Error) -> Error {
     }
 }
 
+pub fn run(run: &Admitted<'_>, to: &str) -> Result<()> {
+    migrate(run.policy()?, &pam_tap_base::users::System, run.admission(), to, now())
+}
+
 /// Copies the policy's SQLite store into the store at `to`; prints what it copied.
-pub fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str, now: i64) -> Result<()> {
+fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str, now: i64) -> Result<()> {
     let op = admitted.operator();
     let target = Conninfo::new(to)?;
     let path = policy.database.sqlite_path().map_err(|_| {

@@ -8,8 +8,18 @@ use pam_tap_core::config::Policy;
 use pam_tap_store::admin::AdminStore;
 use pam_tap_store::Touch;
 
+use crate::admitted::{now, Admitted};
+
+pub fn run(run: &Admitted<'_>, user: &str) -> Result<()> {
+    let (policy, op) = (run.policy()?, run.operator());
+    let mut store = run.open_store()?;
+    let id = unlock(&mut *store, policy, &pam_tap_base::users::System, op, user, now())?;
+    println!("unlocked pass {id} of {user}");
+    Ok(())
+}
+
 /// Unlocks the user's newest pass; returns its id.
-pub fn unlock(
+fn unlock(
     store: &mut dyn AdminStore,
     policy: &Policy,
     dir: &dyn Directory,
