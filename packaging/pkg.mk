@@ -4,7 +4,7 @@
 #   make man        man pages + shell completions into target/pkg-docs (from clap and docs/man/*.md)
 #   make deb        target/debian/pam-tap_<version>-1_amd64.deb
 #   make test-deb   build the .deb, install it into a throwaway overlay of this machine, check it
-#   make rpm        target/rpm/... with rpmbuild, where rpmbuild exists
+#   make rpm        target/rpm/RPMS/x86_64/pam-tap-<version>-1.x86_64.rpm with rpmbuild
 #   make demo       the whole story in a sandbox that touches nothing on the host
 
 CARGO ?= cargo
@@ -13,13 +13,16 @@ PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1
 DEB := target/debian/pam-tap_$(PKG_VERSION)-1_amd64.deb
 # On Debian, rpmbuild cannot see BuildRequires (no rpm database): `make rpm RPMBUILD_FLAGS=--nodeps`.
 RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps,)
-PKG_APT := dpkg-dev pamtester groff-base passwd login util-linux libpam-runtime
+PKG_APT := dpkg-dev pamtester groff-base passwd login util-linux libpam-runtime rpm
 
 .PHONY: pkg-deps man deb test-deb rpm demo
 
-# `make test` builds the .deb first, and tests/deb_package.rs tests that very file.
+RPM := target/rpm/RPMS/x86_64/pam-tap-$(PKG_VERSION)-1.x86_64.rpm
+
+# `make test` builds the .deb and the .rpm first, and tests/deb_package.rs tests those very files.
 export PAM_TAP_DEB := $(abspath $(DEB))
-test: deb
+export PAM_TAP_RPM := $(abspath $(RPM))
+test: deb rpm
 
 pkg-deps:
 	@missing=""; for p in $(PKG_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,7 +46,7 @@ deb: pkg-deps man
 test-deb: deb
 	$(CARGO) test --test deb_package -- --nocapture
 
-rpm: man
+rpm: pkg-deps man
 	@if command -v rpmbuild >/dev/null 2>&1; then \
 		$(CARGO) build --release -p pam-tap-module && $(CARGO) build --release -p tapctl && \
 		rpmbuild -bb packaging/rpm/pam-tap.spec $(RPMBUILD_FLAGS) \

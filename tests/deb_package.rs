@@ -6,6 +6,7 @@
 //! The .deb comes from `make deb` (PAM_TAP_DEB names it; `make test` builds it first). Without one
 //! the test says so and passes, so that `cargo test` alone stays usable; `make test` never skips it.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -100,4 +101,100 @@ fn deb_installs_wires_logs_in_and_purges_in_a_sandbox() {
     );
     assert!(out.status.success(), "the .deb test failed in the sandbox");
     assert!(stdout.contains("DEB PACKAGE TEST PASSED"));
+}
+
+/// The newest `target/rpm/RPMS/*/pam-tap-*.rpm`, or the one PAM_TAP_RPM names.
+fn find_rpm() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("PAM_TAP_RPM") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "PAM_TAP_RPM={} does not exist: run `make rpm`",
+            p.display()
+        );
+        return Some(p);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rpm/RPMS/x86_64");
+    let mut rpms: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .collect();
+    rpms.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    rpms.pop()
+}
+
+fn lines_of(program: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A packaged file's path as both packages would name it: the distributions' own places for the
+/// PAM module and zsh completions, man pages uncompressed, units under /usr/lib.
+fn in_common(path: &str) -> String {
+    let path = path.trim_start_matches('.');
+    path.replace("/usr/lib/x86_64-linux-gnu/security/", "/usr/lib64/security/")
+        .replace("/usr/share/zsh/vendor-completions/", "/usr/share/zsh/site-functions/")
+        .replace("/lib/systemd/system/", "/usr/lib/systemd/system/")
+        .replace("/usr/usr/", "/usr/")
+        .trim_end_matches(".gz")
+        .to_string()
+}
+
+/// Files only one family has: Debian's pam-auth-update profile and its package papers; the
+/// build ids rpmbuild adds.
+fn one_family_only(path: &str) -> bool {
+    path == "/usr/share/pam-configs/pam-tap"
+        || path.starts_with("/usr/share/doc/pam-tap/changelog")
+        || path == "/usr/share/doc/pam-tap/copyright"
+        || path.starts_with("/usr/lib/.build-id/")
+}
+
+#[test]
+fn the_rpm_ships_what_the_deb_ships() {
+    let (Some(deb), Some(rpm)) = (find_deb(), find_rpm()) else {
+        eprintln!("SKIP: no .deb or .rpm under target/; `make test` builds both first");
+        return;
+    };
+    // `dpkg-deb -c`: "-rw-r--r-- root/root 123 date time ./path"; files only.
+    let deb_files: BTreeSet<String> = lines_of("dpkg-deb", &["-c", deb.to_str().unwrap()])
+        .iter()
+        .filter(|l| l.starts_with('-'))
+        .map(|l| in_common(l.rsplit(' ').next().unwrap()))
+        .filter(|p| !one_family_only(p))
+        .collect();
+    let rpm_files: BTreeSet<String> = lines_of(
+        "rpm",
+        &[
+            "-qp",
+            "--qf",
+            "[%{FILEMODES:perms} %{FILENAMES}\n]",
+            rpm.to_str().unwrap(),
+        ],
+    )
+    .iter()
+    .filter(|l| l.starts_with('-'))
+    .map(|l| in_common(l.split_once(' ').unwrap().1))
+    .filter(|p| !one_family_only(p))
+    .collect();
+    let only_deb: Vec<_> = deb_files.difference(&rpm_files).collect();
+    let only_rpm: Vec<_> = rpm_files.difference(&deb_files).collect();
+    assert!(
+        only_deb.is_empty() && only_rpm.is_empty(),
+        "only in the .deb: {only_deb:#?}\nonly in the .rpm: {only_rpm:#?}"
+    );
+    let page: Vec<_> = rpm_files
+        .iter()
+        .filter(|p| p.starts_with("/usr/share/cockpit/pam-tap/"))
+        .collect();
+    assert_eq!(page.len(), 6, "the Cockpit page in the .rpm: {page:?}");
+    println!("FIGURE packages: files_in_both={}", deb_files.len());
 }
