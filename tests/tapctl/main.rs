@@ -21,5 +21,7 @@ mod commands;
 mod helpdesk_boundary;
 /// What operators name, who they are, whose policy, escaped text.
 mod helpdesk_front;
+/// The crates are the layers: what the module links, no upward edges, no module cycles.
+mod layers;
 /// Shadow and store agree, even when tapctl is killed; no side door after a reset pass.
 mod reset_shadow;
