@@ -13,17 +13,11 @@
     const { el, byId, when, cell, dialog, field, text, inlineError, copyText, fact } = window.tapUi;
     const TAPCTL = ["sudo", "-n", "/usr/sbin/tapctl"];
 
-    const STATUS = {
-        usable: ["Usable", "pf-m-green", "Can be used now"],
-        not_yet_valid: ["Not yet valid", "pf-m-blue", "Its validity window has not started"],
-        expired: ["Expired", "", "Its validity window has ended"],
-        used: ["Used", "", "A one-time pass that has been used"],
-        revoked: ["Revoked", "pf-m-red", "Revoked by an operator"],
-        locked: ["Locked", "pf-m-red", "Locked after too many wrong answers"],
-        disabled_by_policy: ["Disabled", "pf-m-orange", "pam_tap is off (enabled = false) or the user may no longer hold a pass"],
-    };
+    /* The colour of each tone `tapctl vocabulary` gives a status. The words themselves (statuses,
+     * events, roles and what each role may run) come from tapctl, never from this file. */
+    const TONE = { good: "pf-m-green", info: "pf-m-blue", warning: "pf-m-orange", danger: "pf-m-red", neutral: "" };
 
-    const state = { role: null, policy: null, me: null };
+    const state = { vocab: null, policy: null };
 
     /* ---- tapctl ---- */
 
@@ -77,27 +71,42 @@
         byId("tap-alerts").replaceChildren();
     }
 
-    /* ---- role (for what to show; tapctl decides what is allowed) ---- */
+    /* ---- the vocabulary: what to show (tapctl decides what is allowed) ---- */
 
-    function roleOf(user, policy) {
-        if (user.id === 0) return "root";
-        const groups = user.groups || [];
-        const inAny = list => (list || []).some(g => groups.includes(g));
-        if (inAny(policy.privileged_issuers)) return "privileged_issuer";
-        if (inAny(policy.issuers)) return "issuer";
-        if (inAny(policy.viewers)) return "viewer";
-        return null;
+    function statusOf(status) {
+        const found = state.vocab.statuses.find(s => s.status === status);
+        return found || { status, label: status, tone: "neutral", meaning: "", live: false };
     }
 
-    function mayIssue() {
-        return state.role && state.role !== "viewer";
+    /* Whether the signed-in operator's role reaches `command` ("issue", "hosts list"). */
+    function may(command) {
+        const role = state.vocab.roles.find(r => r.role === state.vocab.you.role);
+        return !!role && role.may.includes(command);
+    }
+
+    function roleLabel() {
+        const role = state.vocab.roles.find(r => r.role === state.vocab.you.role);
+        if (!role) return state.vocab.you.role;
+        return may("issue") ? role.label : role.label + ": " + role.may.join(", ") + " only";
+    }
+
+    /* Every status, as the passes table shows it, with what it means. */
+    function renderLegend() {
+        byId("status-legend").replaceChildren(...state.vocab.statuses.map(s =>
+            el("div", { class: "tap-legend-row", "data-status": s.status }, [statusLabel(s.status), el("span", { class: "tap-why", text: s.meaning })])));
+    }
+
+    function renderEventFilter() {
+        const select = byId("log-event");
+        select.replaceChildren(el("option", { value: "", text: "All events" }),
+            ...state.vocab.events.map(e => el("option", { value: e.event, title: e.meaning, text: e.event })));
     }
 
     /* ---- passes ---- */
 
     function statusLabel(status) {
-        const [text, color, why] = STATUS[status] || [status, "", ""];
-        return el("span", { class: "pf-c-label " + color, title: why }, el("span", { class: "pf-c-label__content", text }));
+        const s = statusOf(status);
+        return el("span", { class: "pf-c-label " + (TONE[s.tone] || ""), title: s.meaning, "data-tone": s.tone }, el("span", { class: "pf-c-label__content", text: s.label }));
     }
 
     function renderPasses(views) {
@@ -106,12 +115,12 @@
         byId("passes-empty").hidden = views.length !== 0;
         for (const v of views) {
             const actions = [el("button", { class: "pf-c-button pf-m-link pf-m-inline", type: "button", text: "Show", onclick: () => showPass(v.user) })];
-            if (mayIssue() && ["usable", "not_yet_valid", "locked", "disabled_by_policy"].includes(v.status)) {
+            if (may("revoke") && statusOf(v.status).live) {
                 actions.push(el("button", { class: "pf-c-button pf-m-link pf-m-danger pf-m-inline tap-revoke", type: "button", text: "Revoke", onclick: () => revokeDialog(v.user) }));
             }
             body.append(el("tr", { role: "row", "data-user": v.user, "data-status": v.status }, [
                 cell("User", el("strong", { text: v.user })),
-                cell("Status", [statusLabel(v.status), el("div", { class: "tap-why", text: (STATUS[v.status] || [])[2] || "" })]),
+                cell("Status", [statusLabel(v.status), el("div", { class: "tap-why", text: statusOf(v.status).meaning })]),
                 cell("Valid from", when(v.starts_at)),
                 cell("Valid until", when(v.expires_at)),
                 cell("One-time", v.one_time ? "yes" : "no"),
@@ -146,6 +155,8 @@
             ]),
             el("div", { class: "pf-c-form__group" }, el("div", { class: "pf-c-form__group-control" },
                 el("label", { class: "pf-c-check" }, [el("input", { class: "pf-c-check__input", type: "checkbox", id: "issue-keep-password", checked: p.reset_password === false }), el("span", { class: "pf-c-check__label", text: "Keep the account's password (no reset, no forced change)" })]))),
+            scopeFields(p),
+            field("issue-hosts", "Hosts", text("issue-hosts", { placeholder: "any host" }), "Empty: any host. Host names (their config's host_name), separated by commas, narrow the pass to them."),
             field("issue-reason", "Reason", text("issue-reason", { maxlength: "500" }), "Recorded in the audit log."),
         ]);
         const submit = el("button", { class: "pf-c-button pf-m-primary", type: "submit", form: "issue-form", id: "issue-submit", text: "Issue pass" });
@@ -166,6 +177,10 @@
             args.push(byId("issue-one-time").checked ? "--one-time" : "--reusable");
             if (byId("issue-keep-password").checked) args.push("--keep-password");
             if (reason) args.push("--reason=" + reason);
+            for (const box of form.querySelectorAll("input[name=issue-service]:checked"))
+                args.push("--service=" + box.value);
+            for (const host of byId("issue-hosts").value.split(",").map(h => h.trim()).filter(h => h))
+                args.push("--host=" + host);
             // `--` ends the options: a user name can never be read as one.
             args.push("--", user);
             submit.disabled = true;
@@ -177,6 +192,17 @@
                 inlineError(d.body, err.message);
             });
         });
+    }
+
+    /* A box per service the policy admits: none ticked, the pass works at all of them. */
+    function scopeFields(p) {
+        const services = p.services || [];
+        return el("div", { class: "pf-c-form__group", role: "group", "aria-labelledby": "issue-services-label" }, [
+            el("div", { class: "pf-c-form__group-label" }, el("span", { class: "pf-c-form__label", id: "issue-services-label" }, el("span", { class: "pf-c-form__label-text", text: "Services" }))),
+            el("div", { class: "pf-c-form__group-control pf-m-inline", id: "issue-services" }, services.map(name =>
+                el("label", { class: "pf-c-check" }, [el("input", { class: "pf-c-check__input", type: "checkbox", name: "issue-service", value: name }), el("span", { class: "pf-c-check__label", text: name })]))),
+            el("p", { class: "pf-c-form__helper-text", text: "None ticked: every service of the policy. Ticked: the pass works only there." }),
+        ]);
     }
 
     /* The pass, shown once. `issued` is dropped when the dialog closes. */
@@ -200,6 +226,8 @@
                 fact("Valid from", when(issued.starts_at)),
                 fact("Valid until", when(issued.expires_at)),
                 fact("Use", issued.one_time ? "One-time" : "Reusable until it expires"),
+                issued.services ? fact("Services", issued.services.split(",").join(", ")) : null,
+                issued.hosts ? fact("Hosts", issued.hosts.split(",").join(", ")) : null,
                 fact("Next", next),
                 issued.note ? fact("Note", issued.note) : null,
             ]),
@@ -223,7 +251,7 @@
     function showPass(user) {
         tapctl(["show", "--json", "--", user]).then(v => {
             const d = dialog("Pass " + v.id + " for " + v.user, el("dl", { class: "pf-c-description-list pf-m-horizontal pf-m-compact" }, [
-                fact("Status", (STATUS[v.status] || [v.status])[0] + " — " + ((STATUS[v.status] || [])[2] || "")),
+                fact("Status", statusOf(v.status).label + " — " + statusOf(v.status).meaning),
                 fact("Issued", when(v.created_at) + " by " + v.issued_by),
                 fact("Valid from", when(v.starts_at)),
                 fact("Valid until", when(v.expires_at)),
@@ -233,6 +261,8 @@
                 fact("Wrong answers", String(v.failures)),
                 fact("Locked", when(v.locked_at)),
                 fact("Revoked", when(v.revoked_at)),
+                fact("Services", v.services ? v.services.split(",").join(", ") : "those of the policy"),
+                fact("Hosts", v.hosts ? v.hosts.split(",").join(", ") : "any host"),
                 v.reason ? fact("Reason", v.reason) : null,
             ]), [el("button", { class: "pf-c-button pf-m-primary", type: "button", text: "Close", onclick: () => d.close() })], { size: "pf-m-md" });
         }, err => alert("danger", "Could not show " + user + "'s pass", err.message));
@@ -265,6 +295,11 @@
 
     /* ---- audit log ---- */
 
+    function eventMeaning(event) {
+        const found = state.vocab.events.find(e => e.event === event);
+        return found ? found.meaning : "";
+    }
+
     function loadLog() {
         const user = byId("log-user").value.trim();
         const event = byId("log-event").value;
@@ -278,7 +313,7 @@
                     .filter(e => (!event || e.event === event) && (!operator || e.operator === operator))
                     .reverse()
                     .forEach(e => body.append(el("tr", { role: "row", "data-event": e.event }, [
-                        cell("Time", when(e.at)), cell("Event", e.event), cell("User", e.user || "–"),
+                        cell("Time", when(e.at)), cell("Event", el("span", { title: eventMeaning(e.event), text: e.event })), cell("User", e.user || "–"),
                         cell("Pass", e.pass_id === null ? "–" : String(e.pass_id)), cell("Operator", e.operator || "–"),
                         cell("Service", e.service || "–"), cell("Remote host", e.rhost || "–"), cell("Reason", e.reason || ""),
                     ])));
@@ -344,15 +379,17 @@
         byId("passes-refresh").addEventListener("click", loadPasses);
         byId("issue-open").addEventListener("click", issueDialog);
         byId("log-filters").addEventListener("submit", ev => { ev.preventDefault(); loadLog() });
-        Promise.all([cockpit.user(), tapctl(["policy", "--json"])]).then(([me, policy]) => {
-            state.me = me;
+        // The vocabulary first: it is also tapctl's answer to who this operator is.
+        Promise.all([cockpit.user(), tapctl(["vocabulary", "--json"])]).then(([me, vocab]) => {
+            state.vocab = vocab;
+            renderLegend();
+            renderEventFilter();
+            byId("tap-whoami").textContent = "Signed in as " + me.name + " — " + roleLabel();
+            byId("issue-open").hidden = !may("issue");
+            document.body.dataset.role = vocab.you.role;
+            return tapctl(["policy", "--json"]);
+        }).then(policy => {
             state.policy = policy;
-            state.role = roleOf(me, policy);
-            byId("tap-whoami").textContent = "Signed in as " + me.name + " — " +
-                ({ root: "root", privileged_issuer: "privileged issuer", issuer: "issuer", viewer: "viewer: list, show and log only" }[state.role] ||
-                 "no tapctl role (roles.* in pam_tap.toml)");
-            byId("issue-open").hidden = !mayIssue();
-            document.body.dataset.role = state.role || "none";
             return loadPasses();
         }, err => {
             byId("tap-whoami").textContent = "";

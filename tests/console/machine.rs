@@ -19,6 +19,10 @@ pub const TARGET: &str = "tap-target";
 pub const OTHER: &str = "tap-other";
 /// A Cockpit user without the sudo rule.
 pub const NO_RULE: &str = "tap-norule";
+/// A target whose pass rests after wrong answers.
+pub const RESTING: &str = "tap-rest";
+/// A target whose pass the page narrows to a service and a host.
+pub const SCOPED: &str = "tap-scoped";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
 /// The PAM service pamtester logs the target in through (pam_tap then pam_unix, Debian's shape).
 pub const LOGIN_SERVICE: &str = "tap-console-login";
@@ -80,6 +84,8 @@ impl Console {
             (TARGET, None),
             (OTHER, None),
             (NO_RULE, None),
+            (RESTING, None),
+            (SCOPED, None),
         ] {
             let mut args = vec!["-m", "-s", "/bin/bash"];
             if let Some(g) = group {
@@ -221,6 +227,13 @@ pub fn pamtester(user: &str, answer: &str) -> bool {
     use std::io::Write;
     writeln!(c.stdin.take().unwrap(), "{answer}").unwrap();
     c.wait_with_output().unwrap().status.success()
+}
+
+/// `tapctl ARGS --json` as root, parsed.
+pub fn tapctl_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&run("/usr/sbin/tapctl", &all)).unwrap()
 }
 
 pub fn audit(user: &str) -> Vec<Value> {
