@@ -14,6 +14,8 @@ fn panic_module() -> PathBuf {
         // build only has to panic, and it must not cost CI minutes.
         .args([
             "build",
+            "-p",
+            "pam-tap-module",
             "--lib",
             "--features",
             "test-panic",
