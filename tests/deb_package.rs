@@ -10,28 +10,34 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn find_deb() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("PAM_TAP_DEB") {
+/// The package `env` names (it must exist), else the newest file in `dir` (under the project)
+/// whose name starts with `prefix` and ends with `suffix`.
+fn find_package(env: &str, dir: &str, prefix: &str, suffix: &str) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
         let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "PAM_TAP_DEB={} does not exist: run `make deb`",
-            p.display()
-        );
+        assert!(p.is_file(), "{env}={} does not exist: run `make deb rpm`", p.display());
         return Some(p);
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian");
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(dir)
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("pam-tap_") && n.ends_with(".deb"))
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
         })
         .collect();
-    debs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    debs.pop()
+    found.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    found.pop()
+}
+
+fn find_deb() -> Option<PathBuf> {
+    find_package("PAM_TAP_DEB", "target/debian", "pam-tap_", ".deb")
+}
+
+fn find_rpm() -> Option<PathBuf> {
+    find_package("PAM_TAP_RPM", "target/rpm/RPMS/x86_64", "pam-tap-", ".rpm")
 }
 
 /// What the test must leave exactly as it found it on the host.
@@ -101,27 +107,6 @@ fn deb_installs_wires_logs_in_and_purges_in_a_sandbox() {
     );
     assert!(out.status.success(), "the .deb test failed in the sandbox");
     assert!(stdout.contains("DEB PACKAGE TEST PASSED"));
-}
-
-/// The newest `target/rpm/RPMS/*/pam-tap-*.rpm`, or the one PAM_TAP_RPM names.
-fn find_rpm() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("PAM_TAP_RPM") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "PAM_TAP_RPM={} does not exist: run `make rpm`",
-            p.display()
-        );
-        return Some(p);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rpm/RPMS/x86_64");
-    let mut rpms: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
-        .collect();
-    rpms.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    rpms.pop()
 }
 
 fn lines_of(program: &str, args: &[&str]) -> Vec<String> {

@@ -80,8 +80,9 @@ impl Status {
     }
 }
 
-/// One pass as stored. `hash` and `derive_key` never leave the library in output.
-#[derive(Debug, Clone, Serialize)]
+/// One pass as stored. `hash` and `derive_key` never leave the library in output. The default is
+/// an empty record (id 0, no window, nothing set), for building one field by field.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PassRecord {
     pub id: i64,
     pub user: String,

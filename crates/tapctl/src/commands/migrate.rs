@@ -110,40 +110,9 @@ mod tests {
         let rec = |id, user: &str| pam_tap_store::PassRecord {
             id,
             user: user.into(),
-            ..blank()
+            ..Default::default()
         };
         let names = blocking_users(&[rec(1, "ann"), rec(2, "bob"), rec(3, "ann")]);
         assert_eq!(names, ["ann", "bob"]);
-    }
-
-    fn blank() -> pam_tap_store::PassRecord {
-        pam_tap_store::PassRecord {
-            id: 0,
-            user: String::new(),
-            uid: 0,
-            hash: String::new(),
-            derive_key: Vec::new(),
-            created_at: 0,
-            starts_at: 0,
-            expires_at: 0,
-            one_time: true,
-            reset_password: true,
-            failures: 0,
-            locked_at: None,
-            used_at: None,
-            use_count: 0,
-            revoked_at: None,
-            issued_by: String::new(),
-            reason: None,
-            shadow_set: None,
-            shadow_prev: None,
-            shadow_prev_lastchg: None,
-            issuer_role: None,
-            services: None,
-            rest_until: None,
-            rests: 0,
-            total_failures: 0,
-            hosts: None,
-        }
     }
 }
