@@ -57,6 +57,8 @@ pub struct PgCluster {
     tpl: Template,
     /// fsync on (see `start`).
     durable: bool,
+    /// Server settings given at start (`-c k=v`), after and over the defaults in `start`.
+    settings: Vec<(String, String)>,
     server: Mutex<Option<Child>>,
 }
 
@@ -83,7 +85,17 @@ impl PgCluster {
         PgCluster::copied(extra, true)
     }
 
+    /// A private cluster started with `settings` (`max_connections`, `synchronous_standby_names`,
+    /// ...) over the defaults.
+    pub fn with_settings(extra: &[&str], settings: &[(&str, &str)]) -> PgCluster {
+        PgCluster::configured(extra, false, settings)
+    }
+
     fn copied(extra: &[&str], durable: bool) -> PgCluster {
+        PgCluster::configured(extra, durable, &[])
+    }
+
+    fn configured(extra: &[&str], durable: bool, settings: &[(&str, &str)]) -> PgCluster {
         let tpl = template();
         let root = cluster_dir("pgtap-");
         let data = root.join("data");
@@ -93,10 +105,18 @@ impl PgCluster {
             c
         });
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        PgCluster::on_data(root, data, tpl.clone(), extra, durable)
+        let settings = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        PgCluster::on_data(root, data, tpl.clone(), extra, durable, settings)
     }
 
-    fn on_data(root: PathBuf, data: PathBuf, tpl: Template, extra: Vec<String>, durable: bool) -> PgCluster {
+    fn on_data(
+        root: PathBuf,
+        data: PathBuf,
+        tpl: Template,
+        extra: Vec<String>,
+        durable: bool,
+        settings: Vec<(String, String)>,
+    ) -> PgCluster {
         let sock = root.join("sock");
         mkdir(&sock, 0o700, true);
         let mut listen = vec!["127.0.0.1".to_string()];
@@ -117,6 +137,7 @@ impl PgCluster {
             data,
             tpl,
             durable,
+            settings,
             server: Mutex::new(None),
         };
         c.start();
@@ -195,6 +216,10 @@ impl PgCluster {
         ] {
             c.arg("-c").arg(format!("{k}={v}"));
         }
+        // Later -c settings win: the cluster's own over the defaults above.
+        for (k, v) in &self.settings {
+            c.arg("-c").arg(format!("{k}={v}"));
+        }
         c.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
         let parent = std::process::id() as i32;
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -251,6 +276,23 @@ impl PgCluster {
 
     pub fn is_running(&self) -> bool {
         self.server.lock().unwrap().is_some()
+    }
+
+    /// Appends `line` to the cluster's pg_hba.conf and has a running server reload it.
+    pub fn add_hba(&self, line: &str) {
+        let path = self.root.join("pg_hba.conf");
+        let mut hba = std::fs::read_to_string(&path).unwrap();
+        hba.push_str(line);
+        hba.push('\n');
+        std::fs::write(&path, hba).unwrap();
+        if self.is_running() {
+            self.query("postgres", "SELECT pg_reload_conf()");
+        }
+    }
+
+    /// The cluster's data directory (a standby is made from it with pg_basebackup).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
     }
 
     pub fn log(&self) -> String {

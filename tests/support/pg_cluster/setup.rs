@@ -226,7 +226,7 @@ pub(super) fn template() -> &'static Template {
             passwords: ROLES.iter().map(|r| (*r, password())).collect(),
         };
         // The roles are made once, in the template, on a throwaway start of it.
-        let setup = PgCluster::on_data(root, data, tpl.clone(), vec![], false);
+        let setup = PgCluster::on_data(root, data, tpl.clone(), vec![], false, vec![]);
         setup.superuser_sql("postgres", &roles_sql());
         let mut logins = String::new();
         for (role, pw) in &tpl.passwords {
