@@ -26,6 +26,7 @@ pub const HOSTS: [(&str, &str, &str); 3] = [
 ];
 
 /// The shared cluster, or a test's own (one it stops and starts).
+#[allow(clippy::large_enum_variant)] // one a test: its size costs nothing
 pub enum Cluster {
     Shared(&'static PgCluster),
     Own(PgCluster),
