@@ -36,7 +36,14 @@ pub struct PgConn {
     /// closed ([`round_trips`]).
     sent: u32,
     pad_to: u32,
+    /// The last statement failed as a serialization failure or a deadlock (SQLSTATE 40001,
+    /// 40P01): the server rolled its transaction back, and running it again may succeed.
+    conflicted: bool,
 }
+
+/// The SQLSTATEs after which a transaction may simply run again: what a serializable engine
+/// answers the losing writer, and a deadlock's victim.
+const RETRYABLE: [&str; 2] = ["40001", "40P01"];
 
 mod round_trips;
 
@@ -130,6 +137,7 @@ impl PgConn {
             api,
             raw,
             sent: 0,
+            conflicted: false,
             pad_to: 0,
         };
         // SAFETY: a live connection; the processor is a plain function that touches nothing.
@@ -183,7 +191,14 @@ impl PgConn {
         one_line(&unsafe { libpq::text((self.api.PQerrorMessage)(self.raw)) })
     }
 
-    fn result(&self, res: PgResultPtr) -> Result<Outcome> {
+    /// Whether the last statement lost a serialization conflict or a deadlock (its transaction
+    /// was rolled back and may run again).
+    pub fn conflicted(&self) -> bool {
+        self.conflicted
+    }
+
+    fn result(&mut self, res: PgResultPtr) -> Result<Outcome> {
+        self.conflicted = false;
         if res.is_null() {
             return Err(Error::Store(format!(
                 "the server connection failed: {}",
@@ -195,6 +210,7 @@ impl PgConn {
         if status != libpq::PGRES_COMMAND_OK && status != libpq::PGRES_TUPLES_OK {
             let msg = unsafe { libpq::text((self.api.PQresultErrorMessage)(res.res)) };
             let state = unsafe { libpq::text((self.api.PQresultErrorField)(res.res, libpq::PG_DIAG_SQLSTATE)) };
+            self.conflicted = RETRYABLE.contains(&state.as_str());
             let msg = if msg.trim().is_empty() {
                 self.last_error()
             } else {

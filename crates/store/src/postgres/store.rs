@@ -28,6 +28,7 @@ mod hosts;
 mod import;
 #[cfg(feature = "admin")]
 mod sql_text;
+mod tx;
 
 #[cfg(feature = "admin")]
 pub use hosts::HostBinding;
@@ -184,7 +185,9 @@ impl PgStore {
 
     /// Accepts pass `id` at this host (`host_accept`: the row locked, its status judged by the
     /// database, marked used and audited there), running `then` on the used row before the commit
-    /// (the row locked throughout): an error there rolls the use back.
+    /// (the row locked throughout): an error there rolls the use back. A run that loses a
+    /// serialization conflict before `then` runs again; once `then` ran, its error is the caller's
+    /// to undo (crates/core/src/reset.rs), never a second `then`.
     fn redeem_then(
         &mut self,
         id: i64,
@@ -196,7 +199,9 @@ impl PgStore {
             return Ok(Redeemed::Refused(Status::DisabledByPolicy));
         }
         let sid = id.to_string();
-        self.in_tx(|s| {
+        let mut then = Some(then);
+        let ran = std::cell::Cell::new(false);
+        self.in_tx_while(&|| !ran.get(), |s| {
             let row = s
                 .one(
                     "SELECT a.status, a.derive_key, (a.pass).* FROM pam_tap.host_accept($1::bigint, $2, $3) AS a",
@@ -213,6 +218,10 @@ impl PgStore {
                 derive_key: row.get_bytes("derive_key")?,
                 ..PassRecord::from_host_view(&row)?
             };
+            let then = then
+                .take()
+                .ok_or_else(|| Error::Store(format!("pass {id}'s acceptance ran twice")))?;
+            ran.set(true);
             then(&used)?;
             Ok(Redeemed::Ok(Box::new(used)))
         })
@@ -220,31 +229,6 @@ impl PgStore {
 
     fn one(&self, sql: &str, params: &[Option<&str>]) -> Result<Option<PgRow>> {
         Ok(self.conn.borrow_mut().query(sql, params)?.into_iter().next())
-    }
-
-    /// Runs `f` in one transaction: committed if it returns Ok, rolled back otherwise. A commit
-    /// that fails (the server gone) is an error: the caller never reports a success it did not keep.
-    fn in_tx<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        match self.timeouts {
-            // In the BEGIN's own round trip, and for this transaction only (a pooler's server
-            // connection is shared).
-            Some(t) => self.conn.get_mut().batch(&format!(
-                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
-                t.lock_timeout.as_millis(),
-                t.statement_timeout.as_millis()
-            ))?,
-            None => self.conn.get_mut().begin()?,
-        }
-        match f(self) {
-            Ok(v) => {
-                self.conn.get_mut().commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.get_mut().rollback();
-                Err(e)
-            }
-        }
     }
 
     /// One audit row a host writes itself (a refusal, a reset, a grace answer); the database
@@ -258,17 +242,19 @@ impl PgStore {
         reason: Option<&str>,
     ) -> Result<()> {
         let id = pass_id.map(|i| i.to_string());
-        self.conn.get_mut().query(
-            "SELECT pam_tap.host_audit($1, $2, $3::bigint, $4, $5, $6)",
-            &[
-                Some(ev.as_str()),
-                user,
-                id.as_deref(),
-                ctx.service.as_deref(),
-                ctx.rhost.as_deref(),
-                reason,
-            ],
-        )?;
+        self.rerunning(|s| {
+            s.conn.get_mut().query(
+                "SELECT pam_tap.host_audit($1, $2, $3::bigint, $4, $5, $6)",
+                &[
+                    Some(ev.as_str()),
+                    user,
+                    id.as_deref(),
+                    ctx.service.as_deref(),
+                    ctx.rhost.as_deref(),
+                    reason,
+                ],
+            )
+        })?;
         Ok(())
     }
 
@@ -336,23 +322,25 @@ impl PassStore for PgStore {
         );
         // One statement: the count, the rest or lock and their audit rows, in the database.
         let state = self
-            .one(
-                "SELECT * FROM pam_tap.host_count_failure($1::bigint, $2, $3, $4::integer, $5::bigint)",
-                &[
-                    Some(&sid),
-                    ctx.service.as_deref(),
-                    ctx.rhost.as_deref(),
-                    Some(&max),
-                    Some(&secs),
-                ],
-            )?
+            .rerunning(|s| {
+                s.one(
+                    "SELECT * FROM pam_tap.host_count_failure($1::bigint, $2, $3, $4::integer, $5::bigint)",
+                    &[
+                        Some(&sid),
+                        ctx.service.as_deref(),
+                        ctx.rhost.as_deref(),
+                        Some(&max),
+                        Some(&secs),
+                    ],
+                )
+            })?
             .ok_or_else(|| vanished(id))?
             .get_str("state")?;
         Ok(state != "failed")
     }
 
     fn note_time(&mut self, _now: i64) -> Result<()> {
-        self.one("SELECT pam_tap.host_note_time()", &[])?;
+        self.rerunning(|s| s.one("SELECT pam_tap.host_note_time()", &[]))?;
         Ok(())
     }
 

@@ -233,7 +233,10 @@ impl AdminStore for PgStore {
     fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()> {
         let (id, ctx) = (at.id, at.ctx);
         let sid = id.to_string();
-        self.in_tx(|s| {
+        // `before_commit` may act outside the database: a run that lost a conflict after it ran
+        // is not run again.
+        let called = std::cell::Cell::new(false);
+        self.in_tx_while(&|| !called.get(), |s| {
             let now = s.db_now()?;
             let rec = s
                 .rows(
@@ -249,6 +252,7 @@ impl AdminStore for PgStore {
             )?;
             s.admin_audit(now, Event::Revoked, Some(&rec.user), Some(id), ctx, reason)?;
             s.raise_clock(now)?;
+            called.set(true);
             before_commit(&rec)
         })
     }
