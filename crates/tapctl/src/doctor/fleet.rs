@@ -295,6 +295,14 @@ pub(super) fn check_fleet_store(conninfo: &Conninfo, host_name: &str, wired: boo
             "check the server's logs",
         )),
     }
+    match super::replication::facts(&mut conn, conninfo) {
+        Ok(r) => out.push(super::replication::judge(&r)),
+        Err(e) => out.push(Check::fail(
+            "failover",
+            format!("reading the server's replication: {}", one_line(&e)),
+            "check the server's logs",
+        )),
+    }
     match role_facts(&mut conn) {
         Ok(r) => {
             out.push(judge_role(&r, wired));

@@ -21,6 +21,7 @@ mod pam_stack;
 pub mod pam_text;
 #[cfg(test)]
 mod parser_tests;
+mod replication;
 mod sshd;
 pub mod sshd_text;
 #[cfg(test)]
