@@ -46,21 +46,21 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "missing {missing:?}: run `make deps` (Makefile GREETER_PACKAGES)"
     );
     let started = Instant::now();
-    let tap = Tap::new();
+    let tap = tap();
     // As pam-auth-update writes it once libpam-gnome-keyring is installed (Debian's GNOME and Xfce
     // tasks install it): the keyring follows password changes.
-    let common_password = tap.pam.dir.join("common-password");
+    let common_password = tap.pamd.join("common-password");
     let mut text = fs::read_to_string(&common_password).unwrap();
     text.push_str("password\toptional\tpam_gnome_keyring.so\n");
     fs::write(&common_password, text).unwrap();
-    let user = User::new();
+    let user = User::person().create();
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
     let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
 
     let modules = crate::keyring_module::private_module_dir(&tap.dir);
-    let mut dm = LightDm::start(&tap.dir, &tap.pam, &modules, &shots_dir());
+    let mut dm = LightDm::start(&tap.dir, &tap.pamd, &modules, &shots_dir());
     dm.shot("01-login-screen");
 
     // The user name, then the pass at LightDM's "Password:" prompt.
@@ -185,12 +185,12 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     assert!(crate::keyring::opens_with(&keyring, NEW));
 
     // The audit log and syslog say the same.
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.iter().any(|e| e.starts_with("used")), "{events:?}");
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
     let syslog = tap.syslog_for(&user);
     let said = |needle: &str| syslog.iter().any(|l| l.contains(needle));
-    let pass = format!("pass={}", issued.pass_id);
+    let pass = format!("pass={}", issued.id);
     assert!(
         said(&format!(
             "auth service=lightdm user={} {pass} outcome=accepted",
@@ -218,7 +218,7 @@ fn e2e_lightdm_gtk_greeter_first_login() {
 
 /// Runs `ops` on one PAM handle of `service` with the private pam.d, answering prompts in order;
 /// returns what pam_drive printed (prompts, info lines, results).
-fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
+fn pam_drive(tap: &Site, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
     let drive = tapctl().parent().unwrap().join("examples/pam_drive");
     assert!(
         drive.exists(),
@@ -232,7 +232,7 @@ fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&st
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
     // dies with pam_drive instead of outliving the throwaway user.
-    let argv = tap.pam.wrap(&argv);
+    let argv = tap.wrap(&argv);
     let mut child = std::process::Command::new(tool("unshare"))
         .args(["--pid", "--fork", "--kill-child"])
         .args(&argv)
@@ -279,15 +279,15 @@ fn sddm_service_first_login_through_libpam() {
 /// A first login, a login with the new password and a refused pass through one of Debian's shipped
 /// display-manager PAM services, in GDM's call order.
 fn shipped_service_first_login_through_libpam(service: &str) {
-    let tap = Tap::new();
+    let tap = tap();
     fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/e2e/debian-pam.d")
             .join(service),
-        tap.pam.dir.join(service),
+        tap.pamd.join(service),
     )
     .unwrap();
-    let user = User::new();
+    let user = User::person().create();
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     let gdm = [
@@ -325,13 +325,13 @@ fn shipped_service_first_login_through_libpam(service: &str) {
     let used = pam_drive(&tap, service, &user, &["authenticate"], &[&issued.pass]);
     assert!(used.contains("result authenticate=PAM_AUTH_ERR"), "{used}");
     assert!(!used.contains("info:"), "a refused pass was told something: {used}");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
     let syslog = tap.log.text();
     assert!(
         syslog.contains(&format!(
             "auth service={service} user={} pass={} outcome=accepted",
-            user.name, issued.pass_id
+            user.name, issued.id
         )),
         "{syslog}"
     );

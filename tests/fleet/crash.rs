@@ -6,27 +6,28 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::User;
-use crate::site::{Cluster, Fleet};
+use crate::site::fleet_on;
+use crate::support::accounts::User;
 use crate::support::drive::Run;
+use crate::support::figures::figure;
 use crate::support::pg_cluster::PgCluster;
+use crate::support::site::Cluster;
 use crate::support::XorShift;
-use crate::support_sec::figure;
 
 const KILLS: usize = 50;
 
 #[test]
 fn the_server_killed_mid_login_never_yields_a_success_without_a_consumed_pass() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::on(Cluster::Own(PgCluster::private(&[])), "");
+    let _g = crate::support::figures::serial();
+    let f = fleet_on(Cluster::Own(PgCluster::private(&[])), "");
     let u = User::new();
     let mut seed = [0u8; 8];
     getrandom::getrandom(&mut seed).unwrap();
     let mut rng = XorShift(u64::from_ne_bytes(seed) | 1);
 
     // One whole login, to spread the kills over all of it (the stop itself takes a while to land).
-    let pass = f.issue(&u.name, &["--one-time", "--replace"]);
+    let pass = f.issue_keeping(&u.name, &["--one-time", "--replace"]).pass;
     let t = Instant::now();
     assert_eq!(f.auth("only-a", &u.name, &pass).auth(), "PAM_SUCCESS");
     let span = t.elapsed().as_micros() as u64 * 12 / 10;
@@ -36,7 +37,7 @@ fn the_server_killed_mid_login_never_yields_a_success_without_a_consumed_pass() 
     for i in 0..KILLS {
         // host-a over TCP and TLS, host-c over the Unix socket, in turn.
         let service = if i % 2 == 0 { "only-a" } else { "only-c" };
-        let pass = f.issue(&u.name, &["--one-time", "--replace"]);
+        let pass = f.issue_keeping(&u.name, &["--one-time", "--replace"]).pass;
         let id = f.newest_id(&u.name);
         let mut child = f
             .drive_cmd(service, &u.name, &["authenticate"])
@@ -47,11 +48,11 @@ fn the_server_killed_mid_login_never_yields_a_success_without_a_consumed_pass() 
             .unwrap();
         let _ = writeln!(child.stdin.take().unwrap(), "{pass}");
         std::thread::sleep(Duration::from_micros(rng.next() % span));
-        f.cluster.stop_immediate();
+        f.cluster().stop_immediate();
         let run = Run::from_output(child.wait_with_output().unwrap());
-        f.cluster.start();
-        restarts_ms.push(f.cluster.start_ms.load(std::sync::atomic::Ordering::SeqCst));
-        let row = f.sql(&format!(
+        f.cluster().start();
+        restarts_ms.push(f.cluster().start_ms.load(std::sync::atomic::Ordering::SeqCst));
+        let row = f.psql(&format!(
             "SELECT used_at IS NOT NULL, use_count, \
              (SELECT count(*) FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}) \
              FROM pam_tap.passes WHERE id = {id}"

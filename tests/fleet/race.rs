@@ -3,17 +3,18 @@
 use std::io::Write;
 use std::process::{Child, Stdio};
 
-use crate::common::User;
-use crate::site::{Fleet, HOSTS};
+use crate::site::{fleet_alone, HOSTS};
+use crate::support::accounts::User;
 use crate::support::drive::Run;
-use crate::support_sec::figure;
+use crate::support::figures::figure;
+use crate::support::site::Site;
 
 const PER_HOST: usize = 20;
 const ROUNDS: usize = 20;
 
 /// Starts `PER_HOST` drivers on each host's `only-X` service, all blocked at the prompt, then
 /// answers them all at once. Returns (host letter, run) pairs.
-pub(crate) fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
+pub(crate) fn stampede(f: &Site, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
     let mut children: Vec<(&'static str, Child)> = HOSTS
         .iter()
         .flat_map(|(x, _, _)| std::iter::repeat_n(*x, PER_HOST))
@@ -42,8 +43,8 @@ pub(crate) fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str
 #[test]
 fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::alone("");
+    let _g = crate::support::figures::serial();
+    let f = fleet_alone("");
     // Three hosts' login storms on one machine (2 cores, shared with other jobs while CI runs):
     // 60 TLS handshakes and argon2 runs at once can outlast the 5 s connect_timeout the module
     // pins by default, which bounds a dead server, not this. The race is about one-time use.
@@ -53,7 +54,7 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     let (mut errors, mut seen) = (std::collections::BTreeSet::<String>::new(), 0);
     let t = std::time::Instant::now();
     for _ in 0..ROUNDS {
-        let pass = f.issue(&u.name, &["--one-time", "--replace"]);
+        let pass = f.issue_keeping(&u.name, &["--one-time", "--replace"]).pass;
         let id = f.newest_id(&u.name);
         let runs = stampede(&f, &u.name, &pass);
         let won: Vec<&str> = runs
@@ -79,12 +80,12 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
         assert_eq!(rec["status"], "used", "{rec}");
         assert_eq!(rec["use_count"], 1, "{rec}");
         // The audit row of the one success names the host whose login won.
-        let host = f.sql(&format!(
+        let host = f.psql(&format!(
             "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
         ));
         assert_eq!(host, format!("host-{}", winners.last().unwrap()));
     }
-    let used_rows = f.sql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
+    let used_rows = f.psql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
     figure(
         "fleet_race",
         &format!(

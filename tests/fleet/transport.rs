@@ -4,10 +4,11 @@
 //! against this machine's own non-loopback address, with the server listening there and willing to
 //! serve even a plaintext connection: the refusal is the module's.
 
-use crate::common::User;
-use crate::site::{Cluster, Fleet};
+use crate::site::{fleet, fleet_on};
+use crate::support::accounts::User;
+use crate::support::figures::alerts;
 use crate::support::pg_cluster::{non_loopback_ipv4, PgCluster};
-use crate::support_sec::alerts;
+use crate::support::site::Cluster;
 
 #[test]
 fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
@@ -19,11 +20,11 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
         );
         return;
     };
-    let mut f = Fleet::on(Cluster::Own(PgCluster::private(&[&ip])), "");
+    let f = fleet_on(Cluster::Own(PgCluster::private(&[&ip])), "");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
-    let (port, db, ca) = (f.cluster.port, f.db.clone(), f.cluster.ca());
-    let pw = f.cluster.password("host_a").to_string();
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
+    let (port, db, ca) = (f.cluster().port, f.database().to_string(), f.cluster().ca());
+    let pw = f.cluster().password("host_a").to_string();
     let at = |host: &str, query: &str| format!("postgresql://host_a:{pw}@{host}:{port}/{db}?{query}");
     let host = "host_name = \"host-a\"";
 
@@ -60,7 +61,7 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
     for (what, uri) in [
         ("verify-full", at(&ip, &verified)),
         ("loopback, no TLS", at("127.0.0.1", "sslmode=disable")),
-        ("socket", f.cluster.socket_uri("host_a", &f.db)),
+        ("socket", f.cluster().socket_uri("host_a", f.database())),
     ] {
         f.write_host_config("a", &uri, host);
         f.log.clear();
@@ -80,9 +81,9 @@ fn pg_environment_variables_of_the_caller_cannot_redirect_the_store() {
         return;
     };
     // su and sudo hand the module the caller's environment.
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     for (k, v) in [
         ("PGHOSTADDR", ip.as_str()),
         ("PGSSLMODE", "disable"),

@@ -4,17 +4,18 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::figures::figure;
 use crate::support::XorShift;
-use crate::support_sec::{figure, Fixture, TempUser};
+use crate::{site, user};
 
 const KILLS: usize = 200;
 
 #[test]
 fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("crash_sigkill", "");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("crash_sigkill", "");
     f.stack_only("crash", "");
     let mut seed = [0u8; 8];
     getrandom::getrandom(&mut seed).unwrap();
@@ -26,7 +27,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     // after the login ended).
     let mut took = vec![];
     for _ in 0..6 {
-        let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+        let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
         let t = Instant::now();
         let r = f.drive("crash", &user.name, &["authenticate"], pass.as_bytes());
         assert_eq!(r.auth(), "PAM_SUCCESS", "{r:?}");
@@ -40,9 +41,9 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
     let mut bad: Vec<String> = vec![];
     let mut integrity_ok = 0;
     for i in 0..KILLS {
-        let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+        let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
         let id: i64 = f
-            .sql()
+            .sqlite()
             .query_row("SELECT max(id) FROM passes", [], |r| r.get(0))
             .unwrap();
         let mut child = f
@@ -67,13 +68,13 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
             bad.push(format!("round {i}: integrity {integrity}"));
         }
         let (used_at, use_count): (Option<i64>, i64) = f
-            .sql()
+            .sqlite()
             .query_row("SELECT used_at, use_count FROM passes WHERE id = ?1", [id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .unwrap();
         let used_rows: i64 = f
-            .sql()
+            .sqlite()
             .query_row(
                 "SELECT count(*) FROM audit WHERE event = 'used' AND pass_id = ?1",
                 [id],
@@ -125,7 +126,7 @@ fn sigkill_at_random_points_never_corrupts_or_half_consumes() {
 #[test]
 fn the_secrets_scan_finds_what_it_should() {
     let passes = vec!["ABCD2345EF".to_string()];
-    let hit = |t: &str| !crate::support_sec::leaked(&passes, [t.to_string()].iter()).is_empty();
+    let hit = |t: &str| !crate::support::site::leaked(&passes, [t.to_string()].iter()).is_empty();
     assert!(hit("auth user=x pass ABCD-2345-EF"));
     assert!(hit("reason: ...D234..."));
     assert!(hit("x 2345EF y"));

@@ -3,9 +3,12 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::support::drive::line;
 use crate::support::drive::NOT_RUN;
+use crate::support::figures::alerts;
+use crate::support::figures::figure;
 use crate::support::site::write_file;
-use crate::support_sec::{alerts, figure, line, Fixture, TempUser};
+use crate::{site, user};
 
 fn bytes_line(b: &[u8]) -> Vec<u8> {
     let mut v = b.to_vec();
@@ -40,12 +43,12 @@ fn lookalike(code: &str) -> String {
 #[test]
 fn hostile_answers_never_log_in() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("input_answers", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("input_answers", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
     f.stack_full("full", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let code = pass.replace('-', "");
     let wrong: String = code.chars().map(|c| if c == 'A' { 'B' } else { 'A' }).collect();
     let mut non_utf8 = code.as_bytes().to_vec();
@@ -126,11 +129,11 @@ fn hostile_answers_never_log_in() {
 #[test]
 fn hostile_user_names_never_log_in() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("input_names", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("input_names", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let u = user.name.as_bytes();
     let names: Vec<(&str, Vec<u8>)> = vec![
         ("slash", [u, b"/x"].concat()),
@@ -166,7 +169,7 @@ fn hostile_user_names_never_log_in() {
     }
     let integrity = f.integrity();
     let passes: i64 = f
-        .sql()
+        .sqlite()
         .query_row("SELECT count(*) FROM passes", [], |r| r.get(0))
         .unwrap();
     let holder = f
@@ -190,11 +193,11 @@ fn hostile_user_names_never_log_in() {
 #[test]
 fn malformed_configs_are_refused_with_an_alert() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("input_config", "");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("input_config", "");
     f.stack_only("only", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let good = std::fs::read_to_string(&f.config).unwrap();
     let db = format!("database = \"{}\"\n", f.db.display());
     let huge = format!("enabled = true\n{db}# {}\n", "x".repeat(10 << 20));
@@ -297,9 +300,9 @@ fn malformed_configs_are_refused_with_an_alert() {
 #[test]
 fn tampered_rows_never_log_in_and_never_crash() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("input_tampered", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("input_tampered", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
     let big = format!("'{}'", "A".repeat(100_000));
     let cases: Vec<(&str, String)> = vec![
@@ -344,9 +347,9 @@ fn tampered_rows_never_log_in_and_never_crash() {
     let mut table = vec![];
     let mut bad = vec![];
     for (label, set) in &cases {
-        let pass = f.issue(&user.name, &["--reusable", "--replace"]);
+        let pass = f.issue_keeping(&user.name, &["--reusable", "--replace"]).pass;
         {
-            let c = f.sql();
+            let c = f.sqlite();
             c.execute(
                 &format!("UPDATE passes SET {set} WHERE id = (SELECT max(id) FROM passes)"),
                 [],
@@ -376,12 +379,12 @@ fn tampered_rows_never_log_in_and_never_crash() {
             ));
         }
         if *label == "clock_high_water_max" {
-            f.sql()
+            f.sqlite()
                 .execute("UPDATE meta SET value = strftime('%s','now') WHERE key = 'clock'", [])
                 .unwrap();
         }
         // Leave no unreadable row behind for the next case's `issue --replace`.
-        f.sql()
+        f.sqlite()
             .execute("DELETE FROM passes WHERE id = (SELECT max(id) FROM passes)", [])
             .unwrap();
     }

@@ -4,7 +4,9 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use crate::support_sec::{figure, line, Fixture, TempUser};
+use crate::support::drive::line;
+use crate::support::figures::figure;
+use crate::{site, user};
 use pam_tap_base::hash::{self, KdfParams};
 
 fn field(out: &str, key: &str) -> String {
@@ -21,11 +23,11 @@ fn count(out: &str, key: &str) -> usize {
 #[test]
 fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("leaks_fds", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("leaks_fds", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let mut rows = vec![];
     let mut bad = vec![];
     // "accepted_issuer": the pass as an issuer's, so the module asks sudo (one child process)
@@ -36,7 +38,9 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
         ("wrong", "AAAA-BBBB-CC".to_string()),
     ] {
         if label == "accepted_issuer" {
-            f.sql().execute("UPDATE passes SET issuer_role = 'issuer'", []).unwrap();
+            f.sqlite()
+                .execute("UPDATE passes SET issuer_role = 'issuer'", [])
+                .unwrap();
         }
         let r = f.probe("leaks", "only", OsStr::new(&user.name), &[], &line(&answer));
         let o = &r.stdout;
@@ -90,14 +94,14 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
 #[test]
 fn valgrind_finds_no_definite_leak_over_100_handles() {
     require_root!();
-    let _g = crate::support_sec::serial();
+    let _g = crate::support::figures::serial();
     if Command::new("valgrind").arg("--version").output().is_err() {
         panic!("valgrind is not installed (apt-get install valgrind)");
     }
-    let user = TempUser::new();
+    let user = user().create();
     // equalize_timing off and a cheap stored hash: argon2 at 19 MiB under valgrind would take minutes,
     // and neither changes which code paths allocate.
-    let mut f = Fixture::new(
+    let f = site(
         "leaks_valgrind",
         "[pass]\nmax_failures = 100\n[hash]\nequalize_timing = false",
     );
@@ -116,7 +120,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
         &so.display().to_string(),
     );
     crate::support::site::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let cheap = hash::hash(
         &pass.replace('-', ""),
         &KdfParams {
@@ -126,7 +130,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
         },
     )
     .unwrap();
-    f.sql().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
+    f.sqlite().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
     // Accepted, wrong, not a pass, empty, NULL reply: each allocation path, 20 times.
     let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
     let out = crate::support::drive::feed(
@@ -139,7 +143,7 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
                 "--error-exitcode=99",
                 "--num-callers=30",
             ])
-            .arg(crate::support_sec::sec_probe())
+            .arg(crate::support::paths::sec_probe())
             .arg("cycles")
             .arg(&f.pamd)
             .arg("only")
@@ -179,16 +183,13 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
 #[test]
 fn settling_a_dead_reset_pass_at_login_leaves_nothing_behind() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::with_password("Leaks-Orig-4821");
-    let mut f = Fixture::new("leaks_settle", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().password("Leaks-Orig-4821").create();
+    let f = site("leaks_settle", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    // A reset pass (Fixture::issue keeps the password), then its end as the database records it.
-    let out = f.tapctl(&["issue", &user.name, "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    f.passes.push(v["pass"].as_str().unwrap().replace(['-', ' '], ""));
-    f.sql()
+    // A reset pass (the policy's default), then its end as the database records it.
+    f.issue_reset(&user.name, &[]);
+    f.sqlite()
         .execute(
             "UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60",
             [],

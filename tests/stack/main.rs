@@ -4,8 +4,6 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
-#[path = "../common/mod.rs"]
-mod common;
 
 /// The module with real users, real pam_unix, a private config and database.
 mod libpam;

@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Site, User};
+use crate::support::accounts::User;
 use crate::support::drive;
+use crate::support::site::Site;
 use tapctl::pamd::{rule, Rule, TYPES};
 
 /// Debian modules the tests unpack without installing them (`make deps`: libpam-gnome-keyring,

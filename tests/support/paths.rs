@@ -36,6 +36,12 @@ pub fn pam_drive() -> PathBuf {
     example("pam_drive")
 }
 
+/// The security probe (examples/sec_probe.rs): pam_drive's `result` lines, plus what a login
+/// left in its process, timings, cycles.
+pub fn sec_probe() -> PathBuf {
+    example("sec_probe")
+}
+
 /// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on
 /// `cargo build`: take the newer. A module older than its sources would test old code.
 pub fn module() -> PathBuf {

@@ -1,7 +1,9 @@
 //! `tapctl issue --csv`: one pass per row, the single issue's checks on every row, all rows or none.
 
-use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::common::OwnedFile;
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{refused, stderr, stdout, Site};
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);

@@ -13,8 +13,10 @@ use std::process::Output;
 
 use pam_tap_store::operator::Role;
 
-use crate::common::{stderr, RealSudo, Site, User};
+use crate::common::RealSudo;
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{stderr, Site};
 
 /// tapctl's command line and table, the very ones the binary runs.
 use tapctl::{cli, table};

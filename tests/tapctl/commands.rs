@@ -1,10 +1,11 @@
 //! tapctl through its real binary: every command, the role rules, refusals and JSON shapes.
 
-use crate::common::{stderr, stdout, Site, User};
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{stderr, stdout, Site};
 
 fn refused(o: &std::process::Output, needle: &str) {
-    crate::common::refused(o, &[needle]);
+    crate::support::site::refused(o, &[needle]);
 }
 
 #[test]

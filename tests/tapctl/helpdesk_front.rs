@@ -7,8 +7,10 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{refused, stderr, stdout, OwnedFile, RealSudo, Site, User};
+use crate::common::{OwnedFile, RealSudo};
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{refused, stderr, stdout, Site};
 
 /// A site with a viewer and an issuer, and the groups that give them their roles.
 struct Desk {

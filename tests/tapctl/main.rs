@@ -6,8 +6,6 @@
 mod support;
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../support_sec/mod.rs"]
-mod support_sec;
 
 /// `tapctl issue --csv`.
 mod bulk_issue;

@@ -11,13 +11,13 @@ fn e2e_harness_pam_unix_baseline() {
         return;
     }
     let scratch = scratch();
-    let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
-    let user = User::with_password("Ok7-first-Word");
-    let caller = User::new();
+    let pamd = debian_pamd(&scratch, Stack::UnixOnly, "");
+    let user = User::person().password("Ok7-first-Word").create();
+    let caller = User::person().create();
 
     // ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
     user.force_change();
-    let sshd = Sshd::start(&scratch, &pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(&scratch, &pamd, SshMethod::KeyboardInteractive);
     let mut steps = vec![
         expect("Password: $"),
         send("Ok7-first-Word"),
@@ -36,7 +36,7 @@ fn e2e_harness_pam_unix_baseline() {
 
     // ssh, password method: sshd runs passwd on the tty and logs the user out.
     user.force_change();
-    let sshd = Sshd::start(&scratch, &pam, SshMethod::Password);
+    let sshd = Sshd::start(&scratch, &pamd, SshMethod::Password);
     let steps = vec![
         expect("password: $"),
         send("Ok7-second-Word"),
@@ -69,7 +69,7 @@ fn e2e_harness_pam_unix_baseline() {
         send("Ok7-fourth-Word"),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(&scratch, &steps, &pam.wrap(&[tool("login").to_str().unwrap()]));
+    let t = drive(&scratch, &steps, &with_pamd(&pamd, &[tool("login").to_str().unwrap()]));
     assert_drove(&t, "login forced change", None);
 
     // su from an unprivileged user's shell.
@@ -89,7 +89,7 @@ fn e2e_harness_pam_unix_baseline() {
                 send("Ok7-fifth-Word"),
             ],
         ),
-        &su_argv(&pam, &caller),
+        &su_argv(&pamd, &caller),
     );
     assert_drove(&t, "su forced change", None);
 }

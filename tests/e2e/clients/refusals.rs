@@ -10,8 +10,8 @@ fn e2e_refusals() {
     if !can_run("e2e_refusals") {
         return;
     }
-    let tap = Tap::new();
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let ssh_refused = |user: &User, secret: &str, what: &str| {
         let before = user.shadow();
         let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
@@ -33,23 +33,23 @@ fn e2e_refusals() {
     };
 
     // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
-    let expired = User::with_password(OWN);
+    let expired = User::person().password(OWN).create();
     let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 15);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
 
-    let not_yet = User::with_password(OWN);
+    let not_yet = User::person().password(OWN).create();
     let ny = tap.issue(&not_yet, &["--start", "+1h"]);
     let t = ssh_refused(&not_yet, &ny.pass, "not yet valid");
     assert_eq!(tap.show(&not_yet)["status"], "not_yet_valid");
-    let events = tap.events(&not_yet);
+    let events = tap.events_with_reasons(&not_yet);
     assert!(events.contains(&"refused:not_yet_valid".to_string()), "{events:?}");
     let mut parts = vec![("not yet valid", t)];
 
-    let wrong = User::with_password(OWN);
+    let wrong = User::person().password(OWN).create();
     let w = tap.issue(&wrong, &[]);
     let t = ssh_refused(&wrong, &wrong_pass(&w.pass), "wrong pass");
-    let events = tap.events(&wrong);
+    let events = tap.events_with_reasons(&wrong);
     assert!(events.iter().any(|e| e.starts_with("failed")), "{events:?}");
     assert_eq!(tap.show(&wrong)["failures"], 1);
     parts.push(("wrong pass (ssh)", t));
@@ -64,28 +64,28 @@ fn e2e_refusals() {
             send(&wrong_pass(&w.pass)),
             expect("Login incorrect"),
         ],
-        &tap.pam.wrap(&[tool("login").to_str().unwrap()]),
+        &tap.wrap(&[tool("login").to_str().unwrap()]),
     );
     tap.assert_drove(&t, "login with a wrong pass", None);
     assert_eq!(wrong.shadow(), before);
     parts.push(("wrong pass (login)", t));
 
-    let revoked = User::with_password(OWN);
+    let revoked = User::person().password(OWN).create();
     let r = tap.issue(&revoked, &[]);
     tap.tapctl_ok(&["revoke", &revoked.name, "--reason", "e2e"]);
     let t = ssh_refused(&revoked, &r.pass, "revoked");
-    let events = tap.events(&revoked);
+    let events = tap.events_with_reasons(&revoked);
     assert!(events.contains(&"refused:revoked".to_string()), "{events:?}");
     parts.push(("revoked", t));
 
-    let locked = User::with_password(OWN);
+    let locked = User::person().password(OWN).create();
     let l = tap.issue(&locked, &[]);
     for _ in 0..MAX_FAILURES {
         ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
     }
     assert_eq!(tap.show(&locked)["status"], "resting");
     let t = ssh_refused(&locked, &l.pass, "resting");
-    let events = tap.events(&locked);
+    let events = tap.events_with_reasons(&locked);
     assert!(events.iter().any(|e| e.starts_with("resting")), "{events:?}");
     assert!(events.contains(&"refused:resting".to_string()), "{events:?}");
     parts.push(("resting (the right pass after 3 wrong ones)", t));
@@ -101,7 +101,7 @@ fn e2e_refusals() {
     }
     let t = ssh_refused_ends(&expired, &exp.pass, "expired");
     assert_eq!(tap.show(&expired)["status"], "expired");
-    let events = tap.events(&expired);
+    let events = tap.events_with_reasons(&expired);
     assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
     parts.push(("expired", t));
 
@@ -137,7 +137,7 @@ fn e2e_refusals() {
         ("resting", &locked),
         ("expired", &expired),
     ] {
-        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));
+        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events_with_reasons(u)));
         for line in tap.syslog_for(u) {
             why.push_str(&format!("  syslog: {line}\n"));
         }
@@ -159,9 +159,9 @@ fn e2e_ssh_key_only_before_the_change_cannot_change() {
     if !can_run("e2e_ssh_key_only_before_the_change_cannot_change") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyOnly);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyOnly);
     sshd.authorize_key(&user);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
@@ -194,9 +194,9 @@ fn e2e_users_without_a_pass_are_unaffected() {
     if !can_run("e2e_users_without_a_pass_are_unaffected") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let mut steps = vec![expect("Password: $"), send(OWN)];
     steps.extend(shell_as(&user.name));
     let t = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
@@ -219,7 +219,7 @@ fn e2e_users_without_a_pass_are_unaffected() {
         expect("password updated successfully"),
         Step::Eof,
     ];
-    let argv = tap.pam.wrap(&[
+    let argv = tap.wrap(&[
         tool("setpriv").to_str().unwrap(),
         "--reuid",
         &user.name,

@@ -10,9 +10,9 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     if !can_run("e2e_ssh_keyboard_interactive_first_login") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     assert_eq!(lastchg(&reset), "0", "issue forces a change: {reset}");
@@ -57,7 +57,7 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
     assert_eq!(user.shadow(), before);
     assert_eq!(tap.show(&user)["status"], "used");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.iter().any(|e| e.starts_with("used")), "{events:?}");
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
 
@@ -81,9 +81,9 @@ fn e2e_ssh_password_method_first_login() {
     if !can_run("e2e_ssh_password_method_first_login") {
         return;
     }
-    let tap = Tap::with_config("[handoff]\nrelogin = true\n");
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
+    let tap = tap_with("[handoff]\nrelogin = true\n");
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
 
@@ -129,7 +129,7 @@ fn e2e_ssh_password_method_first_login() {
     let tap_again = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
     assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
     assert_eq!(user.shadow(), before);
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(
         events.iter().filter(|e| e.starts_with("grace_used")).count() >= 2,
         "the tty login and passwd's prompt should both be grace uses: {events:?}"
@@ -153,9 +153,9 @@ fn e2e_ssh_reusable_keep_password() {
     if !can_run("e2e_ssh_reusable_keep_password") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let before = user.shadow();
     let issued = tap.issue(&user, &["--reusable", "--keep-password"]);
     assert_eq!(user.shadow(), before, "--keep-password touched the account");
@@ -194,9 +194,9 @@ fn e2e_ssh_keyboard_interactive_command_without_tty() {
     if !can_run("e2e_ssh_keyboard_interactive_command_without_tty") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let t = drive(
         &tap.dir,
@@ -226,9 +226,9 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
     if !can_run("e2e_ssh_password_method_without_tty_spends_a_one_time_pass") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     let no_tty = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &["true"]));
@@ -243,7 +243,7 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
     assert_refused(&retry, "Permission denied", "the retry on a tty", Some(&sshd));
     assert_eq!(user.shadow(), reset);
     assert_eq!(tap.show(&user)["status"], "used");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.contains(&"refused:used".to_string()), "{events:?}");
     keep_transcript(
         "no-tty-with-relogin-off",

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use pam_tap_core::login::CHOOSE_NEW_PASSWORD;
 
 use super::{host_row, login, ok, shadow, NEW_PW, OWN};
-use crate::common::User;
-use crate::site::Fleet;
+use crate::site::fleet;
+use crate::support::accounts::User;
 use crate::support::pty::{drive, expect, send, su_steps, user_shell, with_pamd, Step, Transcript};
+use crate::support::site::Site;
 use crate::support::site::{debian_stack, module_line};
 
 /// A pam.d holding host-a's Debian stack as su and su-l (`su -`).
-fn su_pamd(f: &Fleet) -> PathBuf {
+fn su_pamd(f: &Site) -> PathBuf {
     let dir = f.dir.join("su-pam.d");
     std::fs::create_dir(&dir).unwrap();
     let args = format!(
@@ -29,7 +30,7 @@ fn su_pamd(f: &Fleet) -> PathBuf {
 }
 
 /// `caller` types `su - target` in its own shell with `steps` (tests/support/pty.rs `su_steps`).
-fn su(f: &Fleet, pamd: &Path, caller: &User, steps: &[Step]) -> Transcript {
+fn su(f: &Site, pamd: &Path, caller: &User, steps: &[Step]) -> Transcript {
     let shell = user_shell(&caller.name);
     let argv = with_pamd(pamd, &shell.iter().map(String::as_str).collect::<Vec<_>>());
     drive(&f.dir, steps, &argv)
@@ -38,7 +39,7 @@ fn su(f: &Fleet, pamd: &Path, caller: &User, steps: &[Step]) -> Transcript {
 #[test]
 fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_change_follows() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let pamd = su_pamd(&f);
     let caller = User::new();
 
@@ -46,7 +47,7 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
     // goes no further (the terminal closes at the new-password prompt).
     let u = User::with_password(OWN);
     let before = shadow(&u);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
     let to_change = [
         expect(r"\$ $"),
@@ -71,14 +72,14 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
     assert_eq!(row.shadow_prev.as_deref(), Some(before.0.as_str()), "{row:?}");
     assert_eq!(row.shadow_prev_lastchg, before.1.parse().ok(), "{row:?}");
     assert!(row.key_len > 0, "{row:?}");
-    let used_on = f.sql(&format!(
+    let used_on = f.psql(&format!(
         "SELECT host, service FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
     ));
     assert_eq!(used_on, "host-a|su-l");
 
     // The whole first login: the pass, the forced change without a current password, a shell.
     let v = User::with_password(OWN);
-    let pass = f.issue_reset(&v.name, &[]);
+    let pass = f.issue_reset(&v.name, &[]).pass;
     let change = [
         expect("You are required to change your password immediately"),
         expect(CHOOSE_NEW_PASSWORD),

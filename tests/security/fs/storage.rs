@@ -27,7 +27,7 @@ impl Drop for Mount {
 
 /// Holder: pass-holder, with its correct pass through the full stack; other: a user without a pass
 /// and with a local password, who must still get in through pam_unix.
-fn attempts(f: &Fixture, holder: &str, pass: &str, other: &str) -> (String, String) {
+fn attempts(f: &Site, holder: &str, pass: &str, other: &str) -> (String, String) {
     let a = f.drive("full", holder, &["authenticate"], &line(pass));
     let b = f.drive("full", other, &["authenticate"], &line(UNIX_PW));
     assert!(!a.crashed() && !b.crashed(), "{a:?} {b:?}");
@@ -46,22 +46,22 @@ fn fill(dir: &Path) {
 #[test]
 fn disk_full_read_only_and_removed_database() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let holder = TempUser::new();
-    let other = TempUser::with_password(UNIX_PW);
+    let _g = crate::support::figures::serial();
+    let holder = user().create();
+    let other = user().password(UNIX_PW).create();
     let mut rows = vec![];
 
     // Disk full: the database alone on a small tmpfs, then the rest of the space taken.
     {
-        let mut f = Fixture::new("fs_full", "");
+        let mut f = site("fs_full", "");
         let mnt = f.dir.join("small");
         std::fs::create_dir(&mnt).unwrap();
         let _m = Mount::new(&["-t", "tmpfs", "-o", "size=256k,mode=0700,uid=0,gid=0", "tmpfs"], &mnt);
         f.db = mnt.join("tap.db");
-        f.write_policy("");
+        f.write_config("");
         assert!(f.tapctl(&["init"]).status.success());
         f.stack_full("full", "");
-        let pass = f.issue(&holder.name, &["--one-time"]);
+        let pass = f.issue_keeping(&holder.name, &["--one-time"]).pass;
         fill(&mnt);
         f.log.clear();
         let (a, b) = attempts(&f, &holder.name, &pass, &other.name);
@@ -76,9 +76,9 @@ fn disk_full_read_only_and_removed_database() {
 
     // Read-only: the database directory bind-mounted read-only.
     {
-        let mut f = Fixture::new("fs_readonly", "");
+        let f = site("fs_readonly", "");
         f.stack_full("full", "");
-        let pass = f.issue(&holder.name, &["--one-time"]);
+        let pass = f.issue_keeping(&holder.name, &["--one-time"]).pass;
         let dbdir = f.db.parent().unwrap().to_path_buf();
         let m = Mount::new(&["--bind", dbdir.to_str().unwrap()], &dbdir);
         let out = Command::new("mount")
@@ -100,9 +100,9 @@ fn disk_full_read_only_and_removed_database() {
 
     // Removed mid-run: 16 logins wait at the prompt, half answer, the database goes, the rest answer.
     {
-        let mut f = Fixture::new("fs_removed", "");
+        let f = site("fs_removed", "");
         f.stack_full("full", "");
-        let pass = f.issue(&holder.name, &["--one-time"]);
+        let pass = f.issue_keeping(&holder.name, &["--one-time"]).pass;
         let mut children: Vec<_> = (0..16)
             .map(|_| {
                 f.drive_cmd("full", &holder.name, &["authenticate"])

@@ -50,16 +50,16 @@ fn chown_nobody(p: &Path) {
 #[test]
 fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
+    let _g = crate::support::figures::serial();
+    let user = user().create();
     let targets = ["config", "config_dir", "database", "database_dir", "wal", "shm"];
     let kinds = ["symlink", "non_root_owner", "group_writable", "world_writable"];
     let mut table = vec![];
     let mut bad = vec![];
     // Control: the watch does see a normal login read and write the database.
     let control = {
-        let mut f = Fixture::new("unsafe_control", "");
-        let pass = f.issue(&user.name, &["--one-time"]);
+        let f = site("unsafe_control", "");
+        let pass = f.issue_keeping(&user.name, &["--one-time"]).pass;
         f.stack_only("only", "");
         let (run, events) = watch(&f.db, || f.drive("only", &user.name, &["authenticate"], &line(&pass)));
         assert_eq!(run.auth(), "PAM_SUCCESS");
@@ -69,8 +69,8 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
     };
     for target in targets {
         for kind in kinds {
-            let mut f = Fixture::new(&format!("unsafe_{target}_{kind}"), "");
-            let pass = f.issue(&user.name, &["--one-time"]);
+            let mut f = site(&format!("unsafe_{target}_{kind}"), "");
+            let pass = f.issue_keeping(&user.name, &["--one-time"]).pass;
             let db = f.db.clone();
             let dbdir = db.parent().unwrap().to_path_buf();
             let mut module_config = f.config.clone();
@@ -138,7 +138,7 @@ fn unsafe_files_are_refused_with_an_alert_and_never_opened() {
                     let link = f.dir.join("dblink");
                     std::os::unix::fs::symlink(&dbdir, &link).unwrap();
                     f.db = link.join("tap.db");
-                    f.write_policy("");
+                    f.write_config("");
                     f.db = db.clone();
                 }
                 ("database_dir", k) => match k {

@@ -97,7 +97,7 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
         assert!(!pam_tap_base::sudo::grants_root(&ann.name).unwrap());
     }
     let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
-    crate::support_sec::figure(
+    crate::support::figures::figure(
         "sudo_probe",
         &format!("login_ms_issuer_pass={with_sudo:.1} login_ms_root_pass={without:.1} sudo_l_ms={probe:.1}"),
     );

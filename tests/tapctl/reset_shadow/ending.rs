@@ -67,7 +67,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         match end {
             End::Revoke => {
                 let out = site.tapctl(&["revoke", &u.name]);
-                assert!(out.status.success(), "{}", crate::common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::support::site::stderr(&out));
             }
             End::ExpireThenLogin | End::ExpireThenPurge => {
                 sql("UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60 WHERE user = ?1")
@@ -84,7 +84,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
             }
             End::ExpireThenPurge => {
                 let out = site.tapctl(&["purge"]);
-                assert!(out.status.success(), "{}", crate::common::stderr(&out));
+                assert!(out.status.success(), "{}", crate::support::site::stderr(&out));
             }
             _ => {}
         }
