@@ -1,5 +1,5 @@
-//! tapctl through its real binary: the commands, the helpdesk's front door and boundary, bulk
-//! issue, and the shadow side of a reset pass.
+//! One host: tapctl through its real binary (the commands, the helpdesk's front door and boundary,
+//! bulk issue, the shadow side of a reset pass) and the built module under the real libpam.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -21,3 +21,5 @@ mod helpdesk_boundary;
 mod helpdesk_front;
 /// Shadow and store agree, even when tapctl is killed; no side door after a reset pass.
 mod reset_shadow;
+/// The module under the real libpam: its stack with pam_unix, the docs' pam.d lines, its symbols.
+mod stack;
