@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::support::accounts::User;
 use crate::support::drive::line;
 use crate::support::figures::alerts;
 use crate::support::figures::figure;

@@ -65,14 +65,8 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
     assert!(wal.exists(), "the WAL persists between connections");
     let (steady, steady_paths) = synced_paths(&f, &user.name, &pass);
 
-    // A tool that checkpoints and deletes the WAL on close (the sqlite3 shell, this test's own
-    // connection): the next login creates it and must make its directory entry durable.
     let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
-    f.sqlite()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    let _ = std::fs::remove_file(&wal);
-    let (fresh, fresh_paths) = synced_paths(&f, &user.name, &pass);
+    let (fresh, fresh_paths) = a_login_creating_the_wal(&f, &user.name, &pass, &wal);
     let used: i64 = f
         .sqlite()
         .query_row("SELECT use_count FROM passes ORDER BY id DESC LIMIT 1", [], |r| {
@@ -107,4 +101,15 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
         "a new WAL's directory is synced once: {fresh_paths:?}"
     );
     assert_eq!(used, 1, "the consume is in the store");
+}
+
+/// A tool that checkpoints and deletes the WAL on close (the sqlite3 shell, this test's own
+/// connection), then a login with `pass`: it creates the WAL and must make its directory entry
+/// durable. Its result and what it synced.
+fn a_login_creating_the_wal(f: &Site, user: &str, pass: &str, wal: &Path) -> (String, Vec<String>) {
+    f.sqlite()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let _ = std::fs::remove_file(wal);
+    synced_paths(f, user, pass)
 }
