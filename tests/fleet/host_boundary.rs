@@ -131,49 +131,7 @@ fn a_host_role_writes_audit_rows_only_as_its_own_host_and_only_of_its_kinds() {
     f.issue_keeping(&u.name, &["--reusable"]);
     f.issue_keeping(&v.name, &["--reusable"]);
     let id = f.newest_id(&u.name);
-    // No host parameter exists to lie with.
-    refused(
-        &f,
-        "host_a",
-        &format!(
-            "SELECT pam_tap.host_audit('refused', '{}', {id}, NULL, NULL, NULL, 'host-b')",
-            u.name
-        ),
-        "does not exist",
-    );
-    for ev in ["issued", "used", "failed", "revoked", "host_bound"] {
-        refused(
-            &f,
-            "host_a",
-            &format!(
-                "SELECT pam_tap.host_audit('{ev}', '{}', {id}, NULL, NULL, NULL)",
-                u.name
-            ),
-            &format!("does not write {ev}"),
-        );
-    }
-    // A pass is audited under its own user only; a reset or grace row only by the host that
-    // accepted it.
-    refused(
-        &f,
-        "host_a",
-        &format!(
-            "SELECT pam_tap.host_audit('refused', '{}', {id}, NULL, NULL, NULL)",
-            v.name
-        ),
-        "is not a pass of",
-    );
-    for ev in ["reset", "grace_used"] {
-        refused(
-            &f,
-            "host_a",
-            &format!(
-                "SELECT pam_tap.host_audit('{ev}', '{}', {id}, NULL, NULL, NULL)",
-                u.name
-            ),
-            "was not accepted by host_a",
-        );
-    }
+    host_audit_refuses_what_host_a_may_not_write(&f, id, &u.name, &v.name);
     let (ok, _, err) = as_host(
         &f,
         "host_a",
@@ -188,6 +146,43 @@ fn a_host_role_writes_audit_rows_only_as_its_own_host_and_only_of_its_kinds() {
     let log = f.tapctl(&["log", &u.name]);
     let text = String::from_utf8_lossy(&log.stdout);
     assert!(text.contains("host=host-a db_role=host_a"), "{text}");
+}
+
+/// host_audit, called as host_a about `user`'s pass `id`, refuses: a host to write as, the events
+/// a login does not write, another user's (`other`'s) name, and reset or grace rows for a pass
+/// host_a never accepted.
+fn host_audit_refuses_what_host_a_may_not_write(f: &Site, id: i64, user: &str, other: &str) {
+    // No host parameter exists to lie with.
+    refused(
+        f,
+        "host_a",
+        &format!("SELECT pam_tap.host_audit('refused', '{user}', {id}, NULL, NULL, NULL, 'host-b')",),
+        "does not exist",
+    );
+    for ev in ["issued", "used", "failed", "revoked", "host_bound"] {
+        refused(
+            f,
+            "host_a",
+            &format!("SELECT pam_tap.host_audit('{ev}', '{user}', {id}, NULL, NULL, NULL)",),
+            &format!("does not write {ev}"),
+        );
+    }
+    // A pass is audited under its own user only; a reset or grace row only by the host that
+    // accepted it.
+    refused(
+        f,
+        "host_a",
+        &format!("SELECT pam_tap.host_audit('refused', '{other}', {id}, NULL, NULL, NULL)",),
+        "is not a pass of",
+    );
+    for ev in ["reset", "grace_used"] {
+        refused(
+            f,
+            "host_a",
+            &format!("SELECT pam_tap.host_audit('{ev}', '{user}', {id}, NULL, NULL, NULL)",),
+            "was not accepted by host_a",
+        );
+    }
 }
 
 #[test]
@@ -235,37 +230,7 @@ fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     let u = User::new();
     let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     let id = f.newest_id(&u.name);
-    // host-b accepts the pass and keeps its transaction open: the row stays locked.
-    let mut holder = Command::new("/usr/lib/postgresql/15/bin/psql")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-        .arg(f.cluster().uri("host_b", f.database()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Its standard input stays open (psql waits on it) until the holder is killed.
-    let mut stdin = holder.stdin.take().unwrap();
-    {
-        use std::io::Write;
-        writeln!(
-            stdin,
-            "BEGIN; SELECT status FROM pam_tap.host_accept({id}, 'full-b', NULL);"
-        )
-        .unwrap();
-        writeln!(stdin, "SELECT pg_sleep(40);").unwrap();
-    }
-    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host_b' AND query LIKE '%pg_sleep%'";
-    let started = Instant::now();
-    while f.psql(sleeping) != "1" {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "host-b never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut holder, stdin) = host_b_holds_the_row_lock(&f, id);
     let waiting = |who: &str| {
         f.psql(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.usename = '{who}'"
@@ -303,6 +268,42 @@ fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     );
     // Once the holder is gone the pass works on host-a again.
     assert_eq!(f.auth("only-a", &u.name, &pass).auth(), "PAM_SUCCESS");
+}
+
+/// host-b accepts pass `id` and keeps its transaction open (psql waits on its standard input,
+/// which stays open until the holder is killed): the row stays locked. Returns once the holder
+/// sleeps in it.
+fn host_b_holds_the_row_lock(f: &Site, id: i64) -> (std::process::Child, std::process::ChildStdin) {
+    let mut holder = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(f.cluster().uri("host_b", f.database()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        writeln!(
+            stdin,
+            "BEGIN; SELECT status FROM pam_tap.host_accept({id}, 'full-b', NULL);"
+        )
+        .unwrap();
+        writeln!(stdin, "SELECT pg_sleep(40);").unwrap();
+    }
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host_b' AND query LIKE '%pg_sleep%'";
+    let started = Instant::now();
+    while f.psql(sleeping) != "1" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "host-b never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (holder, stdin)
 }
 
 #[test]

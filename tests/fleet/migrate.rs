@@ -14,19 +14,7 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
     let local = Site::new("");
     let f = fleet("");
     let (used, live, revoked) = (User::with_password(OWN), User::new(), User::new());
-    let used_pass = &local.issue(&used.name, &["--keep-password", "--reusable"]).pass;
-    assert_eq!(
-        local
-            .pam(&used.name, &["authenticate"], &[used_pass])
-            .result("authenticate"),
-        "PAM_SUCCESS"
-    );
-    let live_pass = &local.issue(&live.name, &["--keep-password", "--one-time"]).pass;
-    local.issue(&revoked.name, &["--keep-password"]);
-    assert!(local
-        .tapctl(&["revoke", &revoked.name, "--reason", "left"])
-        .status
-        .success());
+    let (used_pass, live_pass) = a_used_a_live_and_a_revoked_pass(&local, &used, &live, &revoked);
     let sqlite = rusqlite::Connection::open(&local.db).unwrap();
     let clock: i64 = sqlite
         .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
@@ -49,13 +37,7 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
             && !stderr(&out).contains(f.cluster().password("tapctl_admin"))
     );
 
-    for u in [&used, &live, &revoked] {
-        let (a, b) = (local.show(&u.name), f.show(&u.name));
-        for k in ["id", "status", "use_count", "failures", "expires_at", "issued_by"] {
-            assert_eq!(a[k], b[k], "{k} of {}: sqlite {a} postgresql {b}", u.name);
-        }
-        assert_eq!(local.events(&u.name), f.events(&u.name), "audit of {}", u.name);
-    }
+    the_records_and_audit_are_the_same(&local, &f, &[&used, &live, &revoked]);
     let pg_clock: i64 = f
         .psql("SELECT value FROM pam_tap.meta WHERE key = 'clock'")
         .parse()
@@ -66,9 +48,9 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
     assert_eq!(f.psql(copied), audit_rows.to_string());
 
     // The moved passes log in (or not) on the fleet as they would have locally.
-    assert_eq!(f.auth("only-b", &live.name, live_pass).auth(), "PAM_SUCCESS");
-    assert_eq!(f.auth("only-c", &live.name, live_pass).auth(), "PAM_AUTH_ERR");
-    assert_eq!(f.auth("only-a", &used.name, used_pass).auth(), "PAM_SUCCESS");
+    assert_eq!(f.auth("only-b", &live.name, &live_pass).auth(), "PAM_SUCCESS");
+    assert_eq!(f.auth("only-c", &live.name, &live_pass).auth(), "PAM_AUTH_ERR");
+    assert_eq!(f.auth("only-a", &used.name, &used_pass).auth(), "PAM_SUCCESS");
 
     // Into a store that is not empty: refused, and nothing is added.
     let (passes, audit) = (
@@ -79,6 +61,37 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
     assert_eq!(again.status.code(), Some(1), "{}{}", stdout(&again), stderr(&again));
     assert_eq!(f.psql("SELECT count(*) FROM pam_tap.passes"), passes);
     assert_eq!(f.psql("SELECT count(*) FROM pam_tap.audit"), audit);
+}
+
+/// On the SQLite site: `used`'s reusable pass used once, `live`'s one-time pass, `revoked`'s pass
+/// revoked. Returns the used and the live pass.
+fn a_used_a_live_and_a_revoked_pass(local: &Site, used: &User, live: &User, revoked: &User) -> (String, String) {
+    let used_pass = local.issue(&used.name, &["--keep-password", "--reusable"]).pass;
+    assert_eq!(
+        local
+            .pam(&used.name, &["authenticate"], &[&used_pass])
+            .result("authenticate"),
+        "PAM_SUCCESS"
+    );
+    let live_pass = local.issue(&live.name, &["--keep-password", "--one-time"]).pass;
+    local.issue(&revoked.name, &["--keep-password"]);
+    assert!(local
+        .tapctl(&["revoke", &revoked.name, "--reason", "left"])
+        .status
+        .success());
+    (used_pass, live_pass)
+}
+
+/// Each user's record (id, status, counts, expiry, issuer) and audit read the same from the
+/// SQLite site and the fleet.
+fn the_records_and_audit_are_the_same(local: &Site, f: &Site, users: &[&User]) {
+    for u in users {
+        let (a, b) = (local.show(&u.name), f.show(&u.name));
+        for k in ["id", "status", "use_count", "failures", "expires_at", "issued_by"] {
+            assert_eq!(a[k], b[k], "{k} of {}: sqlite {a} postgresql {b}", u.name);
+        }
+        assert_eq!(local.events(&u.name), f.events(&u.name), "audit of {}", u.name);
+    }
 }
 
 #[test]

@@ -97,20 +97,7 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
         User::new(),
     );
     let unknown = unique("tapno");
-    for u in [&holder, &expired, &locked] {
-        f.issue_keeping(&u.name, &["--reusable"]);
-    }
-    let scoped_pass = f.issue_keeping(&scoped.name, &["--reusable", "--host", "host-b"]).pass;
-    let pass = f.issue_keeping(&winner.name, &[]).pass;
-    let now = "extract(epoch FROM now())::bigint";
-    f.psql(&format!(
-        "UPDATE pam_tap.passes SET expires_at = {now} - 1 WHERE user_name = '{}'",
-        expired.name
-    ));
-    f.psql(&format!(
-        "UPDATE pam_tap.passes SET locked_at = {now} WHERE user_name = '{}'",
-        locked.name
-    ));
+    let (scoped_pass, pass) = passes_in_every_state(&f, &holder, &expired, &locked, &scoped, &winner);
 
     // (case, user, answer, its calls of host_count_failure, host_audit and host_note_time: the
     // server's own record of which way the login went; host_count_failure writes its own audit
@@ -125,14 +112,7 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
         ("wrong_locked", &locked.name, WRONG, [0, 0, 1]),
         ("host_scope", &scoped.name, &scoped_pass, [0, 1, 0]),
     ];
-    let mut counts = BTreeMap::new();
-    for (case, user, answer, did) in cases {
-        let (code, statements) = login(&f, user, answer);
-        assert_ne!(code, "PAM_SUCCESS", "{case}");
-        let made = ["host_count_failure", "host_audit", "host_note_time"].map(|fun| calls(&statements, fun));
-        assert_eq!(made, did, "{case}: {statements:#?}");
-        counts.insert(case, statements.len());
-    }
+    let counts = refusals_made_the_calls_they_should(&f, &cases);
     let (code, accepted) = login(&f, &winner.name, &pass);
     assert_eq!(code, "PAM_SUCCESS");
     assert_eq!(calls(&accepted, "host_accept"), 1, "{accepted:#?}");
@@ -154,6 +134,50 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
     // A success may make more, never fewer: the count covers every refusal above.
     assert!(accepted.len() >= first, "accepted={} refusals={first}", accepted.len());
     f.check_no_secrets();
+}
+
+/// Reusable passes for `holder`, `expired` (ended a second ago) and `locked`, one for `scoped`
+/// scoped to host-b, and a one-time pass for `winner`. Returns the scoped pass and the winner's.
+fn passes_in_every_state(
+    f: &Site,
+    holder: &User,
+    expired: &User,
+    locked: &User,
+    scoped: &User,
+    winner: &User,
+) -> (String, String) {
+    for u in [holder, expired, locked] {
+        f.issue_keeping(&u.name, &["--reusable"]);
+    }
+    let scoped_pass = f.issue_keeping(&scoped.name, &["--reusable", "--host", "host-b"]).pass;
+    let pass = f.issue_keeping(&winner.name, &[]).pass;
+    let now = "extract(epoch FROM now())::bigint";
+    f.psql(&format!(
+        "UPDATE pam_tap.passes SET expires_at = {now} - 1 WHERE user_name = '{}'",
+        expired.name
+    ));
+    f.psql(&format!(
+        "UPDATE pam_tap.passes SET locked_at = {now} WHERE user_name = '{}'",
+        locked.name
+    ));
+    (scoped_pass, pass)
+}
+
+/// Each case's login is refused and calls the host functions it should: how many statements each
+/// made.
+fn refusals_made_the_calls_they_should<'a>(
+    f: &Site,
+    cases: &[(&'a str, &str, &str, [usize; 3])],
+) -> BTreeMap<&'a str, usize> {
+    let mut counts = BTreeMap::new();
+    for &(case, user, answer, did) in cases {
+        let (code, statements) = login(f, user, answer);
+        assert_ne!(code, "PAM_SUCCESS", "{case}");
+        let made = ["host_count_failure", "host_audit", "host_note_time"].map(|fun| calls(&statements, fun));
+        assert_eq!(made, did, "{case}: {statements:#?}");
+        counts.insert(case, statements.len());
+    }
+    counts
 }
 
 #[test]

@@ -29,21 +29,7 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
     let host = "host_name = \"host-a\"";
 
     let verified = format!("sslmode=verify-full&sslrootcert={}", ca.display());
-    let refused = [
-        ("no sslmode", at(&ip, "")),
-        ("verify-ca", at(&ip, &verified.replace("verify-full", "verify-ca"))),
-        (
-            "a relative sslrootcert",
-            at(&ip, "sslmode=verify-full&sslrootcert=ca.pem"),
-        ),
-        ("sslmode=disable", at(&ip, "sslmode=disable")),
-        ("sslmode=require", at(&ip, "sslmode=require")),
-        ("verify-full without sslrootcert", at(&ip, "sslmode=verify-full")),
-        (
-            "hostaddr behind a loopback name",
-            at("localhost", &format!("hostaddr={ip}&sslmode=require")),
-        ),
-    ];
+    let refused = unverified_uris(&at, &ip, &verified);
     for (what, uri) in &refused {
         f.write_host_config("a", uri, host);
         f.log.clear();
@@ -71,6 +57,27 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
     // Nothing reached the store from the refused attempts: the uses are the accepted ones.
     assert_eq!(f.show(&u.name)["use_count"], 3);
     f.check_no_secrets();
+}
+
+/// URIs (made by `at(host, query)`) that reach the store at `ip` without verifying it: no or a
+/// weak sslmode, verify-ca, a relative root certificate, a non-loopback address behind a loopback
+/// name. `verified` is the query that does verify it.
+fn unverified_uris(at: &dyn Fn(&str, &str) -> String, ip: &str, verified: &str) -> [(&'static str, String); 7] {
+    [
+        ("no sslmode", at(ip, "")),
+        ("verify-ca", at(ip, &verified.replace("verify-full", "verify-ca"))),
+        (
+            "a relative sslrootcert",
+            at(ip, "sslmode=verify-full&sslrootcert=ca.pem"),
+        ),
+        ("sslmode=disable", at(ip, "sslmode=disable")),
+        ("sslmode=require", at(ip, "sslmode=require")),
+        ("verify-full without sslrootcert", at(ip, "sslmode=verify-full")),
+        (
+            "hostaddr behind a loopback name",
+            at("localhost", &format!("hostaddr={ip}&sslmode=require")),
+        ),
+    ]
 }
 
 #[test]

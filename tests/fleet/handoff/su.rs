@@ -43,8 +43,15 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
     let pamd = su_pamd(&f);
     let caller = User::new();
 
-    // Accepted, and the forced change asked for: the reset is in place, change forced. The person
-    // goes no further (the terminal closes at the new-password prompt).
+    the_pass_at_su_puts_the_reset_in_place(&f, &pamd, &caller);
+    a_whole_first_login_at_su(&f, &pamd, &caller);
+    f.check_no_secrets();
+}
+
+/// Accepted, and the forced change asked for: the reset is in place, change forced, and host-a's
+/// store holds what was there before. The person goes no further (the terminal closes at the
+/// new-password prompt).
+fn the_pass_at_su_puts_the_reset_in_place(f: &Site, pamd: &Path, caller: &User) {
     let u = User::with_password(OWN);
     let before = shadow(&u);
     let pass = f.issue_reset(&u.name, &[]).pass;
@@ -58,14 +65,14 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
         expect(CHOOSE_NEW_PASSWORD),
         expect("New password: $"),
     ];
-    let t = su(&f, &pamd, &caller, &to_change);
+    let t = su(f, pamd, caller, &to_change);
     assert!(
         !t.failed_to_drive() && !t.text.contains("Current password"),
         "su with the pass:\n{}\n--- pam_tap ---\n{:#?}",
         t.text,
         f.log.settled_lines()
     );
-    let row = host_row(&f, "a", id).expect("host-a's store holds the pass su accepted");
+    let row = host_row(f, "a", id).expect("host-a's store holds the pass su accepted");
     let reset = shadow(&u);
     assert_eq!(row.shadow_set.as_ref(), Some(&reset.0), "{row:?}");
     assert_eq!(reset.1, "0", "the change is forced");
@@ -76,8 +83,11 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
         "SELECT host, service FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
     ));
     assert_eq!(used_on, "host-a|su-l");
+}
 
-    // The whole first login: the pass, the forced change without a current password, a shell.
+/// The whole first login: the pass, the forced change without a current password, a shell; the
+/// new password then works on host-a, the old one does not.
+fn a_whole_first_login_at_su(f: &Site, pamd: &Path, caller: &User) {
     let v = User::with_password(OWN);
     let pass = f.issue_reset(&v.name, &[]).pass;
     let change = [
@@ -88,7 +98,7 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
         expect("Retype new password: $"),
         send(NEW_PW),
     ];
-    let t = su(&f, &pamd, &caller, &su_steps(caller.uid(), &v.name, &pass, &change));
+    let t = su(f, pamd, caller, &su_steps(caller.uid(), &v.name, &pass, &change));
     assert!(
         t.code == 0 && !t.failed_to_drive() && !t.text.contains("Current password"),
         "su through the handoff:\n{}",
@@ -96,7 +106,6 @@ fn a_reset_pass_typed_at_su_by_an_unprivileged_user_resets_the_account_and_the_c
     );
     let after = shadow(&v);
     assert!(after.0.starts_with("$y$") && after.1 != "0", "{after:?}");
-    assert_eq!(login(&f, "a", &v.name, NEW_PW), ok());
-    assert_eq!(login(&f, "a", &v.name, OWN).0, "PAM_AUTH_ERR");
-    f.check_no_secrets();
+    assert_eq!(login(f, "a", &v.name, NEW_PW), ok());
+    assert_eq!(login(f, "a", &v.name, OWN).0, "PAM_AUTH_ERR");
 }
