@@ -2,8 +2,8 @@
 //! lock and one user type for throwaway users and groups, the one private site (`site::Site`: its
 //! dir, config, store, pam.d, syslog sink, tapctl runner, issued passes and secrets scan), the PAM
 //! drivers, the figures, and `require_root!`. A suite's own helpers (tests/common,
-//! tests/e2e/harness.rs, tests/fleet/site.rs, tests/console/machine.rs) are presets and drivers on
-//! these.
+//! tests/e2e/harness.rs, tests/fleet/site.rs) are presets and drivers on these; the console's
+//! sandboxed machine (tests/console/machine.rs) takes its pieces from here too.
 #![allow(dead_code)]
 
 pub mod accounts;
