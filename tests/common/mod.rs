@@ -1,82 +1,13 @@
-//! The tapctl and stack suites' own helpers over tests/support: their throwaway user, a site with
-//! the Debian stack as service `svc`, files an operator owns, and tapctl's refusal shape.
+//! The helpdesk side of the single-host tests, over tests/support: files an operator owns, and the
+//! real sudo with a private sudoers rule.
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::support::drive::run;
-pub use crate::support::drive::Run;
-use crate::support::site::{debian_stack, module_line, PrivateDir};
-
-/// A local user (no home, `/bin/sh`) that exists for the life of the value.
-pub struct User(crate::support::accounts::Account);
-
-impl User {
-    pub fn new() -> User {
-        User(crate::support::accounts::Account::create("tapt", false, "/bin/sh"))
-    }
-
-    pub fn with_password(pw: &str) -> User {
-        let u = User::new();
-        u.set_password(pw);
-        u
-    }
-}
-
-impl std::ops::Deref for User {
-    type Target = crate::support::accounts::Account;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-/// The services a site admits: the login services and the tests' own `svc`.
-const SERVICES: [&str; 6] = ["login", "sshd", "su", "su-l", "passwd", "svc"];
-
-/// A private pam_tap installation (see `support::site::Site`) with the Debian stack as service
-/// `svc`, driven with `pam`.
-pub struct Site(crate::support::site::Site);
-
-impl std::ops::Deref for Site {
-    type Target = crate::support::site::Site;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl Site {
-    /// `extra`: TOML after `enabled`, `database` and (unless `extra` sets it) `services`.
-    pub fn new(extra: &str) -> Site {
-        let site = crate::support::site::Site::new(PrivateDir::new(), &SERVICES, extra);
-        site.write_service("svc", &debian_stack(&module_line(&site.module_args(""))));
-        Site(site)
-    }
-
-    /// Runs tapctl with `env` added. With a `SUDO_USER` the run is an operator's, as sudo leaves
-    /// it (see `support::site::Site::tapctl_cmd`).
-    pub fn tapctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.tapctl_cmd(args, env, None).output().unwrap()
-    }
-
-    /// Issues a pass and returns the JSON object tapctl printed.
-    pub fn issue(&self, user: &str, extra: &[&str]) -> serde_json::Value {
-        self.issue_json(user, extra)
-    }
-
-    pub fn events(&self, user: &str) -> Vec<String> {
-        self.log_json(user)
-            .iter()
-            .map(|e| e["event"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    /// Runs PAM operations on one handle of service `svc`, answering prompts in order.
-    pub fn pam(&self, user: &str, ops: &[&str], answers: &[&str]) -> Run {
-        run(self.drive_cmd("svc", user, ops), answers).expect_ran()
-    }
-}
+use crate::support::accounts::User;
+use crate::support::site::{stderr, Site};
 
 /// A file `user` owns (0600) in a directory of its own that anyone may traverse: what an operator
 /// hands `tapctl issue --csv`, which reads it with the operator's rights.
@@ -98,31 +29,6 @@ impl OwnedFile {
 
     pub fn arg(&self) -> &str {
         self.path.to_str().unwrap()
-    }
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A tapctl refusal: exit 1 and one line on stderr, `tapctl: ...`, naming every needle.
-pub fn refused(o: &Output, needles: &[&str]) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected a refusal: {}{}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
-    assert!(err.starts_with("tapctl: "), "{err:?}");
-    for n in needles {
-        assert!(err.contains(n), "{err:?} lacks {n:?}");
     }
 }
 

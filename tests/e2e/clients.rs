@@ -21,9 +21,9 @@ mod refusals;
 mod ssh;
 
 /// argv for an interactive shell of `caller` (an unprivileged user) in the private PAM namespace.
-fn su_argv(pam: &PamDir, caller: &User) -> Vec<String> {
+fn su_argv(pamd: &std::path::Path, caller: &User) -> Vec<String> {
     let shell = crate::support::pty::user_shell(&caller.name);
-    pam.wrap(&shell.iter().map(String::as_str).collect::<Vec<_>>())
+    with_pamd(pamd, &shell.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// `caller` types `su - target` with `secret`, then `between` (tests/support/pty.rs `su_steps`).
@@ -63,9 +63,9 @@ fn assert_refused(t: &Transcript, want: &str, what: &str, sshd: Option<&Sshd>) {
 const RELOGIN_GAP: chrono::Duration = chrono::Duration::seconds(11);
 
 /// Waits until a re-login with the pass may be accepted: RELOGIN_GAP after its last use.
-fn wait_out_relogin_gap(tap: &Tap, user: &User) {
+fn wait_out_relogin_gap(tap: &Site, user: &User) {
     let last = tap
-        .audit(user)
+        .log_json(user)
         .iter()
         .filter(|e| matches!(e["event"].as_str(), Some("used" | "grace_used")))
         // `log --json` gives `at` in Unix seconds; accept RFC 3339 too, as `show --json` uses.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 use crate::lightdm::LightDm;
+use crate::support::site::Issued;
 
 const NEW: &str = "Gr33ter-first-Word";
 
@@ -35,6 +36,30 @@ fn wait_file(path: &Path, dm: &mut LightDm, what: &str) -> String {
     panic!("{what}: {} never appeared\n{}", path.display(), dm.logs());
 }
 
+/// What the session and the login keyring leave in the user's home.
+struct Home {
+    /// The login keyring pam_gnome_keyring makes at the first login.
+    keyring: PathBuf,
+    /// Who the session ran as (written by the session, removed to log out).
+    session: PathBuf,
+    /// Whether the session had GNOME_KEYRING_CONTROL.
+    control: PathBuf,
+    /// Whether the login keyring was locked in the session.
+    keyring_locked: PathBuf,
+}
+
+impl Home {
+    fn of(user: &User) -> Home {
+        let home = PathBuf::from(format!("/home/{}", user.name));
+        Home {
+            keyring: home.join(".local/share/keyrings/login.keyring"),
+            session: home.join("tap-session-user"),
+            control: home.join("tap-keyring-control"),
+            keyring_locked: home.join("tap-keyring-locked"),
+        }
+    }
+}
+
 #[test]
 fn e2e_lightdm_gtk_greeter_first_login() {
     if !can_run("e2e_lightdm_gtk_greeter_first_login") {
@@ -46,29 +71,54 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "missing {missing:?}: run `make deps` (Makefile GREETER_PACKAGES)"
     );
     let started = Instant::now();
-    let tap = Tap::new();
-    // As pam-auth-update writes it once libpam-gnome-keyring is installed (Debian's GNOME and Xfce
-    // tasks install it): the keyring follows password changes.
-    let common_password = tap.pam.dir.join("common-password");
+    let tap = tap();
+    the_keyring_follows_password_changes(&tap);
+    let user = User::person().create();
+    let issued = tap.issue(&user, &[]);
+    let reset = user.shadow();
+    let home = Home::of(&user);
+
+    let modules = crate::keyring_module::private_module_dir(&tap.dir);
+    let mut dm = LightDm::start(&tap.dir, &tap.pamd, &modules, &shots_dir());
+    dm.shot("01-login-screen");
+    first_login_with_the_pass(&mut dm, &user, &issued.pass);
+    let session = the_session_runs_as_the_user_with_the_keyring(&mut dm, &user, &home);
+    assert_ne!(user.shadow(), reset, "the new password was not written");
+    assert_ne!(
+        user.shadow().split(':').nth(2),
+        Some("0"),
+        "the change is still pending"
+    );
+    the_keyring_opens_with_the_new_password_only(&home, &issued.pass);
+    log_out(&mut dm, &home, session);
+    the_used_pass_is_refused(&mut dm, &user, &home, &issued.pass);
+    the_new_password_logs_in(&mut dm, &user, &home);
+    audit_and_syslog_tell_the_same(&tap, &user, &issued);
+    drop(dm);
+    println!(
+        "greeter flow took {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        shots_dir().display()
+    );
+}
+
+/// common-password as pam-auth-update writes it once libpam-gnome-keyring is installed (Debian's
+/// GNOME and Xfce tasks install it): the keyring follows password changes.
+fn the_keyring_follows_password_changes(tap: &Site) {
+    let common_password = tap.pamd.join("common-password");
     let mut text = fs::read_to_string(&common_password).unwrap();
     text.push_str("password\toptional\tpam_gnome_keyring.so\n");
     fs::write(&common_password, text).unwrap();
-    let user = User::new();
-    let issued = tap.issue(&user, &[]);
-    let reset = user.shadow();
-    let keyring = PathBuf::from(format!("/home/{}/.local/share/keyrings/login.keyring", user.name));
-    let session_file = PathBuf::from(format!("/home/{}/tap-session-user", user.name));
+}
 
-    let modules = crate::keyring_module::private_module_dir(&tap.dir);
-    let mut dm = LightDm::start(&tap.dir, &tap.pam, &modules, &shots_dir());
-    dm.shot("01-login-screen");
-
-    // The user name, then the pass at LightDM's "Password:" prompt.
+/// The user name, then the pass at LightDM's "Password:" prompt, told the password must change,
+/// the new password twice: the session starts.
+fn first_login_with_the_pass(dm: &mut LightDm, user: &User, pass: &str) {
     let greeted = dm.count("Prompt greeter with");
     dm.type_line(&user.name);
     dm.wait_log("Prompt greeter with", greeted + 1, "the password prompt");
     dm.settle();
-    dm.type_text(&issued.pass);
+    dm.type_text(pass);
     dm.shot("02-pass-typed");
     let prompts = dm.count("Prompt greeter with");
     dm.key("Return");
@@ -93,13 +143,15 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "the first login",
     );
     dm.wait_log("Running command /etc/X11/Xsession", 1, "the user's session");
+}
 
-    // The session runs as the user, with the keyring pam_gnome_keyring started at login (Debian's
-    // `-auth optional pam_gnome_keyring.so` would skip a missing module silently).
-    let who = wait_file(&session_file, &mut dm, "the session");
-    let control = PathBuf::from(format!("/home/{}/tap-keyring-control", user.name));
+/// The session runs as the user, with the keyring pam_gnome_keyring started at login (Debian's
+/// `-auth optional pam_gnome_keyring.so` would skip a missing module silently). Returns the
+/// session's processes.
+fn the_session_runs_as_the_user_with_the_keyring(dm: &mut LightDm, user: &User, home: &Home) -> Vec<u32> {
+    let who = wait_file(&home.session, dm, "the session");
     assert_eq!(
-        fs::read_to_string(&control).unwrap().trim(),
+        fs::read_to_string(&home.control).unwrap().trim(),
         "set",
         "pam_gnome_keyring did not run: no GNOME_KEYRING_CONTROL in the session"
     );
@@ -108,35 +160,34 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     let session = LightDm::processes_of(user.uid(), "Session started for");
     assert!(!session.is_empty(), "no session process runs as {}", user.name);
     dm.shot("05-session-started");
-    assert_ne!(user.shadow(), reset, "the new password was not written");
-    assert_ne!(
-        user.shadow().split(':').nth(2),
-        Some("0"),
-        "the change is still pending"
-    );
+    session
+}
 
-    // The desktop's secrets follow: the login keyring made at this first login opens with the new
-    // password, not with the pass, and the session found it unlocked (no "unlock your keyring").
-    let keyring_state = PathBuf::from(format!("/home/{}/tap-keyring-locked", user.name));
-    assert!(keyring.exists(), "no login keyring after the first login");
+/// The desktop's secrets follow: the login keyring made at this first login opens with the new
+/// password, not with the pass, and the session found it unlocked (no "unlock your keyring").
+fn the_keyring_opens_with_the_new_password_only(home: &Home, pass: &str) {
+    assert!(home.keyring.exists(), "no login keyring after the first login");
     assert!(
-        crate::keyring::opens_with(&keyring, NEW),
+        crate::keyring::opens_with(&home.keyring, NEW),
         "the login keyring does not open with the new password"
     );
     assert!(
-        !crate::keyring::opens_with(&keyring, &issued.pass),
+        !crate::keyring::opens_with(&home.keyring, pass),
         "the login keyring opens with the pass"
     );
     assert_eq!(
-        fs::read_to_string(&keyring_state).unwrap().trim(),
+        fs::read_to_string(&home.keyring_locked).unwrap().trim(),
         "(<false>,)",
         "login keyring locked"
     );
-    fs::remove_file(&keyring_state).unwrap();
-    // Log out: the greeter comes back.
+    fs::remove_file(&home.keyring_locked).unwrap();
+}
+
+/// Log out: the greeter comes back.
+fn log_out(dm: &mut LightDm, home: &Home, session: Vec<u32>) {
     let greeters = dm.count("Greeter connected");
     let prompts = dm.count("Prompt greeter with");
-    fs::remove_file(&session_file).unwrap();
+    fs::remove_file(&home.session).unwrap();
     for pid in session {
         unsafe {
             libc::kill(pid as i32, libc::SIGTERM);
@@ -145,15 +196,17 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     dm.wait_log("Greeter connected", greeters + 1, "the greeter after logout");
     dm.wait_log("Prompt greeter with", prompts + 1, "the login prompt");
     dm.settle();
+}
 
-    // The pass again: refused, and the greeter says only what it says for any wrong password.
+/// The pass again: refused, and the greeter says only what it says for any wrong password.
+fn the_used_pass_is_refused(dm: &mut LightDm, user: &User, home: &Home, pass: &str) {
     let prompts = dm.count("Prompt greeter with");
     dm.type_line(&user.name);
     dm.wait_log("Prompt greeter with", prompts + 1, "the password prompt");
     dm.settle();
     let shadow = user.shadow();
     let prompts = dm.count("Prompt greeter with");
-    dm.type_line(&issued.pass);
+    dm.type_line(pass);
     dm.wait_log(
         &format!("Authenticate result for user {}: Authentication failure", user.name),
         1,
@@ -163,34 +216,39 @@ fn e2e_lightdm_gtk_greeter_first_login() {
     dm.settle();
     dm.shot("06-used-pass-refused");
     assert_eq!(user.shadow(), shadow, "a refused pass changed the account");
-    assert!(!session_file.exists(), "a session started for the used pass");
+    assert!(!home.session.exists(), "a session started for the used pass");
+}
 
-    // The new password: straight in, no change asked.
+/// The new password: straight in, no change asked, and the next login opens the same keyring
+/// without asking.
+fn the_new_password_logs_in(dm: &mut LightDm, user: &User, home: &Home) {
     dm.type_line(NEW);
     dm.wait_log(
         &format!("Authenticate result for user {}: Success", user.name),
         2,
         "the login with the new password",
     );
-    let who = wait_file(&session_file, &mut dm, "the second session");
+    let who = wait_file(&home.session, dm, "the second session");
     assert_eq!(who.trim(), user.name);
     dm.settle();
     dm.shot("07-new-password-session");
-    // The next login, with the new password, opens the same keyring without asking.
     assert_eq!(
-        fs::read_to_string(&keyring_state).unwrap().trim(),
+        fs::read_to_string(&home.keyring_locked).unwrap().trim(),
         "(<false>,)",
         "login keyring locked"
     );
-    assert!(crate::keyring::opens_with(&keyring, NEW));
+    assert!(crate::keyring::opens_with(&home.keyring, NEW));
+}
 
-    // The audit log and syslog say the same.
-    let events = tap.events(&user);
+/// The audit log and syslog say the same: the pass used at lightdm, then refused as used, and the
+/// handoff in chauthtok.
+fn audit_and_syslog_tell_the_same(tap: &Site, user: &User, issued: &Issued) {
+    let events = tap.events_with_reasons(user);
     assert!(events.iter().any(|e| e.starts_with("used")), "{events:?}");
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
-    let syslog = tap.syslog_for(&user);
+    let syslog = tap.syslog_for(user);
     let said = |needle: &str| syslog.iter().any(|l| l.contains(needle));
-    let pass = format!("pass={}", issued.pass_id);
+    let pass = format!("pass={}", issued.id);
     assert!(
         said(&format!(
             "auth service=lightdm user={} {pass} outcome=accepted",
@@ -207,18 +265,12 @@ fn e2e_lightdm_gtk_greeter_first_login() {
         "{}",
         tap.log.text()
     );
-    assert_eq!(tap.show(&user)["status"], "used");
-    drop(dm);
-    println!(
-        "greeter flow took {:.1} s; screenshots in {}",
-        started.elapsed().as_secs_f64(),
-        shots_dir().display()
-    );
+    assert_eq!(tap.show(user)["status"], "used");
 }
 
 /// Runs `ops` on one PAM handle of `service` with the private pam.d, answering prompts in order;
 /// returns what pam_drive printed (prompts, info lines, results).
-fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
+fn pam_drive(tap: &Site, service: &str, user: &User, ops: &[&str], answers: &[&str]) -> String {
     let drive = tapctl().parent().unwrap().join("examples/pam_drive");
     assert!(
         drive.exists(),
@@ -232,7 +284,7 @@ fn pam_drive(tap: &Tap, service: &str, user: &User, ops: &[&str], answers: &[&st
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     // Its own pid namespace too: the gnome-keyring-daemon that gdm-password's session line starts
     // dies with pam_drive instead of outliving the throwaway user.
-    let argv = tap.pam.wrap(&argv);
+    let argv = tap.wrap(&argv);
     let mut child = std::process::Command::new(tool("unshare"))
         .args(["--pid", "--fork", "--kill-child"])
         .args(&argv)
@@ -279,15 +331,15 @@ fn sddm_service_first_login_through_libpam() {
 /// A first login, a login with the new password and a refused pass through one of Debian's shipped
 /// display-manager PAM services, in GDM's call order.
 fn shipped_service_first_login_through_libpam(service: &str) {
-    let tap = Tap::new();
+    let tap = tap();
     fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/e2e/debian-pam.d")
             .join(service),
-        tap.pam.dir.join(service),
+        tap.pamd.join(service),
     )
     .unwrap();
-    let user = User::new();
+    let user = User::person().create();
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     let gdm = [
@@ -325,13 +377,13 @@ fn shipped_service_first_login_through_libpam(service: &str) {
     let used = pam_drive(&tap, service, &user, &["authenticate"], &[&issued.pass]);
     assert!(used.contains("result authenticate=PAM_AUTH_ERR"), "{used}");
     assert!(!used.contains("info:"), "a refused pass was told something: {used}");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
     let syslog = tap.log.text();
     assert!(
         syslog.contains(&format!(
             "auth service={service} user={} pass={} outcome=accepted",
-            user.name, issued.pass_id
+            user.name, issued.id
         )),
         "{syslog}"
     );

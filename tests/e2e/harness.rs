@@ -19,13 +19,11 @@ use std::time::{Duration, Instant};
 /// The PAM service name of the private sshd (the program name of its copy).
 pub const SSHD_SERVICE: &str = "sshd-tape2e";
 
-/// Serialises useradd/userdel/chpasswd/tapctl-issue: the shadow tools take a lock on /etc/passwd and
-/// /etc/shadow and give up quickly when another test holds it.
-pub use crate::support::accounts::lock as accounts_lock;
-use crate::support::accounts::Account;
+pub use crate::support::accounts::User;
 use crate::support::free_port;
 pub use crate::support::paths::{module, tapctl, tool};
-use crate::support::site::Site;
+pub use crate::support::pty::with_pamd;
+pub use crate::support::site::Site;
 
 mod pam_dir;
 mod pty;
@@ -85,54 +83,6 @@ pub fn scratch() -> Scratch {
     Scratch::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Users
-
-/// A throwaway local account (`tape2e…`, a home, bash), removed with its home on drop.
-pub struct User(Account);
-
-impl User {
-    pub fn new() -> User {
-        User(Account::create("tape2e", true, "/bin/bash"))
-    }
-
-    pub fn with_password(pw: &str) -> User {
-        let u = User::new();
-        u.set_password(pw);
-        u
-    }
-}
-
-impl std::ops::Deref for User {
-    type Target = Account;
-    fn deref(&self) -> &Account {
-        &self.0
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
-
-/// A private pam_tap installation (see `support::site::Site`) in a scratch dir, the module wired
-/// into a private copy of /etc/pam.d.
-pub struct Tap {
-    site: Site,
-    pub pam: PamDir,
-}
-
-impl std::ops::Deref for Tap {
-    type Target = Site;
-    fn deref(&self) -> &Site {
-        &self.site
-    }
-}
-
-/// What `tapctl issue --json` printed.
-pub struct Issued {
-    pub pass: String,
-    pub pass_id: i64,
-    pub json: serde_json::Value,
-}
-
 /// Consecutive wrong answers that lock a pass in these tests (policy `max_failures`).
 pub const MAX_FAILURES: u32 = 3;
 
@@ -148,54 +98,27 @@ const SERVICES: [&str; 8] = [
     "sddm",
 ];
 
-impl Tap {
-    pub fn new() -> Tap {
-        Tap::with_config("")
-    }
+/// The site every client test logs in to: [`SERVICES`], `max_failures` [`MAX_FAILURES`], its
+/// private copy of /etc/pam.d with pam_tap wired in (see [`debian_pamd`]), tapctl runs holding the
+/// accounts lock (a reset pass runs chpasswd while other tests add users).
+pub fn tap() -> Site {
+    tap_with("")
+}
 
-    /// `extra` is appended to the test config (whole TOML tables, e.g. "[handoff]\nrelogin = true\n").
-    pub fn with_config(extra: &str) -> Tap {
-        let policy = format!("[pass]\nmax_failures = {MAX_FAILURES}\n{extra}");
-        let site = Site::new(scratch(), &SERVICES, &policy);
-        let pam = PamDir::new(&site.dir, Stack::WithTap, &site.module_args(""));
-        Tap { site, pam }
-    }
+/// [`tap`] with `extra` appended to the config (whole TOML tables, e.g.
+/// "[handoff]\nrelogin = true\n").
+pub fn tap_with(extra: &str) -> Site {
+    let site = Site::builder()
+        .under(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .services(&SERVICES)
+        .policy(&format!("[pass]\nmax_failures = {MAX_FAILURES}\n{extra}"))
+        .accounts_lock()
+        .build();
+    debian_pamd(&site.dir, Stack::WithTap, &site.module_args(""));
+    site
+}
 
-    /// tapctl, which must succeed; its output. Holds the accounts lock (a reset pass runs chpasswd).
-    pub fn tapctl_ok(&self, args: &[&str]) -> String {
-        let _g = accounts_lock();
-        run_ok(&mut self.tapctl_cmd(args, &[], None))
-    }
-
-    pub fn issue(&self, user: &User, extra: &[&str]) -> Issued {
-        let json = {
-            let _g = accounts_lock();
-            self.issue_json(&user.name, extra)
-        };
-        Issued {
-            pass: json["pass"].as_str().expect("pass").to_string(),
-            pass_id: json["pass_id"].as_i64().expect("pass_id"),
-            json,
-        }
-    }
-
-    /// `tapctl log USER --json`: the audit events for one user, oldest first.
-    pub fn audit(&self, user: &User) -> Vec<serde_json::Value> {
-        let _g = accounts_lock();
-        self.log_json(&user.name)
-    }
-
-    /// The events of `audit`, as "event" or "event:reason" words, for assertions and messages.
-    pub fn events(&self, user: &User) -> Vec<String> {
-        self.audit(user)
-            .iter()
-            .map(|e| match e["reason"].as_str() {
-                Some(r) => format!("{}:{}", e["event"].as_str().unwrap_or("?"), r),
-                None => e["event"].as_str().unwrap_or("?").to_string(),
-            })
-            .collect()
-    }
-
+impl Site {
     /// Like [`assert_drove`], with pam_tap's syslog lines in the failure message.
     #[track_caller]
     pub fn assert_drove(&self, t: &Transcript, what: &str, sshd: Option<&Sshd>) {
@@ -208,17 +131,6 @@ impl Tap {
                 self.log.text()
             );
         }
-    }
-
-    /// pam_tap's syslog lines that mention `user`.
-    pub fn syslog_for(&self, user: &User) -> Vec<String> {
-        let needle = format!("user={} ", user.name);
-        self.log.lines().into_iter().filter(|l| l.contains(&needle)).collect()
-    }
-
-    pub fn show(&self, user: &User) -> serde_json::Value {
-        let _g = accounts_lock();
-        self.site.show(&user.name)
     }
 }
 

@@ -49,7 +49,7 @@ pub fn private_module_dir(scratch: &Scratch) -> PathBuf {
 }
 
 /// argv that binds `modules` over the host's module directory (run it inside a private mount
-/// namespace, e.g. after `PamDir::wrap`), then execs `argv`.
+/// namespace, e.g. after `Site::wrap`), then execs `argv`.
 pub fn with_modules(modules: &Path, argv: &[&str]) -> Vec<String> {
     let mut v = vec![
         "/bin/sh".to_string(),

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{run_ok, tool, PamDir, Scratch};
+use crate::harness::{run_ok, tool, Scratch};
 use crate::keyring_module;
 
 /// Programs the greeter test needs (Makefile `GREETER_PACKAGES`).
@@ -98,9 +98,9 @@ pub struct LightDm {
 }
 
 impl LightDm {
-    /// Starts LightDM with `pam`'s pam.d and the module directory `modules` (bound over the host's)
+    /// Starts LightDM with the pam.d `pamd` and the module directory `modules` (bound over the host's)
     /// and waits for the greeter's first prompt.
-    pub fn start(scratch: &Scratch, pam: &PamDir, modules: &Path, shots: &Path) -> LightDm {
+    pub fn start(scratch: &Scratch, pamd: &Path, modules: &Path, shots: &Path) -> LightDm {
         let dir = scratch.join("lightdm");
         for sub in [
             "etc/xsessions",
@@ -166,7 +166,7 @@ impl LightDm {
             .arg("/bin/sh")
             .arg(dir.join("inner.sh"))
             .arg(&dir)
-            .arg(&pam.dir)
+            .arg(pamd)
             .arg(modules)
             .arg(keyring_module::host_module_dir())
             .stdin(Stdio::null())

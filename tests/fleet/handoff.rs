@@ -8,8 +8,9 @@ use std::os::unix::fs::MetadataExt;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::common::User;
-use crate::site::Fleet;
+use crate::site::{fleet, fleet_alone};
+use crate::support::accounts::User;
+use crate::support::site::Site;
 
 /// A reset pass typed at the real su by an unprivileged user.
 mod su;
@@ -40,7 +41,7 @@ struct HostRow {
 }
 
 /// Pass `id`'s row in host `x`'s store, or `None` when the store or the row is not there.
-fn host_row(f: &Fleet, x: &str, id: i64) -> Option<HostRow> {
+fn host_row(f: &Site, x: &str, id: i64) -> Option<HostRow> {
     let path = f.host_store(x);
     if !path.exists() {
         return None;
@@ -64,8 +65,8 @@ fn host_row(f: &Fleet, x: &str, id: i64) -> Option<HostRow> {
 }
 
 /// (authenticate, acct_mgmt) of `answer` typed at host `x`'s full stack.
-fn login(f: &Fleet, x: &str, user: &str, answer: &str) -> (String, String) {
-    let d = f.pam(&format!("full-{x}"), user, &LOGIN, &[answer]);
+fn login(f: &Site, x: &str, user: &str, answer: &str) -> (String, String) {
+    let d = f.pam_on(&format!("full-{x}"), user, &LOGIN, &[answer]);
     (d.result("authenticate").into(), d.result("acct_mgmt").into())
 }
 
@@ -75,8 +76,8 @@ fn ok() -> (String, String) {
 
 /// Accepts `pass` on host `x` without making the change (the person closed the session) and
 /// returns the shadow entry the reset left.
-fn accept_only(f: &Fleet, x: &str, u: &User, pass: &str) -> (String, String) {
-    let d = f.pam(&format!("full-{x}"), &u.name, &LOGIN, &[pass]);
+fn accept_only(f: &Site, x: &str, u: &User, pass: &str) -> (String, String) {
+    let d = f.pam_on(&format!("full-{x}"), &u.name, &LOGIN, &[pass]);
     assert_eq!(
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_NEW_AUTHTOK_REQD"),
@@ -89,17 +90,17 @@ fn accept_only(f: &Fleet, x: &str, u: &User, pass: &str) -> (String, String) {
 #[test]
 fn a_reset_pass_resets_the_account_on_the_host_that_accepts_it_and_the_change_follows() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     let before = shadow(&u);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
     assert_eq!(shadow(&u), before, "tapctl issue changed the shadow entry where it ran");
     for x in ["a", "b", "c"] {
         assert!(host_row(&f, x, id).is_none(), "host-{x} recorded a pass nobody used");
     }
 
-    let d = f.pam("full-a", &u.name, &CHANGE, &[&pass, NEW_PW, NEW_PW]);
+    let d = f.pam_on("full-a", &u.name, &CHANGE, &[&pass, NEW_PW, NEW_PW]);
     assert_eq!(
         (
             d.result("authenticate"),
@@ -139,7 +140,7 @@ fn a_reset_pass_resets_the_account_on_the_host_that_accepts_it_and_the_change_fo
     assert_eq!(login(&f, "b", &u.name, NEW_PW), ok());
     assert_eq!(login(&f, "a", &u.name, OWN).0, "PAM_AUTH_ERR");
     assert_eq!(f.auth("full-c", &u.name, &pass).auth(), "PAM_AUTH_ERR", "one-time");
-    let used_on = f.sql(&format!(
+    let used_on = f.psql(&format!(
         "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
     ));
     assert_eq!(used_on, "host-a");
@@ -149,10 +150,10 @@ fn a_reset_pass_resets_the_account_on_the_host_that_accepts_it_and_the_change_fo
 #[test]
 fn the_grace_prompt_in_a_fresh_process_takes_the_pass_as_the_current_password() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     let before = shadow(&u);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
     // sshd's password method: authenticate and acct_mgmt, then `passwd` later in a new process.
     let reset = accept_only(&f, "a", &u, &pass);
@@ -164,7 +165,7 @@ fn the_grace_prompt_in_a_fresh_process_takes_the_pass_as_the_current_password() 
     // The user's own password stopped working with the reset.
     assert_eq!(login(&f, "a", &u.name, OWN).0, "PAM_AUTH_ERR");
 
-    let d = f.pam("full-a", &u.name, &["chauthtok_expired"], &[&pass, NEW_PW, NEW_PW]);
+    let d = f.pam_on("full-a", &u.name, &["chauthtok_expired"], &[&pass, NEW_PW, NEW_PW]);
     assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.stdout);
     assert_eq!(
         d.prompts,
@@ -178,11 +179,11 @@ fn the_grace_prompt_in_a_fresh_process_takes_the_pass_as_the_current_password() 
 #[test]
 fn a_changed_password_is_kept_and_the_pass_settled_at_the_hosts_next_touch() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
-    let d = f.pam("full-a", &u.name, &CHANGE, &[&pass, NEW_PW, NEW_PW]);
+    let d = f.pam_on("full-a", &u.name, &CHANGE, &[&pass, NEW_PW, NEW_PW]);
     assert_eq!(d.result("chauthtok_expired"), "PAM_SUCCESS", "{}", d.stdout);
     let changed = shadow(&u);
     // The touch: a pass-shaped answer on host-a (the used pass itself, refused).
@@ -197,11 +198,11 @@ fn a_changed_password_is_kept_and_the_pass_settled_at_the_hosts_next_touch() {
 #[test]
 fn a_revoked_reset_pass_gives_the_previous_password_back_at_that_hosts_next_touch() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     for touch in ["a pass-shaped login", "tapctl purge with host-a's config"] {
         let u = User::with_password(OWN);
         let before = shadow(&u);
-        let pass = f.issue_reset(&u.name, &[]);
+        let pass = f.issue_reset(&u.name, &[]).pass;
         let id = f.newest_id(&u.name);
         let reset = accept_only(&f, "a", &u, &pass);
         assert_ne!(reset, before);
@@ -236,13 +237,13 @@ fn a_revoked_reset_pass_gives_the_previous_password_back_at_that_hosts_next_touc
 #[test]
 fn a_reset_pass_that_ended_before_the_change_locks_the_account_at_the_next_touch() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
     let reset = accept_only(&f, "a", &u, &pass);
     // The pass ends with the change never made.
-    let ended = f.sql(&format!(
+    let ended = f.psql(&format!(
         "UPDATE pam_tap.passes SET expires_at = extract(epoch FROM now())::bigint - 1
          WHERE id = {id} RETURNING id"
     ));
@@ -259,25 +260,25 @@ fn a_reset_pass_that_ended_before_the_change_locks_the_account_at_the_next_touch
 #[test]
 fn the_fleet_purge_keeps_a_reset_pass_for_its_hosts_and_wipes_its_derive_key() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     let before = shadow(&u);
-    let pass = f.issue_reset(&u.name, &[]);
+    let pass = f.issue_reset(&u.name, &[]).pass;
     let id = f.newest_id(&u.name);
     accept_only(&f, "a", &u, &pass);
     let out = f.tapctl(&["revoke", &u.name]);
     assert!(out.status.success(), "revoke: {}", String::from_utf8_lossy(&out.stderr));
     // Revoked two days ago, as the database sees it; a plain pass that ended as long ago goes.
     let v = User::with_password(OWN);
-    f.issue(&v.name, &[]);
+    f.issue_keeping(&v.name, &[]);
     let plain = f.newest_id(&v.name);
-    f.sql(&format!(
+    f.psql(&format!(
         "UPDATE pam_tap.passes SET revoked_at = extract(epoch FROM now())::bigint - 172800
          WHERE id IN ({id}, {plain})"
     ));
     let out = f.tapctl(&["purge"]);
     assert!(out.status.success(), "purge: {}", String::from_utf8_lossy(&out.stderr));
-    let left = f.sql(&format!(
+    let left = f.psql(&format!(
         "SELECT id, length(derive_key) FROM pam_tap.passes WHERE id IN ({id}, {plain})"
     ));
     assert_eq!(
@@ -296,10 +297,10 @@ fn the_fleet_purge_keeps_a_reset_pass_for_its_hosts_and_wipes_its_derive_key() {
 #[test]
 fn a_reset_pass_scoped_to_host_b_is_refused_on_host_a_which_leaves_the_account_alone() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     let before = shadow(&u);
-    let pass = f.issue_reset(&u.name, &["--host", "host-b"]);
+    let pass = f.issue_reset(&u.name, &["--host", "host-b"]).pass;
     let id = f.newest_id(&u.name);
     f.assert_refused_for_host("a", &u.name, &pass, id);
     assert_eq!(shadow(&u), before, "a refused pass reset the account");
@@ -315,15 +316,15 @@ fn a_reset_pass_scoped_to_host_b_is_refused_on_host_a_which_leaves_the_account_a
 #[test]
 fn logins_racing_one_reset_pass_from_three_hosts_reset_the_account_once() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::alone("");
+    let _g = crate::support::figures::serial();
+    let f = fleet_alone("");
     // As in the race test: 60 logins at once on a shared machine outlast the default 5 s.
     f.write_host_configs("&connect_timeout=30", "");
     let mut failures = vec![];
     for round in 0..3 {
         let u = User::with_password(OWN);
         let before = shadow(&u);
-        let pass = f.issue_reset(&u.name, &["--one-time"]);
+        let pass = f.issue_reset(&u.name, &["--one-time"]).pass;
         let id = f.newest_id(&u.name);
         let runs = crate::race::stampede(&f, &u.name, &pass);
         let won: Vec<&str> = runs
@@ -365,7 +366,7 @@ fn logins_racing_one_reset_pass_from_three_hosts_reset_the_account_once() {
 fn a_host_store_in_a_directory_others_control_is_never_written_and_no_reset_is_made() {
     require_root!();
     use std::os::unix::fs::PermissionsExt;
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let config = f.host_config("a");
     let text = std::fs::read_to_string(&config).unwrap();
     let store = f.host_store("a").display().to_string();
@@ -380,8 +381,8 @@ fn a_host_store_in_a_directory_others_control_is_never_written_and_no_reset_is_m
         }
         let elsewhere = open.join("host.db").display().to_string();
         std::fs::write(&config, text.replace(&store, &elsewhere)).unwrap();
-        let pass = f.issue_reset(&u.name, &[]);
-        let d = f.pam("full-a", &u.name, &LOGIN, &[&pass]);
+        let pass = f.issue_reset(&u.name, &[]).pass;
+        let d = f.pam_on("full-a", &u.name, &LOGIN, &[&pass]);
         assert_ne!(
             d.result("authenticate"),
             "PAM_SUCCESS",

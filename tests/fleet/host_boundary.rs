@@ -7,24 +7,25 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::User;
-use crate::site::Fleet;
+use crate::site::fleet;
+use crate::support::accounts::User;
 use crate::support::pg_cluster::psql_uri;
+use crate::support::site::Site;
 
 /// `sql` as host `role` over its own login; (success, stdout, stderr).
-fn as_host(f: &Fleet, role: &str, sql: &str) -> (bool, String, String) {
-    as_host_in(f, &f.db, role, sql)
+fn as_host(f: &Site, role: &str, sql: &str) -> (bool, String, String) {
+    as_host_in(f, f.database(), role, sql)
 }
 
 /// `sql` as `role` must be refused with PostgreSQL's own error naming `needle`.
-fn refused(f: &Fleet, role: &str, sql: &str, needle: &str) {
+fn refused(f: &Site, role: &str, sql: &str, needle: &str) {
     let (ok, out, err) = as_host(f, role, sql);
     assert!(!ok, "{role} may run {sql}: {out}");
     assert!(err.contains(needle), "{sql}: {err}");
 }
 
-fn audit_rows(f: &Fleet, id: i64) -> String {
-    f.sql(&format!(
+fn audit_rows(f: &Site, id: i64) -> String {
+    f.psql(&format!(
         "SELECT string_agg(event || '@' || coalesce(host, '-') || '/' || coalesce(db_role, '-'), ' ' ORDER BY id)
            FROM pam_tap.audit WHERE pass_id = {id} AND event <> 'issued'"
     ))
@@ -33,13 +34,13 @@ fn audit_rows(f: &Fleet, id: i64) -> String {
 #[test]
 fn a_host_role_reads_only_its_own_passes_hashes_and_never_a_derive_key() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let (mine, theirs) = (User::new(), User::new());
-    f.issue(&mine.name, &["--reusable"]);
-    f.issue(&theirs.name, &["--reusable", "--host", "host-b"]);
+    f.issue_keeping(&mine.name, &["--reusable"]);
+    f.issue_keeping(&theirs.name, &["--reusable", "--host", "host-b"]);
     let cols = "SELECT string_agg(attname, ',') FROM pg_attribute
                  WHERE attrelid = 'pam_tap.host_view'::regclass AND attnum > 0";
-    let view = f.sql(cols);
+    let view = f.psql(cols);
     assert!(
         !view.contains("derive_key") && !view.contains("shadow") && !view.contains("reason"),
         "{view}"
@@ -76,10 +77,10 @@ fn a_host_role_reads_only_its_own_passes_hashes_and_never_a_derive_key() {
 #[test]
 fn a_host_role_cannot_use_count_or_audit_another_hosts_or_services_pass() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let (b_user, svc_user) = (User::new(), User::new());
-    f.issue(&b_user.name, &["--reusable", "--host", "host-b"]);
-    f.issue(&svc_user.name, &["--reusable", "--service", "only-b"]);
+    f.issue_keeping(&b_user.name, &["--reusable", "--host", "host-b"]);
+    f.issue_keeping(&svc_user.name, &["--reusable", "--service", "only-b"]);
     let (b, svc) = (f.newest_id(&b_user.name), f.newest_id(&svc_user.name));
     let not_for_a = "is not for host host-a";
     refused(
@@ -105,7 +106,7 @@ fn a_host_role_cannot_use_count_or_audit_another_hosts_or_services_pass() {
         not_for_a,
     );
     assert_eq!(
-        f.sql(&format!(
+        f.psql(&format!(
             "SELECT used_at IS NULL, failures, total_failures FROM pam_tap.passes WHERE id = {b}"
         )),
         "t|0|0"
@@ -125,54 +126,12 @@ fn a_host_role_cannot_use_count_or_audit_another_hosts_or_services_pass() {
 #[test]
 fn a_host_role_writes_audit_rows_only_as_its_own_host_and_only_of_its_kinds() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let (u, v) = (User::new(), User::new());
-    f.issue(&u.name, &["--reusable"]);
-    f.issue(&v.name, &["--reusable"]);
+    f.issue_keeping(&u.name, &["--reusable"]);
+    f.issue_keeping(&v.name, &["--reusable"]);
     let id = f.newest_id(&u.name);
-    // No host parameter exists to lie with.
-    refused(
-        &f,
-        "host_a",
-        &format!(
-            "SELECT pam_tap.host_audit('refused', '{}', {id}, NULL, NULL, NULL, 'host-b')",
-            u.name
-        ),
-        "does not exist",
-    );
-    for ev in ["issued", "used", "failed", "revoked", "host_bound"] {
-        refused(
-            &f,
-            "host_a",
-            &format!(
-                "SELECT pam_tap.host_audit('{ev}', '{}', {id}, NULL, NULL, NULL)",
-                u.name
-            ),
-            &format!("does not write {ev}"),
-        );
-    }
-    // A pass is audited under its own user only; a reset or grace row only by the host that
-    // accepted it.
-    refused(
-        &f,
-        "host_a",
-        &format!(
-            "SELECT pam_tap.host_audit('refused', '{}', {id}, NULL, NULL, NULL)",
-            v.name
-        ),
-        "is not a pass of",
-    );
-    for ev in ["reset", "grace_used"] {
-        refused(
-            &f,
-            "host_a",
-            &format!(
-                "SELECT pam_tap.host_audit('{ev}', '{}', {id}, NULL, NULL, NULL)",
-                u.name
-            ),
-            "was not accepted by host_a",
-        );
-    }
+    host_audit_refuses_what_host_a_may_not_write(&f, id, &u.name, &v.name);
     let (ok, _, err) = as_host(
         &f,
         "host_a",
@@ -189,12 +148,49 @@ fn a_host_role_writes_audit_rows_only_as_its_own_host_and_only_of_its_kinds() {
     assert!(text.contains("host=host-a db_role=host_a"), "{text}");
 }
 
+/// host_audit, called as host_a about `user`'s pass `id`, refuses: a host to write as, the events
+/// a login does not write, another user's (`other`'s) name, and reset or grace rows for a pass
+/// host_a never accepted.
+fn host_audit_refuses_what_host_a_may_not_write(f: &Site, id: i64, user: &str, other: &str) {
+    // No host parameter exists to lie with.
+    refused(
+        f,
+        "host_a",
+        &format!("SELECT pam_tap.host_audit('refused', '{user}', {id}, NULL, NULL, NULL, 'host-b')",),
+        "does not exist",
+    );
+    for ev in ["issued", "used", "failed", "revoked", "host_bound"] {
+        refused(
+            f,
+            "host_a",
+            &format!("SELECT pam_tap.host_audit('{ev}', '{user}', {id}, NULL, NULL, NULL)",),
+            &format!("does not write {ev}"),
+        );
+    }
+    // A pass is audited under its own user only; a reset or grace row only by the host that
+    // accepted it.
+    refused(
+        f,
+        "host_a",
+        &format!("SELECT pam_tap.host_audit('refused', '{other}', {id}, NULL, NULL, NULL)",),
+        "is not a pass of",
+    );
+    for ev in ["reset", "grace_used"] {
+        refused(
+            f,
+            "host_a",
+            &format!("SELECT pam_tap.host_audit('{ev}', '{user}', {id}, NULL, NULL, NULL)",),
+            "was not accepted by host_a",
+        );
+    }
+}
+
 #[test]
 fn a_role_bound_to_no_host_acts_as_none_and_binding_is_roots() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     let out = f.tapctl(&["hosts", "unbind", "host_c"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     refused(
@@ -222,7 +218,7 @@ fn a_role_bound_to_no_host_acts_as_none_and_binding_is_roots() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
     assert_eq!(
-        f.sql("SELECT string_agg(event, ' ' ORDER BY id) FROM pam_tap.audit WHERE event LIKE 'host_%'"),
+        f.psql("SELECT string_agg(event, ' ' ORDER BY id) FROM pam_tap.audit WHERE event LIKE 'host_%'"),
         "host_bound host_bound host_bound host_unbound host_bound"
     );
 }
@@ -230,43 +226,13 @@ fn a_role_bound_to_no_host_acts_as_none_and_binding_is_roots() {
 #[test]
 fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     let id = f.newest_id(&u.name);
-    // host-b accepts the pass and keeps its transaction open: the row stays locked.
-    let mut holder = Command::new("/usr/lib/postgresql/15/bin/psql")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-        .arg(f.cluster.uri("host_b", &f.db))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Its standard input stays open (psql waits on it) until the holder is killed.
-    let mut stdin = holder.stdin.take().unwrap();
-    {
-        use std::io::Write;
-        writeln!(
-            stdin,
-            "BEGIN; SELECT status FROM pam_tap.host_accept({id}, 'full-b', NULL);"
-        )
-        .unwrap();
-        writeln!(stdin, "SELECT pg_sleep(40);").unwrap();
-    }
-    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host_b' AND query LIKE '%pg_sleep%'";
-    let started = Instant::now();
-    while f.sql(sleeping) != "1" {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "host-b never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut holder, stdin) = host_b_holds_the_row_lock(&f, id);
     let waiting = |who: &str| {
-        f.sql(&format!(
+        f.psql(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.usename = '{who}'"
         ))
     };
@@ -291,7 +257,7 @@ fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     assert_eq!(run.auth(), "PAM_AUTHINFO_UNAVAIL", "{run:?}");
     assert!(module < Duration::from_secs(6), "{module:?}");
     // The holder's session ends (its server process would sleep on past its client's death).
-    f.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'host_b'");
+    f.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'host_b'");
     let _ = holder.kill();
     let _ = holder.wait();
     drop(stdin);
@@ -304,12 +270,48 @@ fn a_held_row_lock_costs_other_hosts_a_bounded_wait() {
     assert_eq!(f.auth("only-a", &u.name, &pass).auth(), "PAM_SUCCESS");
 }
 
+/// host-b accepts pass `id` and keeps its transaction open (psql waits on its standard input,
+/// which stays open until the holder is killed): the row stays locked. Returns once the holder
+/// sleeps in it.
+fn host_b_holds_the_row_lock(f: &Site, id: i64) -> (std::process::Child, std::process::ChildStdin) {
+    let mut holder = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(f.cluster().uri("host_b", f.database()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        writeln!(
+            stdin,
+            "BEGIN; SELECT status FROM pam_tap.host_accept({id}, 'full-b', NULL);"
+        )
+        .unwrap();
+        writeln!(stdin, "SELECT pg_sleep(40);").unwrap();
+    }
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host_b' AND query LIKE '%pg_sleep%'";
+    let started = Instant::now();
+    while f.psql(sleeping) != "1" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "host-b never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (holder, stdin)
+}
+
 #[test]
 fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
     require_root!();
-    let f = Fleet::new("");
+    let f = fleet("");
     // A store as schema 3 left it: one pass, used on host-a (the audit's db_role says who).
-    let db = f.cluster.new_database();
+    let db = f.cluster().new_database();
     let sql = |file: &str| {
         std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -318,7 +320,7 @@ fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
         )
         .unwrap()
     };
-    f.cluster.superuser_sql(
+    f.cluster().superuser_sql(
         &db,
         &format!(
             "BEGIN; SET LOCAL ROLE pam_tap_admin; CREATE SCHEMA pam_tap AUTHORIZATION pam_tap_admin;\n{}\n{}\n{}\n\
@@ -339,7 +341,7 @@ fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
         &config,
         format!(
             "enabled = true\ndatabase = \"{}\"\n",
-            f.cluster.uri("tapctl_admin", &db)
+            f.cluster().uri("tapctl_admin", &db)
         ),
     )
     .unwrap();
@@ -347,7 +349,7 @@ fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
     let out = f.tapctl_on(&config, &["init"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
-        f.cluster
+        f.cluster()
             .query(&db, "SELECT pass_id, role_name FROM pam_tap.acceptances"),
         "7|host_a",
         "a row whose writer is unknown gives no one the pass"
@@ -359,8 +361,8 @@ fn a_store_upgraded_to_the_boundary_keeps_who_accepted_what() {
     assert_eq!(row, "ann");
 }
 
-fn as_host_in(f: &Fleet, db: &str, role: &str, sql: &str) -> (bool, String, String) {
-    let out: Output = psql_uri(&f.cluster.uri(role, db), sql);
+fn as_host_in(f: &Site, db: &str, role: &str, sql: &str) -> (bool, String, String) {
+    let out: Output = psql_uri(&f.cluster().uri(role, db), sql);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).trim().to_string(),

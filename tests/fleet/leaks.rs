@@ -3,9 +3,11 @@
 
 use std::ffi::OsStr;
 
-use crate::common::User;
-use crate::site::Fleet;
-use crate::support_sec::{figure, line};
+use crate::site::fleet;
+use crate::support::accounts::User;
+use crate::support::drive::line;
+use crate::support::figures::figure;
+use crate::support::site::Site;
 
 /// `key=N ...` from sec_probe's output: N.
 fn number_after(out: &str, key: &str) -> usize {
@@ -23,10 +25,10 @@ fn number_after(out: &str, key: &str) -> usize {
 #[test]
 fn a_login_against_postgresql_leaves_no_descriptor_thread_or_signal_handler() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::new("[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let f = fleet("[pass]\nmax_failures = 100");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     let (mut rows, mut bad) = (vec![], vec![]);
     for (service, label, answer, expected) in [
         ("only-a", "tls_accepted", pass.as_str(), "PAM_SUCCESS"),
@@ -64,10 +66,10 @@ fn a_login_against_postgresql_leaves_no_descriptor_thread_or_signal_handler() {
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
-impl Fleet {
+impl Site {
     /// sec_probe's `leaks` mode: one handle, authenticate and setcred, what changed in the process.
     fn probe_leaks(&self, service: &str, user: &str, answer: &str) -> crate::support::drive::Run {
-        let mut cmd = std::process::Command::new(crate::support_sec::sec_probe());
+        let mut cmd = std::process::Command::new(crate::support::paths::sec_probe());
         cmd.env_clear().env("PATH", "/usr/bin:/bin");
         cmd.arg("leaks").arg(&self.pamd).arg(service).arg(OsStr::new(user));
         crate::support::drive::Run::from_output(crate::support::drive::feed(cmd, &line(answer)))

@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Site, User};
-use crate::site::Fleet;
+use crate::site::fleet;
+use crate::support::accounts::User;
 use crate::support::drive::{feed, Run};
 use crate::support::paths::{module, pam_drive};
+use crate::support::site::Site;
 
 /// The files `pam_drive` (and its children) opened for one authentication on `service` in `pamd`.
 fn opened(pamd: &Path, service: &str, user: &str, answer: &str, trace: &Path) -> (Run, String) {
@@ -47,8 +48,8 @@ fn libpq_is_loaded_only_for_a_postgresql_store() {
     }
     assert!(sqlite.contains("tap.db"), "the trace saw the SQLite store being opened");
 
-    let mut f = Fleet::new("");
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let f = fleet("");
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     let (run, pg) = opened(&f.pamd, "only-a", &u.name, &pass, &f.dir.join("trace"));
     assert_eq!(run.auth(), "PAM_SUCCESS", "{run:?}");
     assert!(pg.contains("libpq.so.5"), "a PostgreSQL login did not open libpq");

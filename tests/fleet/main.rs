@@ -5,10 +5,6 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../support_sec/mod.rs"]
-mod support_sec;
 
 /// The private cluster itself: TLS, roles, start-up cost.
 mod cluster;
@@ -30,7 +26,7 @@ mod outage;
 mod race;
 /// A login that logs no one in: as many round trips whatever the user holds.
 mod round_trips;
-/// A fleet: tapctl's config and three hosts' configs and services on one database.
+/// A fleet: a site on one PostgreSQL database, with three hosts' configs and services.
 mod site;
 /// The pam_stack scenarios against PostgreSQL.
 mod stack;

@@ -2,8 +2,9 @@
 //! (passes with their ids, audit, clock mark) into an empty PostgreSQL store, all or nothing; the
 //! passes then work on every host.
 
-use crate::common::{stderr, stdout, Site, User};
-use crate::site::Fleet;
+use crate::site::fleet;
+use crate::support::accounts::User;
+use crate::support::site::{stderr, stdout, Site};
 
 const OWN: &str = "Own-Horse-Battery-31";
 
@@ -11,22 +12,9 @@ const OWN: &str = "Own-Horse-Battery-31";
 fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
     require_root!();
     let local = Site::new("");
-    let f = Fleet::new("");
+    let f = fleet("");
     let (used, live, revoked) = (User::with_password(OWN), User::new(), User::new());
-    let pass_of = |v: serde_json::Value| v["pass"].as_str().unwrap().to_string();
-    let used_pass = &pass_of(local.issue(&used.name, &["--keep-password", "--reusable"]));
-    assert_eq!(
-        local
-            .pam(&used.name, &["authenticate"], &[used_pass])
-            .result("authenticate"),
-        "PAM_SUCCESS"
-    );
-    let live_pass = &pass_of(local.issue(&live.name, &["--keep-password", "--one-time"]));
-    local.issue(&revoked.name, &["--keep-password"]);
-    assert!(local
-        .tapctl(&["revoke", &revoked.name, "--reason", "left"])
-        .status
-        .success());
+    let (used_pass, live_pass) = a_used_a_live_and_a_revoked_pass(&local, &used, &live, &revoked);
     let sqlite = rusqlite::Connection::open(&local.db).unwrap();
     let clock: i64 = sqlite
         .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
@@ -35,7 +23,7 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
         .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
         .unwrap();
 
-    let to = f.cluster.uri("tapctl_admin", &f.db);
+    let to = f.cluster().uri("tapctl_admin", f.database());
     let out = local.tapctl(&["migrate", "--to", &to]);
     assert!(out.status.success(), "migrate: {}{}", stdout(&out), stderr(&out));
     let said = stdout(&out);
@@ -45,47 +33,72 @@ fn migrate_moves_passes_audit_and_clock_into_postgresql_all_or_nothing() {
     );
     // The password in the URI is never printed.
     assert!(
-        !said.contains(f.cluster.password("tapctl_admin"))
-            && !stderr(&out).contains(f.cluster.password("tapctl_admin"))
+        !said.contains(f.cluster().password("tapctl_admin"))
+            && !stderr(&out).contains(f.cluster().password("tapctl_admin"))
     );
 
-    for u in [&used, &live, &revoked] {
+    the_records_and_audit_are_the_same(&local, &f, &[&used, &live, &revoked]);
+    let pg_clock: i64 = f
+        .psql("SELECT value FROM pam_tap.meta WHERE key = 'clock'")
+        .parse()
+        .unwrap();
+    assert!(pg_clock >= clock, "clock mark {pg_clock} < {clock}");
+    // The fleet's own rows (its hosts bound before the copy) stay, the copied ones follow.
+    let copied = "SELECT count(*) FROM pam_tap.audit WHERE event NOT LIKE 'host_%'";
+    assert_eq!(f.psql(copied), audit_rows.to_string());
+
+    // The moved passes log in (or not) on the fleet as they would have locally.
+    assert_eq!(f.auth("only-b", &live.name, &live_pass).auth(), "PAM_SUCCESS");
+    assert_eq!(f.auth("only-c", &live.name, &live_pass).auth(), "PAM_AUTH_ERR");
+    assert_eq!(f.auth("only-a", &used.name, &used_pass).auth(), "PAM_SUCCESS");
+
+    // Into a store that is not empty: refused, and nothing is added.
+    let (passes, audit) = (
+        f.psql("SELECT count(*) FROM pam_tap.passes"),
+        f.psql("SELECT count(*) FROM pam_tap.audit"),
+    );
+    let again = local.tapctl(&["migrate", "--to", &to]);
+    assert_eq!(again.status.code(), Some(1), "{}{}", stdout(&again), stderr(&again));
+    assert_eq!(f.psql("SELECT count(*) FROM pam_tap.passes"), passes);
+    assert_eq!(f.psql("SELECT count(*) FROM pam_tap.audit"), audit);
+}
+
+/// On the SQLite site: `used`'s reusable pass used once, `live`'s one-time pass, `revoked`'s pass
+/// revoked. Returns the used and the live pass.
+fn a_used_a_live_and_a_revoked_pass(local: &Site, used: &User, live: &User, revoked: &User) -> (String, String) {
+    let used_pass = local.issue(&used.name, &["--keep-password", "--reusable"]).pass;
+    assert_eq!(
+        local
+            .pam(&used.name, &["authenticate"], &[&used_pass])
+            .result("authenticate"),
+        "PAM_SUCCESS"
+    );
+    let live_pass = local.issue(&live.name, &["--keep-password", "--one-time"]).pass;
+    local.issue(&revoked.name, &["--keep-password"]);
+    assert!(local
+        .tapctl(&["revoke", &revoked.name, "--reason", "left"])
+        .status
+        .success());
+    (used_pass, live_pass)
+}
+
+/// Each user's record (id, status, counts, expiry, issuer) and audit read the same from the
+/// SQLite site and the fleet.
+fn the_records_and_audit_are_the_same(local: &Site, f: &Site, users: &[&User]) {
+    for u in users {
         let (a, b) = (local.show(&u.name), f.show(&u.name));
         for k in ["id", "status", "use_count", "failures", "expires_at", "issued_by"] {
             assert_eq!(a[k], b[k], "{k} of {}: sqlite {a} postgresql {b}", u.name);
         }
         assert_eq!(local.events(&u.name), f.events(&u.name), "audit of {}", u.name);
     }
-    let pg_clock: i64 = f
-        .sql("SELECT value FROM pam_tap.meta WHERE key = 'clock'")
-        .parse()
-        .unwrap();
-    assert!(pg_clock >= clock, "clock mark {pg_clock} < {clock}");
-    // The fleet's own rows (its hosts bound before the copy) stay, the copied ones follow.
-    let copied = "SELECT count(*) FROM pam_tap.audit WHERE event NOT LIKE 'host_%'";
-    assert_eq!(f.sql(copied), audit_rows.to_string());
-
-    // The moved passes log in (or not) on the fleet as they would have locally.
-    assert_eq!(f.auth("only-b", &live.name, live_pass).auth(), "PAM_SUCCESS");
-    assert_eq!(f.auth("only-c", &live.name, live_pass).auth(), "PAM_AUTH_ERR");
-    assert_eq!(f.auth("only-a", &used.name, used_pass).auth(), "PAM_SUCCESS");
-
-    // Into a store that is not empty: refused, and nothing is added.
-    let (passes, audit) = (
-        f.sql("SELECT count(*) FROM pam_tap.passes"),
-        f.sql("SELECT count(*) FROM pam_tap.audit"),
-    );
-    let again = local.tapctl(&["migrate", "--to", &to]);
-    assert_eq!(again.status.code(), Some(1), "{}{}", stdout(&again), stderr(&again));
-    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.passes"), passes);
-    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.audit"), audit);
 }
 
 #[test]
 fn a_migrate_that_fails_midway_leaves_the_postgresql_store_empty() {
     require_root!();
     let local = Site::new("");
-    let f = Fleet::new("");
+    let f = fleet("");
     let (first, second) = (User::new(), User::new());
     local.issue(&first.name, &["--keep-password"]);
     local.issue(&second.name, &["--keep-password"]);
@@ -99,7 +112,7 @@ fn a_migrate_that_fails_midway_leaves_the_postgresql_store_empty() {
         )
         .unwrap();
     assert_eq!(changed, 1);
-    let out = local.tapctl(&["migrate", "--to", &f.cluster.uri("tapctl_admin", &f.db)]);
+    let out = local.tapctl(&["migrate", "--to", &f.cluster().uri("tapctl_admin", f.database())]);
     assert!(
         !out.status.success(),
         "migrate took a use_count of 3e9: {}",
@@ -107,9 +120,9 @@ fn a_migrate_that_fails_midway_leaves_the_postgresql_store_empty() {
     );
     // PostgreSQL's own refusal of the row, inside the copy: not a check made before it began.
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
-    assert_eq!(f.sql("SELECT count(*) FROM pam_tap.passes"), "0", "{}", stderr(&out));
+    assert_eq!(f.psql("SELECT count(*) FROM pam_tap.passes"), "0", "{}", stderr(&out));
     assert_eq!(
-        f.sql("SELECT count(*) FROM pam_tap.audit WHERE event NOT LIKE 'host_%'"),
+        f.psql("SELECT count(*) FROM pam_tap.audit WHERE event NOT LIKE 'host_%'"),
         "0"
     );
 }

@@ -6,17 +6,19 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::User;
-use crate::site::{Cluster, Fleet};
+use crate::site::{fleet, fleet_on};
+use crate::support::accounts::User;
 use crate::support::drive::feed;
+use crate::support::figures::figure;
+use crate::support::paths::sec_probe;
 use crate::support::pg_cluster::PgCluster;
-use crate::support_sec::{figure, sec_probe};
+use crate::support::site::{Cluster, Site};
 
 const OWN: &str = "Own-Horse-Battery-31";
 const LOGINS: usize = 10;
 
 /// The median microseconds and result codes of `LOGINS` authentications of `user` answering `answer`.
-fn timed(f: &Fleet, service: &str, user: &str, answer: &str) -> (f64, String) {
+fn timed(f: &Site, service: &str, user: &str, answer: &str) -> (f64, String) {
     let mut c = Command::new(sec_probe());
     c.arg("time")
         .arg(&f.pamd)
@@ -44,15 +46,15 @@ fn timed(f: &Fleet, service: &str, user: &str, answer: &str) -> (f64, String) {
 #[test]
 fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_before() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::on(Cluster::Own(PgCluster::private(&[])), "");
+    let _g = crate::support::figures::serial();
+    let f = fleet_on(Cluster::Own(PgCluster::private(&[])), "");
     let plain = User::with_password(OWN);
     let holder = User::with_password(OWN);
-    let pass = f.issue(&holder.name, &["--reusable"]);
+    let pass = f.issue_keeping(&holder.name, &["--reusable"]).pass;
 
     let (up_us, up_codes) = timed(&f, "full-a", &plain.name, OWN);
     assert_eq!(up_codes, format!("{{\"PAM_SUCCESS\": {LOGINS}}}"));
-    f.cluster.stop("fast");
+    f.cluster().stop("fast");
     f.log.clear();
     for x in ["a", "c"] {
         let r = f.auth(&format!("only-{x}"), &holder.name, &pass);
@@ -61,7 +63,7 @@ fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_befor
     let lines = f.log.settled_lines();
     let (down_us, down_codes) = timed(&f, "full-a", &plain.name, OWN);
     // The pass holder's own password works too: it is not pass-shaped, the store is not asked.
-    let own = f.pam("full-b", &holder.name, &["authenticate", "acct_mgmt"], &[OWN]);
+    let own = f.pam_on("full-b", &holder.name, &["authenticate", "acct_mgmt"], &[OWN]);
     assert_eq!(own.result("authenticate"), "PAM_SUCCESS", "{}", own.stdout);
     figure(
         "fleet_outage",
@@ -73,7 +75,7 @@ fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_befor
         ),
     );
     assert_eq!(down_codes, format!("{{\"PAM_SUCCESS\": {LOGINS}}}"));
-    f.cluster.start();
+    f.cluster().start();
     assert_eq!(f.auth("only-a", &holder.name, &pass).auth(), "PAM_SUCCESS");
     f.check_no_secrets();
     // One syslog line per refused login, and not libpq's message with its own line breaks in it.
@@ -84,11 +86,11 @@ fn the_server_stopped_refuses_passes_and_leaves_password_logins_as_fast_as_befor
 #[test]
 fn a_server_that_never_answers_costs_a_pass_login_connect_timeout_and_a_password_login_nothing() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::new("");
+    let _g = crate::support::figures::serial();
+    let f = fleet("");
     let plain = User::with_password(OWN);
     let holder = User::new();
-    let pass = f.issue(&holder.name, &["--reusable"]);
+    let pass = f.issue_keeping(&holder.name, &["--reusable"]).pass;
     let (up_us, _) = timed(&f, "full-a", &plain.name, OWN);
     // A listener nobody accepts from: the kernel completes the handshake, then nothing answers,
     // as with a hung server or a black-holed route.
@@ -96,8 +98,8 @@ fn a_server_that_never_answers_costs_a_pass_login_connect_timeout_and_a_password
     let port = stall.local_addr().unwrap().port();
     let uri = format!(
         "postgresql://host_a:x@127.0.0.1:{port}/{}?sslmode=verify-full&sslrootcert={}&connect_timeout=2",
-        f.db,
-        f.cluster.ca().display()
+        f.database(),
+        f.cluster().ca().display()
     );
     f.write_host_config("a", &uri, "host_name = \"host-a\"");
     let t = Instant::now();

@@ -3,17 +3,18 @@
 use std::io::Write;
 use std::process::{Child, Stdio};
 
-use crate::common::User;
-use crate::site::{Fleet, HOSTS};
+use crate::site::{fleet_alone, HOSTS};
+use crate::support::accounts::User;
 use crate::support::drive::Run;
-use crate::support_sec::figure;
+use crate::support::figures::figure;
+use crate::support::site::Site;
 
 const PER_HOST: usize = 20;
 const ROUNDS: usize = 20;
 
 /// Starts `PER_HOST` drivers on each host's `only-X` service, all blocked at the prompt, then
 /// answers them all at once. Returns (host letter, run) pairs.
-pub(crate) fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
+pub(crate) fn stampede(f: &Site, user: &str, answer: &str) -> Vec<(&'static str, Run)> {
     let mut children: Vec<(&'static str, Child)> = HOSTS
         .iter()
         .flat_map(|(x, _, _)| std::iter::repeat_n(*x, PER_HOST))
@@ -42,49 +43,27 @@ pub(crate) fn stampede(f: &Fleet, user: &str, answer: &str) -> Vec<(&'static str
 #[test]
 fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let mut f = Fleet::alone("");
+    let _g = crate::support::figures::serial();
+    let f = fleet_alone("");
     // Three hosts' login storms on one machine (2 cores, shared with other jobs while CI runs):
     // 60 TLS handshakes and argon2 runs at once can outlast the 5 s connect_timeout the module
     // pins by default, which bounds a dead server, not this. The race is about one-time use.
     f.write_host_configs("&connect_timeout=30", "");
     let u = User::new();
-    let (mut per_round, mut winners, mut others, mut crashes) = (vec![], vec![], vec![], 0);
-    let (mut errors, mut seen) = (std::collections::BTreeSet::<String>::new(), 0);
+    let mut r = Rounds::default();
     let t = std::time::Instant::now();
     for _ in 0..ROUNDS {
-        let pass = f.issue(&u.name, &["--one-time", "--replace"]);
-        let id = f.newest_id(&u.name);
-        let runs = stampede(&f, &u.name, &pass);
-        let won: Vec<&str> = runs
-            .iter()
-            .filter(|(_, r)| r.auth() == "PAM_SUCCESS")
-            .map(|(x, _)| *x)
-            .collect();
-        crashes += runs.iter().filter(|(_, r)| r.crashed()).count();
-        // The losers see the pass as used (PAM_AUTH_ERR), never an error.
-        others.extend(
-            runs.iter()
-                .filter(|(_, r)| !matches!(r.auth(), "PAM_SUCCESS" | "PAM_AUTH_ERR"))
-                .map(|(x, r)| format!("{x}:{}", r.auth())),
-        );
-        per_round.push(won.len());
-        // The store errors behind any other code, each once (the log is kept whole for the scan).
-        let lines = f.log.settled_lines();
-        let refusing = lines[seen..].iter().filter(|l| l.contains("refusing"));
-        errors.extend(refusing.map(|l| l.split("]: ").nth(1).unwrap_or(l).to_string()));
-        seen = lines.len();
-        winners.push(won.first().copied().unwrap_or("-"));
-        let rec = f.show(&u.name);
-        assert_eq!(rec["status"], "used", "{rec}");
-        assert_eq!(rec["use_count"], 1, "{rec}");
-        // The audit row of the one success names the host whose login won.
-        let host = f.sql(&format!(
-            "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
-        ));
-        assert_eq!(host, format!("host-{}", winners.last().unwrap()));
+        race_one_pass(&f, &u.name, &mut r);
     }
-    let used_rows = f.sql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
+    let Rounds {
+        per_round,
+        winners,
+        others,
+        crashes,
+        errors,
+        ..
+    } = r;
+    let used_rows = f.psql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
     figure(
         "fleet_race",
         &format!(
@@ -100,4 +79,52 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     assert_eq!(used_rows, ROUNDS.to_string());
     assert!(others.is_empty(), "{others:?} {errors:#?}");
     assert_eq!(crashes, 0);
+}
+
+/// What the rounds saw: successes per round, the winning host of each, any code but success or
+/// PAM_AUTH_ERR, crashed drivers, the store errors behind those codes (each once), and how many
+/// syslog lines the rounds before had read.
+#[derive(Default)]
+struct Rounds {
+    per_round: Vec<usize>,
+    winners: Vec<&'static str>,
+    others: Vec<String>,
+    crashes: usize,
+    errors: std::collections::BTreeSet<String>,
+    seen: usize,
+}
+
+/// One round: a fresh one-time pass raced from the three hosts. It ends used once, and the audit
+/// row of the one success names the host whose login won.
+fn race_one_pass(f: &Site, user: &str, r: &mut Rounds) {
+    let pass = f.issue_keeping(user, &["--one-time", "--replace"]).pass;
+    let id = f.newest_id(user);
+    let runs = stampede(f, user, &pass);
+    let won: Vec<&str> = runs
+        .iter()
+        .filter(|(_, r)| r.auth() == "PAM_SUCCESS")
+        .map(|(x, _)| *x)
+        .collect();
+    r.crashes += runs.iter().filter(|(_, r)| r.crashed()).count();
+    // The losers see the pass as used (PAM_AUTH_ERR), never an error.
+    r.others.extend(
+        runs.iter()
+            .filter(|(_, r)| !matches!(r.auth(), "PAM_SUCCESS" | "PAM_AUTH_ERR"))
+            .map(|(x, r)| format!("{x}:{}", r.auth())),
+    );
+    r.per_round.push(won.len());
+    // The store errors behind any other code, each once (the log is kept whole for the scan).
+    let lines = f.log.settled_lines();
+    let refusing = lines[r.seen..].iter().filter(|l| l.contains("refusing"));
+    r.errors
+        .extend(refusing.map(|l| l.split("]: ").nth(1).unwrap_or(l).to_string()));
+    r.seen = lines.len();
+    r.winners.push(won.first().copied().unwrap_or("-"));
+    let rec = f.show(user);
+    assert_eq!(rec["status"], "used", "{rec}");
+    assert_eq!(rec["use_count"], 1, "{rec}");
+    let host = f.psql(&format!(
+        "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
+    ));
+    assert_eq!(host, format!("host-{}", r.winners.last().unwrap()));
 }

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use pam_tap_core::config::Conninfo;
 use pam_tap_store::postgres::{ConnRole, PgConn};
 
-use crate::common::User;
-use crate::site::{Cluster, Fleet};
+use crate::site::{fleet, fleet_on};
+use crate::support::accounts::User;
+use crate::support::figures::figure;
 use crate::support::ids::unique;
 use crate::support::pg_cluster::PgCluster;
-use crate::support_sec::figure;
+use crate::support::site::{Cluster, Site};
 
 /// A pass-shaped answer that is no pass issued here.
 const WRONG: &str = "AAAA-BBBB-CC";
@@ -66,11 +67,11 @@ fn sessions(log: &str) -> BTreeMap<String, Vec<String>> {
 
 /// One authentication on host-a answering `answer`: its PAM result and the statements of the
 /// one module session the server saw for it.
-fn login(f: &Fleet, user: &str, answer: &str) -> (String, Vec<String>) {
-    let from = std::fs::read(f.cluster.root.join("server.log")).unwrap().len();
+fn login(f: &Site, user: &str, answer: &str) -> (String, Vec<String>) {
+    let from = std::fs::read(f.cluster().root.join("server.log")).unwrap().len();
     let r = f.auth("only-a", user, answer);
     // Every statement is logged before it runs, so before the module hears its answer.
-    let log = std::fs::read(f.cluster.root.join("server.log")).unwrap();
+    let log = std::fs::read(f.cluster().root.join("server.log")).unwrap();
     let seen = sessions(&String::from_utf8_lossy(&log[from..]));
     assert_eq!(seen.len(), 1, "one module session per login: {seen:#?}");
     (r.auth().to_string(), seen.into_values().next().unwrap())
@@ -85,8 +86,8 @@ fn calls(statements: &[String], function: &str) -> usize {
 fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds() {
     require_root!();
     // Two consecutive failures rest a pass: the second wrong answer takes the longest way.
-    let mut f = Fleet::on(Cluster::Own(PgCluster::private(&[])), "[pass]\nmax_failures = 2");
-    log_statements(&f.cluster);
+    let f = fleet_on(Cluster::Own(PgCluster::private(&[])), "[pass]\nmax_failures = 2");
+    log_statements(f.cluster());
     let (no_pass, holder, expired, locked, scoped, winner) = (
         User::new(),
         User::new(),
@@ -96,20 +97,7 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
         User::new(),
     );
     let unknown = unique("tapno");
-    for u in [&holder, &expired, &locked] {
-        f.issue(&u.name, &["--reusable"]);
-    }
-    let scoped_pass = f.issue(&scoped.name, &["--reusable", "--host", "host-b"]);
-    let pass = f.issue(&winner.name, &[]);
-    let now = "extract(epoch FROM now())::bigint";
-    f.sql(&format!(
-        "UPDATE pam_tap.passes SET expires_at = {now} - 1 WHERE user_name = '{}'",
-        expired.name
-    ));
-    f.sql(&format!(
-        "UPDATE pam_tap.passes SET locked_at = {now} WHERE user_name = '{}'",
-        locked.name
-    ));
+    let (scoped_pass, pass) = passes_in_every_state(&f, &holder, &expired, &locked, &scoped, &winner);
 
     // (case, user, answer, its calls of host_count_failure, host_audit and host_note_time: the
     // server's own record of which way the login went; host_count_failure writes its own audit
@@ -124,14 +112,7 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
         ("wrong_locked", &locked.name, WRONG, [0, 0, 1]),
         ("host_scope", &scoped.name, &scoped_pass, [0, 1, 0]),
     ];
-    let mut counts = BTreeMap::new();
-    for (case, user, answer, did) in cases {
-        let (code, statements) = login(&f, user, answer);
-        assert_ne!(code, "PAM_SUCCESS", "{case}");
-        let made = ["host_count_failure", "host_audit", "host_note_time"].map(|fun| calls(&statements, fun));
-        assert_eq!(made, did, "{case}: {statements:#?}");
-        counts.insert(case, statements.len());
-    }
+    let counts = refusals_made_the_calls_they_should(&f, &cases);
     let (code, accepted) = login(&f, &winner.name, &pass);
     assert_eq!(code, "PAM_SUCCESS");
     assert_eq!(calls(&accepted, "host_accept"), 1, "{accepted:#?}");
@@ -140,7 +121,7 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
         "fleet_round_trips",
         &format!("statements_per_session {} accepted={}", shown.join(" "), accepted.len()),
     );
-    let rests = f.sql(&format!(
+    let rests = f.psql(&format!(
         "SELECT rests FROM pam_tap.passes WHERE user_name = '{}'",
         holder.name
     ));
@@ -155,11 +136,55 @@ fn a_login_that_logs_no_one_in_makes_as_many_round_trips_whatever_the_user_holds
     f.check_no_secrets();
 }
 
+/// Reusable passes for `holder`, `expired` (ended a second ago) and `locked`, one for `scoped`
+/// scoped to host-b, and a one-time pass for `winner`. Returns the scoped pass and the winner's.
+fn passes_in_every_state(
+    f: &Site,
+    holder: &User,
+    expired: &User,
+    locked: &User,
+    scoped: &User,
+    winner: &User,
+) -> (String, String) {
+    for u in [holder, expired, locked] {
+        f.issue_keeping(&u.name, &["--reusable"]);
+    }
+    let scoped_pass = f.issue_keeping(&scoped.name, &["--reusable", "--host", "host-b"]).pass;
+    let pass = f.issue_keeping(&winner.name, &[]).pass;
+    let now = "extract(epoch FROM now())::bigint";
+    f.psql(&format!(
+        "UPDATE pam_tap.passes SET expires_at = {now} - 1 WHERE user_name = '{}'",
+        expired.name
+    ));
+    f.psql(&format!(
+        "UPDATE pam_tap.passes SET locked_at = {now} WHERE user_name = '{}'",
+        locked.name
+    ));
+    (scoped_pass, pass)
+}
+
+/// Each case's login is refused and calls the host functions it should: how many statements each
+/// made.
+fn refusals_made_the_calls_they_should<'a>(
+    f: &Site,
+    cases: &[(&'a str, &str, &str, [usize; 3])],
+) -> BTreeMap<&'a str, usize> {
+    let mut counts = BTreeMap::new();
+    for &(case, user, answer, did) in cases {
+        let (code, statements) = login(f, user, answer);
+        assert_ne!(code, "PAM_SUCCESS", "{case}");
+        let made = ["host_count_failure", "host_audit", "host_note_time"].map(|fun| calls(&statements, fun));
+        assert_eq!(made, did, "{case}: {statements:#?}");
+        counts.insert(case, statements.len());
+    }
+    counts
+}
+
 #[test]
 fn padding_ends_at_the_first_error_and_never_starts_on_a_broken_connection() {
     require_root!();
-    let f = Fleet::new("");
-    let uri = Conninfo::new(&f.cluster.uri("host_a", &f.db)).unwrap();
+    let f = fleet("");
+    let uri = Conninfo::new(&f.cluster().uri("host_a", f.database())).unwrap();
     let mut conn = PgConn::connect(&uri, ConnRole::Host).expect("host_a connects");
     conn.pad_on_drop(7);
     let pid = conn.query("SELECT pg_backend_pid() AS pid", &[]).unwrap()[0]
@@ -167,7 +192,7 @@ fn padding_ends_at_the_first_error_and_never_starts_on_a_broken_connection() {
         .unwrap();
     // The server ends the session (as a restart or an operator would); libpq learns of it only at
     // the next statement.
-    assert_eq!(f.sql(&format!("SELECT pg_terminate_backend({pid}, 5000)")), "t");
+    assert_eq!(f.psql(&format!("SELECT pg_terminate_backend({pid}, 5000)")), "t");
     conn.pad();
     assert_eq!(conn.statements_sent(), 2, "padding went on past its first error");
     conn.pad();

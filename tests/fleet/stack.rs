@@ -1,8 +1,9 @@
 //! The pam_stack scenarios with the store on PostgreSQL: what a person at a login prompt sees is the
 //! same as with the local SQLite store, on whichever host of the fleet they sit.
 
-use crate::common::{Site, User};
-use crate::site::Fleet;
+use crate::site::fleet;
+use crate::support::accounts::User;
+use crate::support::site::Site;
 
 const OWN: &str = "Own-Horse-Battery-31";
 const NEW_PW: &str = "Fresh-Staple-Lamp-58";
@@ -19,19 +20,19 @@ fn wrong_for(pass: &str) -> &'static str {
 #[test]
 fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     let before = u.shadow();
-    let pass = f.issue(&u.name, &["--one-time"]);
+    let pass = f.issue_keeping(&u.name, &["--one-time"]).pass;
     assert_eq!(u.shadow(), before, "--keep-password touched the account");
     let id = f.newest_id(&u.name);
 
-    let d = f.pam("full-a", &u.name, &["authenticate"], &[wrong_for(&pass)]);
+    let d = f.pam_on("full-a", &u.name, &["authenticate"], &[wrong_for(&pass)]);
     assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.stdout);
     assert_eq!(f.show(&u.name)["failures"], 1);
 
     // host-b over TLS, then host-c over the Unix socket: the first takes it, the second is refused.
-    let d = f.pam("full-b", &u.name, &["authenticate", "acct_mgmt"], &[&pass]);
+    let d = f.pam_on("full-b", &u.name, &["authenticate", "acct_mgmt"], &[&pass]);
     assert_eq!(
         (d.result("authenticate"), d.result("acct_mgmt")),
         ("PAM_SUCCESS", "PAM_SUCCESS"),
@@ -39,7 +40,7 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
         d.stdout
     );
     assert_eq!(d.prompts, ["Password: "], "one prompt, no forced change");
-    let d = f.pam("full-c", &u.name, &["authenticate"], &[&pass]);
+    let d = f.pam_on("full-c", &u.name, &["authenticate"], &[&pass]);
     assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR", "{}", d.stdout);
     let rec = f.show(&u.name);
     assert_eq!(
@@ -49,13 +50,13 @@ fn a_one_time_pass_logs_in_once_across_the_fleet_and_a_wrong_one_fails() {
     );
     assert_eq!(f.events(&u.name), ["issued", "failed", "used", "refused"]);
     // The audit names the host that took the pass, from its own config.
-    let used_on = f.sql(&format!(
+    let used_on = f.psql(&format!(
         "SELECT host FROM pam_tap.audit WHERE event = 'used' AND pass_id = {id}"
     ));
     assert_eq!(used_on, "host-b");
     // The account's own password still works, and nothing changed it.
     assert_eq!(
-        f.pam("full-c", &u.name, &["authenticate"], &[OWN])
+        f.pam_on("full-c", &u.name, &["authenticate"], &[OWN])
             .result("authenticate"),
         "PAM_SUCCESS"
     );
@@ -75,7 +76,7 @@ fn outcome(d: &crate::support::drive::Run) -> (Vec<String>, Vec<(String, String)
 #[test]
 fn a_keep_password_pass_meets_a_pending_forced_change_as_on_sqlite() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let local = Site::new("");
     let ops = ["authenticate", "acct_mgmt", "chauthtok_expired"];
     let mut seen = vec![];
@@ -84,8 +85,8 @@ fn a_keep_password_pass_meets_a_pending_forced_change_as_on_sqlite() {
         let u = User::with_password(OWN);
         u.force_change();
         let d = if on_pg {
-            let pass = f.issue(&u.name, &[]);
-            f.pam("full-a", &u.name, &ops, &[&pass, OWN, NEW_PW, NEW_PW])
+            let pass = f.issue_keeping(&u.name, &[]).pass;
+            f.pam_on("full-a", &u.name, &ops, &[&pass, OWN, NEW_PW, NEW_PW])
         } else {
             let pass = local.issue(&u.name, &["--keep-password"])["pass"]
                 .as_str()
@@ -97,7 +98,7 @@ fn a_keep_password_pass_meets_a_pending_forced_change_as_on_sqlite() {
         assert_eq!(d.result("acct_mgmt"), "PAM_NEW_AUTHTOK_REQD", "{}", d.stdout);
         // The new password took: it logs in, and the change is no longer owed.
         let again = if on_pg {
-            f.pam("full-b", &u.name, &["authenticate", "acct_mgmt"], &[NEW_PW])
+            f.pam_on("full-b", &u.name, &["authenticate", "acct_mgmt"], &[NEW_PW])
         } else {
             local.pam(&u.name, &["authenticate", "acct_mgmt"], &[NEW_PW])
         };
@@ -114,10 +115,10 @@ fn a_keep_password_pass_meets_a_pending_forced_change_as_on_sqlite() {
 #[test]
 fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     require_root!();
-    let f = Fleet::new("");
+    let f = fleet("");
     let local = Site::new("");
     let ghost = crate::support::accounts::unique("tapghost");
-    let pg = f.pam("full-a", &ghost, &["authenticate"], &["ABCD-EFGH-JK"]);
+    let pg = f.pam_on("full-a", &ghost, &["authenticate"], &["ABCD-EFGH-JK"]);
     let lite = local.pam(&ghost, &["authenticate"], &["ABCD-EFGH-JK"]);
     assert_ne!(pg.result("authenticate"), "PAM_SUCCESS", "{}", pg.stdout);
     assert_eq!(outcome(&pg), outcome(&lite));
@@ -126,7 +127,7 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     // The name typed at the prompt is never logged, nor written to the store.
     assert!(!f.log.settled_lines().iter().any(|l| l.contains(&ghost)));
     assert_eq!(
-        f.sql(&format!(
+        f.psql(&format!(
             "SELECT count(*) FROM pam_tap.audit WHERE user_name = '{ghost}'"
         )),
         "0"
@@ -138,7 +139,7 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     let u = User::with_password(OWN);
     let out = crate::support::drive::feed(
         {
-            let mut c = std::process::Command::new(crate::support_sec::sec_probe());
+            let mut c = std::process::Command::new(crate::support::paths::sec_probe());
             c.arg("time")
                 .arg(&f.pamd)
                 .arg("only-a")
@@ -151,17 +152,17 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let medians: Vec<&str> = text.lines().filter(|l| l.starts_with("timing ")).collect();
-    crate::support_sec::figure("fleet_unknown_user_timing", &medians.join(" | "));
+    crate::support::figures::figure("fleet_unknown_user_timing", &medians.join(" | "));
     assert_eq!(medians.len(), 2, "{text}");
 }
 
 #[test]
 fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
     require_root!();
-    let f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
     for x in ["a", "b", "c"] {
-        let d = f.pam(&format!("full-{x}"), &u.name, &["authenticate", "acct_mgmt"], &[OWN]);
+        let d = f.pam_on(&format!("full-{x}"), &u.name, &["authenticate", "acct_mgmt"], &[OWN]);
         assert_eq!(
             (d.result("authenticate"), d.result("acct_mgmt")),
             ("PAM_SUCCESS", "PAM_SUCCESS"),
@@ -169,7 +170,7 @@ fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
             d.stdout
         );
         assert_eq!(d.prompts, ["Password: "]);
-        let d = f.pam(
+        let d = f.pam_on(
             &format!("full-{x}"),
             &u.name,
             &["authenticate"],
@@ -178,7 +179,7 @@ fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
         assert_eq!(d.result("authenticate"), "PAM_AUTH_ERR");
     }
     // A pass-shaped answer from a user without a pass: pam_tap has nothing, pam_unix refuses it.
-    let d = f.pam("full-a", &u.name, &["authenticate"], &["ABCD-EFGH-JK"]);
+    let d = f.pam_on("full-a", &u.name, &["authenticate"], &["ABCD-EFGH-JK"]);
     assert_eq!(
         (d.result("authenticate"), d.prompts.len()),
         ("PAM_AUTH_ERR", 1),
@@ -191,12 +192,12 @@ fn a_user_without_a_pass_logs_in_with_the_password_through_pam_unix() {
 #[test]
 fn a_pass_scoped_to_host_a_logs_in_there_and_is_refused_on_host_b() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::with_password(OWN);
-    let pass = f.issue(&u.name, &["--reusable", "--host", "host-a"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable", "--host", "host-a"]).pass;
     let id = f.newest_id(&u.name);
     assert_eq!(
-        f.sql(&format!("SELECT hosts FROM pam_tap.passes WHERE id = {id}")),
+        f.psql(&format!("SELECT hosts FROM pam_tap.passes WHERE id = {id}")),
         "host-a"
     );
     f.assert_refused_for_host("b", &u.name, &pass, id);
@@ -206,7 +207,9 @@ fn a_pass_scoped_to_host_a_logs_in_there_and_is_refused_on_host_b() {
 
     // Two hosts named: both take it, the third does not.
     let v = User::new();
-    let pass = f.issue(&v.name, &["--reusable", "--host", "host-a", "--host", "host-c"]);
+    let pass = f
+        .issue_keeping(&v.name, &["--reusable", "--host", "host-a", "--host", "host-c"])
+        .pass;
     let codes: Vec<String> = ["a", "b", "c"]
         .iter()
         .map(|x| f.auth(&format!("only-{x}"), &v.name, &pass).auth().to_string())
@@ -218,10 +221,10 @@ fn a_pass_scoped_to_host_a_logs_in_there_and_is_refused_on_host_b() {
 #[test]
 fn a_host_role_cannot_mint_a_pass_postgresql_itself_refuses() {
     require_root!();
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::new();
-    f.issue(&u.name, &[]);
-    let host_a = f.cluster.uri("host_a", &f.db);
+    f.issue_keeping(&u.name, &[]);
+    let host_a = f.cluster().uri("host_a", f.database());
     let attempts = [
         "INSERT INTO pam_tap.passes (user_name) VALUES ('intruder')",
         "UPDATE pam_tap.passes SET expires_at = expires_at + 86400",
@@ -244,12 +247,12 @@ fn a_host_role_cannot_mint_a_pass_postgresql_itself_refuses() {
         "{out:?}"
     );
     // The admin role can: the tables are there, the refusal above is the host role's privileges.
-    let admin = f.cluster.uri("tapctl_admin", &f.db);
+    let admin = f.cluster().uri("tapctl_admin", f.database());
     let out = crate::support::pg_cluster::psql_uri(&admin, "SELECT count(*) FROM pam_tap.passes");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
     assert_eq!(
-        f.sql("SELECT count(*) FROM pam_tap.passes WHERE user_name = 'intruder'"),
+        f.psql("SELECT count(*) FROM pam_tap.passes WHERE user_name = 'intruder'"),
         "0"
     );
 }

@@ -4,10 +4,11 @@
 //! against this machine's own non-loopback address, with the server listening there and willing to
 //! serve even a plaintext connection: the refusal is the module's.
 
-use crate::common::User;
-use crate::site::{Cluster, Fleet};
+use crate::site::{fleet, fleet_on};
+use crate::support::accounts::User;
+use crate::support::figures::alerts;
 use crate::support::pg_cluster::{non_loopback_ipv4, PgCluster};
-use crate::support_sec::alerts;
+use crate::support::site::Cluster;
 
 #[test]
 fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
@@ -19,30 +20,16 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
         );
         return;
     };
-    let mut f = Fleet::on(Cluster::Own(PgCluster::private(&[&ip])), "");
+    let f = fleet_on(Cluster::Own(PgCluster::private(&[&ip])), "");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
-    let (port, db, ca) = (f.cluster.port, f.db.clone(), f.cluster.ca());
-    let pw = f.cluster.password("host_a").to_string();
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
+    let (port, db, ca) = (f.cluster().port, f.database().to_string(), f.cluster().ca());
+    let pw = f.cluster().password("host_a").to_string();
     let at = |host: &str, query: &str| format!("postgresql://host_a:{pw}@{host}:{port}/{db}?{query}");
     let host = "host_name = \"host-a\"";
 
     let verified = format!("sslmode=verify-full&sslrootcert={}", ca.display());
-    let refused = [
-        ("no sslmode", at(&ip, "")),
-        ("verify-ca", at(&ip, &verified.replace("verify-full", "verify-ca"))),
-        (
-            "a relative sslrootcert",
-            at(&ip, "sslmode=verify-full&sslrootcert=ca.pem"),
-        ),
-        ("sslmode=disable", at(&ip, "sslmode=disable")),
-        ("sslmode=require", at(&ip, "sslmode=require")),
-        ("verify-full without sslrootcert", at(&ip, "sslmode=verify-full")),
-        (
-            "hostaddr behind a loopback name",
-            at("localhost", &format!("hostaddr={ip}&sslmode=require")),
-        ),
-    ];
+    let refused = unverified_uris(&at, &ip, &verified);
     for (what, uri) in &refused {
         f.write_host_config("a", uri, host);
         f.log.clear();
@@ -60,7 +47,7 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
     for (what, uri) in [
         ("verify-full", at(&ip, &verified)),
         ("loopback, no TLS", at("127.0.0.1", "sslmode=disable")),
-        ("socket", f.cluster.socket_uri("host_a", &f.db)),
+        ("socket", f.cluster().socket_uri("host_a", f.database())),
     ] {
         f.write_host_config("a", &uri, host);
         f.log.clear();
@@ -72,6 +59,27 @@ fn a_non_loopback_store_without_verified_tls_is_refused_with_an_alert() {
     f.check_no_secrets();
 }
 
+/// URIs (made by `at(host, query)`) that reach the store at `ip` without verifying it: no or a
+/// weak sslmode, verify-ca, a relative root certificate, a non-loopback address behind a loopback
+/// name. `verified` is the query that does verify it.
+fn unverified_uris(at: &dyn Fn(&str, &str) -> String, ip: &str, verified: &str) -> [(&'static str, String); 7] {
+    [
+        ("no sslmode", at(ip, "")),
+        ("verify-ca", at(ip, &verified.replace("verify-full", "verify-ca"))),
+        (
+            "a relative sslrootcert",
+            at(ip, "sslmode=verify-full&sslrootcert=ca.pem"),
+        ),
+        ("sslmode=disable", at(ip, "sslmode=disable")),
+        ("sslmode=require", at(ip, "sslmode=require")),
+        ("verify-full without sslrootcert", at(ip, "sslmode=verify-full")),
+        (
+            "hostaddr behind a loopback name",
+            at("localhost", &format!("hostaddr={ip}&sslmode=require")),
+        ),
+    ]
+}
+
 #[test]
 fn pg_environment_variables_of_the_caller_cannot_redirect_the_store() {
     require_root!();
@@ -80,9 +88,9 @@ fn pg_environment_variables_of_the_caller_cannot_redirect_the_store() {
         return;
     };
     // su and sudo hand the module the caller's environment.
-    let mut f = Fleet::new("");
+    let f = fleet("");
     let u = User::new();
-    let pass = f.issue(&u.name, &["--reusable"]);
+    let pass = f.issue_keeping(&u.name, &["--reusable"]).pass;
     for (k, v) in [
         ("PGHOSTADDR", ip.as_str()),
         ("PGSSLMODE", "disable"),

@@ -8,8 +8,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::support::accounts::User;
+use crate::support::drive::line;
+use crate::support::figures::alerts;
+use crate::support::figures::figure;
 use crate::support::site::write_file;
-use crate::support_sec::{alerts, figure, line, Fixture, TempUser};
+use crate::support::site::Site;
+use crate::{site, user};
 
 /// Full, read-only and vanishing storage.
 mod storage;

@@ -4,7 +4,10 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use crate::support_sec::{figure, line, Fixture, TempUser};
+use crate::support::drive::line;
+use crate::support::figures::figure;
+use crate::support::site::Site;
+use crate::{site, user};
 use pam_tap_base::hash::{self, KdfParams};
 
 fn field(out: &str, key: &str) -> String {
@@ -21,11 +24,11 @@ fn count(out: &str, key: &str) -> usize {
 #[test]
 fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("leaks_fds", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("leaks_fds", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let mut rows = vec![];
     let mut bad = vec![];
     // "accepted_issuer": the pass as an issuer's, so the module asks sudo (one child process)
@@ -36,119 +39,83 @@ fn a_login_leaves_no_descriptor_thread_or_signal_handler() {
         ("wrong", "AAAA-BBBB-CC".to_string()),
     ] {
         if label == "accepted_issuer" {
-            f.sql().execute("UPDATE passes SET issuer_role = 'issuer'", []).unwrap();
+            f.sqlite()
+                .execute("UPDATE passes SET issuer_role = 'issuer'", [])
+                .unwrap();
         }
-        let r = f.probe("leaks", "only", OsStr::new(&user.name), &[], &line(&answer));
-        let o = &r.stdout;
-        let fds_auth = count(o, "new_fds_after_auth");
-        let fds_end = count(o, "new_fds_after_end");
-        let th = [
-            count(o, "threads_before"),
-            field(o, "threads_before")
-                .split("threads_started=")
-                .nth(1)
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap(),
-            field(o, "threads_before")
-                .split("threads_after_auth=")
-                .nth(1)
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap(),
-            count(o, "threads_after_end"),
-        ];
-        let sig_auth = count(o, "sig_changed_after_auth");
-        let sig_end = count(o, "sig_changed_after_end");
-        let no_cloexec = count(o, "new_fds_without_cloexec");
-        rows.push(format!(
-            "{label}:auth={} new_fds_after_auth={fds_auth} new_fds_after_end={fds_end} threads={th:?} \
-             sig_changed={sig_auth}/{sig_end}",
-            r.auth()
-        ));
-        let expected = if label.starts_with("accepted") {
-            "PAM_SUCCESS"
-        } else {
-            "PAM_AUTH_ERR"
-        };
-        if r.auth() != expected
-            || fds_auth + fds_end + sig_auth + sig_end + no_cloexec != 0
-            || th.iter().any(|&t| t != th[0])
-        {
-            bad.push(r.stdout.clone());
-        }
+        let (row, leaked) = what_one_login_left(&f, &user.name, label, &answer);
+        rows.push(row);
+        bad.extend(leaked);
     }
     figure("leaks_session", &rows.join(" | "));
     f.check_no_secrets();
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
+/// sec_probe's `leaks` run answering `answer`: its row of the figure, and its whole output if it
+/// got the wrong result or left a descriptor, a thread or a signal handler.
+fn what_one_login_left(f: &Site, user: &str, label: &str, answer: &str) -> (String, Option<String>) {
+    let r = f.probe("leaks", "only", OsStr::new(user), &[], &line(answer));
+    let o = &r.stdout;
+    let fds_auth = count(o, "new_fds_after_auth");
+    let fds_end = count(o, "new_fds_after_end");
+    let th = [
+        count(o, "threads_before"),
+        field(o, "threads_before")
+            .split("threads_started=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        field(o, "threads_before")
+            .split("threads_after_auth=")
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+        count(o, "threads_after_end"),
+    ];
+    let sig_auth = count(o, "sig_changed_after_auth");
+    let sig_end = count(o, "sig_changed_after_end");
+    let no_cloexec = count(o, "new_fds_without_cloexec");
+    let row = format!(
+        "{label}:auth={} new_fds_after_auth={fds_auth} new_fds_after_end={fds_end} threads={th:?} \
+         sig_changed={sig_auth}/{sig_end}",
+        r.auth()
+    );
+    let expected = if label.starts_with("accepted") {
+        "PAM_SUCCESS"
+    } else {
+        "PAM_AUTH_ERR"
+    };
+    let leaked = r.auth() != expected
+        || fds_auth + fds_end + sig_auth + sig_end + no_cloexec != 0
+        || th.iter().any(|&t| t != th[0]);
+    (row, leaked.then(|| r.stdout.clone()))
+}
+
 #[test]
 fn valgrind_finds_no_definite_leak_over_100_handles() {
     require_root!();
-    let _g = crate::support_sec::serial();
+    let _g = crate::support::figures::serial();
     if Command::new("valgrind").arg("--version").output().is_err() {
         panic!("valgrind is not installed (apt-get install valgrind)");
     }
-    let user = TempUser::new();
+    let user = user().create();
     // equalize_timing off and a cheap stored hash: argon2 at 19 MiB under valgrind would take minutes,
     // and neither changes which code paths allocate.
-    let mut f = Fixture::new(
+    let f = site(
         "leaks_valgrind",
         "[pass]\nmax_failures = 100\n[hash]\nequalize_timing = false",
     );
-    // A copy without DWARF: valgrind reads a module's debug info at every dlopen, 100 times here.
-    let so = f.dir.join("pam_tap_nodebug.so");
-    std::fs::copy(crate::support::paths::module(), &so).unwrap();
-    assert!(Command::new("strip")
-        .arg("--strip-debug")
-        .arg(&so)
-        .status()
-        .unwrap()
-        .success());
-    f.stack_only("only", "");
-    let stack = std::fs::read_to_string(f.pamd.join("only")).unwrap().replace(
-        &crate::support::paths::module().display().to_string(),
-        &so.display().to_string(),
-    );
-    crate::support::site::write_file(&f.pamd.join("only"), stack.as_bytes(), 0o644);
-    let pass = f.issue(&user.name, &["--reusable"]);
-    let cheap = hash::hash(
-        &pass.replace('-', ""),
-        &KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-    )
-    .unwrap();
-    f.sql().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
-    // Accepted, wrong, not a pass, empty, NULL reply: each allocation path, 20 times.
-    let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
-    let out = crate::support::drive::feed(
-        {
-            let mut c = Command::new("valgrind");
-            c.args([
-                "--leak-check=full",
-                "--show-leak-kinds=definite",
-                "--errors-for-leak-kinds=definite",
-                "--error-exitcode=99",
-                "--num-callers=30",
-            ])
-            .arg(crate::support_sec::sec_probe())
-            .arg("cycles")
-            .arg(&f.pamd)
-            .arg("only")
-            .arg(&user.name)
-            .arg("100");
-            c
-        },
-        answers.as_bytes(),
-    );
+    stack_with_a_module_without_debug_info(&f, "only");
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
+    a_cheap_stored_hash(&f, &pass);
+    let out = a_hundred_handles_under_valgrind(&f, &user.name, &pass);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let grab = |key: &str| {
@@ -176,19 +143,70 @@ fn valgrind_finds_no_definite_leak_over_100_handles() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
+/// pam_tap alone as `service`, loaded from a copy without DWARF: valgrind reads a module's debug
+/// info at every dlopen, 100 times here.
+fn stack_with_a_module_without_debug_info(f: &Site, service: &str) {
+    let so = f.dir.join("pam_tap_nodebug.so");
+    std::fs::copy(crate::support::paths::module(), &so).unwrap();
+    assert!(Command::new("strip")
+        .arg("--strip-debug")
+        .arg(&so)
+        .status()
+        .unwrap()
+        .success());
+    f.stack_only(service, "");
+    let stack = std::fs::read_to_string(f.pamd.join(service)).unwrap().replace(
+        &crate::support::paths::module().display().to_string(),
+        &so.display().to_string(),
+    );
+    crate::support::site::write_file(&f.pamd.join(service), stack.as_bytes(), 0o644);
+}
+
+/// The stored hash of `pass` remade with argon2id's cheapest parameters.
+fn a_cheap_stored_hash(f: &Site, pass: &str) {
+    let cheap = hash::hash(
+        &pass.replace('-', ""),
+        &KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    f.sqlite().execute("UPDATE passes SET hash = ?1", [&cheap]).unwrap();
+}
+
+/// sec_probe's 100 cycles of one handle each under valgrind, answering in turn: accepted, wrong,
+/// not a pass, empty, NULL reply (each allocation path, 20 times).
+fn a_hundred_handles_under_valgrind(f: &Site, user: &str, pass: &str) -> std::process::Output {
+    let answers = format!("{pass}\nAAAA-BBBB-CC\nnot a pass!\n\n<null>\n");
+    let mut c = Command::new("valgrind");
+    c.args([
+        "--leak-check=full",
+        "--show-leak-kinds=definite",
+        "--errors-for-leak-kinds=definite",
+        "--error-exitcode=99",
+        "--num-callers=30",
+    ])
+    .arg(crate::support::paths::sec_probe())
+    .arg("cycles")
+    .arg(&f.pamd)
+    .arg("only")
+    .arg(user)
+    .arg("100");
+    crate::support::drive::feed(c, answers.as_bytes())
+}
+
 #[test]
 fn settling_a_dead_reset_pass_at_login_leaves_nothing_behind() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::with_password("Leaks-Orig-4821");
-    let mut f = Fixture::new("leaks_settle", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().password("Leaks-Orig-4821").create();
+    let f = site("leaks_settle", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    // A reset pass (Fixture::issue keeps the password), then its end as the database records it.
-    let out = f.tapctl(&["issue", &user.name, "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    f.passes.push(v["pass"].as_str().unwrap().replace(['-', ' '], ""));
-    f.sql()
+    // A reset pass (the policy's default), then its end as the database records it.
+    f.issue_reset(&user.name, &[]);
+    f.sqlite()
         .execute(
             "UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60",
             [],

@@ -1,13 +1,11 @@
 //! The security suite (`make test-security`): the built module under the real libpam, attacked the
 //! way the README's "Security" table says, with its figures in target/security-figures.txt. One
-//! test binary; the tests take `support_sec::serial()` because they time things, saturate the CPUs
-//! or mount.
+//! test binary; the tests take `support::figures::serial()` because they time things, saturate the
+//! CPUs or mount.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
-#[path = "../support_sec/mod.rs"]
-mod support_sec;
 
 /// A login killed with SIGKILL at any instant.
 mod crash;
@@ -25,3 +23,26 @@ mod race;
 mod timing;
 /// What a login's commit syncs to disk.
 mod wal_sync;
+
+use support::accounts::{User, UserBuilder};
+use support::site::Site;
+
+/// The services the suite's stacks use.
+const SERVICES: [&str; 9] = [
+    "only", "full", "crash", "calm", "boom", "race", "racef", "login", "sshd",
+];
+
+/// The suite's site: its services admitted, `policy` after `enabled` and `database` (tables
+/// allowed), and every secrets scan's tally recorded under `name`.
+fn site(name: &str, policy: &str) -> Site {
+    Site::builder()
+        .services(&SERVICES)
+        .policy(policy)
+        .scanned_as(name)
+        .build()
+}
+
+/// The suite's throwaway user: no home, no login shell.
+fn user() -> UserBuilder {
+    User::no_shell()
+}

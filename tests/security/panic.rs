@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::drive::line;
+use crate::support::figures::figure;
 use crate::support::site::write_file;
-use crate::support_sec::{figure, line, Fixture, TempUser};
+use crate::{site, user};
 
 fn panic_module() -> PathBuf {
     let dir = crate::support::paths::target_dir().join("panic");
@@ -35,11 +37,11 @@ fn panic_module() -> PathBuf {
 #[test]
 fn injected_panic_in_every_hook_gives_pam_abort_and_the_host_survives() {
     require_root!();
-    let _g = crate::support_sec::serial();
+    let _g = crate::support::figures::serial();
     let so = panic_module();
-    let user = TempUser::new();
-    let mut f = Fixture::new("panic", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let user = user().create();
+    let f = site("panic", "");
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     let args = f.module_args("test_panic");
     let m = so.display();
     let stack = format!(

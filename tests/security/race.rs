@@ -3,13 +3,15 @@
 use std::io::Write;
 use std::process::{Child, Stdio};
 
-use crate::support_sec::{figure, Fixture, TempUser};
+use crate::support::figures::figure;
+use crate::support::site::Site;
+use crate::{site, user};
 
 const PROCS: usize = 64;
 const ROUNDS: usize = 20;
 
 /// Starts `n` drivers that all block at the prompt, then answers them all at once.
-fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> Vec<crate::support::drive::Run> {
+fn stampede(f: &Site, service: &str, user: &str, answer: &str, n: usize) -> Vec<crate::support::drive::Run> {
     let mut children: Vec<Child> = (0..n)
         .map(|_| {
             f.drive_cmd(service, user, &["authenticate"])
@@ -37,13 +39,13 @@ fn stampede(f: &Fixture, service: &str, user: &str, answer: &str, n: usize) -> V
 #[test]
 fn one_time_pass_redeems_exactly_once_under_a_stampede() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("race_one_time", "");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("race_one_time", "");
     f.stack_only("race", "");
     let (mut per_round, mut locked, mut crashes, mut others) = (vec![], 0, 0, 0);
     for _ in 0..ROUNDS {
-        let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+        let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
         f.log.clear();
         let runs = stampede(&f, "race", &user.name, &pass, PROCS);
         let ok = runs.iter().filter(|r| r.auth() == "PAM_SUCCESS").count();
@@ -65,7 +67,7 @@ fn one_time_pass_redeems_exactly_once_under_a_stampede() {
         assert_eq!(rec["use_count"], 1, "{rec}");
     }
     let used_rows: i64 = f
-        .sql()
+        .sqlite()
         .query_row("SELECT count(*) FROM audit WHERE event = 'used'", [], |r| r.get(0))
         .unwrap();
     figure(
@@ -84,11 +86,11 @@ fn one_time_pass_redeems_exactly_once_under_a_stampede() {
 #[test]
 fn racing_wrong_answers_count_exactly() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("race_failures", "[pass]\nmax_failures = 100");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("race_failures", "[pass]\nmax_failures = 100");
     f.stack_only("racef", "");
-    let pass = f.issue(&user.name, &["--reusable"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable"]).pass;
     // Pass-shaped and wrong: every one must be counted.
     let wrong = if pass.starts_with('A') {
         "BBBB-BBBB-BB"
@@ -110,7 +112,7 @@ fn racing_wrong_answers_count_exactly() {
     let maxtries = runs.iter().filter(|r| r.auth() == "PAM_MAXTRIES").count();
     let rec = f.show(&user.name);
     let locked_rows: i64 = f
-        .sql()
+        .sqlite()
         .query_row("SELECT count(*) FROM audit WHERE event = 'locked'", [], |r| r.get(0))
         .unwrap();
     figure(

@@ -5,7 +5,11 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use crate::support_sec::{figure, line, median, Fixture, TempUser};
+use crate::support::drive::line;
+use crate::support::figures::figure;
+use crate::support::figures::median;
+use crate::support::site::Site;
+use crate::{site, user};
 
 const PER_USER: usize = 200;
 const BATCH: usize = 50;
@@ -29,13 +33,13 @@ fn answer_classes(pass: &str) -> Vec<(&'static str, String)> {
 #[test]
 fn wrong_answers_take_the_same_time_for_every_kind_of_user() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let holder = TempUser::new();
-    let nopass = TempUser::new();
+    let _g = crate::support::figures::serial();
+    let holder = user().create();
+    let nopass = user().create();
     let unknown = format!("tsnone{}", std::process::id());
-    let mut f = Fixture::new("timing", "[pass]\nmax_failures = 100");
+    let f = site("timing", "[pass]\nmax_failures = 100");
     f.stack_only("only", "");
-    let pass = f.issue(&holder.name, &["--reusable"]);
+    let pass = f.issue_keeping(&holder.name, &["--reusable"]).pass;
     let mut spreads = vec![];
     for (label, answer) in answer_classes(&pass) {
         let (m, n, codes) = medians(&f, &holder.name, &nopass.name, &unknown, &answer);
@@ -65,7 +69,7 @@ fn wrong_answers_take_the_same_time_for_every_kind_of_user() {
 
 /// The median time of `answer` for the holder, the user without a pass and the unknown user,
 /// the fewest samples any of them got, and the PAM codes of the first batches.
-fn medians(f: &Fixture, holder: &str, nopass: &str, unknown: &str, answer: &str) -> (Vec<f64>, usize, Vec<String>) {
+fn medians(f: &Site, holder: &str, nopass: &str, unknown: &str, answer: &str) -> (Vec<f64>, usize, Vec<String>) {
     let mut samples: Vec<Vec<f64>> = vec![vec![], vec![], vec![]];
     let mut codes = vec![];
     // Warm-up: page cache, dynamic loader, database pages.
@@ -78,7 +82,7 @@ fn medians(f: &Fixture, holder: &str, nopass: &str, unknown: &str, answer: &str)
     );
     for _ in 0..PER_USER / BATCH {
         // Stay below the lockout: the holder's failures go back to 0 between batches.
-        f.sql().execute("UPDATE passes SET failures = 0", []).unwrap();
+        f.sqlite().execute("UPDATE passes SET failures = 0", []).unwrap();
         let n = BATCH.to_string();
         let r = f.probe(
             "time",
@@ -100,7 +104,7 @@ fn medians(f: &Fixture, holder: &str, nopass: &str, unknown: &str, answer: &str)
     (samples.iter_mut().map(|s| median(s)).collect(), n, codes)
 }
 
-fn faked(f: &Fixture, offset: &str, user: &str, answer: &str) -> String {
+fn faked(f: &Site, offset: &str, user: &str, answer: &str) -> String {
     let mut cmd = Command::new("faketime");
     cmd.arg("-f").arg(offset).arg(crate::support::paths::pam_drive());
     cmd.arg("--confdir")
@@ -116,7 +120,7 @@ fn faked(f: &Fixture, offset: &str, user: &str, answer: &str) -> String {
 #[test]
 fn setting_the_clock_back_does_not_revive_a_pass() {
     require_root!();
-    let _g = crate::support_sec::serial();
+    let _g = crate::support::figures::serial();
     if Command::new("faketime")
         .arg("-f")
         .arg("+0")
@@ -126,17 +130,17 @@ fn setting_the_clock_back_does_not_revive_a_pass() {
     {
         panic!("faketime is not installed (apt-get install faketime)");
     }
-    let user = TempUser::new();
-    let mut f = Fixture::new("clock", "");
+    let user = user().create();
+    let f = site("clock", "");
     f.stack_only("only", "");
-    let pass = f.issue(&user.name, &["--reusable", "--lifetime", "10m"]);
+    let pass = f.issue_keeping(&user.name, &["--reusable", "--lifetime", "10m"]).pass;
     // The real clock on purpose: the module under test reads it too (faketime shifts only the driver).
     #[allow(clippy::disallowed_methods)]
     let now = chrono::Utc::now().timestamp();
     // faketime reaches the module's clock: two hours on, the pass is expired.
     let later = faked(&f, "+2h", &user.name, &pass);
     let high_water: i64 = f
-        .sql()
+        .sqlite()
         .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| r.get(0))
         .unwrap();
     // Back to the real time, then earlier still: the store's high-water mark keeps it expired.
@@ -147,11 +151,15 @@ fn setting_the_clock_back_does_not_revive_a_pass() {
     let expired_lines = log.iter().filter(|l| l.contains("outcome=expired")).count();
     // A fresh pass on the same store is usable at the real time (the mark is not in the future
     // any more than the two hours the clock really reached).
-    let pass2 = f.issue(&user.name, &["--reusable", "--replace", "--lifetime", "3h"]);
+    let pass2 = f
+        .issue_keeping(&user.name, &["--reusable", "--replace", "--lifetime", "3h"])
+        .pass;
     let fresh = faked(&f, "+0", &user.name, &pass2);
     // The stated limit: a wrong answer for a pass that is already expired writes nothing, so a
     // clock that went forward and back with only such answers in between leaves no mark.
-    let pass3 = f.issue(&user.name, &["--reusable", "--replace", "--lifetime", "10m"]);
+    let pass3 = f
+        .issue_keeping(&user.name, &["--reusable", "--replace", "--lifetime", "10m"])
+        .pass;
     let wrong: String = pass3.chars().map(|c| if c == 'A' { 'B' } else { 'A' }).collect();
     let wrong_ahead = faked(&f, "+5h", &user.name, &wrong);
     let right_back = faked(&f, "+0", &user.name, &pass3);

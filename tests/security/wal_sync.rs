@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support_sec::{figure, Fixture, TempUser};
+use crate::support::figures::figure;
+use crate::support::site::Site;
+use crate::{site, user};
 
 /// The fsync/fdatasync calls of one `pam_drive` login, by the path of the descriptor synced.
-fn synced_paths(f: &Fixture, user: &str, pass: &str) -> (String, Vec<String>) {
+fn synced_paths(f: &Site, user: &str, pass: &str) -> (String, Vec<String>) {
     let trace = f.db.with_extension("strace");
     let drive = f.drive_cmd("only", user, &["authenticate"]);
     let mut cmd = Command::new("strace");
@@ -43,9 +45,9 @@ fn count(paths: &[String], p: &Path) -> usize {
 #[test]
 fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
     require_root!();
-    let _g = crate::support_sec::serial();
-    let user = TempUser::new();
-    let mut f = Fixture::new("wal_sync", "");
+    let _g = crate::support::figures::serial();
+    let user = user().create();
+    let f = site("wal_sync", "");
     f.stack_only("only", "");
     let dir = f.db.parent().unwrap().to_path_buf();
     let wal = {
@@ -54,25 +56,19 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
         std::path::PathBuf::from(s)
     };
     // A first login, so the WAL this store's logins use exists.
-    let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+    let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
     let (first, _) = synced_paths(&f, &user.name, &pass);
     assert_eq!(first, "PAM_SUCCESS");
 
-    let pass = f.issue(&user.name, &["--one-time", "--replace"]);
+    let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
     // tapctl's connection leaves the WAL in place; so did the first login.
     assert!(wal.exists(), "the WAL persists between connections");
     let (steady, steady_paths) = synced_paths(&f, &user.name, &pass);
 
-    // A tool that checkpoints and deletes the WAL on close (the sqlite3 shell, this test's own
-    // connection): the next login creates it and must make its directory entry durable.
-    let pass = f.issue(&user.name, &["--one-time", "--replace"]);
-    f.sql()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    let _ = std::fs::remove_file(&wal);
-    let (fresh, fresh_paths) = synced_paths(&f, &user.name, &pass);
+    let pass = f.issue_keeping(&user.name, &["--one-time", "--replace"]).pass;
+    let (fresh, fresh_paths) = a_login_creating_the_wal(&f, &user.name, &pass, &wal);
     let used: i64 = f
-        .sql()
+        .sqlite()
         .query_row("SELECT use_count FROM passes ORDER BY id DESC LIMIT 1", [], |r| {
             r.get(0)
         })
@@ -105,4 +101,15 @@ fn a_login_syncs_the_wal_and_the_directory_only_when_the_wal_is_new() {
         "a new WAL's directory is synced once: {fresh_paths:?}"
     );
     assert_eq!(used, 1, "the consume is in the store");
+}
+
+/// A tool that checkpoints and deletes the WAL on close (the sqlite3 shell, this test's own
+/// connection), then a login with `pass`: it creates the WAL and must make its directory entry
+/// durable. Its result and what it synced.
+fn a_login_creating_the_wal(f: &Site, user: &str, pass: &str, wal: &Path) -> (String, Vec<String>) {
+    f.sqlite()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let _ = std::fs::remove_file(wal);
+    synced_paths(f, user, pass)
 }

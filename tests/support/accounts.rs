@@ -51,20 +51,51 @@ pub fn chpasswd(user: &str, pw: &str) {
     assert!(child.wait().unwrap().success(), "chpasswd failed");
 }
 
-/// A local account that exists for the life of the value.
-pub struct Account {
+/// A throwaway local account, removed (with its home, if it has one) when dropped. The one user
+/// type of every suite: the variants they need are [`User::builder`]'s.
+pub struct User {
     pub name: String,
     home: bool,
 }
 
-impl Account {
-    /// `useradd` with a made home (`-m`) or none (`-M`) and login shell `shell`.
-    pub fn create(prefix: &str, home: bool, shell: &str) -> Account {
-        let name = unique(prefix);
-        let mut c = Command::new(tool("useradd"));
-        c.args([if home { "-m" } else { "-M" }, "-s", shell, &name]);
-        retry(c);
-        Account { name, home }
+/// How a throwaway [`User`] is made: a name prefix, a home or none, a login shell, a password.
+pub struct UserBuilder {
+    prefix: &'static str,
+    home: bool,
+    shell: &'static str,
+    password: Option<String>,
+}
+
+impl User {
+    /// `tapt…`, no home, `/bin/sh`, no password.
+    pub fn new() -> User {
+        User::builder().create()
+    }
+
+    /// [`User::new`] with a local password pam_unix accepts.
+    pub fn with_password(pw: &str) -> User {
+        User::builder().password(pw).create()
+    }
+
+    /// `tapt…`, no home, `/bin/sh`, no password, unless told otherwise.
+    pub fn builder() -> UserBuilder {
+        UserBuilder {
+            prefix: "tapt",
+            home: false,
+            shell: "/bin/sh",
+            password: None,
+        }
+    }
+
+    /// Someone who logs in through real clients (sshd, login, su, a greeter): `tape2e…`, a home,
+    /// bash.
+    pub fn person() -> UserBuilder {
+        User::builder().prefix("tape2e").home().shell("/bin/bash")
+    }
+
+    /// An account with no login shell (`ts…`, nologin): PAM decides alone whether it gets in.
+    pub fn no_shell() -> UserBuilder {
+        User::builder().prefix("ts").shell("/usr/sbin/nologin")
     }
 
     /// A local password pam_unix accepts.
@@ -100,7 +131,52 @@ impl Account {
     }
 }
 
-impl Drop for Account {
+/// The user's name, wherever a site method takes one.
+impl AsRef<str> for User {
+    fn as_ref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl UserBuilder {
+    /// Names start with `prefix` (then what makes them unique).
+    pub fn prefix(mut self, prefix: &'static str) -> UserBuilder {
+        self.prefix = prefix;
+        self
+    }
+
+    /// A home made by useradd (`-m`), removed with the account.
+    pub fn home(mut self) -> UserBuilder {
+        self.home = true;
+        self
+    }
+
+    pub fn shell(mut self, shell: &'static str) -> UserBuilder {
+        self.shell = shell;
+        self
+    }
+
+    /// A local password pam_unix accepts.
+    pub fn password(mut self, pw: &str) -> UserBuilder {
+        self.password = Some(pw.to_string());
+        self
+    }
+
+    /// `useradd` with a made home (`-m`) or none (`-M`), then the password if one was given.
+    pub fn create(self) -> User {
+        let name = unique(self.prefix);
+        let mut c = Command::new(tool("useradd"));
+        c.args([if self.home { "-m" } else { "-M" }, "-s", self.shell, &name]);
+        retry(c);
+        let user = User { name, home: self.home };
+        if let Some(pw) = &self.password {
+            user.set_password(pw);
+        }
+        user
+    }
+}
+
+impl Drop for User {
     fn drop(&mut self) {
         let _g = lock();
         // -f: a session that is still closing must not leave the account behind.

@@ -119,3 +119,8 @@ pub fn run(cmd: Command, answers: &[&str]) -> Run {
 pub fn lines(answers: &[&str]) -> Vec<u8> {
     answers.iter().flat_map(|a| format!("{a}\n").into_bytes()).collect()
 }
+
+/// The answer to one prompt: `text` and a newline.
+pub fn line(text: &str) -> Vec<u8> {
+    format!("{text}\n").into_bytes()
+}

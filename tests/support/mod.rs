@@ -1,11 +1,14 @@
 //! The one test kit every integration binary shares: where the built module and binaries are, one
-//! lock and one way for throwaway users and groups, the syslog sink the module writes to
-//! (`log_socket=`), and `require_root!`. The suites' own helpers (tests/common, tests/support_sec,
-//! tests/e2e/harness.rs, tests/console/machine.rs) build their sites and drivers on these.
+//! lock and one user type for throwaway users and groups, the one private site (`site::Site`: its
+//! dir, config, store, pam.d, syslog sink, tapctl runner, issued passes and secrets scan), the PAM
+//! drivers, the figures, and `require_root!`. A suite's own helpers (tests/common,
+//! tests/e2e/harness.rs, tests/fleet/site.rs) are presets and drivers on these; the console's
+//! sandboxed machine (tests/console/machine.rs) takes its pieces from here too.
 #![allow(dead_code)]
 
 pub mod accounts;
 pub mod drive;
+pub mod figures;
 pub mod ids;
 pub mod paths;
 pub mod pg_cluster;

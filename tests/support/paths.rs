@@ -36,6 +36,12 @@ pub fn pam_drive() -> PathBuf {
     example("pam_drive")
 }
 
+/// The security probe (examples/sec_probe.rs): pam_drive's `result` lines, plus what a login
+/// left in its process, timings, cycles.
+pub fn sec_probe() -> PathBuf {
+    example("sec_probe")
+}
+
 /// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on
 /// `cargo build`: take the newer. A module older than its sources would test old code.
 pub fn module() -> PathBuf {
@@ -46,10 +52,18 @@ pub fn module() -> PathBuf {
         .max()
         .expect("libpam_tap.so is missing: run `cargo build --all-targets` first");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest = [root.join("src"), root.join("conf/pam_tap.toml")]
-        .iter()
-        .filter_map(|p| newest_module_source(p))
-        .max();
+    // The crates pam_tap.so is built from (tapctl is not one of them), and the example config.
+    let newest = [
+        "crates/base/src",
+        "crates/store/src",
+        "crates/core/src",
+        "crates/pam_tap/src",
+        "conf/pam_tap.toml",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .filter_map(|p| newest_module_source(&p))
+    .max();
     if let Some(source) = newest.filter(|(t, _)| *t > built) {
         panic!(
             "{} is older than {}: run `cargo build --all-targets` first",
@@ -60,16 +74,15 @@ pub fn module() -> PathBuf {
     p
 }
 
-/// Whether `path` is something the module is not built from: tapctl's own sources (src/bin/) and
-/// the library's unit tests (`tests.rs`, `*_tests.rs`, a `tests/` directory), which the cdylib
-/// never compiles, so editing them does not rebuild it.
+/// Whether `path` is something the module is not built from: the crates' unit tests (`tests.rs`,
+/// `*_tests.rs`, a `tests/` directory), which the cdylib never compiles, so editing them does not
+/// rebuild it.
 fn not_in_module(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let bin = path.parent().and_then(Path::file_name).is_some_and(|d| d == "src") && name == "bin";
-    bin || name == "tests" || name == "tests.rs" || name.ends_with("_tests.rs")
+    name == "tests" || name == "tests.rs" || name.ends_with("_tests.rs")
 }
 
-/// The newest file (time and path) the module is built from under `path`: src/ without what
+/// The newest file (time and path) the module is built from under `path`: a crate's src/ without what
 /// [`not_in_module`] leaves out, and the example config the library includes.
 fn newest_module_source(path: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
     if not_in_module(path) {

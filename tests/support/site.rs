@@ -1,15 +1,36 @@
-//! A private pam_tap installation: a root-only directory holding the config, the database, a pam.d
-//! directory (read through pam_start_confdir, or bind-mounted over /etc/pam.d in a private mount
-//! namespace) and a socket catching the module's syslog lines. Nothing on the host is touched.
+//! A private pam_tap installation: a root-only directory holding the config, the store (a SQLite
+//! file, or a database of a private PostgreSQL cluster), a pam.d directory (read through
+//! pam_start_confdir, or bind-mounted over /etc/pam.d in a private mount namespace) and a socket
+//! catching the module's syslog lines. Nothing on the host is touched. Every suite makes its sites
+//! with [`Site::builder`] (its presets are functions returning a `Site`); tapctl and what it
+//! prints are in `site/tapctl.rs`, the PAM side in `site/pam.rs`, the secrets scan in
+//! `site/secrets.rs`.
 
 use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::sync::Mutex;
 
-use super::drive::{feed, pam_drive_cmd, Run};
-use super::paths::{module, tapctl};
 use super::syslog::Sink;
+
+#[path = "site/build.rs"]
+mod build;
+#[path = "site/pam.rs"]
+mod pam;
+#[path = "site/secrets.rs"]
+mod secrets;
+#[path = "site/tapctl.rs"]
+mod tapctl;
+
+// Not every test binary uses every one.
+#[allow(unused_imports)]
+pub use build::{Cluster, SiteBuilder, Turn};
+#[allow(unused_imports)]
+pub use pam::{debian_stack, full_stack, module_line, only_stack, services_line};
+#[allow(unused_imports)]
+pub use secrets::leaked;
+#[allow(unused_imports)]
+pub use tapctl::{refused, stderr, stdout, Issued};
 
 /// A 0700 directory, removed with everything in it when dropped. pam_tap refuses a config in a
 /// directory others may write to.
@@ -73,54 +94,87 @@ pub fn write_file(path: &Path, text: &[u8], mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// The services the single-host sites admit: the login services and the tests' own `svc`.
+pub const HOST_SERVICES: [&str; 6] = ["login", "sshd", "su", "su-l", "passwd", "svc"];
+
 /// A private pam_tap installation (see the module's comment). `tapctl init` has run.
 pub struct Site {
+    pub log: Sink,
+    pub dir: PrivateDir,
+    /// tapctl's config (on a single host, the module's too).
     pub config: PathBuf,
+    /// The SQLite store; on a PostgreSQL site, tapctl's host store.
     pub db: PathBuf,
     pub pamd: PathBuf,
-    pub log: Sink,
+    /// SQLite host stores (a fleet's hosts') whose audit rows the secrets scan reads too.
+    pub host_stores: Vec<PathBuf>,
+    /// The PostgreSQL store, when the site has one.
+    pg: Option<build::PgStore>,
     /// The services a config admits when its policy does not name them itself.
     services: Vec<String>,
-    pub dir: PrivateDir,
+    /// The service [`Site::pam`] drives.
+    service: Option<String>,
+    /// Every pass issued here (normalised), for the secrets scan.
+    passes: Mutex<Vec<String>>,
+    /// The name the secrets scan records its tally under.
+    scan_name: Option<String>,
+    /// tapctl runs hold the accounts lock (see [`SiteBuilder::accounts_lock`]).
+    lock_accounts: bool,
+    /// pam_drive runs with a cleared environment (see [`SiteBuilder::clean_env`]).
+    clean_env: bool,
+    _turn: Option<build::TurnGuard>,
 }
 
 impl Site {
-    /// A site in `dir` whose config admits `services` (unless `policy` sets `services`) and holds
-    /// `policy` after `enabled` and `database`.
-    pub fn new(dir: PrivateDir, services: &[&str], policy: &str) -> Site {
-        let pamd = dir.join("pam.d");
-        fs::create_dir(&pamd).unwrap();
-        let site = Site {
-            config: dir.join("pam_tap.toml"),
-            db: dir.join("db/tap.db"),
-            pamd,
-            log: Sink::bind(dir.join("log.sock")),
-            services: services.iter().map(|s| s.to_string()).collect(),
-            dir,
-        };
-        site.write_config(policy);
-        let out = site.tapctl(&["init"]);
-        assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
-        site
+    /// A site made to measure (see [`SiteBuilder`]).
+    pub fn builder() -> SiteBuilder {
+        SiteBuilder::new()
     }
 
-    /// Rewrites the config with `policy` (TOML after `enabled`, `database` and `services`; tables
-    /// allowed). `services` is left out when `policy` sets it.
-    pub fn write_config(&self, policy: &str) {
+    /// The single-host site of the tapctl and stack tests: [`HOST_SERVICES`], Debian's stack as
+    /// `svc`, and `policy` (TOML after `enabled`, `database` and, unless it sets them, `services`).
+    pub fn new(policy: &str) -> Site {
+        Site::builder()
+            .services(&HOST_SERVICES)
+            .policy(policy)
+            .debian_stack("svc")
+            .build()
+    }
+
+    /// A config naming `database` (and `host_store`, if any), then `policy`; the services line is
+    /// left out when `policy` sets `services`.
+    pub fn config_text(&self, database: &str, host_store: Option<&Path>, policy: &str) -> String {
         let services: Vec<&str> = self.services.iter().map(String::as_str).collect();
-        let text = format!(
-            "enabled = true\ndatabase = \"{}\"\n{}{policy}\n",
-            self.db.display(),
+        let host_store = host_store
+            .map(|p| format!("host_store = \"{}\"\n", p.display()))
+            .unwrap_or_default();
+        format!(
+            "enabled = true\ndatabase = \"{database}\"\n{}{host_store}{policy}\n",
             services_line(policy, &services)
-        );
+        )
+    }
+
+    /// Rewrites tapctl's config with `policy` (TOML after `enabled`, `database` and `services`;
+    /// tables allowed). On SQLite the store is `db`; on PostgreSQL the site's database as
+    /// `tapctl_admin`, with `db` as tapctl's host store.
+    pub fn write_config(&self, policy: &str) {
+        let text = match &self.pg {
+            Some(pg) => self.config_text(&pg.cluster.uri("tapctl_admin", &pg.db), Some(&self.db), policy),
+            None => self.config_text(&self.db.display().to_string(), None, policy),
+        };
         write_file(&self.config, text.as_bytes(), 0o600);
     }
 
     /// The module line's arguments: this site's config and log socket, plus `extra`.
     pub fn module_args(&self, extra: &str) -> String {
+        self.module_args_on(&self.config, extra)
+    }
+
+    /// The module line's arguments for `config` (a host's), with this site's log socket.
+    pub fn module_args_on(&self, config: &Path, extra: &str) -> String {
         format!(
             "config={} log_socket={} {extra}",
-            self.config.display(),
+            config.display(),
             self.log.path.display()
         )
     }
@@ -130,138 +184,64 @@ impl Site {
         write_file(&self.pamd.join(name), text.as_bytes(), 0o644);
     }
 
-    /// tapctl with `env` added and, if `loginuid` is given, that audit login uid (as a login
-    /// session of that user would have). A run with a `SUDO_USER` other than root or a login uid
-    /// other than 0 is an operator's, who may not name a config: the site is then bind-mounted
-    /// over /etc/security in a private mount namespace, and tapctl reads it from the default path.
-    pub fn tapctl_cmd(&self, args: &[&str], env: &[(&str, &str)], loginuid: Option<u32>) -> Command {
-        self.tapctl_cmd_via(&[], args, env, loginuid)
+    /// A stack where pam_tap decides alone: its own return code is the result.
+    pub fn stack_only(&self, service: &str, extra: &str) {
+        self.write_service(service, &only_stack(&module_line(&self.module_args(extra))));
     }
 
-    /// [`Site::tapctl_cmd`] with tapctl started by `via` (a tracer and its arguments, ending where
-    /// the program to run goes).
-    pub fn tapctl_cmd_via(
-        &self,
-        via: &[&std::ffi::OsStr],
-        args: &[&str],
-        env: &[(&str, &str)],
-        loginuid: Option<u32>,
-    ) -> Command {
-        let sudo = env
-            .iter()
-            .any(|(k, v)| *k == "SUDO_USER" && !v.is_empty() && *v != "root");
-        let operator = sudo || loginuid.is_some_and(|id| id != 0 && id != u32::MAX);
-        // tapctl takes the login uid for the operator when there is no SUDO_USER: a root run is
-        // a root login session's (login uid 0), whoever's login session runs the tests.
-        let loginuid = loginuid.or((!sudo).then_some(0));
-        // $0: the directory to mount over /etc/security, or empty; $LOGINUID: the login uid to set.
-        let script = r#"{ [ -z "$0" ] || mount --bind "$0" /etc/security; } &&
-            { [ -z "$LOGINUID" ] || echo "$LOGINUID" > /proc/self/loginuid; } && exec "$@""#;
-        let mut c = Command::new(if operator { "unshare" } else { "sh" });
-        if operator {
-            c.args(["--mount", "--propagation", "private", "sh"]);
-        }
-        c.arg("-c").arg(script);
-        c.arg(if operator {
-            self.dir.path().as_os_str()
-        } else {
-            "".as_ref()
-        });
-        c.args(via).arg(tapctl());
-        if !operator {
-            c.arg("--config").arg(&self.config);
-        }
-        c.args(args)
-            .env_remove("SUDO_USER")
-            .env_remove("PAM_TAP_CONFIG")
-            .env_remove("LOGINUID")
-            .env("TZ", "UTC");
-        if let Some(id) = loginuid {
-            c.env("LOGINUID", id.to_string());
-        }
-        for (k, v) in env {
-            c.env(k, v);
-        }
+    /// The documented stack: pam_tap, then pam_unix for anyone pam_tap does not let in.
+    pub fn stack_full(&self, service: &str, extra: &str) {
+        self.write_service(service, &full_stack(&module_line(&self.module_args(extra))));
+    }
+
+    /// A connection to the SQLite store for inspection and tampering.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(&self.db).expect("open db");
+        c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
         c
     }
 
-    /// tapctl as root, from a root login session, on this site's config.
-    pub fn tapctl(&self, args: &[&str]) -> Output {
-        let mut c = self.tapctl_cmd(args, &[], None);
-        c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+    /// SQLite's own check of the store: "ok", or what is wrong.
+    pub fn integrity(&self) -> String {
+        self.sqlite()
+            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            .unwrap_or_else(|e| format!("error: {e}"))
     }
 
-    /// Runs tapctl, which must succeed, and returns the JSON it printed.
-    pub fn tapctl_json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.tapctl(args);
-        assert!(
-            out.status.success(),
-            "tapctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "tapctl {args:?} printed {:?}: {e}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+    fn pg(&self) -> &build::PgStore {
+        self.pg.as_ref().expect("a PostgreSQL site (SiteBuilder::postgres)")
     }
 
-    /// `tapctl issue USER --json EXTRA...`.
-    pub fn issue_json(&self, user: &str, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["issue", user, "--json"];
-        args.extend_from_slice(extra);
-        self.tapctl_json(&args)
+    /// The cluster of a PostgreSQL site's store.
+    pub fn cluster(&self) -> &crate::support::pg_cluster::PgCluster {
+        &self.pg().cluster
     }
 
-    pub fn show(&self, user: &str) -> serde_json::Value {
-        self.tapctl_json(&["show", user, "--json"])
+    /// The name of a PostgreSQL site's database.
+    pub fn database(&self) -> &str {
+        &self.pg().db
     }
 
-    /// `tapctl log USER --json`: the audit events for one user, oldest first.
-    pub fn log_json(&self, user: &str) -> Vec<serde_json::Value> {
-        serde_json::from_value(self.tapctl_json(&["log", user, "--json"])).expect("log --json is a list")
+    /// One query as the superuser in a PostgreSQL site's database (`|` between columns, a row a
+    /// line).
+    pub fn psql(&self, q: &str) -> String {
+        self.cluster().query(self.database(), q)
     }
 
-    /// pam_drive on this site's pam.d, to be started by the caller.
-    pub fn drive_cmd(&self, service: &str, user: &str, ops: &[&str]) -> Command {
-        pam_drive_cmd(&self.pamd, service, user, ops)
+    /// Keeps `pass` (normalised) for the secrets scan.
+    pub fn remember(&self, pass: &str) {
+        let normalised = pass.replace(['-', ' '], "").to_uppercase();
+        self.passes.lock().unwrap().push(normalised);
     }
 
-    /// pam_drive on this site's pam.d with `stdin` as the answers.
-    pub fn drive(&self, service: &str, user: &str, ops: &[&str], stdin: &[u8]) -> Run {
-        Run::from_output(feed(self.drive_cmd(service, user, ops), stdin))
+    /// Every pass issued here, normalised.
+    pub fn passes(&self) -> Vec<String> {
+        self.passes.lock().unwrap().clone()
     }
-}
 
-/// A top-level `services` key admitting `services`, or nothing when `config` sets `services` itself.
-pub fn services_line(config: &str, services: &[&str]) -> String {
-    if config.lines().any(|l| l.trim_start().starts_with("services")) {
-        return String::new();
+    /// The module's syslog lines that mention `user`.
+    pub fn syslog_for(&self, user: impl AsRef<str>) -> Vec<String> {
+        let needle = format!("user={} ", user.as_ref());
+        self.log.lines().into_iter().filter(|l| l.contains(&needle)).collect()
     }
-    let all: Vec<String> = services.iter().map(|s| format!("{s:?}")).collect();
-    format!("services = [{}]\n", all.join(", "))
-}
-
-/// The Debian shape of common-auth/common-password with pam_tap (`module_line`: path and
-/// arguments) as the first Primary module, and pam_unix for everyone else.
-pub fn debian_stack(module_line: &str) -> String {
-    let m = module_line;
-    format!(
-        "auth     [success=2 default=ignore] {m}\n\
-         auth     [success=1 default=ignore] pam_unix.so nullok try_first_pass\n\
-         auth     requisite  pam_deny.so\n\
-         auth     required   pam_permit.so\n\
-         account  required   pam_unix.so\n\
-         password requisite  {m}\n\
-         password [success=1 default=ignore] pam_unix.so obscure use_authtok try_first_pass yescrypt\n\
-         password requisite  pam_deny.so\n\
-         password required   pam_permit.so\n\
-         session  required   pam_permit.so\n"
-    )
-}
-
-/// The built module and `args`, as a pam.d line's module part.
-pub fn module_line(args: &str) -> String {
-    format!("{} {args}", module().display())
 }

@@ -1,7 +1,9 @@
 //! `tapctl issue --csv`: one pass per row, the single issue's checks on every row, all rows or none.
 
-use crate::common::{refused, stderr, stdout, OwnedFile, Site, User};
+use crate::common::OwnedFile;
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{refused, stderr, stdout, Site};
 
 fn write_csv(site: &Site, name: &str, text: &str) -> String {
     let p = site.dir.path().join(name);
@@ -99,7 +101,24 @@ fn bulk_output_has_one_working_pass_per_row_in_csv_or_json() {
     assert_eq!((ends - starts).num_seconds(), 7200);
     assert!(stderr(&out).contains("issued 3 passes"));
 
-    // Every pass logs its user in, and only its user.
+    every_pass_logs_in_its_user_only(&site, [&a, &b, &c], &lines);
+    // Row values and command-line defaults land in the records and the audit log.
+    assert_eq!(site.show(&a.name)["reason"], "new joiner, desk 4");
+    assert_eq!(site.show(&b.name)["reason"], "onboarding");
+    assert_eq!(site.show(&b.name)["one_time"], true, "policy default");
+    assert_eq!(
+        site.events(&c.name),
+        ["issued", "failed"],
+        "b's pass counted as a wrong try for c"
+    );
+
+    json_is_a_list_of_issue_objects_and_replace_applies_to_every_row(&site, &a, &b);
+}
+
+/// Every pass of the CSV output (`lines`: header, then a, b, c's rows) logs its user in, and only
+/// its user (b's pass counts as a wrong try for c).
+fn every_pass_logs_in_its_user_only(site: &Site, [a, b, c]: [&User; 3], lines: &[&str]) {
+    let row_a: Vec<&str> = lines[1].split(',').collect();
     let code_a = row_a[1];
     let code_b = lines[2].split(',').nth(1).unwrap();
     assert_eq!(
@@ -114,24 +133,16 @@ fn bulk_output_has_one_working_pass_per_row_in_csv_or_json() {
         site.pam(&b.name, &["authenticate"], &[code_b]).result("authenticate"),
         "PAM_SUCCESS"
     );
+}
 
-    // Row values and command-line defaults land in the records and the audit log.
-    assert_eq!(site.show(&a.name)["reason"], "new joiner, desk 4");
-    assert_eq!(site.show(&b.name)["reason"], "onboarding");
-    assert_eq!(site.show(&b.name)["one_time"], true, "policy default");
-    assert_eq!(
-        site.events(&c.name),
-        ["issued", "failed"],
-        "b's pass counted as a wrong try for c"
-    );
-
-    // JSON: an array of `issue --json` objects; --replace applies to every row.
-    let csv = write_csv(&site, "again.csv", &format!("{}\n{}\n", a.name, b.name));
+/// JSON: an array of `issue --json` objects; --replace applies to every row.
+fn json_is_a_list_of_issue_objects_and_replace_applies_to_every_row(site: &Site, a: &User, b: &User) {
+    let csv = write_csv(site, "again.csv", &format!("{}\n{}\n", a.name, b.name));
     let out = site.tapctl(&["issue", "--csv", &csv, "--json", "--replace", "--keep-password"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.len(), 2);
-    for (j, u) in v.iter().zip([&a, &b]) {
+    for (j, u) in v.iter().zip([a, b]) {
         assert_eq!(j["user"], u.name.as_str());
         for k in [
             "user",

@@ -2,7 +2,8 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{stderr, stdout, Site, User};
+use crate::support::accounts::User;
+use crate::support::site::{stderr, stdout, Site};
 
 /// `s` as one shell word.
 fn quoted(s: &std::ffi::OsStr) -> String {

@@ -1,10 +1,11 @@
 //! tapctl through its real binary: every command, the role rules, refusals and JSON shapes.
 
-use crate::common::{stderr, stdout, Site, User};
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{stderr, stdout, Site};
 
 fn refused(o: &std::process::Output, needle: &str) {
-    crate::common::refused(o, &[needle]);
+    crate::support::site::refused(o, &[needle]);
 }
 
 #[test]
@@ -26,6 +27,12 @@ fn issue_prints_the_pass_once_grouped_and_json_has_the_contract_fields() {
     assert!(text.contains("Next:"));
 
     let v = User::new();
+    let code = issue_json_has_the_contract_fields(&site, &v);
+    show_and_list_never_carry_the_code(&site, &v, &code);
+}
+
+/// `issue --json` (2h, 16 characters, reusable) has every field of the contract; returns the pass.
+fn issue_json_has_the_contract_fields(site: &Site, v: &User) -> String {
     let j = site.issue(&v.name, &["--lifetime", "2h", "--length", "16", "--reusable"]);
     for k in [
         "user",
@@ -39,14 +46,19 @@ fn issue_prints_the_pass_once_grouped_and_json_has_the_contract_fields() {
     ] {
         assert!(j.get(k).is_some(), "issue --json lacks {k}: {j}");
     }
-    let code = j["pass"].as_str().unwrap();
+    let code = j["pass"].as_str().unwrap().to_string();
     assert_eq!(code.len(), 16);
     assert_eq!(j["one_time"], false);
     let starts = chrono::DateTime::parse_from_rfc3339(j["starts_at"].as_str().unwrap()).unwrap();
     let ends = chrono::DateTime::parse_from_rfc3339(j["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!((ends - starts).num_seconds(), 7200);
 
-    // show and list never carry the code.
+    code
+}
+
+/// show and list never carry the code; show --json has the record's fields, list --json one row
+/// per pass without pass or hash.
+fn show_and_list_never_carry_the_code(site: &Site, v: &User, code: &str) {
     let show = site.tapctl(&["show", &v.name, "--json"]);
     let list = site.tapctl(&["list", "--all", "--json"]);
     let human = site.tapctl(&["show", &v.name]);
@@ -191,14 +203,23 @@ fn roles_decide_who_may_do_what() {
     refused(&as_op(&viewer, &["revoke", &target.name]), "viewer");
     // No role, no access.
     refused(&as_op(&nobody, &["list"]), "holds no tapctl role");
+    the_audit_names_who_issued(&site, &[&issuer.name, &boss.name]);
+    tapctl_refuses_a_caller_without_root(&site);
+}
+
+/// The `issued` rows of the whole audit log name `operators`, in order.
+fn the_audit_names_who_issued(site: &Site, operators: &[&str]) {
     let log: Vec<serde_json::Value> = serde_json::from_slice(&site.tapctl(&["log", "--json"]).stdout).unwrap();
     let issued_by: Vec<&str> = log
         .iter()
         .filter(|e| e["event"] == "issued")
         .map(|e| e["operator"].as_str().unwrap())
         .collect();
-    assert_eq!(issued_by, [issuer.name.as_str(), boss.name.as_str()]);
-    // Run without root at all.
+    assert_eq!(issued_by, operators);
+}
+
+/// Run without root at all (nobody): tapctl does not succeed.
+fn tapctl_refuses_a_caller_without_root(site: &Site) {
     let out = std::process::Command::new("setpriv")
         .args([
             "--reuid=65534",

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use crate::common::{refused, stderr, Site, User};
+use crate::support::accounts::User;
 use crate::support::accounts::{retry, Group};
 use crate::support::site::PrivateDir;
+use crate::support::site::{refused, stderr, Site};
 
 /// Locked and expired accounts; the rest after wrong answers.
 mod accounts;

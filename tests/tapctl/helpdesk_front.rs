@@ -7,8 +7,10 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{refused, stderr, stdout, OwnedFile, RealSudo, Site, User};
+use crate::common::{OwnedFile, RealSudo};
 use crate::support::accounts::Group;
+use crate::support::accounts::User;
+use crate::support::site::{refused, stderr, stdout, Site};
 
 /// A site with a viewer and an issuer, and the groups that give them their roles.
 struct Desk {
@@ -101,7 +103,18 @@ fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
     assert!(!stderr(&o).contains("root-only-reason"), "{}", stderr(&o));
     holds_no_pass(&d.site, &target);
 
-    // The operator's own file with a shadow-shaped line: the error names the line, not the field.
+    the_operators_own_file_is_read_and_quoted_by_line(&d, &target);
+    standard_input_is_the_operators_own(&d, &target);
+    // Root reads what root may read.
+    let other = User::new();
+    let (_dir2, root_csv) = root_only_file(&format!("{}\n", other.name));
+    let o = d.site.tapctl(&["issue", "--csv", &root_csv, "--keep-password"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// The operator's own file with a shadow-shaped line: the error names the line, not the field;
+/// a FIFO of theirs does not hang tapctl: only regular files are read.
+fn the_operators_own_file_is_read_and_quoted_by_line(d: &Desk, target: &User) {
     let own = OwnedFile::new(
         &d.issuer,
         "mine.csv",
@@ -115,14 +128,15 @@ fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
     refused(&o, &["line 1", "lifetime"]);
     assert!(!stderr(&o).contains("SECRET"), "{}", stderr(&o));
 
-    // A FIFO of the operator's does not hang tapctl: only regular files are read.
     let fifo = own.path.with_file_name("fifo");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     std::os::unix::fs::chown(&fifo, Some(d.issuer.uid()), None).unwrap();
     let o = as_op(&d.site, &d.issuer, &["issue", "--csv", fifo.to_str().unwrap()]);
     refused(&o, &["not a regular file", "--csv -"]);
+}
 
-    // Standard input is the operator's own: `--csv -` works.
+/// Standard input is the operator's own: `--csv -` works, and the audit names the operator.
+fn standard_input_is_the_operators_own(d: &Desk, target: &User) {
     let mut c = d.site.tapctl_cmd(
         &["issue", "--csv", "-", "--keep-password", "--json"],
         &[("SUDO_USER", &d.issuer.name)],
@@ -136,12 +150,6 @@ fn csv_is_read_with_the_operators_rights_and_errors_quote_no_field() {
     let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["user"], target.name.as_str());
     assert_eq!(v[0]["operator"], d.issuer.name.as_str());
-
-    // Root reads what root may read.
-    let other = User::new();
-    let (_dir2, root_csv) = root_only_file(&format!("{}\n", other.name));
-    let o = d.site.tapctl(&["issue", "--csv", &root_csv, "--keep-password"]);
-    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -245,6 +253,15 @@ fn control_characters_are_refused_in_and_escaped_out() {
     require_root!();
     let site = Site::new("");
     let u = User::new();
+    reasons_with_control_characters_are_refused(&site, &u);
+    a_refused_revoke_reason_writes_nothing(&site, &u);
+    rows_written_elsewhere_hold_control_characters(&site, &u);
+    each_is_printed_escaped(&site, &u);
+}
+
+/// `issue --reason` with ESC, LF, CR, C1, a bidi override or DEL, and a CSV reason with ESC: one
+/// refusal line each, with no control character in it, and nothing issued.
+fn reasons_with_control_characters_are_refused(site: &Site, u: &User) {
     for reason in [
         "a\u{1b}[2Jb",
         "a\nissued user=root",
@@ -257,14 +274,17 @@ fn control_characters_are_refused_in_and_escaped_out() {
         refused(&o, &["--reason", "control character"]);
         assert!(controls_in(&stderr(&o)).is_empty());
     }
-    holds_no_pass(&site, &u);
+    holds_no_pass(site, u);
     let csv = site.dir.path().join("esc.csv");
     std::fs::write(&csv, format!("{},1h,no,\"x\u{1b}[2J\"\n", u.name)).unwrap();
     refused(
         &site.tapctl(&["issue", "--csv", csv.to_str().unwrap(), "--keep-password"]),
         &["line 1", "control character"],
     );
+}
 
+/// A revoke reason with a line break is refused and writes no audit row; a plain one revokes.
+fn a_refused_revoke_reason_writes_nothing(site: &Site, u: &User) {
     site.issue(&u.name, &["--keep-password", "--reason", "new laptop"]);
     let events = site.events(&u.name).len();
     let o = site.tapctl(&[
@@ -281,8 +301,11 @@ fn control_characters_are_refused_in_and_escaped_out() {
     );
     let o = site.tapctl(&["revoke", &u.name, "--reason", "left the company"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
 
-    // Rows an older version or the module (a remote client's rhost) wrote: shown escaped.
+/// Rows an older version or the module (a remote client's rhost) wrote, with control characters
+/// in reason, issuer, service, rhost.
+fn rows_written_elsewhere_hold_control_characters(site: &Site, u: &User) {
     let db = rusqlite::Connection::open(&site.db).unwrap();
     db.execute(
         "UPDATE passes SET reason = ?1, issued_by = ?2",
@@ -301,6 +324,11 @@ fn control_characters_are_refused_in_and_escaped_out() {
     )
     .unwrap();
     drop(db);
+}
+
+/// `log`, `show` and `list` print them escaped, one line per audit row; JSON keeps the stored text
+/// (serde escapes it).
+fn each_is_printed_escaped(site: &Site, u: &User) {
     let rows = site.events(&u.name).len();
     let log = site.tapctl(&["log", &u.name]);
     assert!(log.status.success(), "{}", stderr(&log));

@@ -1,13 +1,11 @@
-//! tapctl through its real binary: the commands, the helpdesk's front door and boundary, bulk
-//! issue, and the shadow side of a reset pass.
+//! One host: tapctl through its real binary (the commands, the helpdesk's front door and boundary,
+//! bulk issue, the shadow side of a reset pass) and the built module under the real libpam.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../support_sec/mod.rs"]
-mod support_sec;
 
 /// `tapctl issue --csv`.
 mod bulk_issue;
@@ -25,3 +23,5 @@ mod helpdesk_front;
 mod layers;
 /// Shadow and store agree, even when tapctl is killed; no side door after a reset pass.
 mod reset_shadow;
+/// The module under the real libpam: its stack with pam_unix, the docs' pam.d lines, its symbols.
+mod stack;

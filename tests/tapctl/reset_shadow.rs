@@ -2,10 +2,11 @@
 //! shadow and store agree even when tapctl is killed (SIGKILL at random points of `issue`,
 //! `issue --csv` and `revoke`), and a reset pass that ended leaves no working shadow secret.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{Site, User};
+use crate::support::accounts::User;
+use crate::support::site::Site;
 use crate::support::XorShift;
 use pam_tap_base::hash;
 use pam_tap_base::passcode::normalize;
@@ -150,16 +151,9 @@ fn settled(site: &Site, u: &User, original: &str) -> Result<(), String> {
     }
 }
 
+/// tapctl itself as the child: the signals these tests send must reach it, not a shell before it.
 fn tapctl_cmd(site: &Site, args: &[&str]) -> Command {
-    let mut c = Command::new(crate::support::paths::tapctl());
-    c.arg("--config")
-        .arg(&site.config)
-        .args(args)
-        .env_remove("SUDO_USER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    c
+    site.tapctl_direct(args)
 }
 
 fn timed(site: &Site, args: &[&str]) -> u64 {

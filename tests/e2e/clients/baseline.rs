@@ -1,5 +1,7 @@
 //! The harness itself, with pam_unix only: if this fails, the problem is the test machine.
 
+use std::path::Path;
+
 use super::*;
 
 /// The harness itself, with pam_unix only: a forced password change (`chage -d 0`) over ssh
@@ -11,13 +13,19 @@ fn e2e_harness_pam_unix_baseline() {
         return;
     }
     let scratch = scratch();
-    let pam = PamDir::new(&scratch, Stack::UnixOnly, "");
-    let user = User::with_password("Ok7-first-Word");
-    let caller = User::new();
+    let pamd = debian_pamd(&scratch, Stack::UnixOnly, "");
+    let user = User::person().password("Ok7-first-Word").create();
+    let caller = User::person().create();
+    ssh_keyboard_interactive_forced_change(&scratch, &pamd, &user);
+    ssh_password_method_forced_change(&scratch, &pamd, &user);
+    login_forced_change(&scratch, &pamd, &user);
+    su_forced_change(&scratch, &pamd, &caller, &user);
+}
 
-    // ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
+/// ssh, keyboard-interactive: pam_unix asks for the current password, then the new one.
+fn ssh_keyboard_interactive_forced_change(scratch: &Scratch, pamd: &Path, user: &User) {
     user.force_change();
-    let sshd = Sshd::start(&scratch, &pam, SshMethod::KeyboardInteractive);
+    let sshd = Sshd::start(scratch, pamd, SshMethod::KeyboardInteractive);
     let mut steps = vec![
         expect("Password: $"),
         send("Ok7-first-Word"),
@@ -30,13 +38,14 @@ fn e2e_harness_pam_unix_baseline() {
         send("Ok7-second-Word"),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(&scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let t = drive(scratch, &steps, &sshd.ssh(&user.name, &[]));
     assert_drove(&t, "ssh kbd-int forced change", Some(&sshd));
-    drop(sshd);
+}
 
-    // ssh, password method: sshd runs passwd on the tty and logs the user out.
+/// ssh, password method: sshd runs passwd on the tty and logs the user out.
+fn ssh_password_method_forced_change(scratch: &Scratch, pamd: &Path, user: &User) {
     user.force_change();
-    let sshd = Sshd::start(&scratch, &pam, SshMethod::Password);
+    let sshd = Sshd::start(scratch, pamd, SshMethod::Password);
     let steps = vec![
         expect("password: $"),
         send("Ok7-second-Word"),
@@ -50,11 +59,12 @@ fn e2e_harness_pam_unix_baseline() {
         expect("password updated successfully"),
         Step::Eof,
     ];
-    let t = drive(&scratch, &steps, &sshd.ssh(&user.name, &[]));
+    let t = drive(scratch, &steps, &sshd.ssh(&user.name, &[]));
     assert_drove(&t, "ssh password method forced change", Some(&sshd));
-    drop(sshd);
+}
 
-    // login on a pty, as getty runs it.
+/// login on a pty, as getty runs it.
+fn login_forced_change(scratch: &Scratch, pamd: &Path, user: &User) {
     user.force_change();
     let mut steps = vec![
         expect("login: $"),
@@ -69,16 +79,18 @@ fn e2e_harness_pam_unix_baseline() {
         send("Ok7-fourth-Word"),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(&scratch, &steps, &pam.wrap(&[tool("login").to_str().unwrap()]));
+    let t = drive(scratch, &steps, &with_pamd(pamd, &[tool("login").to_str().unwrap()]));
     assert_drove(&t, "login forced change", None);
+}
 
-    // su from an unprivileged user's shell.
+/// su from an unprivileged user's shell.
+fn su_forced_change(scratch: &Scratch, pamd: &Path, caller: &User, user: &User) {
     user.force_change();
     let t = drive(
-        &scratch,
+        scratch,
         &su_steps(
-            &caller,
-            &user,
+            caller,
+            user,
             "Ok7-fourth-Word",
             &[
                 expect("Current password: $"),
@@ -89,7 +101,7 @@ fn e2e_harness_pam_unix_baseline() {
                 send("Ok7-fifth-Word"),
             ],
         ),
-        &su_argv(&pam, &caller),
+        &su_argv(pamd, caller),
     );
     assert_drove(&t, "su forced change", None);
 }

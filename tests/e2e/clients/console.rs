@@ -8,8 +8,8 @@ fn e2e_console_login_first_login() {
     if !can_run("e2e_console_login_first_login") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
     let issued = tap.issue(&user, &[]);
     let mut steps = vec![
         expect("login: $"),
@@ -24,13 +24,13 @@ fn e2e_console_login_first_login() {
         send(NEW),
     ];
     steps.extend(shell_as(&user.name));
-    let t = drive(&tap.dir, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    let t = drive(&tap.dir, &steps, &tap.wrap(&[tool("login").to_str().unwrap()]));
     tap.assert_drove(&t, "login with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
 
     let mut steps = vec![expect("login: $"), send(&user.name), expect("Password: $"), send(NEW)];
     steps.extend(shell_as(&user.name));
-    let again = drive(&tap.dir, &steps, &tap.pam.wrap(&[tool("login").to_str().unwrap()]));
+    let again = drive(&tap.dir, &steps, &tap.wrap(&[tool("login").to_str().unwrap()]));
     tap.assert_drove(&again, "login with the new password", None);
     keep_transcript(
         "flow3-console-login",
@@ -44,9 +44,9 @@ fn e2e_su_first_login() {
     if !can_run("e2e_su_first_login") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let caller = User::new();
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let caller = User::person().create();
     let issued = tap.issue(&user, &[]);
     let t = drive(
         &tap.dir,
@@ -63,14 +63,14 @@ fn e2e_su_first_login() {
                 send(NEW),
             ],
         ),
-        &su_argv(&tap.pam, &caller),
+        &su_argv(&tap.pamd, &caller),
     );
     tap.assert_drove(&t, "su with the TAP", None);
     assert!(!t.text.contains("Current password"), "{}", t.text);
     let again = drive(
         &tap.dir,
         &su_steps(&caller, &user, NEW, &[]),
-        &su_argv(&tap.pam, &caller),
+        &su_argv(&tap.pamd, &caller),
     );
     tap.assert_drove(&again, "su with the new password", None);
     keep_transcript(
@@ -90,10 +90,10 @@ fn e2e_su_by_another_user_settles_a_cut_short_reset_back_to_the_exact_entry() {
     if !can_run("e2e_su_by_another_user_settles_a_cut_short_reset_back_to_the_exact_entry") {
         return;
     }
-    let tap = Tap::new();
-    let victim = User::with_password(OWN);
+    let tap = tap();
+    let victim = User::person().password(OWN).create();
     victim.force_change();
-    let caller = User::new();
+    let caller = User::person().create();
     let before = victim.shadow();
     assert_eq!(lastchg(&before), "0", "{before}");
     let issued = tap.issue(&victim, &[]);
@@ -108,7 +108,7 @@ fn e2e_su_by_another_user_settles_a_cut_short_reset_back_to_the_exact_entry() {
         .unwrap()
         .execute(
             "UPDATE passes SET pending = 'issue', pending_owner = '999999999:1' WHERE id = ?1",
-            [issued.pass_id],
+            [issued.id],
         )
         .unwrap();
     assert_eq!(marked, 1);
@@ -123,9 +123,9 @@ fn e2e_su_by_another_user_settles_a_cut_short_reset_back_to_the_exact_entry() {
         send("exit 0"),
         Step::Eof,
     ];
-    let t = drive(&tap.dir, &steps, &su_argv(&tap.pam, &caller));
+    let t = drive(&tap.dir, &steps, &su_argv(&tap.pamd, &caller));
     tap.assert_drove(&t, "another user's pass-shaped answer at su", None);
-    let events = tap.events(&victim);
+    let events = tap.events_with_reasons(&victim);
     assert_eq!(
         victim.shadow(),
         before,

@@ -2,6 +2,7 @@
 //! key-only SSH before the change, users without a pass.
 
 use super::*;
+use crate::support::site::Issued;
 
 /// Flow 6: refusals as a person sees them. Each is sshd's "Permission denied" (or login's "Login
 /// incorrect"), the audit log says why, and the account's shadow entry is unchanged.
@@ -10,109 +11,156 @@ fn e2e_refusals() {
     if !can_run("e2e_refusals") {
         return;
     }
-    let tap = Tap::new();
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
-    let ssh_refused = |user: &User, secret: &str, what: &str| {
+    let tap = tap();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
+    let r = Refusals { tap: &tap, sshd: &sshd };
+    // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
+    let expired = User::person().password(OWN).create();
+    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 15);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
+
+    let (not_yet, t) = r.not_yet_valid();
+    let mut parts = vec![("not yet valid", t)];
+    let (wrong, ssh, login) = r.wrong_pass();
+    parts.extend([("wrong pass (ssh)", ssh), ("wrong pass (login)", login)]);
+    let (revoked, t) = r.revoked();
+    parts.push(("revoked", t));
+    let (locked, t) = r.resting();
+    parts.push(("resting (the right pass after 3 wrong ones)", t));
+    parts.push(("expired", r.expired(&expired, &exp)));
+
+    let users = [
+        ("not yet valid", &not_yet, "not_yet_valid"),
+        ("wrong", &wrong, "wrong"),
+        ("revoked", &revoked, "revoked"),
+        ("resting", &locked, "resting"),
+        ("expired", &expired, "expired"),
+    ];
+    each_decision_is_a_syslog_line(&tap, &users);
+    // A refused pass is told nothing a wrong password is not told.
+    for (what, t) in &parts {
+        assert!(!t.text.contains(CHOOSE_NEW_PASSWORD), "{what}: {}", t.text);
+    }
+    let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
+    keep_transcript("flow6-refusals", &refs);
+    keep_why(&tap, &users);
+}
+
+/// The refusals of flow 6: one site, one sshd (keyboard-interactive).
+struct Refusals<'a> {
+    tap: &'a Site,
+    sshd: &'a Sshd,
+}
+
+impl Refusals<'_> {
+    /// `secret` over ssh: refused, and the account unchanged.
+    fn ssh_refused(&self, user: &User, secret: &str, what: &str) -> Transcript {
         let before = user.shadow();
-        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
-        assert_refused(&t, "Permission denied", what, Some(&sshd));
+        let t = drive(&self.tap.dir, &refused_ssh(secret), &self.sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(self.sshd));
         assert_eq!(user.shadow(), before, "{what}: the account changed");
         t
-    };
-    // A reset pass that ended (locked, expired) is settled at this login: the account is locked,
-    // so the secret derived from the pass opens nothing any more.
-    let ssh_refused_ends = |user: &User, secret: &str, what: &str| {
-        let t = drive(&tap.dir, &refused_ssh(secret), &sshd.ssh(&user.name, &[]));
-        assert_refused(&t, "Permission denied", what, Some(&sshd));
+    }
+
+    /// A reset pass that ended (locked, expired) is settled at this login: the account is
+    /// locked, so the secret derived from the pass opens nothing any more.
+    fn ssh_refused_ends(&self, user: &User, secret: &str, what: &str) -> Transcript {
+        let t = drive(&self.tap.dir, &refused_ssh(secret), &self.sshd.ssh(&user.name, &[]));
+        assert_refused(&t, "Permission denied", what, Some(self.sshd));
         assert_eq!(
             user.shadow().split(':').nth(1),
             Some("!"),
             "{what}: the account is locked"
         );
         t
-    };
-
-    // Expired: the shortest lifetime the policy allows, started so that it ends in 15 s (checked last).
-    let expired = User::with_password(OWN);
-    let start = chrono::Utc::now() - chrono::Duration::seconds(600 - 15);
-    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let exp = tap.issue(&expired, &["--lifetime", "10m", "--start", &start]);
-
-    let not_yet = User::with_password(OWN);
-    let ny = tap.issue(&not_yet, &["--start", "+1h"]);
-    let t = ssh_refused(&not_yet, &ny.pass, "not yet valid");
-    assert_eq!(tap.show(&not_yet)["status"], "not_yet_valid");
-    let events = tap.events(&not_yet);
-    assert!(events.contains(&"refused:not_yet_valid".to_string()), "{events:?}");
-    let mut parts = vec![("not yet valid", t)];
-
-    let wrong = User::with_password(OWN);
-    let w = tap.issue(&wrong, &[]);
-    let t = ssh_refused(&wrong, &wrong_pass(&w.pass), "wrong pass");
-    let events = tap.events(&wrong);
-    assert!(events.iter().any(|e| e.starts_with("failed")), "{events:?}");
-    assert_eq!(tap.show(&wrong)["failures"], 1);
-    parts.push(("wrong pass (ssh)", t));
-    // The same through login on a pty.
-    let before = wrong.shadow();
-    let t = drive(
-        &tap.dir,
-        &[
-            expect("login: $"),
-            send(&wrong.name),
-            expect("Password: $"),
-            send(&wrong_pass(&w.pass)),
-            expect("Login incorrect"),
-        ],
-        &tap.pam.wrap(&[tool("login").to_str().unwrap()]),
-    );
-    tap.assert_drove(&t, "login with a wrong pass", None);
-    assert_eq!(wrong.shadow(), before);
-    parts.push(("wrong pass (login)", t));
-
-    let revoked = User::with_password(OWN);
-    let r = tap.issue(&revoked, &[]);
-    tap.tapctl_ok(&["revoke", &revoked.name, "--reason", "e2e"]);
-    let t = ssh_refused(&revoked, &r.pass, "revoked");
-    let events = tap.events(&revoked);
-    assert!(events.contains(&"refused:revoked".to_string()), "{events:?}");
-    parts.push(("revoked", t));
-
-    let locked = User::with_password(OWN);
-    let l = tap.issue(&locked, &[]);
-    for _ in 0..MAX_FAILURES {
-        ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
     }
-    assert_eq!(tap.show(&locked)["status"], "resting");
-    let t = ssh_refused(&locked, &l.pass, "resting");
-    let events = tap.events(&locked);
-    assert!(events.iter().any(|e| e.starts_with("resting")), "{events:?}");
-    assert!(events.contains(&"refused:resting".to_string()), "{events:?}");
-    parts.push(("resting (the right pass after 3 wrong ones)", t));
 
-    // By now the expired pass has ended.
-    let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
-    assert!(
-        expires < chrono::Utc::now() + chrono::Duration::seconds(60),
-        "expires_at {expires}"
-    );
-    while chrono::Utc::now() <= expires {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    /// A pass that starts in an hour.
+    fn not_yet_valid(&self) -> (User, Transcript) {
+        let not_yet = User::person().password(OWN).create();
+        let ny = self.tap.issue(&not_yet, &["--start", "+1h"]);
+        let t = self.ssh_refused(&not_yet, &ny.pass, "not yet valid");
+        assert_eq!(self.tap.show(&not_yet)["status"], "not_yet_valid");
+        let events = self.tap.events_with_reasons(&not_yet);
+        assert!(events.contains(&"refused:not_yet_valid".to_string()), "{events:?}");
+        (not_yet, t)
     }
-    let t = ssh_refused_ends(&expired, &exp.pass, "expired");
-    assert_eq!(tap.show(&expired)["status"], "expired");
-    let events = tap.events(&expired);
-    assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
-    parts.push(("expired", t));
 
-    // syslog says why, one line per decision.
-    for (u, outcome) in [
-        (&not_yet, "not_yet_valid"),
-        (&wrong, "wrong"),
-        (&revoked, "revoked"),
-        (&locked, "resting"),
-        (&expired, "expired"),
-    ] {
+    /// A wrong pass over ssh (counted as a failure), then through login on a pty.
+    fn wrong_pass(&self) -> (User, Transcript, Transcript) {
+        let tap = self.tap;
+        let wrong = User::person().password(OWN).create();
+        let w = tap.issue(&wrong, &[]);
+        let ssh = self.ssh_refused(&wrong, &wrong_pass(&w.pass), "wrong pass");
+        let events = tap.events_with_reasons(&wrong);
+        assert!(events.iter().any(|e| e.starts_with("failed")), "{events:?}");
+        assert_eq!(tap.show(&wrong)["failures"], 1);
+        let before = wrong.shadow();
+        let login = drive(
+            &tap.dir,
+            &[
+                expect("login: $"),
+                send(&wrong.name),
+                expect("Password: $"),
+                send(&wrong_pass(&w.pass)),
+                expect("Login incorrect"),
+            ],
+            &tap.wrap(&[tool("login").to_str().unwrap()]),
+        );
+        tap.assert_drove(&login, "login with a wrong pass", None);
+        assert_eq!(wrong.shadow(), before);
+        (wrong, ssh, login)
+    }
+
+    /// A revoked pass.
+    fn revoked(&self) -> (User, Transcript) {
+        let revoked = User::person().password(OWN).create();
+        let r = self.tap.issue(&revoked, &[]);
+        self.tap.tapctl_ok(&["revoke", &revoked.name, "--reason", "e2e"]);
+        let t = self.ssh_refused(&revoked, &r.pass, "revoked");
+        let events = self.tap.events_with_reasons(&revoked);
+        assert!(events.contains(&"refused:revoked".to_string()), "{events:?}");
+        (revoked, t)
+    }
+
+    /// The right pass after [`MAX_FAILURES`] wrong ones: resting.
+    fn resting(&self) -> (User, Transcript) {
+        let locked = User::person().password(OWN).create();
+        let l = self.tap.issue(&locked, &[]);
+        for _ in 0..MAX_FAILURES {
+            self.ssh_refused(&locked, &wrong_pass(&l.pass), "wrong pass before the lockout");
+        }
+        assert_eq!(self.tap.show(&locked)["status"], "resting");
+        let t = self.ssh_refused(&locked, &l.pass, "resting");
+        let events = self.tap.events_with_reasons(&locked);
+        assert!(events.iter().any(|e| e.starts_with("resting")), "{events:?}");
+        assert!(events.contains(&"refused:resting".to_string()), "{events:?}");
+        (locked, t)
+    }
+
+    /// `expired`'s pass `exp`, once it has ended (within the minute): refused, and the account
+    /// locked by the settling.
+    fn expired(&self, expired: &User, exp: &Issued) -> Transcript {
+        let expires = chrono::DateTime::parse_from_rfc3339(exp.json["expires_at"].as_str().unwrap()).unwrap();
+        assert!(
+            expires < chrono::Utc::now() + chrono::Duration::seconds(60),
+            "expires_at {expires}"
+        );
+        while chrono::Utc::now() <= expires {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let t = self.ssh_refused_ends(expired, &exp.pass, "expired");
+        assert_eq!(self.tap.show(expired)["status"], "expired");
+        let events = self.tap.events_with_reasons(expired);
+        assert!(events.contains(&"refused:expired".to_string()), "{events:?}");
+        t
+    }
+}
+
+/// syslog says why, one line per decision: each user's `outcome=`.
+fn each_decision_is_a_syslog_line(tap: &Site, users: &[(&str, &User, &str)]) {
+    for (_, u, outcome) in users {
         let lines = tap.syslog_for(u);
         assert!(
             lines
@@ -123,21 +171,13 @@ fn e2e_refusals() {
             tap.log.text()
         );
     }
-    // A refused pass is told nothing a wrong password is not told.
-    for (what, t) in &parts {
-        assert!(!t.text.contains(CHOOSE_NEW_PASSWORD), "{what}: {}", t.text);
-    }
-    let refs: Vec<(&str, &Transcript)> = parts.iter().map(|(n, t)| (*n, t)).collect();
-    keep_transcript("flow6-refusals", &refs);
+}
+
+/// Each refusal's audit and syslog lines, printed and kept in e2e-transcripts/flow6-why.txt.
+fn keep_why(tap: &Site, users: &[(&str, &User, &str)]) {
     let mut why = String::new();
-    for (what, u) in [
-        ("not yet valid", &not_yet),
-        ("wrong", &wrong),
-        ("revoked", &revoked),
-        ("resting", &locked),
-        ("expired", &expired),
-    ] {
-        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events(u)));
+    for (what, u, _) in users {
+        why.push_str(&format!("# {what}\n  audit: {:?}\n", tap.events_with_reasons(u)));
         for line in tap.syslog_for(u) {
             why.push_str(&format!("  syslog: {line}\n"));
         }
@@ -159,9 +199,9 @@ fn e2e_ssh_key_only_before_the_change_cannot_change() {
     if !can_run("e2e_ssh_key_only_before_the_change_cannot_change") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyOnly);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyOnly);
     sshd.authorize_key(&user);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
@@ -194,9 +234,9 @@ fn e2e_users_without_a_pass_are_unaffected() {
     if !can_run("e2e_users_without_a_pass_are_unaffected") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let mut steps = vec![expect("Password: $"), send(OWN)];
     steps.extend(shell_as(&user.name));
     let t = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
@@ -219,7 +259,7 @@ fn e2e_users_without_a_pass_are_unaffected() {
         expect("password updated successfully"),
         Step::Eof,
     ];
-    let argv = tap.pam.wrap(&[
+    let argv = tap.wrap(&[
         tool("setpriv").to_str().unwrap(),
         "--reuid",
         &user.name,

@@ -10,9 +10,9 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     if !can_run("e2e_ssh_keyboard_interactive_first_login") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
     assert_eq!(lastchg(&reset), "0", "issue forces a change: {reset}");
@@ -47,17 +47,10 @@ fn e2e_ssh_keyboard_interactive_first_login() {
     assert_ne!(user.shadow(), reset, "the new password was not written");
     assert_ne!(lastchg(&user.shadow()), "0");
 
-    let mut steps = vec![expect("Password: $"), send(NEW)];
-    steps.extend(shell_as(&user.name));
-    let again = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
-    tap.assert_drove(&again, "login with the new password", Some(&sshd));
-
-    let before = user.shadow();
-    let tap_again = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
-    assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
-    assert_eq!(user.shadow(), before);
+    let again = login_with_the_new_password(&tap, &sshd, &user, "Password: $");
+    let tap_again = the_used_tap_is_refused(&tap, &sshd, &user, &issued.pass);
     assert_eq!(tap.show(&user)["status"], "used");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.iter().any(|e| e.starts_with("used")), "{events:?}");
     assert!(events.iter().any(|e| e == "refused:used"), "{events:?}");
 
@@ -81,19 +74,13 @@ fn e2e_ssh_password_method_first_login() {
     if !can_run("e2e_ssh_password_method_first_login") {
         return;
     }
-    let tap = Tap::with_config("[handoff]\nrelogin = true\n");
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
+    let tap = tap_with("[handoff]\nrelogin = true\n");
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
 
-    let no_tty = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &["true"]));
-    assert_refused(
-        &no_tty,
-        "Password change required but no TTY available",
-        "ssh host true",
-        Some(&sshd),
-    );
+    let no_tty = a_command_without_a_tty_is_refused(&tap, &sshd, &user, &issued.pass);
     assert_eq!(user.shadow(), reset, "a refused no-tty login changed the account");
     // A person reads sshd's message and tries again on a tty; pam_tap accepts the used pass again
     // only some seconds after its last use (so that racing logins cannot share a one-time pass).
@@ -120,16 +107,9 @@ fn e2e_ssh_password_method_first_login() {
     tap.assert_drove(&first, "first login with the TAP (password method)", Some(&sshd));
     assert_ne!(user.shadow(), reset, "the new password was not written");
 
-    let mut steps = vec![expect("password: $"), send(NEW)];
-    steps.extend(shell_as(&user.name));
-    let again = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
-    tap.assert_drove(&again, "login with the new password", Some(&sshd));
-
-    let before = user.shadow();
-    let tap_again = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
-    assert_refused(&tap_again, "Permission denied", "the used TAP", Some(&sshd));
-    assert_eq!(user.shadow(), before);
-    let events = tap.events(&user);
+    let again = login_with_the_new_password(&tap, &sshd, &user, "password: $");
+    let tap_again = the_used_tap_is_refused(&tap, &sshd, &user, &issued.pass);
+    let events = tap.events_with_reasons(&user);
     assert!(
         events.iter().filter(|e| e.starts_with("grace_used")).count() >= 2,
         "the tty login and passwd's prompt should both be grace uses: {events:?}"
@@ -153,9 +133,9 @@ fn e2e_ssh_reusable_keep_password() {
     if !can_run("e2e_ssh_reusable_keep_password") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let before = user.shadow();
     let issued = tap.issue(&user, &["--reusable", "--keep-password"]);
     assert_eq!(user.shadow(), before, "--keep-password touched the account");
@@ -194,9 +174,9 @@ fn e2e_ssh_keyboard_interactive_command_without_tty() {
     if !can_run("e2e_ssh_keyboard_interactive_command_without_tty") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::KeyboardInteractive);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::KeyboardInteractive);
     let issued = tap.issue(&user, &[]);
     let t = drive(
         &tap.dir,
@@ -226,24 +206,18 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
     if !can_run("e2e_ssh_password_method_without_tty_spends_a_one_time_pass") {
         return;
     }
-    let tap = Tap::new();
-    let user = User::with_password(OWN);
-    let sshd = Sshd::start(&tap.dir, &tap.pam, SshMethod::Password);
+    let tap = tap();
+    let user = User::person().password(OWN).create();
+    let sshd = Sshd::start(&tap.dir, &tap.pamd, SshMethod::Password);
     let issued = tap.issue(&user, &[]);
     let reset = user.shadow();
-    let no_tty = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &["true"]));
-    assert_refused(
-        &no_tty,
-        "Password change required but no TTY available",
-        "ssh host true",
-        Some(&sshd),
-    );
+    let no_tty = a_command_without_a_tty_is_refused(&tap, &sshd, &user, &issued.pass);
     wait_out_relogin_gap(&tap, &user);
     let retry = drive(&tap.dir, &refused_ssh(&issued.pass), &sshd.ssh(&user.name, &[]));
     assert_refused(&retry, "Permission denied", "the retry on a tty", Some(&sshd));
     assert_eq!(user.shadow(), reset);
     assert_eq!(tap.show(&user)["status"], "used");
-    let events = tap.events(&user);
+    let events = tap.events_with_reasons(&user);
     assert!(events.contains(&"refused:used".to_string()), "{events:?}");
     keep_transcript(
         "no-tty-with-relogin-off",
@@ -252,4 +226,34 @@ fn e2e_ssh_password_method_without_tty_spends_a_one_time_pass() {
             ("then `ssh host` with the TAP", &retry),
         ],
     );
+}
+
+/// A login with the new password at sshd's `prompt`: straight to a shell.
+fn login_with_the_new_password(tap: &Site, sshd: &Sshd, user: &User, prompt: &str) -> Transcript {
+    let mut steps = vec![expect(prompt), send(NEW)];
+    steps.extend(shell_as(&user.name));
+    let again = drive(&tap.dir, &steps, &sshd.ssh(&user.name, &[]));
+    tap.assert_drove(&again, "login with the new password", Some(sshd));
+    again
+}
+
+/// The used pass over ssh: refused, the account unchanged.
+fn the_used_tap_is_refused(tap: &Site, sshd: &Sshd, user: &User, pass: &str) -> Transcript {
+    let before = user.shadow();
+    let tap_again = drive(&tap.dir, &refused_ssh(pass), &sshd.ssh(&user.name, &[]));
+    assert_refused(&tap_again, "Permission denied", "the used TAP", Some(sshd));
+    assert_eq!(user.shadow(), before);
+    tap_again
+}
+
+/// `ssh host true` with the pass, password method: sshd refuses, for the change needs a tty.
+fn a_command_without_a_tty_is_refused(tap: &Site, sshd: &Sshd, user: &User, pass: &str) -> Transcript {
+    let no_tty = drive(&tap.dir, &refused_ssh(pass), &sshd.ssh(&user.name, &["true"]));
+    assert_refused(
+        &no_tty,
+        "Password change required but no TTY available",
+        "ssh host true",
+        Some(sshd),
+    );
+    no_tty
 }

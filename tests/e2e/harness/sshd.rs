@@ -22,7 +22,7 @@ pub enum SshMethod {
 }
 
 impl Sshd {
-    pub fn start(scratch: &Scratch, pam: &PamDir, method: SshMethod) -> Sshd {
+    pub fn start(scratch: &Scratch, pamd: &Path, method: SshMethod) -> Sshd {
         // sshd's privilege-separation directory (created by openssh-server's tmpfiles at boot).
         if !Path::new("/run/sshd").exists() {
             fs::create_dir_all("/run/sshd").unwrap();
@@ -60,7 +60,10 @@ impl Sshd {
                 .replace("@AUTHKEYS@", authkeys);
             fs::write(&config, text).unwrap();
             let log = scratch.join(format!("sshd-{attempt}.log"));
-            let argv = pam.wrap(&[bin.to_str().unwrap(), "-D", "-e", "-f", config.to_str().unwrap()]);
+            let argv = with_pamd(
+                pamd,
+                &[bin.to_str().unwrap(), "-D", "-e", "-f", config.to_str().unwrap()],
+            );
             let child = Command::new(&argv[0])
                 .args(&argv[1..])
                 .stdin(Stdio::null())

@@ -79,62 +79,18 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     ok(&out);
     let code = pass_of(&serde_json::from_slice(&out.stdout).unwrap());
     assert_eq!(auth(&site, &ann.name, &code), "PAM_SUCCESS");
-
-    // The cost of asking sudo: logins with an issuer's pass (sudo asked) and with root's (not).
     let d = scratch();
-    let time_logins = |site: &Site, user: &str, code: &str| {
-        let t = Instant::now();
-        for _ in 0..5 {
-            assert_eq!(auth(site, user, code), "PAM_SUCCESS");
-        }
-        t.elapsed().as_secs_f64() * 1000.0 / 5.0
-    };
     let bob_code = pass_of(&site.issue(&bob.name, &["--keep-password", "--reusable"]));
-    let with_sudo = time_logins(&site, &ann.name, &code);
-    let without = time_logins(&site, &bob.name, &bob_code);
-    let t = Instant::now();
-    for _ in 0..10 {
-        assert!(!pam_tap_base::sudo::grants_root(&ann.name).unwrap());
-    }
-    let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
-    crate::support_sec::figure(
-        "sudo_probe",
-        &format!("login_ms_issuer_pass={with_sudo:.1} login_ms_root_pass={without:.1} sudo_l_ms={probe:.1}"),
-    );
+    the_cost_of_asking_sudo(&site, (&ann.name, &code), (&bob.name, &bob_code));
 
     // sudo now lets ann act as root (a private sudoers): her issuer's pass no longer logs her in.
     let s = sudoers(d.path(), &[&ann.name]);
-    let drive = crate::support::paths::pam_drive();
-    let confdir = site.pamd.display().to_string();
-    let r = in_private_mounts(
-        &[(&s, "/etc/sudoers")],
-        &[
-            drive.to_str().unwrap(),
-            "--confdir",
-            &confdir,
-            "svc",
-            &ann.name,
-            "authenticate",
-        ],
-        &format!("{code}\n"),
-    );
-    let text = String::from_utf8_lossy(&r.stdout);
+    let text = authenticate_under_sudoers(&site, &s, &ann.name, &code);
     assert!(text.contains("result authenticate=PAM_AUTH_ERR"), "{text}");
     assert!(refused_with(&site, &ann.name, "role"), "{:?}", audit(&site, &ann.name));
     // Root's pass for an admin still works: root may act on admins.
-    let r = in_private_mounts(
-        &[(&s, "/etc/sudoers")],
-        &[
-            drive.to_str().unwrap(),
-            "--confdir",
-            &confdir,
-            "svc",
-            &bob.name,
-            "authenticate",
-        ],
-        &format!("{bob_code}\n"),
-    );
-    assert!(String::from_utf8_lossy(&r.stdout).contains("result authenticate=PAM_SUCCESS"));
+    let text = authenticate_under_sudoers(&site, &s, &bob.name, &bob_code);
+    assert!(text.contains("result authenticate=PAM_SUCCESS"));
 
     // Joining an admin group has the same effect, outside any namespace.
     assert_eq!(auth(&site, &ann.name, &code), "PAM_SUCCESS");
@@ -142,4 +98,47 @@ fn an_issuers_pass_stops_when_its_holder_becomes_an_admin() {
     assert_eq!(auth(&site, &ann.name, &code), "PAM_AUTH_ERR");
     // Her own password still works: pam_unix decides for her.
     assert_eq!(auth(&site, &ann.name, "Ann-old-password-1"), "PAM_SUCCESS");
+}
+
+/// The cost of asking sudo: five logins with an issuer's pass (sudo asked) and five with root's
+/// (not), as (user, pass); the sudo probe itself, ten times. A figure.
+fn the_cost_of_asking_sudo(site: &Site, issuers: (&str, &str), roots: (&str, &str)) {
+    let time_logins = |(user, code): (&str, &str)| {
+        let t = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(auth(site, user, code), "PAM_SUCCESS");
+        }
+        t.elapsed().as_secs_f64() * 1000.0 / 5.0
+    };
+    let with_sudo = time_logins(issuers);
+    let without = time_logins(roots);
+    let t = Instant::now();
+    for _ in 0..10 {
+        assert!(!pam_tap_base::sudo::grants_root(issuers.0).unwrap());
+    }
+    let probe = t.elapsed().as_secs_f64() * 1000.0 / 10.0;
+    crate::support::figures::figure(
+        "sudo_probe",
+        &format!("login_ms_issuer_pass={with_sudo:.1} login_ms_root_pass={without:.1} sudo_l_ms={probe:.1}"),
+    );
+}
+
+/// pam_drive's `authenticate` on the site's `svc` with `answer`, with `sudoers` over
+/// /etc/sudoers: what it printed.
+fn authenticate_under_sudoers(site: &Site, sudoers: &Path, user: &str, answer: &str) -> String {
+    let drive = crate::support::paths::pam_drive();
+    let confdir = site.pamd.display().to_string();
+    let r = in_private_mounts(
+        &[(sudoers, "/etc/sudoers")],
+        &[
+            drive.to_str().unwrap(),
+            "--confdir",
+            &confdir,
+            "svc",
+            user,
+            "authenticate",
+        ],
+        &format!("{answer}\n"),
+    );
+    String::from_utf8_lossy(&r.stdout).into_owned()
 }

@@ -60,34 +60,7 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         let secret = derived(&site, &pass);
         // While the pass lives, the derived secret is the account's password: that is the reset.
         assert_ne!(shadow(&u).0, before.0, "{label}: the issue reset the password");
-        // The clock moves on: the pass's end, as the database records it.
-        let sql = |q: &str| {
-            db(&site).execute(q, [&u.name]).unwrap();
-        };
-        match end {
-            End::Revoke => {
-                let out = site.tapctl(&["revoke", &u.name]);
-                assert!(out.status.success(), "{}", crate::common::stderr(&out));
-            }
-            End::ExpireThenLogin | End::ExpireThenPurge => {
-                sql("UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60 WHERE user = ?1")
-            }
-            End::LockThenShow => sql("UPDATE passes SET locked_at = created_at WHERE user = ?1"),
-            End::UsedWithoutHandoffThenLogin => sql(
-                "UPDATE passes SET used_at = created_at - 86400, use_count = 1, starts_at = created_at - 90000
-                 WHERE user = ?1",
-            ),
-        }
-        match end {
-            End::LockThenShow => {
-                let _ = site.tapctl(&["show", &u.name]);
-            }
-            End::ExpireThenPurge => {
-                let out = site.tapctl(&["purge"]);
-                assert!(out.status.success(), "{}", crate::common::stderr(&out));
-            }
-            _ => {}
-        }
+        end_and_touch(&site, &u, &end);
         // The side door: the derived secret typed at a login prompt, straight into pam_unix.
         let d = site.pam(&u.name, &["authenticate"], &[&secret]);
         if d.result("authenticate") != "PAM_AUTH_ERR" {
@@ -114,6 +87,38 @@ fn a_dead_reset_pass_leaves_no_working_shadow_secret() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Brings `end` about for `u`'s pass as the database records it (the clock moves on, or tapctl
+/// revokes it), then the touch that settles it when that is not the next login.
+fn end_and_touch(site: &Site, u: &User, end: &End) {
+    let sql = |q: &str| {
+        db(site).execute(q, [&u.name]).unwrap();
+    };
+    match end {
+        End::Revoke => {
+            let out = site.tapctl(&["revoke", &u.name]);
+            assert!(out.status.success(), "{}", crate::support::site::stderr(&out));
+        }
+        End::ExpireThenLogin | End::ExpireThenPurge => {
+            sql("UPDATE passes SET starts_at = starts_at - 7200, expires_at = created_at - 60 WHERE user = ?1")
+        }
+        End::LockThenShow => sql("UPDATE passes SET locked_at = created_at WHERE user = ?1"),
+        End::UsedWithoutHandoffThenLogin => sql(
+            "UPDATE passes SET used_at = created_at - 86400, use_count = 1, starts_at = created_at - 90000
+                 WHERE user = ?1",
+        ),
+    }
+    match end {
+        End::LockThenShow => {
+            let _ = site.tapctl(&["show", &u.name]);
+        }
+        End::ExpireThenPurge => {
+            let out = site.tapctl(&["purge"]);
+            assert!(out.status.success(), "{}", crate::support::site::stderr(&out));
+        }
+        _ => {}
+    }
 }
 
 #[test]

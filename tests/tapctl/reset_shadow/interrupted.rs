@@ -8,66 +8,29 @@ fn sigkill_during_issue_bulk_issue_and_revoke_leaves_every_account_explained() {
     require_root!();
     const ROUNDS: usize = 120;
     let site = Site::new("");
-    let users: Vec<User> = (0..3).map(|_| User::with_password(ORIGINAL)).collect();
-    let originals: Vec<String> = users.iter().map(|u| shadow(u).0).collect();
-    let csv = site.dir.path().join("batch.csv");
-    std::fs::write(&csv, users.iter().map(|u| format!("{}\n", u.name)).collect::<String>()).unwrap();
-    let csv = csv.to_str().unwrap().to_string();
-    let one = users[0].name.clone();
-    let issue_args = ["issue", one.as_str(), "--replace", "--json"];
-    let bulk_args = ["issue", "--csv", csv.as_str(), "--replace", "--json"];
-    let revoke_args = ["revoke", one.as_str()];
-
+    let b = Batch::new(&site, 3);
     // How long each command takes here, to spread the kills over all of it.
     // (The machine's load varies: each span then adapts, shrinking after a kill that came too late.)
-    let mut spans = [timed(&site, &issue_args), timed(&site, &bulk_args), {
-        timed(&site, &issue_args);
-        timed(&site, &revoke_args)
-    }];
+    let mut spans = b.spans(&site);
     let first_spans = spans;
-    let mut seed = [0u8; 8];
-    getrandom::getrandom(&mut seed).unwrap();
-    let mut rng = XorShift(u64::from_ne_bytes(seed) | 1);
-
+    let mut rng = seeded();
     let mut bad = vec![];
     let (mut killed, mut finished) = (0, 0);
     for round in 0..ROUNDS {
         let op = round % 3;
         let span = spans[op] * 12 / 10;
-        let args: &[&str] = match op {
-            0 => &issue_args,
-            1 => &bulk_args,
-            _ => {
-                if tapctl_cmd(&site, &issue_args).status().unwrap().success() {
-                    &revoke_args
-                } else {
-                    bad.push(format!("round {round}: could not issue before the revoke"));
-                    continue;
-                }
-            }
+        let Some(args) = b.command(&site, op) else {
+            bad.push(format!("round {round}: could not issue before the revoke"));
+            continue;
         };
-        let mut child = tapctl_cmd(&site, args).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % span.max(1)));
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        let st = child.wait().unwrap();
-        if st.code().is_some() {
-            finished += 1;
-            spans[op] = spans[op] * 8 / 10;
-        } else {
+        if signalled(&site, &args, libc::SIGKILL, &mut rng, span) {
             killed += 1;
             spans[op] = spans[op] * 102 / 100;
+        } else {
+            finished += 1;
+            spans[op] = spans[op] * 8 / 10;
         }
-        for (u, orig) in users.iter().zip(&originals) {
-            if let Err(e) = explained_now(&site, u, orig) {
-                bad.push(format!("round {round} {args:?}, right after the kill: {e}"));
-            }
-            // The next touch: any tapctl command on the user.
-            let _ = tapctl_cmd(&site, &["show", &u.name]).status();
-            if let Err(e) = settled(&site, u, orig) {
-                bad.push(format!("round {round} {args:?}, after the next touch: {e}"));
-            }
-        }
+        bad.extend(explained_then_settled(&site, &b, &format!("round {round} {args:?}")));
         if bad.len() > 20 {
             break;
         }
@@ -86,46 +49,23 @@ fn sigterm_or_sigint_mid_command_waits_for_the_last_commit() {
     require_root!();
     const ROUNDS: usize = 60;
     let site = Site::new("");
-    let users: Vec<User> = (0..2).map(|_| User::with_password(ORIGINAL)).collect();
-    let originals: Vec<String> = users.iter().map(|u| shadow(u).0).collect();
-    let csv = site.dir.path().join("batch.csv");
-    std::fs::write(&csv, users.iter().map(|u| format!("{}\n", u.name)).collect::<String>()).unwrap();
-    let csv = csv.to_str().unwrap().to_string();
-    let one = users[0].name.clone();
-    let issue_args = ["issue", one.as_str(), "--replace", "--json"];
-    let bulk_args = ["issue", "--csv", csv.as_str(), "--replace", "--json"];
-    let revoke_args = ["revoke", one.as_str()];
-    let mut spans = [timed(&site, &issue_args), timed(&site, &bulk_args), {
-        timed(&site, &issue_args);
-        timed(&site, &revoke_args)
-    }];
-    let mut seed = [0u8; 8];
-    getrandom::getrandom(&mut seed).unwrap();
-    let mut rng = XorShift(u64::from_ne_bytes(seed) | 1);
+    let b = Batch::new(&site, 2);
+    let mut spans = b.spans(&site);
+    let mut rng = seeded();
     let (mut bad, mut by_signal) = (vec![], 0);
     for round in 0..ROUNDS {
         let op = round % 3;
-        let args: &[&str] = match op {
-            0 => &issue_args,
-            1 => &bulk_args,
-            _ => {
-                assert!(tapctl_cmd(&site, &issue_args).status().unwrap().success());
-                &revoke_args
-            }
-        };
+        let args = b
+            .command(&site, op)
+            .unwrap_or_else(|| panic!("round {round}: could not issue before the revoke"));
         let sig = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP][(round / 3) % 3];
-        let mut child = tapctl_cmd(&site, args).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % (spans[op] * 12 / 10).max(1)));
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(child.id() as i32, sig) };
-        let st = child.wait().unwrap();
-        if st.code().is_some() {
-            spans[op] = spans[op] * 8 / 10;
-        } else {
+        if signalled(&site, &args, sig, &mut rng, spans[op] * 12 / 10) {
             by_signal += 1;
+        } else {
+            spans[op] = spans[op] * 8 / 10;
         }
         // No touch in between: the signal waited until shadow and store agreed.
-        for (u, orig) in users.iter().zip(&originals) {
+        for (u, orig) in b.users.iter().zip(&b.originals) {
             if let Err(e) = settled(&site, u, orig) {
                 bad.push(format!("round {round} {args:?} signal {sig}: {e}"));
             }
@@ -143,4 +83,83 @@ fn sigterm_or_sigint_mid_command_waits_for_the_last_commit() {
         by_signal >= ROUNDS / 3,
         "most signals should land mid-command: {by_signal}"
     );
+}
+
+/// Users with their original password, a CSV naming them all, and the three commands these tests
+/// interrupt: `issue` for the first user, `issue --csv` for all, `revoke` of the first.
+struct Batch {
+    users: Vec<User>,
+    originals: Vec<String>,
+    csv: String,
+}
+
+impl Batch {
+    fn new(site: &Site, n: usize) -> Batch {
+        let users: Vec<User> = (0..n).map(|_| User::with_password(ORIGINAL)).collect();
+        let originals = users.iter().map(|u| shadow(u).0).collect();
+        let csv = site.dir.path().join("batch.csv");
+        std::fs::write(&csv, users.iter().map(|u| format!("{}\n", u.name)).collect::<String>()).unwrap();
+        let csv = csv.to_str().unwrap().to_string();
+        Batch { users, originals, csv }
+    }
+
+    /// The arguments of command `op`: 0 issue, 1 bulk issue, 2 revoke.
+    fn args(&self, op: usize) -> Vec<&str> {
+        let one = self.users[0].name.as_str();
+        match op {
+            0 => vec!["issue", one, "--replace", "--json"],
+            1 => vec!["issue", "--csv", self.csv.as_str(), "--replace", "--json"],
+            _ => vec!["revoke", one],
+        }
+    }
+
+    /// Command `op`, ready to run: before a revoke, a pass to revoke is issued (`None` when that
+    /// fails).
+    fn command(&self, site: &Site, op: usize) -> Option<Vec<&str>> {
+        if op == 2 && !tapctl_cmd(site, &self.args(0)).status().unwrap().success() {
+            return None;
+        }
+        Some(self.args(op))
+    }
+
+    /// How long issue, bulk issue and revoke (after an issue) take here, in microseconds.
+    fn spans(&self, site: &Site) -> [u64; 3] {
+        [timed(site, &self.args(0)), timed(site, &self.args(1)), {
+            timed(site, &self.args(0));
+            timed(site, &self.args(2))
+        }]
+    }
+}
+
+/// A generator seeded from getrandom: where the signals strike.
+fn seeded() -> XorShift {
+    let mut seed = [0u8; 8];
+    getrandom::getrandom(&mut seed).unwrap();
+    XorShift(u64::from_ne_bytes(seed) | 1)
+}
+
+/// tapctl `args`, sent `sig` at a random point of its first `span` microseconds: whether it died
+/// of the signal (rather than finishing first).
+fn signalled(site: &Site, args: &[&str], sig: i32, rng: &mut XorShift, span: u64) -> bool {
+    let mut child = tapctl_cmd(site, args).spawn().unwrap();
+    std::thread::sleep(Duration::from_micros(rng.next() % span.max(1)));
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    child.wait().unwrap().code().is_none()
+}
+
+/// Right after a kill every account of the batch is explained, and after the next touch (any
+/// tapctl command on the user) settled; what is not, prefixed with `when`.
+fn explained_then_settled(site: &Site, b: &Batch, when: &str) -> Vec<String> {
+    let mut bad = vec![];
+    for (u, orig) in b.users.iter().zip(&b.originals) {
+        if let Err(e) = explained_now(site, u, orig) {
+            bad.push(format!("{when}, right after the kill: {e}"));
+        }
+        let _ = tapctl_cmd(site, &["show", &u.name]).status();
+        if let Err(e) = settled(site, u, orig) {
+            bad.push(format!("{when}, after the next touch: {e}"));
+        }
+    }
+    bad
 }

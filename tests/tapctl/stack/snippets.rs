@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Site, User};
+use crate::support::accounts::User;
 use crate::support::drive;
+use crate::support::site::Site;
 use tapctl::pamd::{rule, Rule, TYPES};
 
 /// Debian modules the tests unpack without installing them (`make deps`: libpam-gnome-keyring,
@@ -268,41 +269,7 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let t = tempfile::tempdir().unwrap();
-    let copies = [
-        ("/etc/pam.d", "pamd"),
-        ("/usr/share/pam-configs", "configs"),
-        ("/var/lib/pam", "varlib"),
-        ("/var/cache/debconf", "debconf"),
-    ];
-    for (from, to) in copies {
-        let ok = Command::new("cp")
-            .args(["-a", from])
-            .arg(t.path().join(to))
-            .status()
-            .unwrap();
-        assert!(ok.success(), "cp {from}");
-    }
-    std::fs::copy(
-        repo.join("packaging/pam-configs/pam-tap"),
-        t.path().join("configs/pam-tap"),
-    )
-    .unwrap();
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(
-            r#"mount --bind "$0/pamd" /etc/pam.d && mount --bind "$0/configs" /usr/share/pam-configs &&
-               mount --bind "$0/varlib" /var/lib/pam && mount --bind "$0/debconf" /var/cache/debconf &&
-               pam-auth-update --enable pam-tap"#,
-        )
-        .arg(t.path())
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pam-auth-update: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    pam_auth_update_enables_the_profile(repo, t.path());
     let written: Vec<Rule> = ["common-auth", "common-password"]
         .iter()
         .flat_map(|f| {
@@ -331,4 +298,36 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
     assert!(got.iter().all(|l| !l.contains("success=end")));
     let permit = module_dir().join("pam_permit.so");
     controls_accepted(&written, &permit).unwrap();
+}
+
+/// The real pam-auth-update, on private copies (under `t`) of pam.d, pam-configs, /var/lib/pam and
+/// debconf, bind-mounted in a private mount namespace, enables the package's profile.
+fn pam_auth_update_enables_the_profile(repo: &Path, t: &Path) {
+    let copies = [
+        ("/etc/pam.d", "pamd"),
+        ("/usr/share/pam-configs", "configs"),
+        ("/var/lib/pam", "varlib"),
+        ("/var/cache/debconf", "debconf"),
+    ];
+    for (from, to) in copies {
+        let ok = Command::new("cp").args(["-a", from]).arg(t.join(to)).status().unwrap();
+        assert!(ok.success(), "cp {from}");
+    }
+    std::fs::copy(repo.join("packaging/pam-configs/pam-tap"), t.join("configs/pam-tap")).unwrap();
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            r#"mount --bind "$0/pamd" /etc/pam.d && mount --bind "$0/configs" /usr/share/pam-configs &&
+               mount --bind "$0/varlib" /var/lib/pam && mount --bind "$0/debconf" /var/cache/debconf &&
+               pam-auth-update --enable pam-tap"#,
+        )
+        .arg(t)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pam-auth-update: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,12 +1,6 @@
 //! The built pam_tap.so under the real libpam: its stack with pam_unix, every pam.d line the project
 //! prints, and the symbols it exports.
 
-#[macro_use]
-#[path = "../support/mod.rs"]
-mod support;
-#[path = "../common/mod.rs"]
-mod common;
-
 /// The module with real users, real pam_unix, a private config and database.
 mod libpam;
 /// Every pam.d snippet in the docs and in doctor's advice, loaded by libpam.

@@ -1,8 +1,9 @@
 //! The built pam_tap.so loaded by the real libpam (pam_start_confdir with a private pam.d), against
 //! real throwaway users, real pam_unix, a temp config and database.
 
-use crate::common::{Site, User};
+use crate::support::accounts::User;
 use crate::support::drive::{drive_args, run};
+use crate::support::site::Site;
 use std::process::Command;
 
 const NEW_PW: &str = "Fresh-Horse-Battery-42";
