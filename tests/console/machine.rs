@@ -45,6 +45,7 @@ pub fn run(program: &str, args: &[&str]) -> String {
 
 use crate::support::accounts::chpasswd;
 use crate::support::free_port;
+use crate::support::site::{debian_stack, module_line, Site};
 
 fn wait_port(port: u16, what: &str) {
     let t = Instant::now();
@@ -56,6 +57,8 @@ fn wait_port(port: u16, what: &str) {
 
 /// Users, groups, policy, sudo rule, page; then the two servers. Only inside the sandbox.
 pub struct Console {
+    /// pam_tap as installed (config, store, the login service's stack).
+    pub site: Site,
     pub ws_port: u16,
     pub driver_port: u16,
     pub ws_log: PathBuf,
@@ -64,7 +67,7 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn set_up(tapctl: &Path, module: &Path, page: &Path) -> Console {
+    pub fn set_up(tapctl: &Path, page: &Path) -> Console {
         assert_eq!(
             std::env::var("PAM_TAP_SANDBOX").as_deref(),
             Ok("1"),
@@ -97,23 +100,14 @@ impl Console {
         }
 
         run("install", &["-m", "755", tapctl.to_str().unwrap(), "/usr/sbin/tapctl"]);
-        // pam_tap acts only in the services the policy names: the login services and ours.
-        std::fs::write(
-            "/etc/security/pam_tap.toml",
-            format!(
-                "enabled = true\ndatabase = \"/var/lib/pam_tap/tap.db\"\n{}\
-                 [roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n",
-                crate::support::site::services_line("", &["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE])
-            ),
-        )
-        .unwrap();
-        run("chmod", &["600", "/etc/security/pam_tap.toml"]);
-        run("/usr/sbin/tapctl", &["init"]);
-        std::fs::write(
-            format!("/etc/pam.d/{LOGIN_SERVICE}"),
-            crate::support::site::debian_stack(&format!("{} config=/etc/security/pam_tap.toml", module.display())),
-        )
-        .unwrap();
+        // pam_tap installed where the package puts it (sudo tapctl reads the system policy); it
+        // acts only in the services the policy names: the login services and ours.
+        let site = Site::builder()
+            .installed()
+            .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE])
+            .policy("[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n")
+            .build();
+        site.write_service(LOGIN_SERVICE, &debian_stack(&module_line(&site.module_args(""))));
 
         std::fs::write("/etc/sudoers.d/pam-tap", SUDO_RULE).unwrap();
         run("chmod", &["440", "/etc/sudoers.d/pam-tap"]);
@@ -151,6 +145,7 @@ impl Console {
             .spawn()
             .expect("chromedriver");
         let console = Console {
+            site,
             ws_port,
             driver_port,
             ws_log,

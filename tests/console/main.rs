@@ -17,8 +17,6 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
-#[path = "../common/mod.rs"]
-mod common;
 /// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
 mod machine;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
@@ -109,11 +107,7 @@ fn host_state() -> Vec<(String, String)> {
 fn inside_the_sandbox() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let t0 = Instant::now();
-    let console = Console::set_up(
-        &support::paths::tapctl(),
-        &support::paths::module(),
-        &root.join("cockpit"),
-    );
+    let console = Console::set_up(&support::paths::tapctl(), &root.join("cockpit"));
     // An older pass in the list, issued by root at the command line.
     run(
         "/usr/sbin/tapctl",

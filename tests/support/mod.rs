@@ -1,9 +1,10 @@
 //! The one test kit every integration binary shares: where the built module and binaries are, one
 //! lock and one user type for throwaway users and groups, the one private site (`site::Site`: its
 //! dir, config, store, pam.d, syslog sink, tapctl runner, issued passes and secrets scan), the PAM
-//! drivers, the figures, and `require_root!`. A suite's own helpers (tests/common,
+//! drivers, the figures, and `require_root!`. A suite's own helpers (tests/tapctl/operators.rs,
 //! tests/e2e/harness.rs, tests/fleet/site.rs) are presets and drivers on these; the console's
-//! sandboxed machine (tests/console/machine.rs) takes its pieces from here too.
+//! sandboxed machine (tests/console/machine.rs) installs pam_tap with the same builder
+//! (`Site::builder().installed()`).
 #![allow(dead_code)]
 
 pub mod accounts;

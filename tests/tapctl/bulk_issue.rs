@@ -1,6 +1,6 @@
 //! `tapctl issue --csv`: one pass per row, the single issue's checks on every row, all rows or none.
 
-use crate::common::OwnedFile;
+use crate::operators::OwnedFile;
 use crate::support::accounts::Group;
 use crate::support::accounts::User;
 use crate::support::site::{refused, stderr, stdout, Site};

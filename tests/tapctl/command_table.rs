@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use pam_tap_store::operator::Role;
 
-use crate::common::RealSudo;
+use crate::operators::RealSudo;
 use crate::support::accounts::Group;
 use crate::support::accounts::User;
 use crate::support::site::{stderr, Site};

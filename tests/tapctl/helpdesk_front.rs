@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{OwnedFile, RealSudo};
+use crate::operators::{OwnedFile, RealSudo};
 use crate::support::accounts::Group;
 use crate::support::accounts::User;
 use crate::support::site::{refused, stderr, stdout, Site};

@@ -4,8 +4,6 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
-#[path = "../common/mod.rs"]
-mod common;
 
 /// `tapctl issue --csv`.
 mod bulk_issue;
@@ -21,6 +19,8 @@ mod helpdesk_boundary;
 mod helpdesk_front;
 /// The crates are the layers: what the module links, no upward edges, no module cycles.
 mod layers;
+/// Files an operator owns, and the real sudo with a private sudoers rule.
+mod operators;
 /// Shadow and store agree, even when tapctl is killed; no side door after a reset pass.
 mod reset_shadow;
 /// The module under the real libpam: its stack with pam_unix, the docs' pam.d lines, its symbols.

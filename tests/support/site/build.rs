@@ -69,7 +69,13 @@ pub struct SiteBuilder {
     clean_env: bool,
     cluster: Option<Cluster>,
     turn: Option<Turn>,
+    installed: bool,
 }
+
+/// Where an installed site's files are: the package's own paths.
+const INSTALLED_CONFIG: &str = "/etc/security/pam_tap.toml";
+const INSTALLED_DB: &str = "/var/lib/pam_tap/tap.db";
+const INSTALLED_PAMD: &str = "/etc/pam.d";
 
 impl SiteBuilder {
     pub(super) fn new() -> SiteBuilder {
@@ -83,7 +89,21 @@ impl SiteBuilder {
             clean_env: false,
             cluster: None,
             turn: None,
+            installed: false,
         }
+    }
+
+    /// The config, store and pam.d at the package's own paths (/etc/security/pam_tap.toml,
+    /// /var/lib/pam_tap/tap.db, /etc/pam.d), where an operator's `sudo tapctl` finds them (it may
+    /// not name a config). Only inside demo/sandbox.sh, whose overlays take them away afterwards.
+    pub fn installed(mut self) -> SiteBuilder {
+        assert_eq!(
+            std::env::var("PAM_TAP_SANDBOX").as_deref(),
+            Ok("1"),
+            "an installed site only inside demo/sandbox.sh"
+        );
+        self.installed = true;
+        self
     }
 
     /// The site's private directory goes under `base` (created if missing).
@@ -152,15 +172,20 @@ impl SiteBuilder {
             PgStore { cluster, db }
         });
         let dir = PrivateDir::new_in(&self.base);
-        let pamd = dir.join("pam.d");
-        std::fs::create_dir(&pamd).unwrap();
+        let (config, db, pamd) = match (self.installed, &pg) {
+            (true, _) => (
+                INSTALLED_CONFIG.into(),
+                INSTALLED_DB.into(),
+                PathBuf::from(INSTALLED_PAMD),
+            ),
+            (false, Some(_)) => (dir.join("pam_tap.toml"), dir.join("admin-host.db"), dir.join("pam.d")),
+            (false, None) => (dir.join("pam_tap.toml"), dir.join("db/tap.db"), dir.join("pam.d")),
+        };
+        std::fs::create_dir_all(&pamd).unwrap();
         let site = Site {
             log: Sink::bind(dir.join("log.sock")),
-            config: dir.join("pam_tap.toml"),
-            db: match pg {
-                Some(_) => dir.join("admin-host.db"),
-                None => dir.join("db/tap.db"),
-            },
+            config,
+            db,
             pamd,
             host_stores: vec![],
             pg,
