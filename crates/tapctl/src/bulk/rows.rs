@@ -129,76 +129,10 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
             continue;
         }
         if columns.is_none() && rows.is_empty() && f[0].eq_ignore_ascii_case("user") {
-            let mut cols = Vec::new();
-            for name in &f {
-                let c = match name.to_ascii_lowercase().as_str() {
-                    "user" => Column::User,
-                    "lifetime" => Column::Lifetime,
-                    "one_time" => Column::OneTime,
-                    "reason" => Column::Reason,
-                    "host" => Column::Host,
-                    _ => {
-                        return Err(Error::Refused(format!(
-                            "line {lineno}: unknown column (columns: user, lifetime, one_time, reason, host)"
-                        )))
-                    }
-                };
-                if cols.contains(&c) {
-                    return Err(Error::Refused(format!(
-                        "line {lineno}: column `{}` twice",
-                        name.to_ascii_lowercase()
-                    )));
-                }
-                cols.push(c);
-            }
-            columns = Some(cols);
+            columns = Some(header(&f, lineno)?);
             continue;
         }
-        let mut f = f;
-        let cols: &[Column] = match &columns {
-            Some(c) => {
-                if f.len() > c.len() {
-                    return Err(Error::Refused(format!(
-                        "line {lineno}: {} fields, the header names {}",
-                        f.len(),
-                        c.len()
-                    )));
-                }
-                c
-            }
-            None => {
-                // Unquoted commas after the third field belong to the reason.
-                if f.len() > POSITIONAL.len() {
-                    let rest = f.split_off(POSITIONAL.len() - 1).join(",");
-                    f.push(rest);
-                }
-                &POSITIONAL
-            }
-        };
-        let mut row = Row {
-            line: lineno,
-            user: String::new(),
-            lifetime: None,
-            one_time: None,
-            reason: None,
-            hosts: Vec::new(),
-        };
-        for (c, v) in cols.iter().zip(f) {
-            let opt = (!v.is_empty()).then(|| v.clone());
-            match c {
-                Column::User => row.user = v,
-                Column::Lifetime => row.lifetime = opt,
-                Column::OneTime => row.one_time = one_time_value(&v, lineno)?,
-                Column::Reason => row.reason = opt,
-                Column::Host => {
-                    row.hosts = v
-                        .split([' ', ';'])
-                        .filter(|h| !h.is_empty())
-                        .map(String::from)
-                        .collect()
-                }
-            }
-        }
+        let row = row_of(columns.as_deref(), f, lineno)?;
         if row.user.is_empty() {
             return Err(Error::Refused(format!("line {lineno}: no user")));
         }
@@ -212,6 +146,82 @@ pub fn parse(text: &str) -> Result<Vec<Row>> {
         return Err(Error::Refused("the CSV holds no rows".into()));
     }
     Ok(rows)
+}
+
+/// The columns a header line names, each once.
+fn header(f: &[String], lineno: usize) -> Result<Vec<Column>> {
+    let mut cols = Vec::new();
+    for name in f {
+        let c = match name.to_ascii_lowercase().as_str() {
+            "user" => Column::User,
+            "lifetime" => Column::Lifetime,
+            "one_time" => Column::OneTime,
+            "reason" => Column::Reason,
+            "host" => Column::Host,
+            _ => {
+                return Err(Error::Refused(format!(
+                    "line {lineno}: unknown column (columns: user, lifetime, one_time, reason, host)"
+                )))
+            }
+        };
+        if cols.contains(&c) {
+            return Err(Error::Refused(format!(
+                "line {lineno}: column `{}` twice",
+                name.to_ascii_lowercase()
+            )));
+        }
+        cols.push(c);
+    }
+    Ok(cols)
+}
+
+/// A record's fields as a row: by the header's columns, or by position (where unquoted commas
+/// after the third field belong to the reason).
+fn row_of(columns: Option<&[Column]>, mut f: Vec<String>, lineno: usize) -> Result<Row> {
+    let cols: &[Column] = match columns {
+        Some(c) => {
+            if f.len() > c.len() {
+                return Err(Error::Refused(format!(
+                    "line {lineno}: {} fields, the header names {}",
+                    f.len(),
+                    c.len()
+                )));
+            }
+            c
+        }
+        None => {
+            if f.len() > POSITIONAL.len() {
+                let rest = f.split_off(POSITIONAL.len() - 1).join(",");
+                f.push(rest);
+            }
+            &POSITIONAL
+        }
+    };
+    let mut row = Row {
+        line: lineno,
+        user: String::new(),
+        lifetime: None,
+        one_time: None,
+        reason: None,
+        hosts: Vec::new(),
+    };
+    for (c, v) in cols.iter().zip(f) {
+        let opt = (!v.is_empty()).then(|| v.clone());
+        match c {
+            Column::User => row.user = v,
+            Column::Lifetime => row.lifetime = opt,
+            Column::OneTime => row.one_time = one_time_value(&v, lineno)?,
+            Column::Reason => row.reason = opt,
+            Column::Host => {
+                row.hosts = v
+                    .split([' ', ';'])
+                    .filter(|h| !h.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+        }
+    }
+    Ok(row)
 }
 
 /// The checks of a row that need no name service. The file may not be the operator's own (a
