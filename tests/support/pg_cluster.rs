@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 #[path = "pg_cluster/setup.rs"]
 mod setup;
 
-use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template, DIRS, LIVE};
+use setup::{as_postgres, cluster_dir, mkdir, run, template, Template, DIRS, LIVE};
+// A pooler in front of a cluster is spawned the same way (tests/support/pgbouncer.rs).
+pub use setup::spawn_kept;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The login roles every cluster has: the admin tapctl uses, and one role per host.
@@ -146,6 +148,11 @@ impl PgCluster {
 
     pub fn ca(&self) -> PathBuf {
         self.tpl.tls.join("ca.crt")
+    }
+
+    /// The server's certificate and key (a pooler in front of it presents the same to clients).
+    pub fn server_tls(&self) -> (PathBuf, PathBuf) {
+        (self.tpl.tls.join("server.crt"), self.tpl.tls.join("server.key"))
     }
 
     pub fn socket_dir(&self) -> PathBuf {
