@@ -87,6 +87,12 @@ impl PgCluster {
         PgCluster::copied(extra, true)
     }
 
+    /// A durable private cluster started with `settings` over the defaults (the bench's F4:
+    /// `max_connections`).
+    pub fn durable_with(extra: &[&str], settings: &[(&str, &str)]) -> PgCluster {
+        PgCluster::configured(extra, true, settings)
+    }
+
     /// A private cluster started with `settings` (`max_connections`, `synchronous_standby_names`,
     /// ...) over the defaults.
     pub fn with_settings(extra: &[&str], settings: &[(&str, &str)]) -> PgCluster {

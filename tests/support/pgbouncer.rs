@@ -174,6 +174,11 @@ impl PgBouncer {
         }
     }
 
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().unwrap().as_ref().map(Child::id)
+    }
+
     pub fn socket_dir(&self) -> PathBuf {
         self.root.join("sock")
     }
