@@ -3,14 +3,11 @@
 //! outages are the direct connection's own tests (race.rs, crash.rs, outage.rs) run through it; the
 //! pooler stays up while the server behind it is killed, stopped or hung.
 
-use std::time::Instant;
-
 use crate::crash::kill_rounds;
 use crate::outage::{server_never_answers, server_stopped};
 use crate::race::race_rounds;
 use crate::site::{fleet_alone_via, fleet_via, Route};
 use crate::support::accounts::User;
-use crate::support::figures::figure;
 use crate::support::pg_cluster::{psql_uri, PgCluster};
 use crate::support::pgbouncer::WAITS;
 use crate::support::site::{Cluster, Site, Turn};
@@ -103,9 +100,7 @@ fn a_server_hung_behind_the_pooler_refuses_passes_within_its_query_timeout() {
         Box::new(Frozen::all_of(f.cluster()))
     };
     let bound = 1_000..wait_ms("query_timeout") + 3_000;
-    let t = Instant::now();
     server_never_answers(&f, freeze, bound, "fleet_hung_pooled");
-    figure("fleet_hung_pooled_test_s", &format!("{:.1}", t.elapsed().as_secs_f64()));
 }
 
 /// A server's processes stopped with SIGSTOP until dropped (SIGCONT).
