@@ -91,8 +91,8 @@ fuzz-short: fuzz-deps
 fuzz: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),1800)
 
-# B1-B7, F1-F4 (a private PostgreSQL cluster; F4 also PgBouncer) and the argon2id sizing table, as root (~5 min after the
-# build); writes target/bench.txt. BENCH_ARGS="--only F1,F2" runs some sections.
+# B1-B7, F1-F4 (a private PostgreSQL cluster; F4 also PgBouncer) and the argon2id sizing table, as
+# root (~6 min after the build); writes target/bench.txt. BENCH_ARGS="--only F1,F2" runs some sections.
 bench: deps
 	$(ROOT_SESSION); scripts/bench.sh $(BENCH_ARGS)
 
