@@ -49,9 +49,8 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
 }
 
 /// `rounds` rounds of [`race_one_pass`] on fleet `f`, recorded as figure `name`: one success per
-/// round, its `used` audit row, every other login PAM_AUTH_ERR (the pass used), no crash. What the
-/// rounds saw is returned for the caller's own checks.
-pub(crate) fn race_rounds(f: &Site, rounds: usize, name: &str) -> Rounds {
+/// round, its `used` audit row, every other login PAM_AUTH_ERR (the pass used), no crash.
+pub(crate) fn race_rounds(f: &Site, rounds: usize, name: &str) {
     // Three hosts' login storms on one machine (2 cores, shared with other jobs while CI runs):
     // 60 TLS handshakes and argon2 runs at once can outlast the 5 s connect_timeout the module
     // pins by default, which bounds a dead server, not this. The race is about one-time use.
@@ -80,14 +79,13 @@ pub(crate) fn race_rounds(f: &Site, rounds: usize, name: &str) -> Rounds {
     assert_eq!(used_rows, rounds.to_string());
     assert!(r.others.is_empty(), "{:?} {:#?}", r.others, r.errors);
     assert_eq!(r.crashes, 0);
-    r
 }
 
 /// What the rounds saw: successes per round, the winning host of each, any code but success or
 /// PAM_AUTH_ERR, crashed drivers, the store errors behind those codes (each once), and how many
 /// syslog lines the rounds before had read.
 #[derive(Default)]
-pub(crate) struct Rounds {
+struct Rounds {
     per_round: Vec<usize>,
     winners: Vec<&'static str>,
     others: Vec<String>,
