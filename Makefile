@@ -12,6 +12,9 @@ APT_PACKAGES := libpam0g-dev libpam-modules pamtester openssh-server openssh-cli
 # The fleet store: the private PostgreSQL cluster of tests/fleet (tests/support/pg_cluster.rs, TLS
 # material made with openssl) and libpq, which the module loads only for a postgresql:// store.
 APT_PACKAGES += postgresql libpq5 openssl
+# The fleet through a pooler (tests/support/pgbouncer.rs, tests/fleet/pooler.rs, bench F4): Debian's
+# PgBouncer, started by the tests in front of the private cluster.
+APT_PACKAGES += pgbouncer
 # The graphical first login (tests/e2e/greeter.rs): LightDM and its GTK greeter on Xvfb, typed into
 # with xdotool, photographed with ImageMagick.
 GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-utils dbus dbus-x11 \
@@ -88,8 +91,8 @@ fuzz-short: fuzz-deps
 fuzz: fuzz-deps
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),1800)
 
-# B1-B7, F1-F3 (a private PostgreSQL cluster) and the argon2id sizing table, as root (~5 min after the
-# build); writes target/bench.txt. BENCH_ARGS="--only F1,F2" runs some sections.
+# B1-B7, F1-F4 (a private PostgreSQL cluster; F4 also PgBouncer) and the argon2id sizing table, as
+# root (~6 min after the build); writes target/bench.txt. BENCH_ARGS="--only F1,F2" runs some sections.
 bench: deps
 	$(ROOT_SESSION); scripts/bench.sh $(BENCH_ARGS)
 

@@ -4,10 +4,11 @@
 # bench PAM services never reach the host. Prints the table and writes it to target/bench.txt.
 #
 #   scripts/bench.sh [--quick] [--only B1,F2,...]
-#     --quick: fewer repetitions, no reset-mode bulk run; --only: those sections (B1-B7, F1-F3, sizing).
+#     --quick: fewer repetitions, no reset-mode bulk run; --only: those sections (B1-B7, F1-F4, sizing).
 #   BENCH_BIN=DIR scripts/bench.sh ...   no build: DIR holds libpam_tap.so, tapctl,
 #       examples/pam_drive and examples/bench_tap of a release build (to compare two builds in turn)
-# F1-F3 start a private PostgreSQL cluster (tests/support/pg_cluster.rs), stopped when they end.
+# F1-F4 start a private PostgreSQL cluster (tests/support/pg_cluster.rs), F4 PgBouncer in front of
+# its own (tests/support/pgbouncer.rs): stopped when they end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (PAM as root, /etc/shadow, a root-owned store); run: sudo make bench" >&2
 	exit 1
 fi
-for tool in bwrap pamtester chpasswd chage /usr/bin/time openssl /usr/lib/postgresql/15/bin/postgres; do
+for tool in bwrap pamtester chpasswd chage /usr/bin/time openssl /usr/lib/postgresql/15/bin/postgres /usr/sbin/pgbouncer; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
 done
 

@@ -1,4 +1,4 @@
-//! pam_tap's benchmark suite: B1–B7 and F1–F3 (the fleet store) of the performance goals and the
+//! pam_tap's benchmark suite: B1–B7 and F1–F4 (the fleet store) of the performance goals and the
 //! argon2id sizing table, each a
 //! ratio measured in this one run on this one machine (medians of many runs; runs of the things
 //! compared are interleaved so that drift on a shared machine hits both sides alike).
@@ -34,6 +34,7 @@ mod report;
 mod sections_fleet;
 mod sections_logins;
 mod sections_scale;
+mod sections_storm;
 mod support;
 mod util;
 
@@ -227,6 +228,9 @@ fn real_main() -> R<()> {
     }
     if ["F1", "F2", "F3"].iter().any(|f| c.runs(f)) {
         sections_fleet::sections(&c, &s, out)?;
+    }
+    if c.runs("F4") {
+        sections_storm::section_f4(&c, &s, out)?;
     }
     let sizing = if c.runs("sizing") {
         let s = sizing(&c, per_login_overhead)?;

@@ -21,6 +21,13 @@ fn the_server_killed_mid_login_never_yields_a_success_without_a_consumed_pass() 
     require_root!();
     let _g = crate::support::figures::serial();
     let f = fleet_on(Cluster::Own(PgCluster::private(&[])), "");
+    kill_rounds(&f, KILLS, "fleet_crash");
+}
+
+/// `kills` logins on fleet `f` (whose cluster is its own), each with the server stopped
+/// (immediate) at a random moment of it; recorded as figure `name`. Every round is consistent
+/// (see [`stop_the_server_mid_login`]) and a third of the kills at least land mid-login.
+pub(crate) fn kill_rounds(f: &Site, kills: usize, name: &str) {
     let u = User::new();
     let mut seed = [0u8; 8];
     getrandom::getrandom(&mut seed).unwrap();
@@ -33,36 +40,30 @@ fn the_server_killed_mid_login_never_yields_a_success_without_a_consumed_pass() 
     let span = t.elapsed().as_micros() as u64 * 12 / 10;
 
     let mut t = Tally::default();
-    for i in 0..KILLS {
+    for i in 0..kills {
         // host-a over TCP and TLS, host-c over the Unix socket, in turn.
         let service = if i % 2 == 0 { "only-a" } else { "only-c" };
-        stop_the_server_mid_login(
-            &f,
-            service,
-            &u.name,
-            i,
-            Duration::from_micros(rng.next() % span),
-            &mut t,
-        );
+        let delay = Duration::from_micros(rng.next() % span);
+        stop_the_server_mid_login(f, service, &u.name, i, delay, &mut t);
     }
     t.restarts_ms.sort_unstable();
     figure(
-        "fleet_crash",
+        name,
         &format!(
-            "kills={KILLS} killed_before_commit={} killed_after_commit={} \
+            "kills={kills} killed_before_commit={} killed_after_commit={} \
              finished_before_kill={} inconsistencies={} restart_ms_median={} restart_ms_max={}",
             t.before_commit,
             t.after_commit,
             t.finished,
             t.bad.len(),
-            t.restarts_ms[KILLS / 2],
-            t.restarts_ms[KILLS - 1]
+            t.restarts_ms[kills / 2],
+            t.restarts_ms[kills - 1]
         ),
     );
     f.check_no_secrets();
     assert!(t.bad.is_empty(), "{:#?}", t.bad);
     assert!(
-        t.before_commit + t.after_commit >= KILLS / 3,
+        t.before_commit + t.after_commit >= kills / 3,
         "most kills should land mid-login: {} + {}",
         t.before_commit,
         t.after_commit
@@ -98,6 +99,10 @@ fn stop_the_server_mid_login(f: &Site, service: &str, user: &str, i: usize, dela
     f.cluster().stop_immediate();
     let run = Run::from_output(child.wait_with_output().unwrap());
     f.cluster().start();
+    // A pooler in front (it stays up) reaches the server again within its server_login_retry.
+    if let Some(p) = f.pooler() {
+        p.wait_for_server(f.database());
+    }
     t.restarts_ms
         .push(f.cluster().start_ms.load(std::sync::atomic::Ordering::SeqCst));
     let row = f.psql(&format!(

@@ -22,10 +22,14 @@ mod loading;
 mod migrate;
 /// The server stopped or hung.
 mod outage;
+/// The race, the crash and the outages through PgBouncer in transaction pooling mode.
+mod pooler;
 /// One-time across hosts: 3 hosts x 20 logins racing one pass, 20 rounds.
 mod race;
 /// A login that logs no one in: as many round trips whatever the user holds.
 mod round_trips;
+/// A store whose database runs every transaction SERIALIZABLE.
+mod serializable;
 /// A fleet: a site on one PostgreSQL database, with three hosts' configs and services.
 mod site;
 /// The pam_stack scenarios against PostgreSQL.

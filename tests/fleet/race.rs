@@ -45,6 +45,12 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     require_root!();
     let _g = crate::support::figures::serial();
     let f = fleet_alone("");
+    race_rounds(&f, ROUNDS, "fleet_race");
+}
+
+/// `rounds` rounds of [`race_one_pass`] on fleet `f`, recorded as figure `name`: one success per
+/// round, its `used` audit row, every other login PAM_AUTH_ERR (the pass used), no crash.
+pub(crate) fn race_rounds(f: &Site, rounds: usize, name: &str) {
     // Three hosts' login storms on one machine (2 cores, shared with other jobs while CI runs):
     // 60 TLS handshakes and argon2 runs at once can outlast the 5 s connect_timeout the module
     // pins by default, which bounds a dead server, not this. The race is about one-time use.
@@ -52,33 +58,27 @@ fn a_one_time_pass_raced_from_three_hosts_logs_in_exactly_once_per_round() {
     let u = User::new();
     let mut r = Rounds::default();
     let t = std::time::Instant::now();
-    for _ in 0..ROUNDS {
-        race_one_pass(&f, &u.name, &mut r);
+    for _ in 0..rounds {
+        race_one_pass(f, &u.name, &mut r);
     }
-    let Rounds {
-        per_round,
-        winners,
-        others,
-        crashes,
-        errors,
-        ..
-    } = r;
     let used_rows = f.psql("SELECT count(*) FROM pam_tap.audit WHERE event = 'used'");
     figure(
-        "fleet_race",
+        name,
         &format!(
-            "rounds={ROUNDS} hosts=3 logins_per_host={PER_HOST} successes_per_round={per_round:?} \
-             winning_host={} used_audit_rows={used_rows} other_codes={} crashes={crashes} seconds={:.1}",
-            winners.concat(),
-            others.len(),
+            "rounds={rounds} hosts=3 logins_per_host={PER_HOST} successes_per_round={:?} \
+             winning_host={} used_audit_rows={used_rows} other_codes={} crashes={} seconds={:.1}",
+            r.per_round,
+            r.winners.concat(),
+            r.others.len(),
+            r.crashes,
             t.elapsed().as_secs_f64()
         ),
     );
     f.check_no_secrets();
-    assert!(per_round.iter().all(|&n| n == 1), "{per_round:?}");
-    assert_eq!(used_rows, ROUNDS.to_string());
-    assert!(others.is_empty(), "{others:?} {errors:#?}");
-    assert_eq!(crashes, 0);
+    assert!(r.per_round.iter().all(|&n| n == 1), "{:?}", r.per_round);
+    assert_eq!(used_rows, rounds.to_string());
+    assert!(r.others.is_empty(), "{:?} {:#?}", r.others, r.errors);
+    assert_eq!(r.crashes, 0);
 }
 
 /// What the rounds saw: successes per round, the winning host of each, any code but success or

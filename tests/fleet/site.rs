@@ -5,7 +5,9 @@
 //! pam_start_confdir: `full-X`, Debian's stack with pam_unix, and `only-X`, where pam_tap's own
 //! code is the result. Each host keeps its own host store (the SQLite file a reset pass accepted
 //! there is recorded in) in the site's private directory, as tapctl's config does, so that nothing
-//! here reads or writes /var/lib/pam_tap.
+//! here reads or writes /var/lib/pam_tap. A fleet built [`Route::Pooled`] has every config (the
+//! hosts' and tapctl's) go through PgBouncer in transaction pooling mode in front of the cluster,
+//! host-c through the pooler's Unix socket, the others over TCP with TLS verified.
 
 use std::path::PathBuf;
 
@@ -19,6 +21,13 @@ pub const HOSTS: [(&str, &str, &str); 3] = [
     ("c", "host_c", "host-c"),
 ];
 
+/// How the configs reach the database: straight to the server, or through a pooler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Direct,
+    Pooled,
+}
+
 /// A fleet on a fresh database of the shared cluster; `extra` is TOML after the top-level keys.
 pub fn fleet(extra: &str) -> Site {
     fleet_on(Cluster::Shared(PgCluster::shared()), extra)
@@ -26,12 +35,17 @@ pub fn fleet(extra: &str) -> Site {
 
 /// A fleet on a fresh database of `cluster`.
 pub fn fleet_on(cluster: Cluster, extra: &str) -> Site {
-    taking(Turn::Shared, cluster, extra)
+    fleet_via(Route::Direct, Turn::Shared, cluster, extra)
 }
 
 /// A fleet on the shared cluster that has the machine to itself while it lives.
 pub fn fleet_alone(extra: &str) -> Site {
-    taking(Turn::Alone, Cluster::Shared(PgCluster::shared()), extra)
+    fleet_alone_via(Route::Direct, extra)
+}
+
+/// [`fleet_alone`], its configs going `route`.
+pub fn fleet_alone_via(route: Route, extra: &str) -> Site {
+    fleet_via(route, Turn::Alone, Cluster::Shared(PgCluster::shared()), extra)
 }
 
 /// Each host's two services, and su and su-l: the real su, with host-a's stack in a private
@@ -43,15 +57,20 @@ fn services() -> Vec<String> {
     per_host.chain(["su".into(), "su-l".into()]).collect()
 }
 
-fn taking(turn: Turn, cluster: Cluster, extra: &str) -> Site {
+/// A fleet on a fresh database of `cluster`, taking `turn`, its configs going `route`.
+pub fn fleet_via(route: Route, turn: Turn, cluster: Cluster, extra: &str) -> Site {
     let services = services();
-    let mut f = Site::builder()
+    let builder = Site::builder()
         .turn(turn)
         .postgres(cluster)
         .services(&services.iter().map(String::as_str).collect::<Vec<_>>())
         .policy(extra)
-        .clean_env()
-        .build();
+        .clean_env();
+    let builder = match route {
+        Route::Direct => builder,
+        Route::Pooled => builder.pooled(),
+    };
+    let mut f = builder.build();
     f.host_stores = HOSTS.iter().map(|(x, _, _)| f.host_store(x)).collect();
     f.write_host_configs("", extra);
     // Each host's database role is bound to its host name, as a site's admin does once.
@@ -79,10 +98,10 @@ impl Site {
     /// Each host's config, its URI with `query` (`&key=value...`) appended, then `extra`.
     pub fn write_host_configs(&self, query: &str, extra: &str) {
         for (x, role, name) in HOSTS {
-            // host-c reaches the server through its Unix socket, the others over TCP with TLS.
+            // host-c reaches the store through a Unix socket, the others over TCP with TLS.
             let uri = match x {
-                "c" => self.cluster().socket_uri(role, self.database()),
-                _ => self.cluster().uri(role, self.database()),
+                "c" => self.store_socket_uri(role),
+                _ => self.store_uri(role),
             };
             self.write_host_config(x, &format!("{uri}{query}"), &format!("host_name = \"{name}\"\n{extra}"));
         }

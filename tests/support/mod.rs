@@ -13,6 +13,7 @@ pub mod figures;
 pub mod ids;
 pub mod paths;
 pub mod pg_cluster;
+pub mod pgbouncer;
 pub mod pty;
 pub mod site;
 pub mod syslog;

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 #[path = "pg_cluster/setup.rs"]
 mod setup;
 
-use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template, DIRS, LIVE};
+use setup::{as_postgres, cluster_dir, mkdir, run, template, Template, DIRS, LIVE};
+// A pooler in front of a cluster is spawned the same way (tests/support/pgbouncer.rs).
+pub use setup::spawn_kept;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The login roles every cluster has: the admin tapctl uses, and one role per host.
@@ -85,6 +87,12 @@ impl PgCluster {
         PgCluster::copied(extra, true)
     }
 
+    /// A durable private cluster started with `settings` over the defaults (the bench's F4:
+    /// `max_connections`).
+    pub fn durable_with(extra: &[&str], settings: &[(&str, &str)]) -> PgCluster {
+        PgCluster::configured(extra, true, settings)
+    }
+
     /// A private cluster started with `settings` (`max_connections`, `synchronous_standby_names`,
     /// ...) over the defaults.
     pub fn with_settings(extra: &[&str], settings: &[(&str, &str)]) -> PgCluster {
@@ -146,6 +154,11 @@ impl PgCluster {
 
     pub fn ca(&self) -> PathBuf {
         self.tpl.tls.join("ca.crt")
+    }
+
+    /// The server's certificate and key (a pooler in front of it presents the same to clients).
+    pub fn server_tls(&self) -> (PathBuf, PathBuf) {
+        (self.tpl.tls.join("server.crt"), self.tpl.tls.join("server.key"))
     }
 
     pub fn socket_dir(&self) -> PathBuf {

@@ -159,7 +159,7 @@ impl Site {
     /// `tapctl_admin`, with `db` as tapctl's host store.
     pub fn write_config(&self, policy: &str) {
         let text = match &self.pg {
-            Some(pg) => self.config_text(&pg.cluster.uri("tapctl_admin", &pg.db), Some(&self.db), policy),
+            Some(_) => self.config_text(&self.store_uri("tapctl_admin"), Some(&self.db), policy),
             None => self.config_text(&self.db.display().to_string(), None, policy),
         };
         write_file(&self.config, text.as_bytes(), 0o600);
@@ -215,6 +215,30 @@ impl Site {
     /// The cluster of a PostgreSQL site's store.
     pub fn cluster(&self) -> &crate::support::pg_cluster::PgCluster {
         &self.pg().cluster
+    }
+
+    /// The pooler a PostgreSQL site's configs go through, if it was built `pooled()`.
+    pub fn pooler(&self) -> Option<&crate::support::pgbouncer::PgBouncer> {
+        self.pg().pooler.as_ref()
+    }
+
+    /// `role`'s URI of the store over TCP to 127.0.0.1 with TLS verified: the pooler's, if any,
+    /// else the cluster's.
+    pub fn store_uri(&self, role: &str) -> String {
+        let pg = self.pg();
+        match &pg.pooler {
+            Some(p) => p.uri(role, &pg.db),
+            None => pg.cluster.uri(role, &pg.db),
+        }
+    }
+
+    /// `role`'s URI of the store over a Unix socket: the pooler's, if any, else the cluster's.
+    pub fn store_socket_uri(&self, role: &str) -> String {
+        let pg = self.pg();
+        match &pg.pooler {
+            Some(p) => p.socket_uri(role, &pg.db),
+            None => pg.cluster.socket_uri(role, &pg.db),
+        }
     }
 
     /// The name of a PostgreSQL site's database.

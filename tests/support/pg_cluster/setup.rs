@@ -158,7 +158,7 @@ fn password() -> String {
 }
 
 /// Spawns every server from one thread that never ends (see the module comment).
-pub(super) fn spawn_kept(cmd: Command) -> Child {
+pub fn spawn_kept(cmd: Command) -> Child {
     type Req = (Command, Sender<std::io::Result<Child>>);
     static KEEPER: OnceLock<Mutex<Sender<Req>>> = OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {

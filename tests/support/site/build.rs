@@ -6,6 +6,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{debian_stack, module_line, PrivateDir, Site};
 use crate::support::pg_cluster::PgCluster;
+use crate::support::pgbouncer::PgBouncer;
 use crate::support::syslog::Sink;
 
 /// The cluster a PostgreSQL site's database lives in: the one this test binary shares, or a
@@ -51,8 +52,10 @@ impl Turn {
     }
 }
 
-/// A PostgreSQL site's store: a fresh database of the cluster.
+/// A PostgreSQL site's store: a fresh database of the cluster, reached directly or through a
+/// pooler in front of it (stopped before the cluster: fields drop in order).
 pub(super) struct PgStore {
+    pub pooler: Option<PgBouncer>,
     pub cluster: Cluster,
     pub db: String,
 }
@@ -68,6 +71,7 @@ pub struct SiteBuilder {
     lock_accounts: bool,
     clean_env: bool,
     cluster: Option<Cluster>,
+    pooled: bool,
     turn: Option<Turn>,
     installed: bool,
 }
@@ -88,6 +92,7 @@ impl SiteBuilder {
             lock_accounts: false,
             clean_env: false,
             cluster: None,
+            pooled: false,
             turn: None,
             installed: false,
         }
@@ -157,6 +162,13 @@ impl SiteBuilder {
         self
     }
 
+    /// tapctl's config (and a fleet's hosts') reach the store through PgBouncer in transaction
+    /// pooling mode (tests/support/pgbouncer.rs), started in front of the cluster for the site.
+    pub fn pooled(mut self) -> SiteBuilder {
+        self.pooled = true;
+        self
+    }
+
     /// The site takes `turn` on the machine for its life.
     pub fn turn(mut self, turn: Turn) -> SiteBuilder {
         self.turn = Some(turn);
@@ -169,7 +181,8 @@ impl SiteBuilder {
         let turn = self.turn.map(Turn::take);
         let pg = self.cluster.map(|cluster| {
             let db = cluster.new_database();
-            PgStore { cluster, db }
+            let pooler = self.pooled.then(|| PgBouncer::in_front_of(&cluster));
+            PgStore { pooler, cluster, db }
         });
         let dir = PrivateDir::new_in(&self.base);
         let (config, db, pamd) = match (self.installed, &pg) {
