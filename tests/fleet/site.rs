@@ -81,8 +81,8 @@ impl Site {
         for (x, role, name) in HOSTS {
             // host-c reaches the server through its Unix socket, the others over TCP with TLS.
             let uri = match x {
-                "c" => self.cluster().socket_uri(role, self.database()),
-                _ => self.cluster().uri(role, self.database()),
+                "c" => self.store_socket_uri(role),
+                _ => self.store_uri(role),
             };
             self.write_host_config(x, &format!("{uri}{query}"), &format!("host_name = \"{name}\"\n{extra}"));
         }

@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 // Named by path: the bench loads this file with #[path], where `mod setup;` would look beside it.
 #[path = "pg_cluster/setup.rs"]
 mod setup;
+#[path = "pg_cluster/standby.rs"]
+mod standby;
+
+// Not every test binary uses it.
+#[allow(unused_imports)]
+pub use standby::{Pair, STANDBY_NAME};
 
 use setup::{as_postgres, cluster_dir, mkdir, run, spawn_kept, template, Template, DIRS, LIVE};
 

@@ -217,6 +217,24 @@ impl Site {
         &self.pg().cluster
     }
 
+    /// The primary and standby of a site built on [`Cluster::Pair`].
+    pub fn pair(&self) -> &crate::support::pg_cluster::Pair {
+        match &self.pg().cluster {
+            Cluster::Pair(p) => p,
+            _ => panic!("a site on a primary and a standby (Cluster::Pair)"),
+        }
+    }
+
+    /// `role`'s URI to a PostgreSQL site's store over TCP (on a pair, both servers).
+    pub fn store_uri(&self, role: &str) -> String {
+        self.pg().cluster.uri(role, self.database())
+    }
+
+    /// `role`'s URI to a PostgreSQL site's store over the Unix socket (on a pair, both servers').
+    pub fn store_socket_uri(&self, role: &str) -> String {
+        self.pg().cluster.socket_uri(role, self.database())
+    }
+
     /// The name of a PostgreSQL site's database.
     pub fn database(&self) -> &str {
         &self.pg().db
