@@ -5,7 +5,8 @@
 //! pam_start_confdir: `full-X`, Debian's stack with pam_unix, and `only-X`, where pam_tap's own
 //! code is the result. Each host keeps its own host store (the SQLite file a reset pass accepted
 //! there is recorded in) in the site's private directory, as tapctl's config does, so that nothing
-//! here reads or writes /var/lib/pam_tap.
+//! here reads or writes /var/lib/pam_tap. On a primary and its standby (`Cluster::Pair`), every
+//! URI lists both servers with `target_session_attrs=read-write`.
 
 use std::path::PathBuf;
 
