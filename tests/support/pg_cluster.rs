@@ -9,6 +9,8 @@
 //! immediate shutdown) set after the switch to the `postgres` user, so a killed test process takes
 //! its servers with it. (PDEATHSIG fires when the creating *thread* exits: a libtest thread would
 //! stop the server at the end of the test that happened to start it.)
+//!
+//! A primary with a streaming standby, for the failover tests, is a [`Pair`] (pg_cluster/standby.rs).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
