@@ -10,6 +10,8 @@ mod support;
 mod cluster;
 /// The server killed mid-login.
 mod crash;
+/// The primary killed and its standby promoted while logins race one pass.
+mod failover;
 /// The password handoff: reset passes accepted on one host, settled there.
 mod handoff;
 /// Each host function as a host's own role, with hostile arguments.

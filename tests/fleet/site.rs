@@ -7,7 +7,8 @@
 //! there is recorded in) in the site's private directory, as tapctl's config does, so that nothing
 //! here reads or writes /var/lib/pam_tap. A fleet built [`Route::Pooled`] has every config (the
 //! hosts' and tapctl's) go through PgBouncer in transaction pooling mode in front of the cluster,
-//! host-c through the pooler's Unix socket, the others over TCP with TLS verified.
+//! host-c through the pooler's Unix socket, the others over TCP with TLS verified. On a primary and
+//! its standby (`Cluster::Pair`), every URI lists both servers with `target_session_attrs=read-write`.
 
 use std::path::PathBuf;
 

@@ -9,6 +9,8 @@
 //! immediate shutdown) set after the switch to the `postgres` user, so a killed test process takes
 //! its servers with it. (PDEATHSIG fires when the creating *thread* exits: a libtest thread would
 //! stop the server at the end of the test that happened to start it.)
+//!
+//! A primary with a streaming standby, for the failover tests, is a [`Pair`] (pg_cluster/standby.rs).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,12 @@ use std::time::{Duration, Instant};
 // Named by path: the bench loads this file with #[path], where `mod setup;` would look beside it.
 #[path = "pg_cluster/setup.rs"]
 mod setup;
+#[path = "pg_cluster/standby.rs"]
+mod standby;
+
+// Not every test binary uses it.
+#[allow(unused_imports)]
+pub use standby::{Pair, STANDBY_NAME};
 
 use setup::{as_postgres, cluster_dir, mkdir, run, template, Template, DIRS, LIVE};
 // A pooler in front of a cluster is spawned the same way (tests/support/pgbouncer.rs).

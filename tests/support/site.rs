@@ -222,8 +222,16 @@ impl Site {
         self.pg().pooler.as_ref()
     }
 
+    /// The primary and standby of a site built on [`Cluster::Pair`].
+    pub fn pair(&self) -> &crate::support::pg_cluster::Pair {
+        match &self.pg().cluster {
+            Cluster::Pair(p) => p,
+            _ => panic!("a site on a primary and a standby (Cluster::Pair)"),
+        }
+    }
+
     /// `role`'s URI of the store over TCP to 127.0.0.1 with TLS verified: the pooler's, if any,
-    /// else the cluster's.
+    /// else the cluster's (on a pair, both servers).
     pub fn store_uri(&self, role: &str) -> String {
         let pg = self.pg();
         match &pg.pooler {
@@ -232,7 +240,8 @@ impl Site {
         }
     }
 
-    /// `role`'s URI of the store over a Unix socket: the pooler's, if any, else the cluster's.
+    /// `role`'s URI of the store over a Unix socket: the pooler's, if any, else the cluster's (on
+    /// a pair, both servers').
     pub fn store_socket_uri(&self, role: &str) -> String {
         let pg = self.pg();
         match &pg.pooler {

@@ -151,7 +151,7 @@ fn make_tls(dir: &Path) {
     std::fs::set_permissions(dir.join("ca.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-fn password() -> String {
+pub(super) fn password() -> String {
     let mut b = [0u8; 16];
     getrandom::getrandom(&mut b).unwrap();
     b.iter().map(|x| format!("{x:02x}")).collect()

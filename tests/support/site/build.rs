@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{debian_stack, module_line, PrivateDir, Site};
-use crate::support::pg_cluster::PgCluster;
+use crate::support::pg_cluster::{Pair, PgCluster};
 use crate::support::pgbouncer::PgBouncer;
 use crate::support::syslog::Sink;
 
-/// The cluster a PostgreSQL site's database lives in: the one this test binary shares, or a
-/// test's own (one it stops and starts).
+/// The cluster a PostgreSQL site's database lives in: the one this test binary shares, a test's
+/// own (one it stops and starts), or a primary and its standby (the site's URIs list both; the
+/// cluster is whichever is the primary now).
 #[allow(clippy::large_enum_variant)] // one a site: its size costs nothing
 pub enum Cluster {
     Shared(&'static PgCluster),
     Own(PgCluster),
+    Pair(Pair),
 }
 
 impl std::ops::Deref for Cluster {
@@ -23,6 +25,25 @@ impl std::ops::Deref for Cluster {
         match self {
             Cluster::Shared(c) => c,
             Cluster::Own(c) => c,
+            Cluster::Pair(p) => p.primary(),
+        }
+    }
+}
+
+impl Cluster {
+    /// `role` over TCP with TLS verified: to the cluster, or to both servers of a pair.
+    pub fn uri(&self, role: &str, db: &str) -> String {
+        match self {
+            Cluster::Pair(p) => p.uri(role, db),
+            c => (**c).uri(role, db),
+        }
+    }
+
+    /// `role` over the Unix socket: the cluster's, or both servers' of a pair.
+    pub fn socket_uri(&self, role: &str, db: &str) -> String {
+        match self {
+            Cluster::Pair(p) => p.socket_uri(role, db),
+            c => (**c).socket_uri(role, db),
         }
     }
 }

@@ -39,12 +39,21 @@ pub struct PgConn {
     /// The last statement failed as a serialization failure or a deadlock (SQLSTATE 40001,
     /// 40P01): the server rolled its transaction back, and running it again may succeed.
     conflicted: bool,
+    /// How long an answer is awaited at most, and whether one that comes with a WARNING is refused
+    /// (a host's connection: [`answer`]).
+    answer_within: Option<std::time::Duration>,
+    refuse_warnings: bool,
+    /// An answer was not awaited to its end: nothing more is sent on the connection.
+    abandoned: bool,
+    /// The latest WARNING's message ([`libpq::keep_warning`]); boxed, libpq holds its address.
+    warning: Box<libpq::WarningSlot>,
 }
 
 /// The SQLSTATEs after which a transaction may simply run again: what a serializable engine
 /// answers the losing writer, and a deadlock's victim.
 const RETRYABLE: [&str; 2] = ["40001", "40P01"];
 
+mod answer;
 mod round_trips;
 
 fn unsafe_conn(msg: String) -> Error {
@@ -139,9 +148,14 @@ impl PgConn {
             sent: 0,
             conflicted: false,
             pad_to: 0,
+            answer_within: None,
+            refuse_warnings: false,
+            abandoned: false,
+            warning: Box::default(),
         };
-        // SAFETY: a live connection; the processor is a plain function that touches nothing.
-        unsafe { (api.PQsetNoticeProcessor)(raw, Some(libpq::ignore_notice), std::ptr::null_mut()) };
+        let slot: *const libpq::WarningSlot = &*conn.warning;
+        // SAFETY: a live connection; the slot lives in the connection's box until PQfinish.
+        unsafe { (api.PQsetNoticeReceiver)(raw, Some(libpq::keep_warning), slot.cast_mut().cast()) };
         // SAFETY: a connection object, live until drop.
         if unsafe { (api.PQstatus)(raw) } != libpq::CONNECTION_OK {
             return Err(Error::Store(format!(
@@ -197,34 +211,6 @@ impl PgConn {
         self.conflicted
     }
 
-    fn result(&mut self, res: PgResultPtr) -> Result<Outcome> {
-        self.conflicted = false;
-        if res.is_null() {
-            return Err(Error::Store(format!(
-                "the server connection failed: {}",
-                self.last_error()
-            )));
-        }
-        let res = Outcome { api: self.api, res };
-        let status = unsafe { (self.api.PQresultStatus)(res.res) };
-        if status != libpq::PGRES_COMMAND_OK && status != libpq::PGRES_TUPLES_OK {
-            let msg = unsafe { libpq::text((self.api.PQresultErrorMessage)(res.res)) };
-            let state = unsafe { libpq::text((self.api.PQresultErrorField)(res.res, libpq::PG_DIAG_SQLSTATE)) };
-            self.conflicted = RETRYABLE.contains(&state.as_str());
-            let msg = if msg.trim().is_empty() {
-                self.last_error()
-            } else {
-                one_line(&msg)
-            };
-            return Err(Error::Store(if state.is_empty() {
-                msg
-            } else {
-                format!("{msg} (SQLSTATE {state})")
-            }));
-        }
-        Ok(res)
-    }
-
     fn exec_params(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Outcome> {
         let sql = cstring(sql, "a statement")?;
         let owned: Vec<Option<CString>> = params
@@ -236,11 +222,10 @@ impl PgConn {
             .map(|p| p.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
             .collect();
         let n = c_int::try_from(ptrs.len()).map_err(|_| Error::Store("too many parameters".into()))?;
-        self.sent = self.sent.saturating_add(1);
         // SAFETY: valid C strings (or NULL for SQL NULL), all text format; libpq copies them.
-        let res = unsafe {
-            (self.api.PQexecParams)(
-                self.raw,
+        self.round_trip(|api, raw| unsafe {
+            (api.PQsendQueryParams)(
+                raw,
                 sql.as_ptr(),
                 n,
                 std::ptr::null(),
@@ -249,8 +234,7 @@ impl PgConn {
                 std::ptr::null(),
                 0,
             )
-        };
-        self.result(res)
+        })
     }
 
     /// Runs one statement with `params` bound to `$1..$n`; returns its rows.
@@ -269,10 +253,9 @@ impl PgConn {
     /// Runs several statements without parameters (the simple protocol): the schema's files.
     pub fn batch(&mut self, sql: &str) -> Result<()> {
         let sql = cstring(sql, "a statement")?;
-        self.sent = self.sent.saturating_add(1);
         // SAFETY: a live connection and a valid C string.
-        let res = unsafe { (self.api.PQexec)(self.raw, sql.as_ptr()) };
-        self.result(res).map(drop)
+        self.round_trip(|api, raw| unsafe { (api.PQsendQuery)(raw, sql.as_ptr()) })
+            .map(drop)
     }
 
     pub fn begin(&mut self) -> Result<()> {

@@ -29,11 +29,29 @@ pub struct ConninfoOption {
     pub dispsize: c_int,
 }
 
-/// `PQnoticeProcessor`.
-pub type NoticeProcessor = Option<unsafe extern "C" fn(*mut c_void, *const c_char)>;
+/// `PQnoticeReceiver`.
+pub type NoticeReceiver = Option<unsafe extern "C" fn(*mut c_void, *const c_void)>;
 
-/// Drops the server's notices: libpq's default prints them on the stderr of sshd or login.
-pub extern "C" fn ignore_notice(_arg: *mut c_void, _message: *const c_char) {}
+/// Where [`keep_warning`] puts the primary message of the latest WARNING the server sent.
+pub type WarningSlot = std::cell::RefCell<Option<String>>;
+
+/// Takes the server's notices instead of libpq's default, which prints them on the stderr of sshd
+/// or login: a WARNING's message is kept in the [`WarningSlot`] `arg` points to, the rest dropped.
+///
+/// # Safety
+/// `arg` points to a live [`WarningSlot`]; `res` is the notice libpq passes.
+pub unsafe extern "C" fn keep_warning(arg: *mut c_void, res: *const c_void) {
+    let Ok(api) = api() else { return };
+    let res = res.cast_mut();
+    if text((api.PQresultErrorField)(res, PG_DIAG_SEVERITY_NONLOCALIZED)) != "WARNING" {
+        return;
+    }
+    let message = text((api.PQresultErrorField)(res, PG_DIAG_MESSAGE_PRIMARY));
+    // No borrow is held across a libpq call; a busy slot (never) drops the message, not the process.
+    if let Ok(mut slot) = (*arg.cast::<WarningSlot>()).try_borrow_mut() {
+        *slot = Some(message);
+    }
+}
 
 /// `ConnStatusType::CONNECTION_OK`.
 pub const CONNECTION_OK: c_int = 0;
@@ -42,6 +60,9 @@ pub const PGRES_COMMAND_OK: c_int = 1;
 pub const PGRES_TUPLES_OK: c_int = 2;
 /// `PG_DIAG_SQLSTATE`.
 pub const PG_DIAG_SQLSTATE: c_int = b'C' as c_int;
+/// `PG_DIAG_SEVERITY_NONLOCALIZED`, `PG_DIAG_MESSAGE_PRIMARY`.
+pub const PG_DIAG_SEVERITY_NONLOCALIZED: c_int = b'V' as c_int;
+pub const PG_DIAG_MESSAGE_PRIMARY: c_int = b'M' as c_int;
 
 macro_rules! api {
     ($($name:ident: fn($($arg:ty),*) -> $ret:ty;)*) => {
@@ -80,7 +101,7 @@ api! {
     PQerrorMessage: fn(PgConnPtr) -> *const c_char;
     PQfinish: fn(PgConnPtr) -> ();
     PQsocket: fn(PgConnPtr) -> c_int;
-    PQsetNoticeProcessor: fn(PgConnPtr, NoticeProcessor, *mut c_void) -> NoticeProcessor;
+    PQsetNoticeReceiver: fn(PgConnPtr, NoticeReceiver, *mut c_void) -> NoticeReceiver;
     PQhost: fn(PgConnPtr) -> *const c_char;
     PQhostaddr: fn(PgConnPtr) -> *const c_char;
     PQsslInUse: fn(PgConnPtr) -> c_int;
@@ -89,8 +110,8 @@ api! {
     PQconndefaults: fn() -> *mut ConninfoOption;
     PQconninfoFree: fn(*mut ConninfoOption) -> ();
     PQfreemem: fn(*mut c_void) -> ();
-    PQexec: fn(PgConnPtr, *const c_char) -> PgResultPtr;
-    PQexecParams: fn(
+    PQsendQuery: fn(PgConnPtr, *const c_char) -> c_int;
+    PQsendQueryParams: fn(
         PgConnPtr,
         *const c_char,
         c_int,
@@ -99,7 +120,10 @@ api! {
         *const c_int,
         *const c_int,
         c_int
-    ) -> PgResultPtr;
+    ) -> c_int;
+    PQgetResult: fn(PgConnPtr) -> PgResultPtr;
+    PQconsumeInput: fn(PgConnPtr) -> c_int;
+    PQisBusy: fn(PgConnPtr) -> c_int;
     PQresultStatus: fn(PgResultPtr) -> c_int;
     PQresultErrorMessage: fn(PgResultPtr) -> *const c_char;
     PQresultErrorField: fn(PgResultPtr, c_int) -> *const c_char;

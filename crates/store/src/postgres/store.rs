@@ -43,6 +43,10 @@ use host_side::HostSide;
 /// host accepted earlier makes more (docs/design.md, "The fleet store").
 const HOST_SESSION_STATEMENTS: u32 = 5;
 
+/// How much longer than `statement_timeout` a host awaits an answer: time for the server's own
+/// timeout to answer first.
+const ANSWER_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct PgStore {
     // `PassStore` reads through `&self`; one connection, used by one call at a time.
     conn: RefCell<PgConn>,
@@ -135,6 +139,10 @@ impl PgStore {
         let mut conn = PgConn::connect(conninfo, ConnRole::Host)?;
         // Whatever the user holds, a session that logs no one in sends the same count.
         conn.pad_on_drop(HOST_SESSION_STATEMENTS);
+        // A login never waits on the store for ever, nor trusts a commit the server warns about
+        // (conn/answer.rs); the server's own statement_timeout answers first where it applies.
+        conn.answer_within(timeouts.statement_timeout + ANSWER_SLACK);
+        conn.refuse_warnings();
         Ok(PgStore {
             conn: RefCell::new(conn),
             timeouts: Some(timeouts),

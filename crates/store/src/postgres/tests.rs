@@ -154,3 +154,46 @@ fn a_password_in_an_unparsable_uri_is_not_repeated() {
         Ok(_) => panic!("connected"),
     }
 }
+
+#[test]
+fn a_uri_listing_a_primary_and_its_standby_is_tried_server_by_server() {
+    // Two loopback ports nobody listens on, and two socket directories that do not exist: the
+    // rules let libpq try every listed server, and each refuses at once.
+    let closed = || {
+        let sock = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        sock.local_addr().unwrap().port()
+    };
+    let (p, q) = (closed(), closed());
+    for uri in [
+        format!("postgresql://host_a@127.0.0.1:{p},127.0.0.1:{q}/pam_tap?target_session_attrs=read-write"),
+        format!(
+            "postgresql://host_a@/pam_tap?host=/nonexistent/a,/nonexistent/b&port={p},{q}&target_session_attrs=read-write"
+        ),
+    ] {
+        match connect(&uri) {
+            Err(Error::Store(m)) => assert!(
+                m.contains("cannot connect") && m.contains("target_session_attrs=read-write"),
+                "{m}"
+            ),
+            Err(e) => panic!("{uri}: {e}"),
+            Ok(_) => panic!("{uri} connected"),
+        }
+    }
+    // Off the machine, the list needs verified TLS as one server does (no packet sent to see it).
+    let remote = "postgresql://host_a@db1.example:5432,db2.example:5433/pam_tap?target_session_attrs=read-write";
+    match connect(remote) {
+        Err(Error::UnsafeConnection(m)) => assert!(m.contains("sslmode=verify-full"), "{m}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("connected"),
+    }
+    let verified = Conninfo::new(&format!("{remote}&sslmode=verify-full&sslrootcert=/etc/ca.pem")).unwrap();
+    let opts: BTreeMap<String, String> = verified
+        .options()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8(v.to_vec()).unwrap()))
+        .collect();
+    assert_eq!(opts["host"], "db1.example,db2.example");
+    assert_eq!(opts["port"], "5432,5433");
+    assert_eq!(super::transport::check_before(&opts, &opts, 150_018), Ok(()));
+}

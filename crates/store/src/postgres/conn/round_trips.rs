@@ -22,11 +22,11 @@ impl PgConn {
     }
 
     /// Tops the session up to its count now (dropping the connection does it too). A connection
-    /// libpq already knows is broken, or a padding statement that fails, ends it: a dead or failing
-    /// server costs no more waiting than it already did.
+    /// libpq already knows is broken or that was given up waiting, or a padding statement that
+    /// fails, ends it: a dead, failing or silent server costs no more waiting than it already did.
     pub fn pad(&mut self) {
         // SAFETY: a live connection object (freed only after this, in drop).
-        if unsafe { (self.api.PQstatus)(self.raw) } != libpq::CONNECTION_OK {
+        if self.abandoned || unsafe { (self.api.PQstatus)(self.raw) } != libpq::CONNECTION_OK {
             return;
         }
         while self.sent < self.pad_to {

@@ -42,7 +42,8 @@ fn pause_before(next: u32) {
 
 /// Raises the commit level of a host's transaction to `on` (the commit waits for the WAL to be
 /// flushed on the synchronous standbys, where `synchronous_standby_names` names any) when the
-/// session's is lower; `remote_apply` stays.
+/// session's is lower; `remote_apply` stays. A commit no standby confirms is given up after the
+/// host's `statement_timeout` and a second, a login refused (conn/answer.rs).
 const DURABLE_COMMIT: &str = "SELECT set_config('synchronous_commit', 'on', true) \
      WHERE current_setting('synchronous_commit') IN ('off', 'local', 'remote_write')";
 
