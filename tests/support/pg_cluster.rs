@@ -12,7 +12,6 @@
 //!
 //! A primary with a streaming standby, for the failover tests, is a [`Pair`] (pg_cluster/standby.rs).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,7 +30,7 @@ pub use standby::{Pair, STANDBY_NAME};
 
 use setup::{as_postgres, cluster_dir, mkdir, run, template, Template, DIRS, LIVE};
 // A pooler in front of a cluster is spawned the same way (tests/support/pgbouncer.rs).
-pub use setup::spawn_kept;
+pub use setup::{dies_with_this_process, spawn_kept};
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The login roles every cluster has: the admin tapctl uses, and one role per host.
@@ -242,17 +241,8 @@ impl PgCluster {
             c.arg("-c").arg(format!("{k}={v}"));
         }
         c.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
-        let parent = std::process::id() as i32;
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            c.pre_exec(move || {
-                // After std's setuid: a credential change clears PDEATHSIG.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 || libc::getppid() != parent {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        };
+        // SIGQUIT: PostgreSQL's immediate shutdown.
+        dies_with_this_process(&mut c, libc::SIGQUIT);
         let t = Instant::now();
         let mut child = spawn_kept(c);
         LIVE.lock().unwrap().push(child.id());

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::pg_cluster::{spawn_kept, PgCluster, ROLES};
+use super::pg_cluster::{dies_with_this_process, spawn_kept, PgCluster, ROLES};
 
 /// The waits PgBouncer bounds, seconds: a client waits at most `query_wait_timeout` for a server
 /// connection (the server down: refused then, or at once while a failed login to it is retried
@@ -137,17 +137,7 @@ impl PgBouncer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let parent = std::process::id() as i32;
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            c.pre_exec(move || {
-                // After std's setuid: a credential change clears PDEATHSIG.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 || libc::getppid() != parent {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        };
+        dies_with_this_process(&mut c, libc::SIGTERM);
         let mut child = spawn_kept(c);
         let listening = self.socket_dir().join(format!(".s.PGSQL.{}", self.port));
         let t = Instant::now();

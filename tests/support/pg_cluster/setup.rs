@@ -157,6 +157,23 @@ pub(super) fn password() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Has the server `c` starts get `signal` when this process dies. Set in the child after std's
+/// setuid (a credential change clears PDEATHSIG); the child refuses to start if its parent is
+/// already gone.
+pub fn dies_with_this_process(c: &mut Command, signal: libc::c_int) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as i32;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 || libc::getppid() != parent {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
 /// Spawns every server from one thread that never ends (see the module comment).
 pub fn spawn_kept(cmd: Command) -> Child {
     type Req = (Command, Sender<std::io::Result<Child>>);
