@@ -84,6 +84,18 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         why: "stops a host's logins with a pass",
     },
     CommandRule {
+        path: &["keys", "list"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads the enrolled SSH keys (public keys, never a secret)",
+    },
+    CommandRule {
+        path: &["keys", "revoke"],
+        least: Role::Issuer,
+        root_args: &[],
+        why: "removes an enrolled SSH key of a user the role may act on",
+    },
+    CommandRule {
         path: &["policy"],
         least: Role::Viewer,
         root_args: &[],

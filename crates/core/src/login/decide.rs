@@ -96,6 +96,15 @@ pub(super) fn decide<'s, H: Handle, B: Backend<'s>>(
         pace.decoy(&answer, policy);
         return refuse_out_of_scope(&mut found, r, base);
     }
+    // A pass that enrolls an SSH key is a credential only at the key enrollment step.
+    if found.rec.enroll_key {
+        pace.decoy(&answer, policy);
+        let r = gate::Refusal {
+            reason: "enroll_only",
+            detail: "the pass only enrolls an SSH key (log in over SSH with the key)".into(),
+        };
+        return refuse_out_of_scope(&mut found, r, base);
+    }
     let Some(code) = code else {
         pace.decoy(&answer, policy);
         return base;

@@ -301,6 +301,7 @@ impl World {
             issuer_role: None,
             services: None,
             hosts: p.hosts.map(str::to_string),
+            enroll_key: false,
         };
         let (id, _) = s
             .insert_pass(user, T0, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
