@@ -15,6 +15,8 @@ use pam_tap_core::login::CHOOSE_NEW_PASSWORD;
 mod baseline;
 /// /bin/login and su.
 mod console;
+/// Key-only servers: a pass enrolls an SSH key.
+mod key_enrollment;
 /// Refusals, what cannot work, users without a pass.
 mod refusals;
 /// OpenSSH in both modes.

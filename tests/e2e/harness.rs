@@ -25,9 +25,11 @@ pub use crate::support::paths::{module, tapctl, tool};
 pub use crate::support::pty::with_pamd;
 pub use crate::support::site::Site;
 
+mod enroll;
 mod pam_dir;
 mod pty;
 mod sshd;
+pub use enroll::*;
 pub use pam_dir::*;
 pub use pty::*;
 pub use sshd::*;

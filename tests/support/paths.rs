@@ -24,6 +24,13 @@ pub fn tapctl() -> PathBuf {
     p
 }
 
+/// sshd's keys command for key-only servers (crates/keys).
+pub fn keys_command() -> PathBuf {
+    let p = bin_dir().join("pam_tap_keys");
+    assert!(p.exists(), "{} is missing: cargo build --workspace", p.display());
+    p
+}
+
 /// An example program (`cargo test` builds the examples next to the binaries).
 pub fn example(name: &str) -> PathBuf {
     let p = bin_dir().join("examples").join(name);

@@ -19,10 +19,19 @@ pub enum SshMethod {
     Password,
     /// Public keys only (no password prompt at all): the user's key from `Sshd::authorize_key`.
     KeyOnly,
+    /// A key-only server with pam_tap's key enrollment (tests/e2e/harness/enroll.rs): publickey,
+    /// then keyboard-interactive through PAM, with the lines `Sshd::start_with` adds.
+    Enroll,
 }
 
 impl Sshd {
     pub fn start(scratch: &Scratch, pamd: &Path, method: SshMethod) -> Sshd {
+        Self::start_with(scratch, pamd, method, "")
+    }
+
+    /// [`Sshd::start`] with `extra` lines after the template's (sshd keeps the first value of an
+    /// option, so these only add options the template leaves out).
+    pub fn start_with(scratch: &Scratch, pamd: &Path, method: SshMethod, extra: &str) -> Sshd {
         // sshd's privilege-separation directory (created by openssh-server's tmpfiles at boot).
         if !Path::new("/run/sshd").exists() {
             fs::create_dir_all("/run/sshd").unwrap();
@@ -49,6 +58,7 @@ impl Sshd {
                 SshMethod::KeyboardInteractive => ("yes", "yes", "no", "none"),
                 SshMethod::Password => ("no", "yes", "no", "none"),
                 SshMethod::KeyOnly => ("no", "no", "yes", ".ssh/authorized_keys"),
+                SshMethod::Enroll => ("yes", "no", "yes", ".ssh/authorized_keys"),
             };
             let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/sshd_config.in"))
                 .unwrap()
@@ -57,7 +67,8 @@ impl Sshd {
                 .replace("@KBDINT@", kbdint)
                 .replace("@PASSWORD@", password)
                 .replace("@PUBKEY@", pubkey)
-                .replace("@AUTHKEYS@", authkeys);
+                .replace("@AUTHKEYS@", authkeys)
+                + extra;
             fs::write(&config, text).unwrap();
             let log = scratch.join(format!("sshd-{attempt}.log"));
             let argv = with_pamd(
@@ -124,6 +135,7 @@ impl Sshd {
             SshMethod::KeyboardInteractive => ("keyboard-interactive", "no"),
             SshMethod::Password => ("password", "no"),
             SshMethod::KeyOnly => ("publickey", "yes"),
+            SshMethod::Enroll => ("publickey,keyboard-interactive", "yes"),
         };
         let mut v: Vec<String> = vec![
             tool("ssh").display().to_string(),
