@@ -38,6 +38,8 @@ const PINNED: &[(&str, Role)] = &[
     ("hosts list", Role::Viewer),
     ("hosts bind", Role::Root),
     ("hosts unbind", Role::Root),
+    ("keys list", Role::Viewer),
+    ("keys revoke", Role::Issuer),
     ("policy", Role::Viewer),
     ("vocabulary", Role::Viewer),
     ("doctor", Role::Root),
