@@ -17,6 +17,8 @@ mod baseline;
 mod console;
 /// Refusals, what cannot work, users without a pass.
 mod refusals;
+/// Security keys (`sk-` keys of the soft security key) through ssh-keygen, ssh and sshd.
+mod security_key;
 /// OpenSSH in both modes.
 mod ssh;
 
