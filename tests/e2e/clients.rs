@@ -19,6 +19,8 @@ mod console;
 mod key_enrollment;
 /// Refusals, what cannot work, users without a pass.
 mod refusals;
+/// Security keys (`sk-` keys of the soft security key) through ssh-keygen, ssh and sshd.
+mod security_key;
 /// OpenSSH in both modes.
 mod ssh;
 

@@ -112,11 +112,22 @@ impl Sshd {
 
     /// Puts the client key in `user`'s ~/.ssh/authorized_keys, owned by the user as sshd requires.
     pub fn authorize_key(&self, user: &User) {
+        let line = fs::read_to_string(self.client_key.with_extension("pub")).unwrap();
+        self.authorize_lines(user, &[line.trim_end()]);
+    }
+
+    /// Writes `lines` as `user`'s whole ~/.ssh/authorized_keys (options such as `verify-required`
+    /// go at the start of a line), owned by the user as sshd requires.
+    pub fn authorize_lines(&self, user: &User, lines: &[&str]) {
         let home = PathBuf::from(format!("/home/{}", user.name));
         let ssh = home.join(".ssh");
         fs::create_dir_all(&ssh).unwrap();
         fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).unwrap();
-        fs::copy(self.client_key.with_extension("pub"), ssh.join("authorized_keys")).unwrap();
+        fs::write(
+            ssh.join("authorized_keys"),
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
         run_ok(
             Command::new(tool("chown"))
                 .arg("-R")
@@ -131,14 +142,21 @@ impl Sshd {
 
     /// `ssh` as a person runs it against this sshd (password prompts on the pty).
     pub fn ssh(&self, user: &str, extra: &[&str]) -> Vec<String> {
+        self.ssh_with_identity(user, &self.client_key, &[], extra)
+    }
+
+    /// [`Sshd::ssh`] with `identity` as the only key offered and `options` (say, a security key's
+    /// `-o SecurityKeyProvider=...`) before the destination.
+    pub fn ssh_with_identity(&self, user: &str, identity: &Path, options: &[String], extra: &[&str]) -> Vec<String> {
         let (preferred, pubkey) = match self.method {
             SshMethod::KeyboardInteractive => ("keyboard-interactive", "no"),
             SshMethod::Password => ("password", "no"),
             SshMethod::KeyOnly => ("publickey", "yes"),
             SshMethod::Enroll => ("publickey,keyboard-interactive", "yes"),
         };
-        let mut v: Vec<String> = vec![
-            tool("ssh").display().to_string(),
+        let mut v: Vec<String> = vec![tool("ssh").display().to_string()];
+        v.extend(options.iter().cloned());
+        v.extend([
             "-o".into(),
             format!("PreferredAuthentications={preferred}"),
             "-o".into(),
@@ -146,7 +164,7 @@ impl Sshd {
             "-o".into(),
             "IdentitiesOnly=yes".into(),
             "-i".into(),
-            self.client_key.display().to_string(),
+            identity.display().to_string(),
             "-p".into(),
             self.port.to_string(),
             "-o".into(),
@@ -158,7 +176,7 @@ impl Sshd {
             "-o".into(),
             "NumberOfPasswordPrompts=1".into(),
             format!("{user}@127.0.0.1"),
-        ];
+        ]);
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     }
