@@ -21,6 +21,8 @@ mod key_enrollment;
 mod refusals;
 /// Security keys (`sk-` keys of the soft security key) through ssh-keygen, ssh and sshd.
 mod security_key;
+/// Key-only servers: security keys enroll, and policy can demand them.
+mod security_key_enrollment;
 /// OpenSSH in both modes.
 mod ssh;
 
