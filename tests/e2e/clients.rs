@@ -17,6 +17,8 @@ mod baseline;
 mod console;
 /// Key-only servers: a pass enrolls an SSH key.
 mod key_enrollment;
+/// Key-only servers on a fleet store.
+mod key_enrollment_fleet;
 /// Refusals, what cannot work, users without a pass.
 mod refusals;
 /// Security keys (`sk-` keys of the soft security key) through ssh-keygen, ssh and sshd.

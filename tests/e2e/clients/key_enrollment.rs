@@ -41,7 +41,7 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
     let key = k.keypair();
     let fp = k.fingerprint(&key);
     let before = refused(&k, &user, &key);
-    assert_refused(&before, DENIED, "a key before any pass", Some(&k.sshd));
+    assert_refused(&before, DENIED, "a key before any pass", Some(&k.host.sshd));
 
     let issued = k.site.issue(&user, &["--enroll-key"]);
     assert_eq!(k.site.show(&user)["enroll_key"], true);
@@ -50,11 +50,12 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
     steps.extend(shell_as(&user.name));
     let first = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
     k.site
-        .assert_drove(&first, "first login: the pass enrolls the key", Some(&k.sshd));
+        .assert_drove(&first, "first login: the pass enrolls the key", Some(&k.host.sshd));
     assert_eq!(k.enrolled(&user), [fp.clone()]);
 
     let again = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
-    k.site.assert_drove(&again, "the enrolled key alone", Some(&k.sshd));
+    k.site
+        .assert_drove(&again, "the enrolled key alone", Some(&k.host.sshd));
     assert!(
         !again.text.contains("Temporary Access Pass"),
         "a prompt for an enrolled key:\n{}",
@@ -63,7 +64,12 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
 
     let other = k.keypair();
     let stranger = refused(&k, &user, &other);
-    assert_refused(&stranger, DENIED, "another key after the pass was used", Some(&k.sshd));
+    assert_refused(
+        &stranger,
+        DENIED,
+        "another key after the pass was used",
+        Some(&k.host.sshd),
+    );
     assert_eq!(k.enrolled(&user), [fp.clone()]);
     let events = k.site.events_with_reasons(&user);
     assert!(events.contains(&format!("enrolled:{fp}")), "{events:?}");
@@ -91,7 +97,7 @@ fn e2e_a_wrong_pass_enrolls_nothing_and_counts_as_a_failure() {
     let issued = k.site.issue(&user, &["--enroll-key"]);
     let steps = [expect(&pass_prompt(&fp)), send(&wrong_pass(&issued.pass)), Step::Eof];
     let wrong = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
-    assert_refused(&wrong, DENIED, "a wrong pass", Some(&k.sshd));
+    assert_refused(&wrong, DENIED, "a wrong pass", Some(&k.host.sshd));
     assert!(k.enrolled(&user).is_empty());
     assert_eq!(k.site.show(&user)["failures"], 1);
     // The account's own password is no answer either: key-only stays key-only.
@@ -101,7 +107,7 @@ fn e2e_a_wrong_pass_enrolls_nothing_and_counts_as_a_failure() {
         &password,
         DENIED,
         "the account's password at the pass prompt",
-        Some(&k.sshd),
+        Some(&k.host.sshd),
     );
     assert!(k.enrolled(&user).is_empty());
     assert_eq!(k.site.show(&user)["failures"], 2);
@@ -117,7 +123,7 @@ fn e2e_a_wrong_pass_enrolls_nothing_and_counts_as_a_failure() {
         ],
     );
     let by_password = drive(&k.site.dir, &[Step::Eof], &argv);
-    assert_refused(&by_password, DENIED, "the password method", Some(&k.sshd));
+    assert_refused(&by_password, DENIED, "the password method", Some(&k.host.sshd));
     assert!(
         !by_password.text.contains("assword:"),
         "a password prompt:\n{}",
@@ -133,7 +139,7 @@ fn e2e_a_wrong_pass_enrolls_nothing_and_counts_as_a_failure() {
     ];
     let right = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
     k.site
-        .assert_drove(&right, "the right pass after wrong ones", Some(&k.sshd));
+        .assert_drove(&right, "the right pass after wrong ones", Some(&k.host.sshd));
     assert_eq!(k.enrolled(&user), [fp]);
 }
 
@@ -149,15 +155,19 @@ fn e2e_a_key_in_authorized_keys_logs_in_as_before_with_no_prompt() {
     let key = k.keypair();
     k.authorize(&user, &key);
     let plain = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
-    k.site.assert_drove(&plain, "a key from authorized_keys", Some(&k.sshd));
+    k.site
+        .assert_drove(&plain, "a key from authorized_keys", Some(&k.host.sshd));
     assert!(!plain.text.contains("Temporary Access Pass"), "{}", plain.text);
     // Without the store (moved away) nothing changes for them.
     let moved = k.site.db.with_extension("away");
     fs::rename(&k.site.db, &moved).unwrap();
     let no_store = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
     fs::rename(&moved, &k.site.db).unwrap();
-    k.site
-        .assert_drove(&no_store, "a key from authorized_keys with no store", Some(&k.sshd));
+    k.site.assert_drove(
+        &no_store,
+        "a key from authorized_keys with no store",
+        Some(&k.host.sshd),
+    );
     assert!(k.enrolled(&user).is_empty());
 }
 
@@ -239,7 +249,12 @@ fn e2e_a_pass_revoked_while_its_prompt_waits_enrolls_nothing() {
         fs::write(&go, "").unwrap();
         h.join().unwrap()
     });
-    assert_refused(&t, DENIED, "the pass revoked while its prompt waited", Some(&k.sshd));
+    assert_refused(
+        &t,
+        DENIED,
+        "the pass revoked while its prompt waited",
+        Some(&k.host.sshd),
+    );
     assert!(k.enrolled(&user).is_empty());
 }
 
@@ -262,13 +277,13 @@ fn e2e_revoking_an_enrolled_key_stops_it_at_once() {
         Step::Eof,
     ];
     let first = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
-    k.site.assert_drove(&first, "enrolling", Some(&k.sshd));
+    k.site.assert_drove(&first, "enrolling", Some(&k.host.sshd));
     let out = k
         .site
         .tapctl_ok(&["keys", "revoke", &user.name, &fp, "--reason", "laptop lost"]);
     assert!(out.contains(&format!("revoked key {fp}")), "{out}");
     let after = refused(&k, &user, &key);
-    assert_refused(&after, DENIED, "a revoked key", Some(&k.sshd));
+    assert_refused(&after, DENIED, "a revoked key", Some(&k.host.sshd));
     assert!(k.enrolled(&user).is_empty());
     let events = k.site.events_with_reasons(&user);
     assert!(events.contains(&format!("key_revoked:{fp}: laptop lost")), "{events:?}");
@@ -281,9 +296,9 @@ fn e2e_the_keys_command_refuses_to_run_as_root() {
         return;
     }
     let k = KeyOnly::start("");
-    let out = run(Command::new(k.run_dir.join("pam_tap_keys")).args([
+    let out = run(Command::new(k.host.run_dir.join("pam_tap_keys")).args([
         "--config",
-        k.run_dir.join("pam_tap.toml").to_str().unwrap(),
+        k.host.run_dir.join("pam_tap.toml").to_str().unwrap(),
         "root",
         "ssh-ed25519",
         "AAAA",

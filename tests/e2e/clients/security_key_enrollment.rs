@@ -21,6 +21,7 @@ fn pass_prompt(fingerprint: &str) -> String {
 
 fn offer(k: &KeyOnly, user: &User, key: &SkKey, steps: &[Step]) -> Transcript {
     let argv = k
+        .host
         .sshd
         .ssh_with_identity(&user.name, &key.private, &SoftSk::ssh_options(), &[]);
     drive(&k.site.dir, steps, &argv)
@@ -41,14 +42,17 @@ fn e2e_security_keys_of_both_types_enroll_like_other_keys() {
         let mut steps = vec![expect(&pass_prompt(&key.fingerprint())), send(&issued.pass)];
         steps.extend(shell_as(&user.name));
         let first = offer(&k, &user, &key, &steps);
-        k.site
-            .assert_drove(&first, &format!("enrolling a {} key", kind.log_name()), Some(&k.sshd));
+        k.site.assert_drove(
+            &first,
+            &format!("enrolling a {} key", kind.log_name()),
+            Some(&k.host.sshd),
+        );
         assert_eq!(k.enrolled(&user), [key.fingerprint()]);
         let again = offer(&k, &user, &key, &shell_as(&user.name));
         k.site.assert_drove(
             &again,
             &format!("the enrolled {} key alone", kind.log_name()),
-            Some(&k.sshd),
+            Some(&k.host.sshd),
         );
         assert!(!again.text.contains("Temporary Access Pass"), "{}", again.text);
         parts.push((format!("{}: the pass enrolls it", kind.log_name()), first));
@@ -79,7 +83,7 @@ fn e2e_policy_can_require_security_keys_with_user_verification() {
         &t,
         "Permission denied",
         "a plain key where policy wants security keys",
-        Some(&k.sshd),
+        Some(&k.host.sshd),
     );
     assert!(!t.text.contains("Temporary Access Pass"), "{}", t.text);
 
@@ -89,12 +93,12 @@ fn e2e_policy_can_require_security_keys_with_user_verification() {
         &t,
         "Permission denied",
         "a security key without verification",
-        Some(&k.sshd),
+        Some(&k.host.sshd),
     );
     assert!(
-        k.sshd.log_text().contains("user verification requirement not met"),
+        k.host.sshd.log_text().contains("user verification requirement not met"),
         "sshd did not refuse for want of verification:\n{}",
-        k.sshd.log_text()
+        k.host.sshd.log_text()
     );
     assert!(k.enrolled(&user).is_empty());
 
@@ -109,11 +113,11 @@ fn e2e_policy_can_require_security_keys_with_user_verification() {
     steps.extend(shell_as(&user.name));
     let first = offer(&k, &user, &verified, &steps);
     k.site
-        .assert_drove(&first, "enrolling a verified security key", Some(&k.sshd));
+        .assert_drove(&first, "enrolling a verified security key", Some(&k.host.sshd));
     assert_eq!(k.enrolled(&user), [verified.fingerprint()]);
     let mut steps = vec![pin, send(PIN)];
     steps.extend(shell_as(&user.name));
     let again = offer(&k, &user, &verified, &steps);
     k.site
-        .assert_drove(&again, "the verified key with its PIN", Some(&k.sshd));
+        .assert_drove(&again, "the verified key with its PIN", Some(&k.host.sshd));
 }

@@ -60,7 +60,7 @@ fn cached(policy: &Policy, at: &Attempt<'_>, now: i64) -> Result<bool, Error> {
 
 /// Keeps a key the fleet store vouched for in this host's cache. Best effort: a cache that cannot
 /// be written costs only the logins during a later outage.
-fn remember(policy: &Policy, at: &Attempt<'_>, now: i64) {
+pub(super) fn remember(policy: &Policy, at: &Attempt<'_>, now: i64) {
     if policy.enroll.cache_for.is_zero() {
         return;
     }

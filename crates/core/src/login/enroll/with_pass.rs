@@ -110,7 +110,14 @@ fn settle<H: Handle>(
         }
     }
     let taken = match store.keeps_keys() {
-        true => store.enroll_key(&touch, &at.key)?,
+        true => {
+            let taken = store.enroll_key(&touch, &at.key)?;
+            // The new key logs in here during a later outage too (`[enroll] cache_for`).
+            if taken {
+                super::known::remember(policy, at, now);
+            }
+            taken
+        }
         false => enroll_locally(policy, at, rec, now)?,
     };
     if !taken {
