@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use pam_tap_base::error::{Error, Result};
+use pam_tap_base::safefile::Trust;
 use pam_tap_base::users::plausible_name;
 use pam_tap_core::config::{Policy, DEFAULT_CONFIG};
 use pam_tap_store::keys::{self, KeysDb, Lookup, PublicKey};
@@ -62,12 +63,23 @@ pub type FleetLookup<'a> = dyn Fn(&pam_tap_store::Conninfo, &str, &str) -> Resul
 
 /// The authorized_keys lines for `req` under `policy` at `now`.
 pub fn answer(policy: &Policy, req: &Request, now: i64, fleet: &FleetLookup<'_>) -> Result<Vec<String>> {
+    answer_trusting(policy, req, now, fleet, Trust::ROOT)
+}
+
+/// [`answer`] with the keys database trusted when `trust`'s owner owns it (root's but in tests).
+pub fn answer_trusting(
+    policy: &Policy,
+    req: &Request,
+    now: i64,
+    fleet: &FleetLookup<'_>,
+    trust: Trust,
+) -> Result<Vec<String>> {
     if !plausible_name(&req.user) {
         return Ok(vec![]);
     }
     let host = &policy.host_name;
     let found = match &policy.database {
-        Database::Sqlite(_) => match open(&policy.enroll.keys_db)? {
+        Database::Sqlite(_) => match open(&policy.enroll.keys_db, trust)? {
             Some(db) => db.lookup(&req.user, host, now)?,
             None => Lookup::default(),
         },
@@ -79,7 +91,7 @@ pub fn answer(policy: &Policy, req: &Request, now: i64, fleet: &FleetLookup<'_>)
                 eprintln!("pam_tap_keys: the fleet store cannot be reached ({e}); answering from this host's cache");
                 let window = policy.enroll.cache_for.as_secs() as i64;
                 match (window > 0)
-                    .then(|| open(&policy.enroll.keys_db))
+                    .then(|| open(&policy.enroll.keys_db, trust))
                     .transpose()?
                     .flatten()
                 {
@@ -107,9 +119,9 @@ pub fn answer(policy: &Policy, req: &Request, now: i64, fleet: &FleetLookup<'_>)
     Ok(lines)
 }
 
-fn open(path: &Path) -> Result<Option<KeysDb>> {
+fn open(path: &Path, trust: Trust) -> Result<Option<KeysDb>> {
     match path.exists() {
-        true => KeysDb::open_read(path).map(Some),
+        true => KeysDb::open_read_trusting(path, trust).map(Some),
         false => Ok(None),
     }
 }

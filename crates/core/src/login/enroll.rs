@@ -173,6 +173,3 @@ pub fn enrolled_line(fingerprint: &str, user: &str) -> String {
 fn as_code(answer: &[u8]) -> Option<zeroize::Zeroizing<String>> {
     (answer.len() <= MAX_INPUT).then(|| normalize(answer)).flatten()
 }
-
-#[cfg(test)]
-mod tests;
