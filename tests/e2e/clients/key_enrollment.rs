@@ -51,7 +51,7 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
     let first = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
     k.site
         .assert_drove(&first, "first login: the pass enrolls the key", Some(&k.host.sshd));
-    assert_eq!(k.enrolled(&user), [fp.clone()]);
+    assert_eq!(k.enrolled(&user), std::slice::from_ref(&fp));
 
     let again = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
     k.site
@@ -70,7 +70,7 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
         "another key after the pass was used",
         Some(&k.host.sshd),
     );
-    assert_eq!(k.enrolled(&user), [fp.clone()]);
+    assert_eq!(k.enrolled(&user), std::slice::from_ref(&fp));
     let events = k.site.events_with_reasons(&user);
     assert!(events.contains(&format!("enrolled:{fp}")), "{events:?}");
     assert_eq!(k.site.show(&user)["status"], "used");

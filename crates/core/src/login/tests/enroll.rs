@@ -22,7 +22,6 @@ impl World {
     }
 
     fn failures(&self, id: i64) -> u32 {
-        use pam_tap_store::PassStore;
         let rec = self.store.latest_for("alice").unwrap().unwrap();
         assert_eq!(rec.id, id);
         rec.failures
