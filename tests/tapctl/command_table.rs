@@ -177,7 +177,10 @@ fn the_guide_shows_the_command_table_generated_from_the_code() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide/src/helpdesk-boundary.md");
     let page = std::fs::read_to_string(&path).unwrap();
     let (begin, end) = ("<!-- command-table:begin -->\n", "<!-- command-table:end -->");
-    let start = page.find(begin).expect("helpdesk-boundary.md has the command-table markers") + begin.len();
+    let start = page
+        .find(begin)
+        .expect("helpdesk-boundary.md has the command-table markers")
+        + begin.len();
     let stop = page[start..]
         .find(end)
         .expect("helpdesk-boundary.md closes the command-table markers")

@@ -180,11 +180,15 @@ pub fn check(repo: &Path, src: &Path, extra: &[PathBuf]) -> Report {
                 continue;
             }
             if t.image && in_book && !target.starts_with(&src) {
-                report.problems.push(format!("{at}: outside the book's src, so missing from the built book"));
+                report
+                    .problems
+                    .push(format!("{at}: outside the book's src, so missing from the built book"));
             }
             let is_md = target.extension().is_some_and(|x| x == "md");
             if is_md && target.starts_with(&src) && target != src.join("SUMMARY.md") && !chapters.contains(&target) {
-                report.problems.push(format!("{at}: {} is no chapter of SUMMARY.md", name(&target)));
+                report
+                    .problems
+                    .push(format!("{at}: {} is no chapter of SUMMARY.md", name(&target)));
             }
             let Some(fragment) = fragment else { continue };
             report.anchors += 1;
@@ -192,12 +196,16 @@ pub fn check(repo: &Path, src: &Path, extra: &[PathBuf]) -> Report {
                 Some(page) => page.ids.clone(),
                 None if is_md => parse(&std::fs::read_to_string(&target).unwrap()).ids,
                 None => {
-                    report.problems.push(format!("{at}: an anchor into a file that is not Markdown"));
+                    report
+                        .problems
+                        .push(format!("{at}: an anchor into a file that is not Markdown"));
                     continue;
                 }
             };
             if !ids.contains(fragment) {
-                report.problems.push(format!("{at}: {} has no heading with id `{fragment}`", name(&target)));
+                report
+                    .problems
+                    .push(format!("{at}: {} has no heading with id `{fragment}`", name(&target)));
             }
         }
     }

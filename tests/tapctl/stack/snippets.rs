@@ -1,6 +1,6 @@
 //! Every pam.d line the project prints works: each one in a code block or code span of README.md,
-//! docs/ (the guide and the man pages' sources) and packaging/ (Markdown), and in doctor's advice, is loaded by the real libpam
-//! through pam_start_confdir.
+//! docs/ (the guide and the man pages' sources) and packaging/ (Markdown), and in doctor's advice, is
+//! loaded by the real libpam through pam_start_confdir.
 //!
 //! How a line libpam rejects is caught: libpam parses a bad control (`success=end`, a typo) into
 //! "every result is a failure" and only says so in syslog. So each snippet is loaded once with
@@ -295,7 +295,10 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
         .filter(ours)
         .map(key)
         .collect();
-    assert_eq!(got, want, "pam-auth-update wrote another stack than the guide's wiring page shows");
+    assert_eq!(
+        got, want,
+        "pam-auth-update wrote another stack than the guide's wiring page shows"
+    );
     assert!(got.iter().all(|l| !l.contains("success=end")));
     let permit = module_dir().join("pam_permit.so");
     controls_accepted(&written, &permit).unwrap();
