@@ -3,7 +3,7 @@
  * Every action runs `sudo -n /usr/sbin/tapctl … --json` as the logged-in Cockpit user, not through
  * Cockpit's administrative access: sudo sets SUDO_USER, so tapctl sees the Cockpit user as the
  * operator and its roles decide (a viewer is refused by tapctl whatever this page shows). The
- * sudo rule allows tapctl and nothing else (see the README's "Helpdesk console").
+ * sudo rule allows tapctl and nothing else (see the guide's "Helpdesk console", docs/guide/src/cockpit.md).
  *
  * A new pass lives only in the issue dialog: it is never written to browser storage, the URL or
  * the console, and the dialog's nodes are removed from the document when it closes. */
@@ -27,7 +27,7 @@
         if (ex && ex.problem === "not-found")
             return "sudo is not installed on this machine.";
         if (/a password is required|may not run sudo|is not allowed to execute|not in the sudoers/.test(text))
-            return text + " — your account has no sudo rule for tapctl; an administrator adds one (README: Helpdesk console).";
+            return text + " — your account has no sudo rule for tapctl; an administrator adds one (guide: Helpdesk console).";
         return text || "tapctl failed (exit status " + (ex && ex.exit_status) + ")";
     }
 

@@ -1,6 +1,6 @@
 //! The machine the Cockpit console test runs on: inside demo/sandbox.sh (overlays on /etc /usr
 //! /var /home /root /tmp, so users, sudoers, the installed page and tapctl vanish afterwards), a
-//! helpdesk, a viewer and targets with passwords, pam_tap's policy, the sudo rule the README
+//! helpdesk, a viewer and targets with passwords, pam_tap's policy, the sudo rule the guide
 //! documents, the page under /usr/share/cockpit/pam-tap, cockpit-ws on loopback and chromedriver.
 #![allow(dead_code)]
 
@@ -26,7 +26,7 @@ pub const SCOPED: &str = "tap-scoped";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
 /// The PAM service pamtester logs the target in through (pam_tap then pam_unix, Debian's shape).
 pub const LOGIN_SERVICE: &str = "tap-console-login";
-/// The sudo rule of the README's "Helpdesk console" section.
+/// The sudo rule of the guide's "Helpdesk console" page (docs/guide/src/cockpit.md).
 pub const SUDO_RULE: &str = "%tap-desk,%tap-view ALL=(root) NOPASSWD: /usr/sbin/tapctl\n";
 
 pub fn run(program: &str, args: &[&str]) -> String {

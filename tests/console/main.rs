@@ -1,5 +1,5 @@
 //! The helpdesk console (cockpit/): Debian's cockpit-ws on loopback, Debian's chromium driven over
-//! WebDriver, the sudo rule the README documents, and the real PAM stack afterwards.
+//! WebDriver, the sudo rule the guide documents, and the real PAM stack afterwards.
 //!
 //! A helpdesk logs in on Cockpit's own login page, issues a one-time pass in the page and reads it
 //! off the dialog; the pass is gone from the document, storage and URL once the dialog closes; the
@@ -12,7 +12,7 @@
 //! Everything runs inside demo/sandbox.sh (throwaway overlays of /etc /usr /var /home /root /tmp) in a
 //! private PID namespace, so users, sudoers, the installed page and every server vanish afterwards.
 //! The test re-runs itself in there; the outer half checks the host was left as it was. Screenshots
-//! land in target/cockpit-screens/ (docs/console/ holds the committed ones).
+//! land in target/cockpit-screens/ (docs/guide/src/console/ holds the committed ones).
 
 #[macro_use]
 #[path = "../support/mod.rs"]

@@ -43,7 +43,7 @@ use host_side::HostSide;
 /// that loses a race — `host_now`, `host_latest`, then BEGIN (with the session's timeouts),
 /// `host_accept` (refused, audited by the database), COMMIT. A pass accepted makes as many; a
 /// wrong answer makes three (`host_count_failure` audits itself). Only settling a reset pass this
-/// host accepted earlier makes more (docs/design.md, "The fleet store").
+/// host accepted earlier makes more (docs/guide/src/design.md, "The fleet store").
 const HOST_SESSION_STATEMENTS: u32 = 5;
 
 /// How much longer than `statement_timeout` a host awaits an answer: time for the server's own
