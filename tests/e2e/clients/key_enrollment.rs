@@ -74,6 +74,9 @@ fn e2e_a_pass_enrolls_the_key_proven_in_the_same_connection_and_that_key_then_lo
     let events = k.site.events_with_reasons(&user);
     assert!(events.contains(&format!("enrolled:{fp}")), "{events:?}");
     assert_eq!(k.site.show(&user)["status"], "used");
+    let listed = k.site.tapctl_ok(&["keys", "list", &user.name]);
+    assert!(listed.contains(&fp) && listed.contains("ssh-ed25519"), "{listed}");
+    println!("tapctl keys list {}:\n{listed}", user.name);
     keep_transcript(
         "key-enrollment",
         &[

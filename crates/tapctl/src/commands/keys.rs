@@ -38,12 +38,12 @@ pub fn run(run: &Admitted<'_>, action: &KeysAction) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<16} {:<51} {:<36} {:<20} HOST",
+                "{:<16} {:<51} {:<36} {:<26} HOST",
                 "USER", "FINGERPRINT", "TYPE", "ENROLLED"
             );
             for k in &keys {
                 println!(
-                    "{:<16} {:<51} {:<36} {:<20} {}",
+                    "{:<16} {:<51} {:<36} {:<26} {}",
                     shown(&k.user),
                     k.key.fingerprint(),
                     k.key.key_type,
