@@ -24,6 +24,10 @@ pub const RESTING: &str = "tap-rest";
 /// A target whose pass the page narrows to a service and a host.
 pub const SCOPED: &str = "tap-scoped";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
+/// A target whose enrollment pass enrolls an SSH key the page then lists and revokes.
+pub const KEYED: &str = "tap-keyed";
+/// The service of a key-only sshd's enrollment step (`pam_tap.so enroll`), run through pam_drive.
+pub const ENROLL_SERVICE: &str = "tap-console-enroll";
 /// The PAM service pamtester logs the target in through (pam_tap then pam_unix, Debian's shape).
 pub const LOGIN_SERVICE: &str = "tap-console-login";
 /// The sudo rule of the guide's "Helpdesk console" page (docs/guide/src/cockpit.md).
@@ -45,7 +49,7 @@ pub fn run(program: &str, args: &[&str]) -> String {
 
 use crate::support::accounts::chpasswd;
 use crate::support::free_port;
-use crate::support::site::{debian_stack, module_line, Site};
+use crate::support::site::{debian_stack, module_line, only_stack, Site};
 
 fn wait_port(port: u16, what: &str) {
     let t = Instant::now();
@@ -89,6 +93,7 @@ impl Console {
             (NO_RULE, None),
             (RESTING, None),
             (SCOPED, None),
+            (KEYED, None),
         ] {
             let mut args = vec!["-m", "-s", "/bin/bash"];
             if let Some(g) = group {
@@ -108,6 +113,7 @@ impl Console {
             .policy("[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n")
             .build();
         site.write_service(LOGIN_SERVICE, &debian_stack(&module_line(&site.module_args(""))));
+        site.write_service(ENROLL_SERVICE, &only_stack(&module_line(&site.module_args("enroll"))));
 
         std::fs::write("/etc/sudoers.d/pam-tap", SUDO_RULE).unwrap();
         run("chmod", &["440", "/etc/sudoers.d/pam-tap"]);
@@ -115,15 +121,10 @@ impl Console {
 
         let dest = Path::new("/usr/share/cockpit/pam-tap");
         std::fs::create_dir_all(dest).unwrap();
-        for f in [
-            "manifest.json",
-            "index.html",
-            "tap.js",
-            "tap-ui.js",
-            "tap.css",
-            "patternfly.css",
-        ] {
-            std::fs::copy(page.join(f), dest.join(f)).unwrap();
+        // Every file of the page, as the packages install them.
+        for entry in std::fs::read_dir(page).unwrap() {
+            let f = entry.unwrap().file_name();
+            std::fs::copy(page.join(&f), dest.join(&f)).unwrap();
         }
 
         let scratch = PathBuf::from("/tmp/pam-tap-console");

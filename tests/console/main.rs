@@ -21,6 +21,7 @@ mod support;
 mod machine;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
 mod steps;
+mod steps_keys;
 /// A minimal WebDriver client for chromedriver.
 mod webdriver;
 
@@ -127,6 +128,7 @@ fn inside_the_sandbox() {
     steps::a_scoped_pass_is_issued_from_the_form(&b);
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
     steps::helpdesk_revokes_with_a_reason(&b);
+    steps_keys::an_enrollment_pass_enrolls_a_key_the_page_lists_and_revokes(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);
     steps::without_the_sudo_rule_the_page_says_what_to_do(&console);
@@ -141,10 +143,13 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
     // Statuses, events and roles reach the page from `tapctl vocabulary`; a word written into the
     // page would be a copy that drifts. The words are read from the code's own enums.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cockpit");
-    let page = ["tap.js", "tap-ui.js", "index.html"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+    let page = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "js" || x == "html"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
+    assert!(page.contains("keys revoke"), "every script of the page is read");
     let words = pam_tap_store::Status::all()
         .map(|s| s.as_str())
         .chain(pam_tap_store::Event::all().map(|e| e.as_str()))
