@@ -109,7 +109,7 @@ impl Console {
         // acts only in the services the policy names: the login services and ours.
         let site = Site::builder()
             .installed()
-            .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE])
+            .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE, ENROLL_SERVICE])
             .policy("[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n")
             .build();
         site.write_service(LOGIN_SERVICE, &debian_stack(&module_line(&site.module_args(""))));
