@@ -9,8 +9,11 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash::KdfParams;
 use pam_tap_base::safefile;
 
+mod approval;
 mod fleet;
 mod validate;
+pub use approval::Approval;
+use approval::RawApproval;
 use fleet::RawFleet;
 pub use pam_tap_base::host_name::check_host_name;
 pub use pam_tap_store::{Conninfo, Database, FleetTimeouts, MAX_GRACE, UNPARSEABLE};
@@ -51,6 +54,8 @@ struct RawConfig {
     hash: RawHash,
     #[serde(default)]
     fleet: RawFleet,
+    #[serde(default)]
+    approval: RawApproval,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -145,6 +150,8 @@ pub struct Policy {
     /// How long a host's session with a fleet store waits for a pass's row lock and for one
     /// statement ([`FleetTimeouts`]).
     pub fleet: FleetTimeouts,
+    /// Two-person approval of passes for privileged targets (`[approval]`).
+    pub approval: Approval,
 }
 
 mod humantime_serde_secs {
@@ -269,6 +276,7 @@ impl Policy {
             kdf,
             equalize_timing: h.equalize_timing.unwrap_or(true),
             fleet: fleet::resolve(raw.fleet)?,
+            approval: approval::resolve(raw.approval)?,
         })
     }
 
