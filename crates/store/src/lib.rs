@@ -9,6 +9,8 @@ use serde::Serialize;
 
 #[cfg(feature = "admin")]
 pub mod admin;
+#[cfg(feature = "admin")]
+pub mod approval;
 pub mod conninfo;
 pub mod database;
 pub mod fleet;
@@ -189,6 +191,14 @@ pub enum Event {
     /// A fleet host's database role bound to its host name, or the binding removed.
     HostBound,
     HostUnbound,
+    /// Two-person approval: a pass requested for a target that needs it, the request approved or
+    /// denied by another operator, the approved pass collected by its requester, or the request
+    /// lapsed (not decided, or not collected, in time).
+    Requested,
+    Approved,
+    Denied,
+    Collected,
+    Lapsed,
 }
 
 impl Event {
@@ -279,7 +289,12 @@ mod words_tests {
                 "unlocked",
                 "reset",
                 "host_bound",
-                "host_unbound"
+                "host_unbound",
+                "requested",
+                "approved",
+                "denied",
+                "collected",
+                "lapsed"
             ]
         );
         for s in Status::all() {

@@ -49,6 +49,7 @@ pub fn may_act_on(policy: &Policy, op: &Operator, target: &Account) -> Result<()
 pub use pam_tap_base::timefmt::rfc3339;
 pub(crate) use pam_tap_base::timefmt::ser_time;
 
+pub mod approval;
 mod issue;
 mod scope;
 mod view;

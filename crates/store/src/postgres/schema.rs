@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../sql/postgresql/002_host_functions.sql"),
     include_str!("../../../../sql/postgresql/003_fleet_handoff.sql"),
     include_str!("../../../../sql/postgresql/004_host_boundary.sql"),
+    include_str!("../../../../sql/postgresql/006_approval.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../../sql/postgresql/grants.sql");

@@ -21,6 +21,8 @@ use pam_tap_base::error::{Error, Result};
 
 #[cfg(feature = "admin")]
 mod admin;
+#[cfg(feature = "admin")]
+mod approval;
 mod host_side;
 #[cfg(feature = "admin")]
 mod hosts;

@@ -1,6 +1,6 @@
 //! `tapctl issue USER` and `tapctl issue --csv FILE`: what the operator is shown.
 
-use crate::admin::{self, IssueRequest, Operator, Start};
+use crate::admin::{self, IssueRequest, Issued, Operator, Start};
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::passcode;
 use pam_tap_base::users::System;
@@ -47,6 +47,7 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         reason: a.reason.clone(),
         services: a.services.clone(),
         hosts: a.hosts.clone(),
+        collects: None,
     };
     if let Some(file) = &a.csv {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
@@ -55,7 +56,17 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         return issue_bulk(run, policy, &mut *store, &csv, &req, a.json);
     }
     let mut store = run.open_store()?;
+    let acct = admin::target(&System, &req.user)?;
+    if let Some(why) = admin::approval::needs_approval(policy, op, &acct) {
+        return super::approval::requested(run, &mut *store, &req, &why, a.json);
+    }
     let issued = admin::issue(&mut *store, policy, &System, op, &req, now())?;
+    print_issued(run, &issued, a.json)
+}
+
+/// What the operator is shown of a pass just issued or collected: the only time it is.
+pub(super) fn print_issued(run: &Admitted<'_>, issued: &Issued, as_json: bool) -> Result<()> {
+    let policy = run.policy()?;
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
@@ -65,8 +76,8 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
     if let Some(note) = &issued.note {
         eprintln!("tapctl: note: {note}");
     }
-    if a.json {
-        return json(&issued);
+    if as_json {
+        return json(issued);
     }
     println!("Temporary Access Pass for {} (pass {}):", issued.user, issued.pass_id);
     println!();

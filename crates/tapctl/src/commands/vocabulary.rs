@@ -142,6 +142,11 @@ fn event_word(e: Event) -> EventWord {
         Event::Reset => "A reset pass's password state was put in place, restored or handed over",
         Event::HostBound => "A fleet host's database role was bound to its host name",
         Event::HostUnbound => "A fleet host's binding was removed",
+        Event::Requested => "A pass for a user who needs two-person approval was requested",
+        Event::Approved => "Another operator approved a request for a pass",
+        Event::Denied => "Another operator denied a request for a pass",
+        Event::Collected => "The requester collected the pass of an approved request",
+        Event::Lapsed => "A request for a pass was not decided, or not collected, in time",
     };
     EventWord {
         event: e.as_str(),
