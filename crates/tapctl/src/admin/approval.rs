@@ -207,6 +207,9 @@ pub fn decide(
     now: i64,
 ) -> Result<ApprovalRequest> {
     text::check_reason("--reason", deny_reason)?;
+    if deny_reason.is_some_and(|r| r.trim().is_empty()) {
+        return Err(Error::Refused("a denial needs a reason: its requester is shown it".into()));
+    }
     let ctx = op.context();
     store.lapse_requests(now, &ctx)?;
     let r = store
