@@ -119,6 +119,7 @@ pub enum Command {
     /// You must be allowed to issue for its user, and be neither its requester nor that user.
     /// Its requester then collects the pass (`tapctl collect ID`) within approval.collect_within.
     Approve {
+        /// The request's number (`tapctl requests` lists them)
         id: i64,
         /// JSON output
         #[arg(long)]
@@ -126,6 +127,7 @@ pub enum Command {
     },
     /// Deny another operator's request ID for a pass; its requester sees the reason
     Deny {
+        /// The request's number (`tapctl requests` lists them)
         id: i64,
         /// Why, shown to the requester and recorded in the audit log
         #[arg(long, value_name = "TEXT")]
@@ -136,6 +138,7 @@ pub enum Command {
     },
     /// Collect the pass of your approved request ID: issued now and shown once
     Collect {
+        /// The request's number (`tapctl requests` lists them)
         id: i64,
         /// JSON output
         #[arg(long)]
