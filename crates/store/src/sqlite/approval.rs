@@ -172,3 +172,102 @@ impl SqliteStore {
         Ok(done)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::tests::new_pass;
+
+    const T: i64 = 1_800_000_000;
+
+    fn requested(s: &mut SqliteStore) -> ApprovalRequest {
+        let new = NewRequest {
+            user: "bob",
+            params: "{}",
+            reason: Some("locked out"),
+            requested_by: "ann",
+            requester_role: "privileged_issuer",
+            decide_within: 600,
+        };
+        s.add_request(&new, T, &Context::default()).unwrap()
+    }
+
+    fn collect(s: &mut SqliteStore, id: i64, by: &str, now: i64) -> Result<Vec<(i64, NewPass)>> {
+        let ctx = Context::default();
+        let batch = Batch {
+            users: &["bob"],
+            now,
+            ctx: &ctx,
+            owner: "test",
+        };
+        s.collect_pending(id, by, &batch, &mut |_, _, _| Ok((new_pass("bob", now, true), None)))
+    }
+
+    fn approve<'a>(id: i64, by: &'a str) -> Decision<'a> {
+        Decision {
+            id,
+            approve: true,
+            by,
+            deny_reason: None,
+            collect_within: 300,
+        }
+    }
+
+    #[test]
+    fn a_request_is_decided_once_and_collected_once_by_its_requester() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let ctx = Context::default();
+        let r = requested(&mut s);
+        assert_eq!((r.requested_at, r.decide_by), (T, T + 600));
+        let own = s.decide_request(&approve(r.id, "ann"), T + 1, &ctx).unwrap_err();
+        assert!(own.to_string().contains("own"), "{own}");
+        assert!(collect(&mut s, r.id, "ann", T + 1).unwrap_err().to_string().contains("pending"));
+        let d = s.decide_request(&approve(r.id, "cy"), T + 2, &ctx).unwrap();
+        assert_eq!((d.decision.as_deref(), d.collect_by), (Some(APPROVED), Some(T + 302)));
+        assert!(s.decide_request(&approve(r.id, "dee"), T + 3, &ctx).is_err());
+        assert!(collect(&mut s, r.id, "cy", T + 3).unwrap_err().to_string().contains("requester"));
+        let rows = collect(&mut s, r.id, "ann", T + 4).unwrap();
+        let again = collect(&mut s, r.id, "ann", T + 5).unwrap_err();
+        assert!(again.to_string().contains("collected"), "{again}");
+        let r = s.request(r.id).unwrap().unwrap();
+        assert_eq!((r.collected_at, r.pass_id), (Some(T + 4), Some(rows[0].0)));
+        assert_eq!(s.all().unwrap().len(), 1, "one pass, whatever was asked twice");
+        let events: Vec<String> = s.log(Some("bob")).unwrap().into_iter().map(|e| e.event).collect();
+        assert_eq!(events, ["requested", "approved", "issued", "collected"]);
+        assert!(s.open_requests().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refused_collection_leaves_no_pass_and_late_requests_lapse() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let ctx = Context::default();
+        let undecided = requested(&mut s);
+        let approved = requested(&mut s);
+        s.decide_request(&approve(approved.id, "cy"), T + 10, &ctx).unwrap();
+        // The plan refuses inside the collection: the request stays uncollected, no pass is kept.
+        let batch = Batch {
+            users: &["bob"],
+            now: T + 11,
+            ctx: &ctx,
+            owner: "test",
+        };
+        let refused = s.collect_pending(approved.id, "ann", &batch, &mut |_, _, _| {
+            Err(pam_tap_base::error::Error::Refused("no".into()))
+        });
+        assert!(refused.is_err());
+        assert_eq!(s.request(approved.id).unwrap().unwrap().collected_at, None);
+        assert!(s.all().unwrap().is_empty());
+        assert_eq!(s.open_requests().unwrap().len(), 2);
+        assert!(s.lapse_requests(T + 309, &ctx).unwrap().is_empty());
+        let lapsed = s.lapse_requests(T + 310, &ctx).unwrap();
+        assert_eq!(lapsed.iter().map(|r| r.id).collect::<Vec<_>>(), [approved.id]);
+        // A clock set back does not revive it, nor keep the other from lapsing when it is due.
+        assert!(s.lapse_requests(T, &ctx).unwrap().is_empty());
+        let lapsed = s.lapse_requests(T + 600, &ctx).unwrap();
+        assert_eq!(lapsed.iter().map(|r| r.id).collect::<Vec<_>>(), [undecided.id]);
+        assert!(collect(&mut s, approved.id, "ann", T + 700).unwrap_err().to_string().contains("lapsed"));
+        let late = s.decide_request(&approve(undecided.id, "cy"), T + 700, &ctx).unwrap_err();
+        assert!(late.to_string().contains("lapsed"), "{late}");
+        assert!(s.open_requests().unwrap().is_empty());
+    }
+}
