@@ -141,7 +141,7 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
     // Statuses, events and roles reach the page from `tapctl vocabulary`; a word written into the
     // page would be a copy that drifts. The words are read from the code's own enums.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cockpit");
-    let page = ["tap.js", "tap-ui.js", "index.html"]
+    let page = ["tap.js", "tap-ui.js", "approval.js", "index.html"]
         .iter()
         .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
         .collect::<String>();
