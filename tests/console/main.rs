@@ -17,6 +17,8 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
+/// Two-person approval: a request approved in the page, collected by its requester.
+mod approval_steps;
 /// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
 mod machine;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
@@ -127,6 +129,7 @@ fn inside_the_sandbox() {
     steps::a_scoped_pass_is_issued_from_the_form(&b);
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
     steps::helpdesk_revokes_with_a_reason(&b);
+    approval_steps::a_request_is_approved_in_the_page_and_collected_by_its_requester(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);
     steps::without_the_sudo_rule_the_page_says_what_to_do(&console);

@@ -40,7 +40,7 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
     let issued = json_as(&f, &ann, &["collect", &id, "--json"]);
     let pass = issued["pass"].as_str().unwrap().to_string();
     f.remember(&pass);
-    refused(&as_op(&f, &ann, &["collect", &id]), &["collected"]);
+    refused(&as_op(&f, &ann, &["collect", &id]), &["collected already"]);
     assert_eq!(
         f.psql(&format!("SELECT count(*) FROM pam_tap.passes WHERE user_name = '{}'", bob.name)),
         "1"

@@ -122,7 +122,7 @@ fn requested_approved_by_another_collected_once_then_the_first_login() {
     let listed = d.json(&d.cy, &["requests", "--json"]);
     assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == id && r["may_decide"] == true));
     // Collecting before the approval is refused.
-    d.refused(&d.ann, &["collect", &id.to_string()], &["pending, not approved"]);
+    d.refused(&d.ann, &["collect", &id.to_string()], &["still pending", "approve it first"]);
 
     let v = d.json(&d.cy, &["approve", &id.to_string(), "--json"]);
     assert_eq!((v["state"].as_str(), v["decided_by"].as_str()), (Some("approved"), Some(d.cy.name.as_str())));
@@ -134,7 +134,7 @@ fn requested_approved_by_another_collected_once_then_the_first_login() {
     let code = issued["pass"].as_str().unwrap().to_string();
     d.site.remember(&code);
     assert_eq!(issued["operator"], d.ann.name.as_str());
-    d.refused(&d.ann, &["collect", &id.to_string()], &["collected, not approved"]);
+    d.refused(&d.ann, &["collect", &id.to_string()], &["collected already", "one pass"]);
     assert_eq!(d.passes_of(&d.bob), 1, "collected once");
     let pass = d.site.show(&d.bob.name);
     assert_eq!(pass["issued_by"], d.ann.name.as_str());
@@ -187,7 +187,7 @@ fn a_denial_reaches_the_requester_and_a_late_request_lapses() {
         .sqlite()
         .execute("UPDATE requests SET collect_by = decided_at - 1 WHERE id = ?1", [slow])
         .unwrap();
-    d.refused(&d.ann, &["collect", &slow.to_string()], &["lapsed, not approved"]);
+    d.refused(&d.ann, &["collect", &slow.to_string()], &["has lapsed"]);
     assert_eq!(d.passes_of(&d.bob), 0);
     let events = d.site.events_with_reasons(&d.bob.name);
     for want in [

@@ -134,7 +134,19 @@ pub fn refuse_collection(r: &ApprovalRequest, by: &str, now: i64) -> Option<Stri
             r.decided_by.as_deref().unwrap_or("?"),
             r.deny_reason.as_deref().unwrap_or("no reason given")
         )),
-        s => Some(format!("request {} is {}, not approved", r.id, s.as_str())),
+        RequestState::Pending => Some(format!(
+            "request {} is still pending: another operator must approve it first",
+            r.id
+        )),
+        RequestState::Collected => Some(format!(
+            "request {} was collected already (pass {}): a request gives one pass",
+            r.id,
+            r.pass_id.map_or("-".to_string(), |p| p.to_string())
+        )),
+        RequestState::Lapsed => Some(format!(
+            "request {} has lapsed: it was not decided, or not collected, in time; issue again to request anew",
+            r.id
+        )),
     }
 }
 
