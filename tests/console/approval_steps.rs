@@ -13,7 +13,16 @@ const SOON: Duration = Duration::from_secs(20);
 
 /// `sudo -n /usr/sbin/tapctl ARGS --json` as `user`, through the sudo rule; parsed.
 fn tapctl_as(user: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--reuid", user, "--regid", user, "--init-groups", "sudo", "-n", "/usr/sbin/tapctl"];
+    let mut all = vec![
+        "--reuid",
+        user,
+        "--regid",
+        user,
+        "--init-groups",
+        "sudo",
+        "-n",
+        "/usr/sbin/tapctl",
+    ];
     all.extend_from_slice(args);
     all.push("--json");
     serde_json::from_str(&run("setpriv", &all)).unwrap()
@@ -44,7 +53,9 @@ pub fn a_request_is_approved_in_the_page_and_collected_by_its_requester(b: &Brow
     b.click(&format!("tr[data-request=\"{id}\"] .tap-approve"));
     b.wait_for(
         "the approval is confirmed",
-        &format!("return document.getElementById('tap-alerts').textContent.includes('Request {id} for {VIP} approved')"),
+        &format!(
+            "return document.getElementById('tap-alerts').textContent.includes('Request {id} for {VIP} approved')"
+        ),
         SOON,
     );
     b.wait_for(
@@ -62,7 +73,12 @@ pub fn a_request_is_approved_in_the_page_and_collected_by_its_requester(b: &Brow
     assert!(pamtester(VIP, pass), "the collected pass logs {VIP} in");
     let events: Vec<(String, String)> = audit(VIP)
         .iter()
-        .map(|e| (e["event"].as_str().unwrap().into(), e["operator"].as_str().unwrap_or("-").into()))
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["operator"].as_str().unwrap_or("-").into(),
+            )
+        })
         .collect();
     let want = [
         ("requested", HELPDESK2),
@@ -71,7 +87,10 @@ pub fn a_request_is_approved_in_the_page_and_collected_by_its_requester(b: &Brow
         ("collected", HELPDESK2),
     ];
     for (event, by) in want {
-        assert!(events.contains(&(event.into(), by.into())), "{event} by {by} in {events:?}");
+        assert!(
+            events.contains(&(event.into(), by.into())),
+            "{event} by {by} in {events:?}"
+        );
     }
     b.click("#passes-refresh");
     b.wait_for(

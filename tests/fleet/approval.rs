@@ -29,7 +29,11 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
     for u in [&ann, &cy, &bob] {
         u.add_group(&privs.name);
     }
-    let req = json_as(&f, &ann, &["issue", &bob.name, "--json", "--keep-password", "--reason", "fleet"]);
+    let req = json_as(
+        &f,
+        &ann,
+        &["issue", &bob.name, "--json", "--keep-password", "--reason", "fleet"],
+    );
     let id = req["id"].as_i64().unwrap().to_string();
     assert!(req.get("pass").is_none(), "{req}");
     refused(&as_op(&f, &ann, &["approve", &id]), &["own"]);
@@ -42,12 +46,19 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
     f.remember(&pass);
     refused(&as_op(&f, &ann, &["collect", &id]), &["collected already"]);
     assert_eq!(
-        f.psql(&format!("SELECT count(*) FROM pam_tap.passes WHERE user_name = '{}'", bob.name)),
+        f.psql(&format!(
+            "SELECT count(*) FROM pam_tap.passes WHERE user_name = '{}'",
+            bob.name
+        )),
         "1"
     );
     assert_eq!(f.auth("only-a", &bob.name, &pass).auth(), "PAM_SUCCESS");
     let events = f.events(&bob.name);
-    assert_eq!(events, ["requested", "approved", "issued", "collected", "used"], "{events:?}");
+    assert_eq!(
+        events,
+        ["requested", "approved", "issued", "collected", "used"],
+        "{events:?}"
+    );
     // A host's role: no table privilege, the requests included.
     for sql in [
         "SELECT count(*) FROM pam_tap.requests",
@@ -55,6 +66,9 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
     ] {
         let out = psql_uri(&f.cluster().uri("host_a", f.database()), sql);
         assert!(!out.status.success(), "host_a ran {sql}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"), "{sql}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+            "{sql}"
+        );
     }
 }

@@ -66,7 +66,14 @@ impl Desk {
     /// `who` runs `args` and is refused, tapctl's one line naming every needle.
     fn refused(&self, who: &User, args: &[&str], needles: &[&str]) {
         let o = self.run(who, args);
-        assert_eq!(o.status.code(), Some(1), "{} {args:?}: {}{}", who.name, stdout(&o), stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{} {args:?}: {}{}",
+            who.name,
+            stdout(&o),
+            stderr(&o)
+        );
         let lines = RealSudo::tapctl_lines(&o);
         assert_eq!(lines.len(), 1, "{}", stderr(&o));
         for n in needles {
@@ -97,7 +104,9 @@ impl Desk {
     fn passes_of(&self, user: &User) -> i64 {
         self.site
             .sqlite()
-            .query_row("SELECT count(*) FROM passes WHERE user = ?1", [&user.name], |r| r.get(0))
+            .query_row("SELECT count(*) FROM passes WHERE user = ?1", [&user.name], |r| {
+                r.get(0)
+            })
             .unwrap()
     }
 }
@@ -113,19 +122,43 @@ fn requested_approved_by_another_collected_once_then_the_first_login() {
     d.refused(&d.ann, &["approve", &id.to_string()], &["own", "another operator"]);
     d.refused(&d.bob, &["approve", &id.to_string()], &["own pass"]);
     d.refused(&d.vic, &["approve", &id.to_string()], &["needs the issuer role"]);
-    d.refused(&d.ivan, &["approve", &id.to_string()], &["only a privileged issuer or root"]);
+    d.refused(
+        &d.ivan,
+        &["approve", &id.to_string()],
+        &["only a privileged issuer or root"],
+    );
     assert_eq!(d.state(id), (None, None, None), "the refusals changed nothing");
     // The viewer sees it pending, and may not decide it; cy may.
     let listed = d.json(&d.vic, &["requests", "--json"]);
-    let row = listed.as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
-    assert_eq!((row["state"].as_str(), row["may_decide"].as_bool()), (Some("pending"), Some(false)));
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["state"].as_str(), row["may_decide"].as_bool()),
+        (Some("pending"), Some(false))
+    );
     let listed = d.json(&d.cy, &["requests", "--json"]);
-    assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == id && r["may_decide"] == true));
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id && r["may_decide"] == true));
     // Collecting before the approval is refused.
-    d.refused(&d.ann, &["collect", &id.to_string()], &["still pending", "approve it first"]);
+    d.refused(
+        &d.ann,
+        &["collect", &id.to_string()],
+        &["still pending", "approve it first"],
+    );
 
     let v = d.json(&d.cy, &["approve", &id.to_string(), "--json"]);
-    assert_eq!((v["state"].as_str(), v["decided_by"].as_str()), (Some("approved"), Some(d.cy.name.as_str())));
+    assert_eq!(
+        (v["state"].as_str(), v["decided_by"].as_str()),
+        (Some("approved"), Some(d.cy.name.as_str()))
+    );
     d.refused(&d.cy, &["approve", &id.to_string()], &["approved, not pending"]);
     d.refused(&d.cy, &["collect", &id.to_string()], &["only its requester"]);
     assert_eq!(d.passes_of(&d.bob), 0);
@@ -134,7 +167,11 @@ fn requested_approved_by_another_collected_once_then_the_first_login() {
     let code = issued["pass"].as_str().unwrap().to_string();
     d.site.remember(&code);
     assert_eq!(issued["operator"], d.ann.name.as_str());
-    d.refused(&d.ann, &["collect", &id.to_string()], &["collected already", "one pass"]);
+    d.refused(
+        &d.ann,
+        &["collect", &id.to_string()],
+        &["collected already", "one pass"],
+    );
     assert_eq!(d.passes_of(&d.bob), 1, "collected once");
     let pass = d.site.show(&d.bob.name);
     assert_eq!(pass["issued_by"], d.ann.name.as_str());
@@ -164,11 +201,28 @@ fn a_denial_reaches_the_requester_and_a_late_request_lapses() {
     require_root!();
     let d = desk();
     let id = d.request(&d.ann, &d.bob, "routine");
-    d.refused(&d.cy, &["deny", &id.to_string(), "--reason", " "], &["a denial needs a reason"]);
-    let v = d.json(&d.cy, &["deny", &id.to_string(), "--reason", "call him back first \\ verify", "--json"]);
+    d.refused(
+        &d.cy,
+        &["deny", &id.to_string(), "--reason", " "],
+        &["a denial needs a reason"],
+    );
+    let v = d.json(
+        &d.cy,
+        &[
+            "deny",
+            &id.to_string(),
+            "--reason",
+            "call him back first \\ verify",
+            "--json",
+        ],
+    );
     assert_eq!(v["state"], "denied");
     // The requester is told who denied it and why; the reason's backslash is shown escaped.
-    d.refused(&d.ann, &["collect", &id.to_string()], &["denied by", &d.cy.name, "call him back first \\\\ verify"]);
+    d.refused(
+        &d.ann,
+        &["collect", &id.to_string()],
+        &["denied by", &d.cy.name, "call him back first \\\\ verify"],
+    );
     d.refused(&d.cy, &["approve", &id.to_string()], &["denied, not pending"]);
     assert_eq!(d.passes_of(&d.bob), 0);
 
@@ -211,7 +265,11 @@ fn a_group_named_by_approval_needs_it_and_others_issue_directly() {
     let id = d.request(&d.ivan, &dora, "payroll run");
     // A bulk issue does not go around it: the whole batch is refused.
     let csv = OwnedFile::new(&d.ivan, "rows.csv", &format!("{}\n", dora.name));
-    d.refused(&d.ivan, &["issue", "--csv", csv.arg()], &["needs a second operator's approval"]);
+    d.refused(
+        &d.ivan,
+        &["issue", "--csv", csv.arg()],
+        &["needs a second operator's approval"],
+    );
     d.json(&d.ann, &["approve", &id.to_string(), "--json"]);
     let issued = d.json(&d.ivan, &["collect", &id.to_string(), "--json"]);
     d.site.remember(issued["pass"].as_str().unwrap());

@@ -48,7 +48,10 @@ pub(super) fn resolve(raw: RawApproval) -> Result<Approval, Error> {
         if d < MIN_WAIT || d > Duration::from_secs(most) {
             return Err(bad(
                 key,
-                format!("must be within 5m ..= {}", humantime::format_duration(Duration::from_secs(most))),
+                format!(
+                    "must be within 5m ..= {}",
+                    humantime::format_duration(Duration::from_secs(most))
+                ),
             ));
         }
         Ok(d)

@@ -99,7 +99,9 @@ fn unknown_keys_and_bad_values_are_errors_naming_the_key() {
 fn approval_is_off_by_default_and_privileged_targets_need_it_once_on() {
     let off = Policy::parse("").unwrap().approval;
     assert!(!off.enabled);
-    let on = Policy::parse("[approval]\nenabled = true\ngroups = [\"finance\"]").unwrap().approval;
+    let on = Policy::parse("[approval]\nenabled = true\ngroups = [\"finance\"]")
+        .unwrap()
+        .approval;
     assert!(on.enabled && on.privileged);
     assert_eq!(on.groups, ["finance"]);
     assert_eq!(on.decide_within, Duration::from_secs(86400));

@@ -167,7 +167,15 @@ impl SqliteStore {
             params![id, now, pass_id],
         )?;
         let text = audit_reason(id, None);
-        audit_in(&tx, now, Event::Collected, Some(&r.user), pass_id, batch.ctx, Some(&text))?;
+        audit_in(
+            &tx,
+            now,
+            Event::Collected,
+            Some(&r.user),
+            pass_id,
+            batch.ctx,
+            Some(&text),
+        )?;
         tx.commit()?;
         Ok(done)
     }
@@ -221,11 +229,17 @@ mod tests {
         assert_eq!((r.requested_at, r.decide_by), (T, T + 600));
         let own = s.decide_request(&approve(r.id, "ann"), T + 1, &ctx).unwrap_err();
         assert!(own.to_string().contains("own"), "{own}");
-        assert!(collect(&mut s, r.id, "ann", T + 1).unwrap_err().to_string().contains("pending"));
+        assert!(collect(&mut s, r.id, "ann", T + 1)
+            .unwrap_err()
+            .to_string()
+            .contains("pending"));
         let d = s.decide_request(&approve(r.id, "cy"), T + 2, &ctx).unwrap();
         assert_eq!((d.decision.as_deref(), d.collect_by), (Some(APPROVED), Some(T + 302)));
         assert!(s.decide_request(&approve(r.id, "dee"), T + 3, &ctx).is_err());
-        assert!(collect(&mut s, r.id, "cy", T + 3).unwrap_err().to_string().contains("requester"));
+        assert!(collect(&mut s, r.id, "cy", T + 3)
+            .unwrap_err()
+            .to_string()
+            .contains("requester"));
         let rows = collect(&mut s, r.id, "ann", T + 4).unwrap();
         let again = collect(&mut s, r.id, "ann", T + 5).unwrap_err();
         assert!(again.to_string().contains("collected"), "{again}");
@@ -265,8 +279,13 @@ mod tests {
         assert!(s.lapse_requests(T, &ctx).unwrap().is_empty());
         let lapsed = s.lapse_requests(T + 600, &ctx).unwrap();
         assert_eq!(lapsed.iter().map(|r| r.id).collect::<Vec<_>>(), [undecided.id]);
-        assert!(collect(&mut s, approved.id, "ann", T + 700).unwrap_err().to_string().contains("lapsed"));
-        let late = s.decide_request(&approve(undecided.id, "cy"), T + 700, &ctx).unwrap_err();
+        assert!(collect(&mut s, approved.id, "ann", T + 700)
+            .unwrap_err()
+            .to_string()
+            .contains("lapsed"));
+        let late = s
+            .decide_request(&approve(undecided.id, "cy"), T + 700, &ctx)
+            .unwrap_err();
         assert!(late.to_string().contains("lapsed"), "{late}");
         assert!(s.open_requests().unwrap().is_empty());
     }

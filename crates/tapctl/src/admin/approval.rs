@@ -59,9 +59,7 @@ impl Terms {
                 Start::At(t) => *t,
                 Start::In(d) => now + d.as_secs() as i64,
             }),
-            one_time: req
-                .one_time
-                .unwrap_or(policy.force_one_time || policy.one_time_default),
+            one_time: req.one_time.unwrap_or(policy.force_one_time || policy.one_time_default),
             length: req.length.unwrap_or(policy.length),
             replace: req.replace,
             keep_password: req.keep_password,
@@ -186,7 +184,8 @@ fn may_decide(policy: &Policy, dir: &dyn Directory, op: &Operator, r: &ApprovalR
     let acct = target(dir, &r.user)?;
     may_act_on(policy, op, &acct)?;
     let uid_of = |name: &str| dir.account(name).map(|a| a.map(|a| a.uid));
-    let same_uid = op.role != Role::Root && uid_of(&op.name)?.is_some() && uid_of(&op.name)? == uid_of(&r.requested_by)?;
+    let same_uid =
+        op.role != Role::Root && uid_of(&op.name)?.is_some() && uid_of(&op.name)? == uid_of(&r.requested_by)?;
     if op.name == r.requested_by || same_uid {
         return Err(Error::Refused(format!(
             "request {} is {}'s own: another operator must decide it",
@@ -208,7 +207,9 @@ pub fn decide(
 ) -> Result<ApprovalRequest> {
     text::check_reason("--reason", deny_reason)?;
     if deny_reason.is_some_and(|r| r.trim().is_empty()) {
-        return Err(Error::Refused("a denial needs a reason: its requester is shown it".into()));
+        return Err(Error::Refused(
+            "a denial needs a reason: its requester is shown it".into(),
+        ));
     }
     let ctx = op.context();
     store.lapse_requests(now, &ctx)?;
@@ -243,7 +244,14 @@ pub fn collect(
         return Err(Error::Refused(why));
     }
     let terms = Terms::parse(&r)?;
-    issue(store, policy, dir, op, &terms.issue_request(&r.user, r.reason.clone(), id), now)
+    issue(
+        store,
+        policy,
+        dir,
+        op,
+        &terms.issue_request(&r.user, r.reason.clone(), id),
+        now,
+    )
 }
 
 /// The requests still open, as `op` may act on them.

@@ -43,14 +43,29 @@ fn print_request(v: &RequestView) {
     let t = &v.terms;
     println!("  user         {}", v.user);
     println!("  state        {}", v.state.as_str());
-    println!("  requested by {} ({}) at {}", shown(&v.requested_by), v.requester_role, local(v.requested_at));
+    println!(
+        "  requested by {} ({}) at {}",
+        shown(&v.requested_by),
+        v.requester_role,
+        local(v.requested_at)
+    );
     println!("  reason       {}", shown_opt(v.reason.as_deref()));
-    println!("  lifetime     {}", humantime::format_duration(std::time::Duration::from_secs(t.lifetime_secs)));
+    println!(
+        "  lifetime     {}",
+        humantime::format_duration(std::time::Duration::from_secs(t.lifetime_secs))
+    );
     if let Some(s) = t.starts_at {
         println!("  valid from   {}", local(s));
     }
     println!("  one-time     {}", if t.one_time { "yes" } else { "no" });
-    println!("  password     {}", if t.keep_password { "kept" } else { "reset as the policy says" });
+    println!(
+        "  password     {}",
+        if t.keep_password {
+            "kept"
+        } else {
+            "reset as the policy says"
+        }
+    );
     if !t.services.is_empty() {
         println!("  services     {}", shown(&t.services.join(", ")));
     }
@@ -59,11 +74,7 @@ fn print_request(v: &RequestView) {
     }
     match (&v.decided_by, v.collect_by) {
         (Some(by), Some(until)) => println!("  approved by  {}; collect before {}", shown(by), local(until)),
-        (Some(by), None) => println!(
-            "  denied by    {}: {}",
-            shown(by),
-            shown_opt(v.deny_reason.as_deref())
-        ),
+        (Some(by), None) => println!("  denied by    {}: {}", shown(by), shown_opt(v.deny_reason.as_deref())),
         (None, _) => println!("  decide by    {}", local(v.decide_by)),
     }
 }
@@ -87,7 +98,15 @@ pub fn approve(run: &Admitted<'_>, id: i64, as_json: bool) -> Result<()> {
 
 pub fn deny(run: &Admitted<'_>, id: i64, reason: &str, as_json: bool) -> Result<()> {
     let mut store = run.open_store()?;
-    let r = approval::decide(&mut *store, run.policy()?, &System, run.operator(), id, Some(reason), now())?;
+    let r = approval::decide(
+        &mut *store,
+        run.policy()?,
+        &System,
+        run.operator(),
+        id,
+        Some(reason),
+        now(),
+    )?;
     print_decided(run, r, as_json)
 }
 

@@ -211,7 +211,14 @@ impl PgStore {
                 s.admin_audit(now, Event::Revoked, Some(&new.user), Some(old), ctx, why)?;
             }
             let id = s.insert_new(&new)?;
-            s.admin_audit(now, Event::Issued, Some(&new.user), Some(id), ctx, new.reason.as_deref())?;
+            s.admin_audit(
+                now,
+                Event::Issued,
+                Some(&new.user),
+                Some(id),
+                ctx,
+                new.reason.as_deref(),
+            )?;
             done.push((id, new));
         }
         s.raise_clock(now)?;
