@@ -72,3 +72,24 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
         );
     }
 }
+
+#[test]
+fn migrate_refuses_while_a_request_is_open() {
+    require_root!();
+    let privs = Group::new();
+    let local = Site::new(&format!(
+        "[roles]\nprivileged_issuers = [\"{}\"]\n[approval]\nenabled = true\n",
+        privs.name
+    ));
+    let f = fleet("");
+    let (ann, bob) = (User::new(), User::new());
+    ann.add_group(&privs.name);
+    bob.add_group(&privs.name);
+    let req = json_as(&local, &ann, &["issue", &bob.name, "--json"]);
+    let to = f.cluster().uri("tapctl_admin", f.database());
+    refused(
+        &local.tapctl(&["migrate", "--to", &to]),
+        &["requests for a pass still open", &req["id"].to_string()],
+    );
+    assert_eq!(f.psql("SELECT count(*) FROM pam_tap.passes"), "0", "nothing copied");
+}
