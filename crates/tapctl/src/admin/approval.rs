@@ -9,31 +9,14 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::needs_approval;
 use super::{issue, may_act_on, rfc3339, ser_time, target, IssueRequest, Issued, Operator, Role, Start};
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::text;
-use pam_tap_base::users::{Account, Directory};
+use pam_tap_base::users::Directory;
 use pam_tap_core::config::Policy;
 use pam_tap_store::admin::AdminStore;
 use pam_tap_store::approval::{refuse_collection, ApprovalRequest, Decision, NewRequest, RequestState};
-
-/// Why a pass for `target` issued by `op` needs a second operator's approval, or `None`.
-pub fn needs_approval(policy: &Policy, op: &Operator, target: &Account) -> Option<String> {
-    let a = &policy.approval;
-    if !a.enabled || op.role == Role::Root {
-        return None;
-    }
-    if a.privileged {
-        if let Some(why) = pam_tap_core::gate::admin(policy, target, &pam_tap_base::sudo::grants_root) {
-            return Some(format!("{} {why}", target.name));
-        }
-    }
-    target
-        .groups
-        .iter()
-        .find(|g| a.groups.contains(g))
-        .map(|g| format!("{} is in group {g}, which approval.groups names", target.name))
-}
 
 /// The terms of a requested pass, resolved when it is requested: what the approver sees and what
 /// the collection issues.

@@ -137,7 +137,7 @@ pub struct Minted {
 pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &IssueRequest) -> Result<CheckedIssue> {
     let c = check_terms(policy, dir, op, req)?;
     if req.collects.is_none() {
-        if let Some(why) = super::approval::needs_approval(policy, op, &c.acct) {
+        if let Some(why) = super::needs_approval(policy, op, &c.acct) {
             return Err(Error::Refused(format!(
                 "a pass for {} needs a second operator's approval ({why}): issue it alone (`tapctl issue {0}`) to request one",
                 c.acct.name

@@ -59,11 +59,11 @@ fn print_request(v: &RequestView) {
     }
     println!("  one-time     {}", if t.one_time { "yes" } else { "no" });
     println!(
-        "  password     {}",
+        "  reset        {}",
         if t.keep_password {
-            "kept"
+            "no: the password is kept"
         } else {
-            "reset as the policy says"
+            "as the policy says"
         }
     );
     if !t.services.is_empty() {
@@ -113,7 +113,7 @@ pub fn deny(run: &Admitted<'_>, id: i64, reason: &str, as_json: bool) -> Result<
 pub fn collect(run: &Admitted<'_>, id: i64, as_json: bool) -> Result<()> {
     let mut store = run.open_store()?;
     let issued = approval::collect(&mut *store, run.policy()?, &System, run.operator(), id, now())?;
-    super::issue::print_issued(run, &issued, as_json)
+    crate::render::print_issued(run, &issued, as_json)
 }
 
 pub fn requests(run: &Admitted<'_>, as_json: bool) -> Result<()> {
