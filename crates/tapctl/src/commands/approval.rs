@@ -66,6 +66,9 @@ fn print_request(v: &RequestView) {
             "as the policy says"
         }
     );
+    if t.replace {
+        println!("  replaces     {}'s live pass, if any (--replace)", v.user);
+    }
     if !t.services.is_empty() {
         println!("  services     {}", shown(&t.services.join(", ")));
     }

@@ -201,5 +201,10 @@ mod tests {
         assert!(may("privileged_issuer").contains(&"purge".to_string()));
         assert_eq!(may("root").len(), COMMAND_TABLE.len());
         assert!(!may("privileged_issuer").contains(&"init".to_string()));
+        for cmd in ["approve", "deny", "collect"] {
+            assert!(may("issuer").contains(&cmd.to_string()), "{cmd}");
+            assert!(!may("viewer").contains(&cmd.to_string()), "{cmd}");
+        }
+        assert!(may("viewer").contains(&"requests".to_string()));
     }
 }
