@@ -9,7 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::needs_approval;
 use super::{issue, may_act_on, rfc3339, ser_time, target, IssueRequest, Issued, Operator, Role, Start};
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::text;

@@ -2,6 +2,7 @@
 
 use crate::admin::{self, IssueRequest, Operator, Start};
 use pam_tap_base::error::{Error, Result};
+use pam_tap_base::text;
 use pam_tap_base::users::System;
 use pam_tap_core::config::{self, Policy};
 use pam_tap_store::admin::AdminStore;
@@ -55,9 +56,12 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         return issue_bulk(run, policy, &mut *store, &csv, &req, a.json);
     }
     let mut store = run.open_store()?;
-    let acct = admin::target(&System, &req.user)?;
-    if let Some(why) = admin::approval::needs_approval(policy, op, &acct) {
-        return super::approval::requested(run, &mut *store, &req, &why, a.json);
+    if policy.approval.enabled {
+        text::check_request(&req.user, req.reason.as_deref())?;
+        let acct = admin::target(&System, &req.user)?;
+        if let Some(why) = admin::needs_approval(policy, op, &acct) {
+            return super::approval::requested(run, &mut *store, &req, &why, a.json);
+        }
     }
     let issued = admin::issue(&mut *store, policy, &System, op, &req, now())?;
     crate::render::print_issued(run, &issued, a.json)
