@@ -20,7 +20,8 @@ struct Desk {
     ivan: User,
     vic: User,
     finance: Group,
-    _groups: [Group; 3],
+    /// The privileged issuers', the issuers' and the viewers' groups.
+    groups: [Group; 3],
 }
 
 fn desk() -> Desk {
@@ -48,7 +49,7 @@ fn desk() -> Desk {
         ivan,
         vic,
         finance,
-        _groups: [privs, helpdesk, viewers],
+        groups: [privs, helpdesk, viewers],
     }
 }
 
@@ -281,4 +282,68 @@ fn a_group_named_by_approval_needs_it_and_others_issue_directly() {
     // Root is break-glass: issued directly, audited as root's.
     let root = d.site.issue_keeping(&d.bob.name, &[]);
     assert_eq!(root["operator"], "root");
+}
+
+/// Racing processes: of 8 collections of one approved request exactly one gets a pass, and of an
+/// approval and a denial racing for one request exactly one is recorded.
+#[test]
+fn racing_collections_give_one_pass_and_racing_decisions_one_decision() {
+    require_root!();
+    let d = desk();
+    let dee = User::new();
+    // A fourth privileged issuer, to deny while cy approves.
+    dee.add_group(&d.groups[0].name);
+    let as_op = |op: &User, args: Vec<String>| {
+        let site = &d.site;
+        let name = op.name.clone();
+        move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            site.tapctl_env(&args, &[("SUDO_USER", &name)])
+        }
+    };
+    // With --replace, the issue rule (one live pass per user) would not stop a second collection:
+    // only the store's transaction does.
+    let requested = d.json(&d.ann, &["issue", &d.bob.name, "--replace", "--json"]);
+    let id = requested["id"].to_string();
+    d.json(&d.cy, &["approve", &id, "--json"]);
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..8)
+            .map(|_| s.spawn(as_op(&d.ann, vec!["collect".into(), id.clone(), "--json".into()])))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let won: Vec<&Output> = outs.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(won.len(), 1, "{:?}", outs.iter().map(stderr).collect::<Vec<_>>());
+    let pass: serde_json::Value = serde_json::from_slice(&won[0].stdout).unwrap();
+    d.site.remember(pass["pass"].as_str().unwrap());
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("collected already"), "{}", stderr(o));
+    }
+    assert_eq!(d.passes_of(&d.bob), 1);
+
+    let id = d.request(&d.ann, &d.bob, "race two").to_string();
+    let (yes, no) = std::thread::scope(|s| {
+        let yes = s.spawn(as_op(&d.cy, vec!["approve".into(), id.clone()]));
+        let no = s.spawn(as_op(
+            &dee,
+            vec!["deny".into(), id.clone(), "--reason".into(), "no".into()],
+        ));
+        (yes.join().unwrap(), no.join().unwrap())
+    });
+    assert!(
+        yes.status.success() != no.status.success(),
+        "{} / {}",
+        stderr(&yes),
+        stderr(&no)
+    );
+    let decided: i64 = d
+        .site
+        .sqlite()
+        .query_row(
+            "SELECT count(*) FROM audit WHERE event IN ('approved', 'denied') AND reason LIKE ?1",
+            [format!("request {id}%")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(decided, 1);
 }
