@@ -59,6 +59,32 @@ fn a_request_is_approved_collected_once_and_logs_in_on_a_host() {
         ["requested", "approved", "issued", "collected", "used"],
         "{events:?}"
     );
+    // Racing collections of one approved request (--replace: only the locked request row can stop
+    // a second pass) give one pass.
+    let raced = json_as(
+        &f,
+        &ann,
+        &["issue", &bob.name, "--json", "--keep-password", "--replace"],
+    );
+    let raced = raced["id"].to_string();
+    json_as(&f, &cy, &["approve", &raced, "--json"]);
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| as_op(&f, &ann, &["collect", &raced, "--json"])))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let won: Vec<_> = outs.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(won.len(), 1, "{:?}", outs.iter().map(stderr).collect::<Vec<_>>());
+    let raced_pass: serde_json::Value = serde_json::from_slice(&won[0].stdout).unwrap();
+    f.remember(raced_pass["pass"].as_str().unwrap());
+    assert_eq!(
+        f.psql(&format!(
+            "SELECT count(*) FROM pam_tap.passes WHERE user_name = '{}'",
+            bob.name
+        )),
+        "2"
+    );
     // A host's role: no table privilege, the requests included.
     for sql in [
         "SELECT count(*) FROM pam_tap.requests",
