@@ -50,6 +50,7 @@ pub fn a_request_is_approved_in_the_page_and_collected_by_its_requester(b: &Brow
         SOON,
     );
     assert_eq!(row(b, id), json!({"state": "pending", "buttons": ["Approve", "Deny"]}));
+    crate::steps::shot(b, "console-approval.png");
     b.click(&format!("tr[data-request=\"{id}\"] .tap-approve"));
     b.wait_for(
         "the approval is confirmed",

@@ -19,7 +19,7 @@ fn screens() -> PathBuf {
 }
 
 /// A screenshot of the whole Cockpit window (shell and page), then back into the page's frame.
-fn shot(b: &Browser, name: &str) {
+pub fn shot(b: &Browser, name: &str) {
     b.leave_frame();
     b.screenshot(&screens().join(name));
     b.enter_frame(PAGE_FRAME);
