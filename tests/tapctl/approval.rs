@@ -347,3 +347,34 @@ fn racing_collections_give_one_pass_and_racing_decisions_one_decision() {
         .unwrap();
     assert_eq!(decided, 1);
 }
+
+/// A second name for the requester's uid (`useradd -o`), holding a role of its own, is the
+/// requester still: it may not approve.
+#[test]
+fn the_requester_under_another_name_may_not_approve() {
+    require_root!();
+    let d = desk();
+    let alias = format!("tapq{}x{}", std::process::id(), d.ann.uid());
+    let mut add = std::process::Command::new("useradd");
+    add.args(["-M", "-o", "-u", &d.ann.uid().to_string(), "-s", "/bin/sh", &alias]);
+    crate::support::accounts::retry(add);
+    let _gone = Userdel(alias.clone());
+    let mut join = std::process::Command::new("usermod");
+    join.args(["-aG", &d.groups[0].name, &alias]);
+    crate::support::accounts::retry(join);
+    let id = d.request(&d.ann, &d.bob, "alias").to_string();
+    let o = d.site.tapctl_env(&["approve", &id], &[("SUDO_USER", &alias)]);
+    crate::support::site::refused(&o, &["own", "another operator"]);
+    assert_eq!(d.state(id.parse().unwrap()), (None, None, None));
+}
+
+/// Removes an account made by the test.
+struct Userdel(String);
+
+impl Drop for Userdel {
+    fn drop(&mut self) {
+        let mut c = std::process::Command::new("userdel");
+        c.arg(&self.0);
+        crate::support::accounts::retry(c);
+    }
+}

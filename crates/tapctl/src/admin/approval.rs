@@ -165,9 +165,13 @@ pub fn request(
 fn may_decide(policy: &Policy, dir: &dyn Directory, op: &Operator, r: &ApprovalRequest) -> Result<()> {
     let acct = target(dir, &r.user)?;
     may_act_on(policy, op, &acct)?;
+    // A second name for the requester's uid (`useradd -o`) is the requester still.
     let uid_of = |name: &str| dir.account(name).map(|a| a.map(|a| a.uid));
-    let same_uid =
-        op.role != Role::Root && uid_of(&op.name)?.is_some() && uid_of(&op.name)? == uid_of(&r.requested_by)?;
+    let same_uid = op.role != Role::Root
+        && match (uid_of(&op.name)?, uid_of(&r.requested_by)?) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => false,
+        };
     if op.name == r.requested_by || same_uid {
         return Err(Error::Refused(format!(
             "request {} is {}'s own: another operator must decide it",
