@@ -189,7 +189,9 @@
             submit.disabled = true;
             tapctl(args).then(issued => {
                 d.close();
-                passDialog(issued);
+                // A target that needs a second operator's approval: a request, no pass (approval.js).
+                if (issued.pass === undefined) document.dispatchEvent(new CustomEvent("tap:requested", { detail: issued }));
+                else passDialog(issued);
             }, err => {
                 submit.disabled = false;
                 inlineError(d.body, err.message);
@@ -397,6 +399,7 @@
             byId("tap-whoami").textContent = "Signed in as " + me.name + " — " + roleLabel();
             byId("issue-open").hidden = !may("issue");
             document.body.dataset.role = vocab.you.role;
+            document.dispatchEvent(new CustomEvent("tap:ready"));
             return tapctl(["policy", "--json"]);
         }).then(policy => {
             state.policy = policy;
@@ -407,5 +410,7 @@
         }).finally(() => { document.body.dataset.ready = "1" });
     }
 
+    // What approval.js builds on: the same tapctl runs, alerts, pass dialog and role check.
+    window.tapPage = { tapctl, alert, passDialog, may };
     start();
 }());
