@@ -59,6 +59,7 @@ struct RawConfig {
     fleet: RawFleet,
     #[serde(default)]
     enroll: RawEnroll,
+    #[serde(default)]
     approval: RawApproval,
 }
 
