@@ -355,10 +355,6 @@
 
     const loaders = { "panel-passes": loadPasses, "panel-log": loadLog, "panel-policy": () => state.policy && renderPolicy(state.policy), "panel-doctor": loadDoctor };
 
-    /* What the page's other scripts (keys.js) use: tapctl, the vocabulary's answer, alerts, and a
-     * place for their tab's loader. */
-    window.tapPage = { tapctl, may, alert, clearAlerts, loaders };
-
     function selectTab(button) {
         clearAlerts();
         for (const b of document.querySelectorAll("#tap-tabs .pf-c-tabs__link")) {
@@ -410,7 +406,8 @@
         }).finally(() => { document.body.dataset.ready = "1" });
     }
 
-    // What approval.js builds on: the same tapctl runs, alerts, pass dialog and role check.
-    window.tapPage = { tapctl, alert, passDialog, may };
+    // What the page's other scripts (approval.js, keys.js) build on: the same tapctl runs, alerts,
+    // pass dialog and role check, and a place for a tab's loader.
+    window.tapPage = { tapctl, alert, clearAlerts, passDialog, may, loaders };
     start();
 }());
