@@ -39,7 +39,13 @@ WORK=$(mktemp -d /var/tmp/pam_tap-bench.XXXXXX)
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 chmod 700 "$WORK"
-cp -a /etc "$WORK/etc"
+# Tests on the same machine add and remove accounts: a lock file can vanish mid-copy, so retry.
+for try in 1 2 3 4 5; do
+	rm -rf "$WORK/etc"
+	cp -a /etc "$WORK/etc" 2>"$WORK/cp.err" && break
+	[ "$try" -lt 5 ] || { cat "$WORK/cp.err" >&2; exit 1; }
+	sleep 1
+done
 mkdir -m 700 "$WORK/run" "$WORK/run/tmpfs"
 
 # B2t puts a store on tmpfs to show what the durable commit costs.

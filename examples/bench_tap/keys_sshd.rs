@@ -294,3 +294,79 @@ pub fn ssh_true(sshd: &Sshd, user: &str, client: &Client) -> R<f64> {
     }
     Ok(wall)
 }
+
+/// The README's key-only block: `methods`, with the keys command `command` reading `config`.
+pub fn enroll_options(command: &Path, config: &Path, methods: &str, kbdint: &str) -> String {
+    format!(
+        "KbdInteractiveAuthentication {kbdint}\nPasswordAuthentication no\nPubkeyAuthentication yes\n\
+         AuthenticationMethods {methods}\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n\
+         AuthorizedKeysCommand {} --config {} %u %t %k\nAuthorizedKeysCommandUser {KEYS_USER}\n",
+        command.display(),
+        config.display()
+    )
+}
+
+pub fn fingerprint(key: &Path) -> R<String> {
+    let out = sh(Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")), None)?;
+    out.split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+        .ok_or_else(|| format!("ssh-keygen -l printed {out:?}"))
+}
+
+/// How many times sshd runs the keys command in one login of `user` with `key`: one login through
+/// a copy of the enrollment sshd whose keys command is a wrapper that counts its runs.
+pub fn keys_command_runs(run: &KeyRun, name: &str, config: &Path, user: &str, key: &Path) -> R<usize> {
+    let count = run.dir.join("keys-runs");
+    std::fs::write(&count, "").map_err(|e| e.to_string())?;
+    sh(Command::new("chown").arg(format!("{KEYS_USER}:{KEYS_USER}")).arg(&count), None)?;
+    let wrapper = run.dir.join("pam_tap_keys-counted");
+    let real = run.dir.join("pam_tap_keys");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n", count.display(), real.display()),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    let sshd = Sshd::start(
+        run,
+        name,
+        &enroll_options(&wrapper, config, "publickey,keyboard-interactive:pam", "yes"),
+    )?;
+    ssh_true(&sshd, user, &Client::Key { key, askpass: None })?;
+    drop(sshd);
+    let text = std::fs::read_to_string(&count).map_err(|e| e.to_string())?;
+    Ok(text.lines().count())
+}
+
+/// Median wall ms of the keys command run alone as its user, `n` times, for `user`'s `key`.
+pub fn keys_command_ms(run: &KeyRun, config: &Path, user: &str, key: &Path, n: usize) -> R<f64> {
+    let line = std::fs::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?;
+    let mut parts = line.split_whitespace();
+    let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
+        return Err(format!("{}: not a public key", key.display()));
+    };
+    let id = sh(Command::new("id").args(["-u", KEYS_USER]), None)?;
+    let id: u32 = id.trim().parse().map_err(|_| format!("id -u {KEYS_USER}: {id}"))?;
+    let mut v = vec![];
+    for _ in 0..n {
+        use std::os::unix::process::CommandExt;
+        let t = Instant::now();
+        let out = Command::new(run.dir.join("pam_tap_keys"))
+            .arg("--config")
+            .arg(config)
+            .args([user, kind, blob])
+            .uid(id)
+            .gid(id)
+            .output()
+            .map_err(|e| e.to_string())?;
+        v.push(ms(t));
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(blob) {
+            return Err(format!(
+                "the keys command alone did not vouch for {user}'s key: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(median(&v))
+}

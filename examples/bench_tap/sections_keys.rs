@@ -7,7 +7,7 @@
 //! PostgreSQL cluster are stopped and removed when this returns, on an error too.
 
 use super::*;
-use crate::keys_sshd::{add_key_users, ssh_true, Client, KeyRun, Sshd, ACCOUNT_SESSION, KEYS_USER};
+use crate::keys_sshd::*;
 use crate::support::pg_cluster::PgCluster;
 
 /// The sshd copies: a copy's name is its PAM service. One binary (/usr/sbin/sshd's bytes) and one
@@ -27,17 +27,6 @@ const K_POLICY: &str = "services = [\"tapbench-sshd\", \"tapbench-sshd-fleet\"]\
 const KEY_ONLY: &str = "KbdInteractiveAuthentication no\nPasswordAuthentication no\nPubkeyAuthentication yes\n\
                         AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n";
 
-/// The README's key-only block with the keys command reading `config`.
-fn enroll_options(run: &KeyRun, config: &Path, methods: &str, kbdint: &str) -> String {
-    format!(
-        "KbdInteractiveAuthentication {kbdint}\nPasswordAuthentication no\nPubkeyAuthentication yes\n\
-         AuthenticationMethods {methods}\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n\
-         AuthorizedKeysCommand {} --config {} %u %t %k\nAuthorizedKeysCommandUser {KEYS_USER}\n",
-        run.dir.join("pam_tap_keys").display(),
-        config.display()
-    )
-}
-
 fn pam_service(name: &str, auth: &str) -> R<()> {
     let p = PathBuf::from("/etc/pam.d").join(name);
     std::fs::write(&p, format!("{auth}\n{ACCOUNT_SESSION}")).map_err(|e| format!("{}: {e}", p.display()))
@@ -50,14 +39,6 @@ fn enroll_auth(c: &Ctx, conf: &str) -> String {
         c.conf(conf).display(),
         c.log_socket().display()
     )
-}
-
-fn fingerprint(key: &Path) -> R<String> {
-    let out = sh(Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")), None)?;
-    out.split_whitespace()
-        .nth(1)
-        .map(str::to_string)
-        .ok_or_else(|| format!("ssh-keygen -l printed {out:?}"))
 }
 
 /// Enrolls `key` for `user` through `sshd` with a fresh pass from `conf`'s store (the answer from
@@ -103,38 +84,6 @@ fn fleet_setup(c: &Ctx, run: &KeyRun, pg: &PgCluster) -> R<PathBuf> {
     )
 }
 
-/// Median wall ms of the keys command run alone as its user, `n` times, for `user`'s `key`.
-fn keys_command_ms(run: &KeyRun, config: &Path, user: &str, key: &Path, n: usize) -> R<f64> {
-    let line = std::fs::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?;
-    let mut parts = line.split_whitespace();
-    let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
-        return Err(format!("{}: not a public key", key.display()));
-    };
-    let id = sh(Command::new("id").args(["-u", KEYS_USER]), None)?;
-    let id: u32 = id.trim().parse().map_err(|_| format!("id -u {KEYS_USER}: {id}"))?;
-    let mut v = vec![];
-    for _ in 0..n {
-        use std::os::unix::process::CommandExt;
-        let t = Instant::now();
-        let out = Command::new(run.dir.join("pam_tap_keys"))
-            .arg("--config")
-            .arg(config)
-            .args([user, kind, blob])
-            .uid(id)
-            .gid(id)
-            .output()
-            .map_err(|e| e.to_string())?;
-        v.push(ms(t));
-        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(blob) {
-            return Err(format!(
-                "the keys command alone did not vouch for {user}'s key: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-    }
-    Ok(median(&v))
-}
-
 /// K1, K1f and K2, as `--only` asks.
 pub fn sections(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     out.progress("K: key-only servers");
@@ -160,7 +109,7 @@ pub fn sections(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     let enrolling = Sshd::start(
         &run,
         SSHD,
-        &enroll_options(&run, &keys_local, "publickey,keyboard-interactive:pam", "yes"),
+        &enroll_options(&run.dir.join("pam_tap_keys"), &keys_local, "publickey,keyboard-interactive:pam", "yes"),
     )?;
     let first = enroll(c, &run, &enrolling, "keys-host", K1_ENROLLED, &key)?;
     out.progress(&format!("K: {K1_ENROLLED}'s key enrolled on SQLite ({first:.0} ms)"));
@@ -173,92 +122,104 @@ pub fn sections(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     Ok(())
 }
 
-/// One timed login of `user` with `key` alone (no kbd-int prompt may come), into `into`.
-fn key_login(sshd: &Sshd, user: &str, key: &Path, into: &mut Vec<f64>) -> R<()> {
-    into.push(ssh_true(sshd, user, &Client::Key { key, askpass: None })?);
-    Ok(())
+/// Whole key logins through each of `sides` (sshd, user), `rounds` timed rounds after one untimed
+/// one (page cache, sshd's first fork); each round starts one side further on, so no side always
+/// follows the same other. Every login offers `key` alone and must pass with no kbd-int prompt.
+fn key_rounds(sides: &[(&Sshd, &str)], key: &Path, rounds: usize) -> R<Vec<Vec<f64>>> {
+    let mut ms = vec![vec![]; sides.len()];
+    for r in 0..=rounds {
+        for j in 0..sides.len() {
+            let i = (r + j) % sides.len();
+            let t = ssh_true(sides[i].0, sides[i].1, &Client::Key { key, askpass: None })?;
+            if r > 0 {
+                ms[i].push(t);
+            }
+        }
+    }
+    Ok(ms)
 }
 
 /// K1 (and K1f): the enrolled key alone through the enrollment configuration ÷ the same key from a
-/// plain authorized_keys file; K1k: the keys command without the pam step, to split the cost.
+/// plain authorized_keys file; K1k (K1fk): the keys command without the pam step, to split the cost.
 fn section_k1(c: &Ctx, run: &KeyRun, plain: &Sshd, enrolling: &Sshd, key: &Path, keys_local: &Path, out: &mut Out) -> R<()> {
-    let keys_only = Sshd::start(run, SSHD, &enroll_options(run, keys_local, "publickey", "no"))?;
+    let command = run.dir.join("pam_tap_keys");
+    let keys_only = Sshd::start(run, SSHD, &enroll_options(&command, keys_local, "publickey", "no"))?;
     let fleet = if c.runs("K1f") {
         out.progress("K1f: starting a private PostgreSQL cluster");
         let pg = PgCluster::durable(&[]);
         let keys_fleet = fleet_setup(c, run, &pg)?;
-        let sshd = Sshd::start(
-            run,
-            SSHD_FLEET,
-            &enroll_options(run, &keys_fleet, "publickey,keyboard-interactive:pam", "yes"),
-        )?;
+        let full = "publickey,keyboard-interactive:pam";
+        let sshd = Sshd::start(run, SSHD_FLEET, &enroll_options(&command, &keys_fleet, full, "yes"))?;
+        let only = Sshd::start(run, SSHD_FLEET, &enroll_options(&command, &keys_fleet, "publickey", "no"))?;
         enroll(c, run, &sshd, "keys-fleet-admin", K1_ENROLLED, key)?;
-        Some((pg, sshd, keys_fleet))
+        Some((pg, sshd, only, keys_fleet))
     } else {
         None
     };
-    let (mut p, mut e, mut k, mut f) = (vec![], vec![], vec![], vec![]);
-    // One untimed round: the page cache and sshd's first fork are not what is compared.
-    for timed in std::iter::once(false).chain(std::iter::repeat_n(true, c.n(40))) {
-        let (mut p1, mut e1, mut k1, mut f1) = (vec![], vec![], vec![], vec![]);
-        key_login(plain, K1_PLAIN, key, &mut p1)?;
-        key_login(enrolling, K1_ENROLLED, key, &mut e1)?;
-        key_login(&keys_only, K1_ENROLLED, key, &mut k1)?;
-        if let Some((_, sshd, _)) = &fleet {
-            key_login(sshd, K1_ENROLLED, key, &mut f1)?;
-        }
-        if timed {
-            p.extend(p1);
-            e.extend(e1);
-            k.extend(k1);
-            f.extend(f1);
-        }
+    let mut sides = vec![(plain, K1_PLAIN), (enrolling, K1_ENROLLED), (&keys_only, K1_ENROLLED)];
+    if let Some((_, sshd, only, _)) = &fleet {
+        sides.extend([(sshd, K1_ENROLLED), (only, K1_ENROLLED)]);
     }
-    let (pm, em, km) = (median(&p), median(&e), median(&k));
+    let ms = key_rounds(&sides, key, c.n(40))?;
+    let (pm, em, km) = (median(&ms[0]), median(&ms[1]), median(&ms[2]));
     let exec_ms = keys_command_ms(run, keys_local, K1_ENROLLED, key, c.n(20))?;
+    let runs = keys_command_runs(run, SSHD, keys_local, K1_ENROLLED, key)?;
+    let ratio = |x: f64| format!("{:.2} ({x:.1} / {pm:.1} ms)", x / pm);
     out.rows.push(Row {
         id: "K1",
         what: "ssh key login: enrollment config (keys command + pam step, SQLite) ÷ plain authorized_keys".into(),
-        measured: format!("{:.2} ({em:.1} / {pm:.1} ms)", em / pm),
+        measured: ratio(em),
         goal: "≤ 1.20".into(),
         pass: Some(em / pm <= 1.20),
     });
     out.rows.push(Row {
         id: "K1k",
         what: "the same with the keys command only (publickey alone, no pam step) ÷ plain".into(),
-        measured: format!("{:.2} ({km:.1} / {pm:.1} ms)", km / pm),
+        measured: ratio(km),
         goal: "(info)".into(),
         pass: None,
     });
     out.notes.push(format!(
-        "K1: whole `ssh -i KEY -p PORT USER@127.0.0.1 true` runs, {} per side, alternating, medians; one \
-         sshd binary (copies of /usr/sbin/sshd named for their PAM service), one host key, one ed25519 key \
+        "K1: whole `ssh -i KEY -p PORT USER@127.0.0.1 true` runs, {} per side, the sides alternating, medians; \
+         one sshd binary (copies of /usr/sbin/sshd named for their PAM service), one host key, one ed25519 key \
          (in {K1_PLAIN}'s ~/.ssh/authorized_keys for the plain sshd, `AuthenticationMethods publickey`; \
          enrolled with a pass for {K1_ENROLLED} on the enrollment sshd, whose kbd-int step must pass with no \
-         prompt: ssh's askpass is /bin/false). Where the {:.1} ms go: keys command (K1k − plain) {:.1} ms, \
-         of which one run of the keys command alone as its user takes {exec_ms:.1} ms; the keyboard-interactive \
-         round trip and pam_tap's enroll step (K1 − K1k) {:.1} ms",
-        p.len(),
+         prompt: ssh's askpass is /bin/false). K1 − plain = {:.1} ms: the keys command (K1k − plain) {:.1} ms \
+         (sshd ran it {runs} times per login; one run alone as its user: {exec_ms:.1} ms), the \
+         keyboard-interactive round trip and pam_tap's enroll step (K1 − K1k) {:.1} ms",
+        ms[0].len(),
         em - pm,
         km - pm,
         em - km
     ));
-    if let Some((pg, _, keys_fleet)) = &fleet {
-        let fm = median(&f);
+    if let Some((pg, _, _, keys_fleet)) = &fleet {
+        let (fm, fk) = (median(&ms[3]), median(&ms[4]));
         let exec_f = keys_command_ms(run, keys_fleet, K1_ENROLLED, key, c.n(20))?;
         out.rows.push(Row {
             id: "K1f",
             what: "the same on the fleet store (PostgreSQL: module as host_a, keys command as tapkeys) ÷ plain"
                 .into(),
-            measured: format!("{:.2} ({fm:.1} / {pm:.1} ms)", fm / pm),
+            measured: ratio(fm),
             goal: "≤ 1.50".into(),
             pass: Some(fm / pm <= 1.50),
         });
+        out.rows.push(Row {
+            id: "K1fk",
+            what: "K1f with the keys command only (publickey alone, no pam step) ÷ plain".into(),
+            measured: ratio(fk),
+            goal: "(info)".into(),
+            pass: None,
+        });
         out.notes.push(format!(
-            "K1f: the same runs interleaved with K1's, against host-a's sshd (its module connects as host_a, \
-             its keys command as tapkeys, both to 127.0.0.1 with TLS verify-full; PostgreSQL started in {} ms, \
-             fsync on); the keys command alone takes {exec_f:.1} ms there (it connects to the store)",
-            pg.start_ms.load(std::sync::atomic::Ordering::SeqCst)
+            "K1f: interleaved with K1's runs, against host-a's sshd (its module connects as host_a, its keys \
+             command as tapkeys, each to 127.0.0.1 with TLS verify-full and SCRAM; PostgreSQL with fsync on, \
+             started in {} ms). K1f − plain = {:.1} ms: the keys command (K1fk − plain) {:.1} ms (one run alone, \
+             which connects to the store: {exec_f:.1} ms), the kbd-int round trip and the enroll step, which \
+             connects as host_a (K1f − K1fk) {:.1} ms",
+            pg.start_ms.load(std::sync::atomic::Ordering::SeqCst),
+            fm - pm,
+            fk - pm,
+            fm - fk
         ));
     }
     out.progress("K1 done");
@@ -274,7 +235,7 @@ fn section_k2(c: &Ctx, s: &Shared, run: &KeyRun, enrolling: &Sshd, out: &mut Out
          AuthenticationMethods keyboard-interactive\n",
     )?;
     let askpass = run.askpass()?;
-    let n = c.n(25);
+    let n = c.n(30);
     // Keys made before the clock runs; one per enrollment.
     let keys: Vec<PathBuf> = (0..=n).map(|i| run.keypair(&format!("k2-key-{i}"))).collect::<R<_>>()?;
     let (mut e, mut p) = (vec![], vec![]);
