@@ -48,7 +48,8 @@ impl KeyRun {
         }
         keygen(&run.dir.join("hostkey"))?;
         let keys = run.dir.join("pam_tap_keys");
-        std::fs::copy(c.bin.join("pam_tap_keys"), &keys).map_err(|e| format!("{}/pam_tap_keys: {e}", c.bin.display()))?;
+        std::fs::copy(c.bin.join("pam_tap_keys"), &keys)
+            .map_err(|e| format!("{}/pam_tap_keys: {e}", c.bin.display()))?;
         mode(&keys, 0o755)?;
         std::fs::create_dir(run.dir.join("home")).map_err(|e| e.to_string())?;
         mode(&run.dir.join("home"), 0o755)?;
@@ -88,7 +89,11 @@ impl KeyRun {
         let ssh = self.home(user).join(".ssh");
         mkdir_private(&ssh)?;
         std::fs::copy(key.with_extension("pub"), ssh.join("authorized_keys")).map_err(|e| e.to_string())?;
-        sh(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&ssh), None).map(drop)
+        sh(
+            Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&ssh),
+            None,
+        )
+        .map(drop)
     }
 
     /// The askpass program of the kbd-int answers: prints the root-only file `answer`.
@@ -119,7 +124,11 @@ fn keygen(path: &Path) -> R<()> {
 pub fn add_key_users(run: &KeyRun, names: &[&str]) -> R<()> {
     let (mut pw, mut sp, mut gr) = (String::new(), String::new(), String::new());
     let keys_id = K_UID_BASE + 99;
-    writeln!(pw, "{KEYS_USER}:x:{keys_id}:{keys_id}:pam_tap bench keys:/nonexistent:/usr/sbin/nologin").unwrap();
+    writeln!(
+        pw,
+        "{KEYS_USER}:x:{keys_id}:{keys_id}:pam_tap bench keys:/nonexistent:/usr/sbin/nologin"
+    )
+    .unwrap();
     writeln!(sp, "{KEYS_USER}:!:20000:0:99999:7:::").unwrap();
     writeln!(gr, "{KEYS_USER}:x:{keys_id}:").unwrap();
     for (i, n) in names.iter().enumerate() {
@@ -307,7 +316,10 @@ pub fn enroll_options(command: &Path, config: &Path, methods: &str, kbdint: &str
 }
 
 pub fn fingerprint(key: &Path) -> R<String> {
-    let out = sh(Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")), None)?;
+    let out = sh(
+        Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")),
+        None,
+    )?;
     out.split_whitespace()
         .nth(1)
         .map(str::to_string)
@@ -319,12 +331,21 @@ pub fn fingerprint(key: &Path) -> R<String> {
 pub fn keys_command_runs(run: &KeyRun, name: &str, config: &Path, user: &str, key: &Path) -> R<usize> {
     let count = run.dir.join("keys-runs");
     std::fs::write(&count, "").map_err(|e| e.to_string())?;
-    sh(Command::new("chown").arg(format!("{KEYS_USER}:{KEYS_USER}")).arg(&count), None)?;
+    sh(
+        Command::new("chown")
+            .arg(format!("{KEYS_USER}:{KEYS_USER}"))
+            .arg(&count),
+        None,
+    )?;
     let wrapper = run.dir.join("pam_tap_keys-counted");
     let real = run.dir.join("pam_tap_keys");
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n", count.display(), real.display()),
+        format!(
+            "#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n",
+            count.display(),
+            real.display()
+        ),
     )
     .map_err(|e| e.to_string())?;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
