@@ -304,7 +304,7 @@ pub fn ssh_true(sshd: &Sshd, user: &str, client: &Client) -> R<f64> {
     Ok(wall)
 }
 
-/// The README's key-only block: `methods`, with the keys command `command` reading `config`.
+/// The shipped key-only block (packaging/key-only/pam_tap_enroll.conf): `methods`, with the keys command `command` reading `config`.
 pub fn enroll_options(command: &Path, config: &Path, methods: &str, kbdint: &str) -> String {
     format!(
         "KbdInteractiveAuthentication {kbdint}\nPasswordAuthentication no\nPubkeyAuthentication yes\n\

@@ -1,7 +1,7 @@
 //! K1, K1f and K2: key-only servers with pam_tap's key enrollment, measured as whole `ssh` runs
-//! against private sshds (examples/bench_tap/keys_sshd.rs): the README's key-only configuration
-//! (`AuthenticationMethods publickey,keyboard-interactive:pam`, the keys command, `pam_tap.so
-//! enroll` as the auth stack) beside a key-only sshd with a plain authorized_keys file (K1) and
+//! against private sshds (examples/bench_tap/keys_sshd.rs): the shipped key-only configuration
+//! (packaging/key-only/pam_tap_enroll.conf: `AuthenticationMethods publickey,keyboard-interactive:pam`,
+//! the keys command; `pam_tap.so enroll` as the auth stack) beside a key-only sshd with a plain authorized_keys file (K1) and
 //! beside a password login through pam_unix (K2). The runs of the things compared alternate run by
 //! run; the figures are medians. The servers, the keys command's directory and (K1f) the
 //! PostgreSQL cluster are stopped and removed when this returns, on an error too.
