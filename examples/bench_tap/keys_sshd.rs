@@ -326,25 +326,31 @@ pub fn fingerprint(key: &Path) -> R<String> {
         .ok_or_else(|| format!("ssh-keygen -l printed {out:?}"))
 }
 
-/// How many times sshd runs the keys command in one login of `user` with `key`: one login through
-/// a copy of the enrollment sshd whose keys command is a wrapper that counts its runs.
-pub fn keys_command_runs(run: &KeyRun, name: &str, config: &Path, user: &str, key: &Path) -> R<usize> {
-    let count = run.dir.join("keys-runs");
-    std::fs::write(&count, "").map_err(|e| e.to_string())?;
+/// What sshd's runs of the keys command cost in `logins` logins of `user` with `key`, through a
+/// copy of the enrollment sshd whose keys command is a wrapper that times each run: (runs per
+/// login, median ms of one run as sshd starts it).
+pub fn keys_command_in_sshd(
+    run: &KeyRun,
+    name: &str,
+    config: &Path,
+    (user, key): (&str, &Path),
+    logins: usize,
+) -> R<(f64, f64)> {
+    let times = run.dir.join("keys-runs");
+    std::fs::write(&times, "").map_err(|e| e.to_string())?;
     sh(
         Command::new("chown")
             .arg(format!("{KEYS_USER}:{KEYS_USER}"))
-            .arg(&count),
+            .arg(&times),
         None,
     )?;
-    let wrapper = run.dir.join("pam_tap_keys-counted");
-    let real = run.dir.join("pam_tap_keys");
+    let wrapper = run.dir.join("pam_tap_keys-timed");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n",
-            count.display(),
-            real.display()
+            "#!/bin/sh\nt0=$(date +%s%N)\n{} \"$@\"\nrc=$?\necho $(( $(date +%s%N) - t0 )) >> {}\nexit $rc\n",
+            run.dir.join("pam_tap_keys").display(),
+            times.display()
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -354,40 +360,14 @@ pub fn keys_command_runs(run: &KeyRun, name: &str, config: &Path, user: &str, ke
         name,
         &enroll_options(&wrapper, config, "publickey,keyboard-interactive:pam", "yes"),
     )?;
-    ssh_true(&sshd, user, &Client::Key { key, askpass: None })?;
-    drop(sshd);
-    let text = std::fs::read_to_string(&count).map_err(|e| e.to_string())?;
-    Ok(text.lines().count())
-}
-
-/// Median wall ms of the keys command run alone as its user, `n` times, for `user`'s `key`.
-pub fn keys_command_ms(run: &KeyRun, config: &Path, user: &str, key: &Path, n: usize) -> R<f64> {
-    let line = std::fs::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?;
-    let mut parts = line.split_whitespace();
-    let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
-        return Err(format!("{}: not a public key", key.display()));
-    };
-    let id = sh(Command::new("id").args(["-u", KEYS_USER]), None)?;
-    let id: u32 = id.trim().parse().map_err(|_| format!("id -u {KEYS_USER}: {id}"))?;
-    let mut v = vec![];
-    for _ in 0..n {
-        use std::os::unix::process::CommandExt;
-        let t = Instant::now();
-        let out = Command::new(run.dir.join("pam_tap_keys"))
-            .arg("--config")
-            .arg(config)
-            .args([user, kind, blob])
-            .uid(id)
-            .gid(id)
-            .output()
-            .map_err(|e| e.to_string())?;
-        v.push(ms(t));
-        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(blob) {
-            return Err(format!(
-                "the keys command alone did not vouch for {user}'s key: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+    for _ in 0..logins {
+        ssh_true(&sshd, user, &Client::Key { key, askpass: None })?;
     }
-    Ok(median(&v))
+    drop(sshd);
+    let text = std::fs::read_to_string(&times).map_err(|e| e.to_string())?;
+    let ns: Vec<f64> = text.lines().filter_map(|l| l.trim().parse::<f64>().ok()).collect();
+    if ns.is_empty() {
+        return Err("sshd never ran the timed keys command".into());
+    }
+    Ok((ns.len() as f64 / logins as f64, median(&ns) / 1e6))
 }

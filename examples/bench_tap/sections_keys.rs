@@ -96,6 +96,38 @@ fn fleet_setup(c: &Ctx, run: &KeyRun, pg: &PgCluster) -> R<PathBuf> {
     )
 }
 
+/// Median wall ms of the keys command run alone as its user, `n` times, for `user`'s `key`.
+fn keys_command_ms(run: &KeyRun, config: &Path, user: &str, key: &Path, n: usize) -> R<f64> {
+    let line = std::fs::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?;
+    let mut parts = line.split_whitespace();
+    let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
+        return Err(format!("{}: not a public key", key.display()));
+    };
+    let id = sh(Command::new("id").args(["-u", KEYS_USER]), None)?;
+    let id: u32 = id.trim().parse().map_err(|_| format!("id -u {KEYS_USER}: {id}"))?;
+    let mut v = vec![];
+    for _ in 0..n {
+        use std::os::unix::process::CommandExt;
+        let t = Instant::now();
+        let out = Command::new(run.dir.join("pam_tap_keys"))
+            .arg("--config")
+            .arg(config)
+            .args([user, kind, blob])
+            .uid(id)
+            .gid(id)
+            .output()
+            .map_err(|e| e.to_string())?;
+        v.push(ms(t));
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(blob) {
+            return Err(format!(
+                "the keys command alone did not vouch for {user}'s key: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(median(&v))
+}
+
 /// K1, K1f and K2, as `--only` asks.
 pub fn sections(c: &Ctx, s: &Shared, out: &mut Out) -> R<()> {
     out.progress("K: key-only servers");
@@ -195,7 +227,7 @@ fn section_k1(
     let ms = key_rounds(&sides, key, c.n(40))?;
     let (pm, em, km) = (median(&ms[0]), median(&ms[1]), median(&ms[2]));
     let exec_ms = keys_command_ms(run, keys_local, K1_ENROLLED, key, c.n(20))?;
-    let runs = keys_command_runs(run, SSHD, keys_local, K1_ENROLLED, key)?;
+    let (runs, in_sshd) = keys_command_in_sshd(run, SSHD, keys_local, (K1_ENROLLED, key), c.n(10))?;
     let ratio = |x: f64| format!("{:.2} ({x:.1} / {pm:.1} ms)", x / pm);
     out.rows.push(Row {
         id: "K1",
@@ -217,7 +249,8 @@ fn section_k1(
          (in {K1_PLAIN}'s ~/.ssh/authorized_keys for the plain sshd, `AuthenticationMethods publickey`; \
          enrolled with a pass for {K1_ENROLLED} on the enrollment sshd, whose kbd-int step must pass with no \
          prompt: ssh's askpass is /bin/false). K1 − plain = {:.1} ms: the keys command (K1k − plain) {:.1} ms \
-         (sshd ran it {runs} times per login; one run alone as its user: {exec_ms:.1} ms), the \
+         (sshd ran it {runs:.1} times per login, {in_sshd:.1} ms a run as sshd starts it; one run alone as its \
+         user: {exec_ms:.1} ms), the \
          keyboard-interactive round trip and pam_tap's enroll step (K1 − K1k) {:.1} ms",
         ms[0].len(),
         em - pm,
@@ -227,7 +260,7 @@ fn section_k1(
     if let Some((pg, _, _, keys_fleet)) = &fleet {
         let (fm, fk) = (median(&ms[3]), median(&ms[4]));
         let exec_f = keys_command_ms(run, keys_fleet, K1_ENROLLED, key, c.n(20))?;
-        let runs_f = keys_command_runs(run, SSHD_FLEET, keys_fleet, K1_ENROLLED, key)?;
+        let (runs_f, in_sshd_f) = keys_command_in_sshd(run, SSHD_FLEET, keys_fleet, (K1_ENROLLED, key), c.n(10))?;
         out.rows.push(Row {
             id: "K1f",
             what: "the same on the fleet store (PostgreSQL: module as host_a, keys command as tapkeys) ÷ plain".into(),
@@ -246,7 +279,8 @@ fn section_k1(
             "K1f: interleaved with K1's runs, against host-a's sshd (its module connects as host_a, its keys \
              command as tapkeys, each to 127.0.0.1 with TLS verify-full and SCRAM; PostgreSQL with fsync on, \
              started in {} ms). K1f − plain = {:.1} ms: the keys command (K1fk − plain) {:.1} ms (sshd ran it \
-             {runs_f} times per login, each run connecting to the store; one run alone: {exec_f:.1} ms), the \
+             {runs_f:.1} times per login, each run connecting to the store: {in_sshd_f:.1} ms a run as sshd \
+             starts it, {exec_f:.1} ms a run alone), the \
              kbd-int round trip and the enroll step, which connects as host_a (K1f − K1fk) {:.1} ms",
             pg.start_ms.load(std::sync::atomic::Ordering::SeqCst),
             fm - pm,
