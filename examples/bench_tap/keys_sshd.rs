@@ -326,48 +326,47 @@ pub fn fingerprint(key: &Path) -> R<String> {
         .ok_or_else(|| format!("ssh-keygen -l printed {out:?}"))
 }
 
-/// What sshd's runs of the keys command cost in `logins` logins of `user` with `key`, through a
-/// copy of the enrollment sshd whose keys command is a wrapper that times each run: (runs per
-/// login, median ms of one run as sshd starts it).
-pub fn keys_command_in_sshd(
-    run: &KeyRun,
-    name: &str,
-    config: &Path,
-    (user, key): (&str, &Path),
-    logins: usize,
-) -> R<(f64, f64)> {
-    let times = run.dir.join("keys-runs");
-    std::fs::write(&times, "").map_err(|e| e.to_string())?;
-    sh(
-        Command::new("chown")
-            .arg(format!("{KEYS_USER}:{KEYS_USER}"))
-            .arg(&times),
-        None,
-    )?;
-    let wrapper = run.dir.join("pam_tap_keys-timed");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nt0=$(date +%s%N)\n{} \"$@\"\nrc=$?\necho $(( $(date +%s%N) - t0 )) >> {}\nexit $rc\n",
-            run.dir.join("pam_tap_keys").display(),
-            times.display()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
-    let sshd = Sshd::start(
-        run,
-        name,
-        &enroll_options(&wrapper, config, "publickey,keyboard-interactive:pam", "yes"),
-    )?;
-    for _ in 0..logins {
-        ssh_true(&sshd, user, &Client::Key { key, askpass: None })?;
+/// A keys-command-only sshd (`AuthenticationMethods publickey`) whose keys command is a wrapper
+/// that times each of its runs: one more side of K1's rounds, so the runs are timed as sshd starts
+/// them, amid the other logins.
+pub struct TimedKeys {
+    pub sshd: Sshd,
+    times: PathBuf,
+}
+
+impl TimedKeys {
+    /// The copy `name` of sshd, its keys command reading `config`.
+    pub fn start(run: &KeyRun, name: &str, config: &Path) -> R<TimedKeys> {
+        let times = run.dir.join(format!("{name}.keys-runs"));
+        std::fs::write(&times, "").map_err(|e| e.to_string())?;
+        sh(
+            Command::new("chown")
+                .arg(format!("{KEYS_USER}:{KEYS_USER}"))
+                .arg(&times),
+            None,
+        )?;
+        let wrapper = run.dir.join(format!("{name}.pam_tap_keys-timed"));
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nt0=$(date +%s%N)\n{} \"$@\"\nrc=$?\necho $(( $(date +%s%N) - t0 )) >> {}\nexit $rc\n",
+                run.dir.join("pam_tap_keys").display(),
+                times.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        let sshd = Sshd::start(run, name, &enroll_options(&wrapper, config, "publickey", "no"))?;
+        Ok(TimedKeys { sshd, times })
     }
-    drop(sshd);
-    let text = std::fs::read_to_string(&times).map_err(|e| e.to_string())?;
-    let ns: Vec<f64> = text.lines().filter_map(|l| l.trim().parse::<f64>().ok()).collect();
-    if ns.is_empty() {
-        return Err("sshd never ran the timed keys command".into());
+
+    /// (runs per login over `logins` logins, the median ms of one run).
+    pub fn runs(&self, logins: usize) -> R<(f64, f64)> {
+        let text = std::fs::read_to_string(&self.times).map_err(|e| e.to_string())?;
+        let ns: Vec<f64> = text.lines().filter_map(|l| l.trim().parse::<f64>().ok()).collect();
+        if ns.is_empty() {
+            return Err("sshd never ran the timed keys command".into());
+        }
+        Ok((ns.len() as f64 / logins as f64, median(&ns) / 1e6))
     }
-    Ok((ns.len() as f64 / logins as f64, median(&ns) / 1e6))
 }

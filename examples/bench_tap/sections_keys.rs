@@ -204,6 +204,7 @@ fn section_k1(
 ) -> R<()> {
     let command = run.dir.join("pam_tap_keys");
     let keys_only = Sshd::start(run, SSHD, &enroll_options(&command, keys_local, "publickey", "no"))?;
+    let timed = TimedKeys::start(run, SSHD, keys_local)?;
     let fleet = if c.runs("K1f") {
         out.progress("K1f: starting a private PostgreSQL cluster");
         let pg = PgCluster::durable(&[]);
@@ -216,18 +217,26 @@ fn section_k1(
             &enroll_options(&command, &keys_fleet, "publickey", "no"),
         )?;
         enroll(c, run, &sshd, "keys-fleet-admin", K1_ENROLLED, key)?;
-        Some((pg, sshd, only, keys_fleet))
+        let timed = TimedKeys::start(run, SSHD_FLEET, &keys_fleet)?;
+        Some((pg, sshd, only, keys_fleet, timed))
     } else {
         None
     };
-    let mut sides = vec![(plain, K1_PLAIN), (enrolling, K1_ENROLLED), (&keys_only, K1_ENROLLED)];
-    if let Some((_, sshd, only, _)) = &fleet {
-        sides.extend([(sshd, K1_ENROLLED), (only, K1_ENROLLED)]);
+    let mut sides = vec![
+        (plain, K1_PLAIN),
+        (enrolling, K1_ENROLLED),
+        (&keys_only, K1_ENROLLED),
+        (&timed.sshd, K1_ENROLLED),
+    ];
+    if let Some((_, sshd, only, _, timed)) = &fleet {
+        sides.extend([(sshd, K1_ENROLLED), (only, K1_ENROLLED), (&timed.sshd, K1_ENROLLED)]);
     }
     let ms = key_rounds(&sides, key, c.n(40))?;
     let (pm, em, km) = (median(&ms[0]), median(&ms[1]), median(&ms[2]));
     let exec_ms = keys_command_ms(run, keys_local, K1_ENROLLED, key, c.n(20))?;
-    let (runs, in_sshd) = keys_command_in_sshd(run, SSHD, keys_local, (K1_ENROLLED, key), c.n(10))?;
+    // Every side logged in once more, untimed, before the rounds.
+    let logins = ms[0].len() + 1;
+    let (runs, in_sshd) = timed.runs(logins)?;
     let ratio = |x: f64| format!("{:.2} ({x:.1} / {pm:.1} ms)", x / pm);
     out.rows.push(Row {
         id: "K1",
@@ -249,18 +258,19 @@ fn section_k1(
          (in {K1_PLAIN}'s ~/.ssh/authorized_keys for the plain sshd, `AuthenticationMethods publickey`; \
          enrolled with a pass for {K1_ENROLLED} on the enrollment sshd, whose kbd-int step must pass with no \
          prompt: ssh's askpass is /bin/false). K1 − plain = {:.1} ms: the keys command (K1k − plain) {:.1} ms \
-         (sshd ran it {runs:.1} times per login, {in_sshd:.1} ms a run as sshd starts it; one run alone as its \
-         user: {exec_ms:.1} ms), the \
-         keyboard-interactive round trip and pam_tap's enroll step (K1 − K1k) {:.1} ms",
+         (sshd ran it {runs:.1} times per login, {in_sshd:.1} ms a run as sshd starts it, timed by a wrapper \
+         on a copy of K1k's sshd in the same rounds, whose logins took {:.1} ms; one run alone as its user: \
+         {exec_ms:.1} ms), the keyboard-interactive round trip and pam_tap's enroll step (K1 − K1k) {:.1} ms",
         ms[0].len(),
         em - pm,
         km - pm,
+        median(&ms[3]),
         em - km
     ));
-    if let Some((pg, _, _, keys_fleet)) = &fleet {
-        let (fm, fk) = (median(&ms[3]), median(&ms[4]));
+    if let Some((pg, _, _, keys_fleet, timed)) = &fleet {
+        let (fm, fk) = (median(&ms[4]), median(&ms[5]));
         let exec_f = keys_command_ms(run, keys_fleet, K1_ENROLLED, key, c.n(20))?;
-        let (runs_f, in_sshd_f) = keys_command_in_sshd(run, SSHD_FLEET, keys_fleet, (K1_ENROLLED, key), c.n(10))?;
+        let (runs_f, in_sshd_f) = timed.runs(logins)?;
         out.rows.push(Row {
             id: "K1f",
             what: "the same on the fleet store (PostgreSQL: module as host_a, keys command as tapkeys) ÷ plain".into(),
@@ -280,11 +290,14 @@ fn section_k1(
              command as tapkeys, each to 127.0.0.1 with TLS verify-full and SCRAM; PostgreSQL with fsync on, \
              started in {} ms). K1f − plain = {:.1} ms: the keys command (K1fk − plain) {:.1} ms (sshd ran it \
              {runs_f:.1} times per login, each run connecting to the store: {in_sshd_f:.1} ms a run as sshd \
-             starts it, {exec_f:.1} ms a run alone), the \
-             kbd-int round trip and the enroll step, which connects as host_a (K1f − K1fk) {:.1} ms",
+             starts it (the timed copy's logins: {:.1} ms), {exec_f:.1} ms a run alone; K1fk − plain less those \
+             runs: {:.1} ms), the kbd-int round trip and the enroll step, which connects as host_a (K1f − K1fk) \
+             {:.1} ms",
             pg.start_ms.load(std::sync::atomic::Ordering::SeqCst),
             fm - pm,
             fk - pm,
+            median(&ms[6]),
+            fk - pm - runs_f * in_sshd_f,
             fm - fk
         ));
     }
