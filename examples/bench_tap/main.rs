@@ -1,16 +1,15 @@
-//! pam_tap's benchmark suite: B1–B7 and F1–F4 (the fleet store) of the performance goals and the
-//! argon2id sizing table, each a
-//! ratio measured in this one run on this one machine (medians of many runs; runs of the things
+//! pam_tap's benchmark suite: B1–B7, F1–F4 (the fleet store) and K1, K2 (key-only servers) of the
+//! performance goals and the argon2id sizing table, each a ratio measured in this one run on this one machine (medians of many runs; runs of the things
 //! compared are interleaved so that drift on a shared machine hits both sides alike).
 //!
 //! Run by `scripts/bench.sh` (`make bench`) as root inside a bwrap sandbox whose /etc is a private
 //! copy: the suite adds its accounts and PAM services to that copy, never to the host's.
 //!
 //! ```text
-//! bench_tap --bin DIR --work DIR --out FILE [--quick] [--only B1,F2,sizing,...]
+//! bench_tap --bin DIR --work DIR --out FILE [--quick] [--only B1,F2,K1,sizing,...]
 //! ```
-//! DIR holds the release `libpam_tap.so`, `tapctl` and `examples/pam_drive`; WORK is an empty
-//! root-owned 0700 directory.
+//! DIR holds the release `libpam_tap.so`, `tapctl`, `pam_tap_keys` and `examples/pam_drive`; WORK
+//! is an empty root-owned 0700 directory.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -29,9 +28,11 @@ use pam_tap_core::outcome::Outcome;
 use zeroize::Zeroizing;
 
 mod inproc;
+mod keys_sshd;
 mod logins;
 mod report;
 mod sections_fleet;
+mod sections_keys;
 mod sections_logins;
 mod sections_scale;
 mod sections_storm;
@@ -231,6 +232,9 @@ fn real_main() -> R<()> {
     }
     if c.runs("F4") {
         sections_storm::section_f4(&c, &s, out)?;
+    }
+    if ["K1", "K1f", "K2"].iter().any(|k| c.runs(k)) {
+        sections_keys::sections(&c, &s, out)?;
     }
     let sizing = if c.runs("sizing") {
         let s = sizing(&c, per_login_overhead)?;

@@ -151,13 +151,15 @@ pub fn render(c: &Ctx, out: &Out, m: &Measured) -> String {
     )
     .unwrap();
     writeln!(rep).unwrap();
+    let wi = out.rows.iter().map(|r| r.id.chars().count()).max().unwrap_or(3).max(3);
     let w = out.rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(10);
     let wm = out.rows.iter().map(|r| r.measured.chars().count()).max().unwrap_or(10);
     let wg = out.rows.iter().map(|r| r.goal.chars().count()).max().unwrap_or(10);
     let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
     writeln!(
         rep,
-        "| #   | {} | {} | {} | result |",
+        "| {} | {} | {} | {} | result |",
+        pad("#", wi),
         pad("what", w),
         pad("measured", wm),
         pad("goal", wg)
@@ -165,7 +167,8 @@ pub fn render(c: &Ctx, out: &Out, m: &Measured) -> String {
     .unwrap();
     writeln!(
         rep,
-        "|-----|-{}-|-{}-|-{}-|--------|",
+        "|-{}-|-{}-|-{}-|-{}-|--------|",
+        "-".repeat(wi),
         "-".repeat(w),
         "-".repeat(wm),
         "-".repeat(wg)
@@ -175,7 +178,7 @@ pub fn render(c: &Ctx, out: &Out, m: &Measured) -> String {
         writeln!(
             rep,
             "| {} | {} | {} | {} | {} |",
-            pad(r.id, 3),
+            pad(r.id, wi),
             pad(&r.what, w),
             pad(&r.measured, wm),
             pad(&r.goal, wg),
