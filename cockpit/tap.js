@@ -382,6 +382,7 @@
         // The vocabulary first: it is also tapctl's answer to who this operator is.
         Promise.all([cockpit.user(), tapctl(["vocabulary", "--json"])]).then(([me, vocab]) => {
             state.vocab = vocab;
+            window.tapPage = { tapctl, vocab, TONE }; // for status.js
             renderLegend();
             renderEventFilter();
             byId("tap-whoami").textContent = "Signed in as " + me.name + " — " + roleLabel();

@@ -21,6 +21,8 @@ mod support;
 mod machine;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
 mod steps;
+/// The verdict of `tapctl status` beside each pass.
+mod status_steps;
 /// A minimal WebDriver client for chromedriver.
 mod webdriver;
 
@@ -125,7 +127,9 @@ fn inside_the_sandbox() {
     steps::a_refusal_reads_as_tapctl_wrote_it(&b);
     steps::show_log_policy_and_doctor(&b);
     steps::a_scoped_pass_is_issued_from_the_form(&b);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, OTHER);
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING);
     steps::helpdesk_revokes_with_a_reason(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);
@@ -141,14 +145,15 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
     // Statuses, events and roles reach the page from `tapctl vocabulary`; a word written into the
     // page would be a copy that drifts. The words are read from the code's own enums.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cockpit");
-    let page = ["tap.js", "tap-ui.js", "index.html"]
+    let page = ["tap.js", "tap-ui.js", "status.js", "index.html"]
         .iter()
         .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
         .collect::<String>();
     let words = pam_tap_store::Status::all()
         .map(|s| s.as_str())
         .chain(pam_tap_store::Event::all().map(|e| e.as_str()))
-        .chain(pam_tap_store::operator::Role::all().map(|r| r.word()));
+        .chain(pam_tap_store::operator::Role::all().map(|r| r.word()))
+        .chain(pam_tap_core::usability::Reason::ALL.iter().map(|r| r.word()));
     let quoted: Vec<&str> = words
         .filter(|w| {
             page.contains(&format!("\"{w}\"")) || page.contains(&format!("'{w}'")) || page.contains(&format!(">{w}<"))
