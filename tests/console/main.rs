@@ -19,10 +19,10 @@
 mod support;
 /// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
 mod machine;
-/// The helpdesk's, the viewer's and the rule-less user's steps through the page.
-mod steps;
 /// The verdict of `tapctl status` beside each pass.
 mod status_steps;
+/// The helpdesk's, the viewer's and the rule-less user's steps through the page.
+mod steps;
 /// A minimal WebDriver client for chromedriver.
 mod webdriver;
 

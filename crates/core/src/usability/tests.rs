@@ -79,7 +79,10 @@ fn judge(policy: &Policy, rec: &PassRecord, dir: &Dir, service: Option<&str>) ->
 #[test]
 fn a_pass_in_its_window_is_usable_until_it_expires() {
     let v = judge(&policy(), &pass(), &shadow("$6$x", None), None);
-    assert_eq!((v.reason, v.until, v.outcome), (Reason::Usable, Some(NOW + 3600), Outcome::Accepted));
+    assert_eq!(
+        (v.reason, v.until, v.outcome),
+        (Reason::Usable, Some(NOW + 3600), Outcome::Accepted)
+    );
 }
 
 #[test]
@@ -133,7 +136,10 @@ fn scope_comes_before_the_pass_state_as_in_the_module() {
         ..pass()
     };
     let v = judge(&policy(), &elsewhere, &dir, None);
-    assert_eq!((v.reason, v.outcome.clone()), (Reason::HostOutOfScope, Outcome::Refused("host")));
+    assert_eq!(
+        (v.reason, v.outcome.clone()),
+        (Reason::HostOutOfScope, Outcome::Refused("host"))
+    );
     assert_eq!(v.audit_reason(), "host: the pass is for db1, this host is web1");
     let ssh_only = PassRecord {
         services: Some("sshd".into()),
@@ -142,20 +148,29 @@ fn scope_comes_before_the_pass_state_as_in_the_module() {
     assert_eq!(judge(&policy(), &ssh_only, &dir, Some("sshd")).reason, Reason::Usable);
     assert_eq!(judge(&policy(), &ssh_only, &dir, None).reason, Reason::Usable);
     let v = judge(&policy(), &ssh_only, &dir, Some("login"));
-    assert_eq!((v.reason, v.outcome), (Reason::ServiceOutOfScope, Outcome::Refused("service")));
+    assert_eq!(
+        (v.reason, v.outcome),
+        (Reason::ServiceOutOfScope, Outcome::Refused("service"))
+    );
 }
 
 #[test]
 fn the_account_and_its_holder_are_asked_only_for_a_pass_that_would_log_in() {
     let v = judge(&policy(), &pass(), &shadow("!$6$x", None), None);
-    assert_eq!((v.reason, v.outcome), (Reason::AccountLocked, Outcome::Refused("locked")));
+    assert_eq!(
+        (v.reason, v.outcome),
+        (Reason::AccountLocked, Outcome::Refused("locked"))
+    );
     let v = judge(&policy(), &pass(), &shadow("$6$x", Some(NOW / 86_400 - 2)), None);
     assert_eq!(v.reason, Reason::AccountExpired);
     assert_eq!(v.since, Some((NOW / 86_400 - 2) * 86_400));
     let admin = |_: &str| -> Result<bool> { Ok(true) };
     let dir = shadow("$6$x", None);
     let v = verdict(&policy(), Some(&alice()), Some(&pass()), NOW, None, &dir, &admin).unwrap();
-    assert_eq!((v.reason, v.outcome), (Reason::HolderPrivileged, Outcome::Refused("role")));
+    assert_eq!(
+        (v.reason, v.outcome),
+        (Reason::HolderPrivileged, Outcome::Refused("role"))
+    );
     // A revoked pass never runs sudo: the module does not either.
     let never = |_: &str| -> Result<bool> { Err(Error::Lookup("sudo ran".into())) };
     let revoked = PassRecord {
@@ -183,7 +198,10 @@ fn policy_user_and_eligibility_come_first() {
         ..policy()
     };
     let v = judge(&strict, &pass(), &dir, None);
-    assert_eq!((v.reason, v.outcome.clone()), (Reason::Ineligible, Outcome::NotEligible));
+    assert_eq!(
+        (v.reason, v.outcome.clone()),
+        (Reason::Ineligible, Outcome::NotEligible)
+    );
     assert_eq!(v.audit_reason(), "not eligible: member of excluded group users");
 }
 

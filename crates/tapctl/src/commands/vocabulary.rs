@@ -201,7 +201,11 @@ mod tests {
         assert_eq!(v.events.len(), Event::all().count());
         assert_eq!(v.reasons.len(), Reason::ALL.len());
         for r in &v.reasons {
-            assert!(!r.label.is_empty() && !r.meaning.is_empty() && !r.remedy.is_empty(), "{}", r.reason);
+            assert!(
+                !r.label.is_empty() && !r.meaning.is_empty() && !r.remedy.is_empty(),
+                "{}",
+                r.reason
+            );
             assert_eq!(r.usable, matches!(r.tone, Tone::Good), "{}", r.reason);
         }
         assert_eq!(v.roles.len(), Role::all().count());
