@@ -243,6 +243,9 @@ fn judge(m: &Matrix, c: &Cell) -> String {
     }
     let s = status(m, c);
     let reason = s["reason"].as_str().unwrap().to_string();
+    let mut text = vec!["status", c.user.as_str()];
+    text.extend(c.service.iter().flat_map(|s| ["--service", s]));
+    eprint!("$ tapctl {}\n{}", text.join(" "), m.site.tapctl_ok(&text));
     let (code, line) = m.module(&c.user, &c.answer);
     let accepted = code == "PAM_SUCCESS";
     eprintln!("cell {:<20} status {:<20} module {code:<13} {line}", c.state, reason);

@@ -51,19 +51,23 @@ pub fn run(run: &Admitted<'_>, user: &str, host: Option<&str>, service: Option<&
         // Still answered (service_out_of_scope), but said plainly: no pass works there.
         eprintln!("note: {s} is not among the policy's services; no pass logs in there");
     }
-    let store = run.open_store()?;
-    let now = store.effective_now(now())?;
     let acct = match users::plausible_name(user) {
         true => System.account(user)?,
         false => None,
     };
-    let mut rec = match &acct {
-        Some(a) => store.latest_for(&a.name)?,
-        None => None,
-    };
-    let settles = match &rec {
-        Some(r) => settle_preview(&*store, policy, r, now)?,
-        None => None,
+    // With pam_tap off the module looks nothing up, and neither does status.
+    let (now, mut rec, settles) = match (&acct, policy.enabled) {
+        (Some(a), true) => {
+            let store = run.open_store()?;
+            let now = store.effective_now(now())?;
+            let rec = store.latest_for(&a.name)?;
+            let settles = match &rec {
+                Some(r) => settle_preview(&*store, policy, r, now)?,
+                None => None,
+            };
+            (now, rec, settles)
+        }
+        _ => (now(), None, None),
     };
     if let (Some(r), Some((_, true))) = (&mut rec, &settles) {
         r.revoked_at = Some(now);
