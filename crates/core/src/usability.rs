@@ -162,7 +162,11 @@ fn of_status(s: Status, rec: &PassRecord) -> Verdict {
         Status::Locked => v(Reason::Locked, "locked after too many wrong answers").since(rec.locked_at),
         Status::Resting => {
             let until = rec.rest_until.unwrap_or(rec.expires_at);
-            v(Reason::Resting, &format!("{} wrong answers in a row", rec.failures)).until(until)
+            let detail = format!(
+                "rest {} after wrong answers in a row, {} wrong answers in all",
+                rec.rests, rec.total_failures
+            );
+            v(Reason::Resting, &detail).until(until)
         }
         Status::DisabledByPolicy => v(Reason::PolicyOff, "pam_tap is off (enabled = false)"),
         Status::Usable => Verdict::new(Reason::Usable, Outcome::Accepted, "").until(rec.expires_at),

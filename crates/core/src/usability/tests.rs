@@ -97,12 +97,13 @@ fn each_state_of_the_row_is_its_own_reason_with_its_moment() {
     assert_eq!(v.outcome, Outcome::Unusable(Status::NotYetValid));
     let resting = PassRecord {
         rest_until: Some(NOW + 90),
-        failures: 3,
+        rests: 1,
+        total_failures: 3,
         ..pass()
     };
     let v = judge(&policy(), &resting, &dir, None);
     assert_eq!((v.reason, v.until), (Reason::Resting, Some(NOW + 90)));
-    assert_eq!(v.detail, "3 wrong answers in a row");
+    assert_eq!(v.detail, "rest 1 after wrong answers in a row, 3 wrong answers in all");
     let used = PassRecord {
         used_at: Some(NOW - 5),
         ..pass()

@@ -73,7 +73,12 @@ pub fn run(run: &Admitted<'_>, user: &str, host: Option<&str>, service: Option<&
         r.revoked_at = Some(now);
     }
     let sudo = &pam_tap_base::sudo::grants_root;
-    let v = verdict(&there, acct.as_ref(), rec.as_ref(), now, service, &System, sudo)?;
+    let mut v = verdict(&there, acct.as_ref(), rec.as_ref(), now, service, &System, sudo)?;
+    if let Some((why, true)) = settles {
+        // No operator revoked it: the settle the module runs first ends it.
+        v.detail = format!("the next touch ends it: {why}");
+        v.since = None;
+    }
     let view = StatusView {
         user: user.to_string(),
         this_host: there.host_name == policy.host_name,
@@ -143,7 +148,7 @@ fn line(view: &StatusView, v: &Verdict) -> String {
     if !v.detail.is_empty() {
         out.push_str(&format!(" ({})", v.detail));
     }
-    if let Some(s) = &view.settles {
+    if let Some(s) = view.settles.as_deref().filter(|s| !v.detail.contains(s)) {
         out.push_str(&format!("; the next touch settles it first: {s}"));
     }
     out
