@@ -120,6 +120,7 @@ impl Console {
             "index.html",
             "tap.js",
             "tap-ui.js",
+            "status.js",
             "tap.css",
             "patternfly.css",
         ] {

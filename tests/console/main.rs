@@ -127,9 +127,9 @@ fn inside_the_sandbox() {
     steps::a_refusal_reads_as_tapctl_wrote_it(&b);
     steps::show_log_policy_and_doctor(&b);
     steps::a_scoped_pass_is_issued_from_the_form(&b);
-    status_steps::each_pass_shows_whether_it_would_log_in(&b, OTHER);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, OTHER, false);
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
-    status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING, true);
     steps::helpdesk_revokes_with_a_reason(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);

@@ -10,8 +10,13 @@ use crate::webdriver::Browser;
 
 const SOON: Duration = Duration::from_secs(20);
 
-/// `user`'s row shows the reason `tapctl status` gives, labelled as `tapctl vocabulary` says.
-pub fn each_pass_shows_whether_it_would_log_in(b: &Browser, user: &str) {
+/// `user`'s row shows the reason `tapctl status` gives, labelled as `tapctl vocabulary` says;
+/// with `ended`, among every pass (the box for expired, used and revoked passes ticked, then
+/// unticked).
+pub fn each_pass_shows_whether_it_would_log_in(b: &Browser, user: &str, ended: bool) {
+    if ended {
+        b.click("#passes-all");
+    }
     let status = tapctl_json(&["status", user]);
     let vocab = tapctl_json(&["vocabulary"]);
     let reason = status["reason"].as_str().unwrap().to_string();
@@ -24,11 +29,25 @@ pub fn each_pass_shows_whether_it_would_log_in(b: &Browser, user: &str) {
         .clone();
     b.click("#passes-refresh");
     let row = format!("tr[data-user=\"{user}\"]");
-    b.wait_for(
-        &format!("{user}'s verdict"),
-        &format!("return !!document.querySelector('{row} .tap-verdict')"),
-        SOON,
-    );
+    // Polled here rather than through wait_for, so a row that never gets its verdict says what
+    // it shows instead (tapctl's refusal, or nothing).
+    let t = std::time::Instant::now();
+    let probe = format!("return !!document.querySelector('{row} .tap-verdict')");
+    while b.js(&probe, json!([])) != json!(true) {
+        if t.elapsed() > SOON {
+            let seen = b.js(
+                &format!(
+                    "const r = document.querySelector('{row}');
+                     const p = window.tapPage;
+                     return [p && JSON.stringify(p.vocab.you), r ? r.dataset.verdict : 'no row',
+                             r && r.querySelector('td[data-label=Status]').textContent];"
+                ),
+                json!([]),
+            );
+            panic!("{user}'s verdict: not within {SOON:?}: {seen}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let shown = b.js(
         &format!(
             "const v = document.querySelector('{row} .tap-verdict');
@@ -44,4 +63,7 @@ pub fn each_pass_shows_whether_it_would_log_in(b: &Browser, user: &str) {
     let usable = if status["usable"] == true { "1" } else { "0" };
     assert_eq!(shown["usable"], usable, "{shown}");
     eprintln!("page: {user}'s pass shows {reason} ({})", word["label"]);
+    if ended {
+        b.click("#passes-all");
+    }
 }
