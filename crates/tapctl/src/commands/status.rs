@@ -23,9 +23,12 @@ pub struct StatusView {
     /// The host asked about, and whether it is this one.
     pub host: String,
     pub this_host: bool,
-    /// The service asked about; `None`: any service the policy allows (`services`).
+    /// The service asked about; `None`: any of `services`.
     pub service: Option<String>,
+    /// Where the pass works: the policy's services, narrowed to the pass's own list if it has one.
     pub services: Vec<String>,
+    /// Whether the pass narrows the policy's services.
+    pub narrowed: bool,
     pub pass_id: Option<i64>,
     pub usable: bool,
     /// One of `tapctl vocabulary`'s reasons.
@@ -84,7 +87,8 @@ pub fn run(run: &Admitted<'_>, user: &str, host: Option<&str>, service: Option<&
         this_host: there.host_name == policy.host_name,
         host: there.host_name.clone(),
         service: service.map(str::to_string),
-        services: policy.services.clone(),
+        services: services_of(policy, rec.as_ref()),
+        narrowed: rec.as_ref().is_some_and(|r| r.services.is_some()),
         pass_id: rec.as_ref().map(|r| r.id),
         usable: v.reason.usable(),
         reason: v.reason.word(),
@@ -117,6 +121,17 @@ fn settle_preview(
     Ok(reset::decide(rec, pending.as_ref(), sp.as_ref(), now, policy).map(|d| (d.why, d.revoke)))
 }
 
+/// The policy's services, narrowed to the pass's own list if it has one.
+fn services_of(policy: &Policy, rec: Option<&PassRecord>) -> Vec<String> {
+    let own = rec.and_then(|r| r.services.as_deref());
+    policy
+        .services
+        .iter()
+        .filter(|s| own.is_none_or(|list| list.split(',').any(|o| o == s.as_str())))
+        .cloned()
+        .collect()
+}
+
 /// A time as the line shows it: UTC, to the second.
 fn utc(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -137,7 +152,10 @@ fn line(view: &StatusView, v: &Verdict) -> String {
     };
     let at = match &view.service {
         Some(s) => format!(" at {}", pam_tap_base::text::shown(s)),
-        None => format!(" at any service the policy allows ({})", view.services.join(", ")),
+        None => {
+            let whose = if view.narrowed { "pass" } else { "policy" };
+            format!(" at any service the {whose} allows ({})", view.services.join(", "))
+        }
     };
     let mut out = format!("{user}: {verdict} {place}{at}: {}", v.reason.word());
     if let Some(t) = v.until {
