@@ -24,7 +24,7 @@ GREETER_PACKAGES := lightdm lightdm-gtk-greeter xvfb xdotool imagemagick x11-uti
 # binds it into a private copy of the module directory inside LightDM's own mount namespace.
 GREETER_PAM_DIR := $(or $(CARGO_TARGET_DIR),target)/greeter-pam
 
-.PHONY: all deps build release test lint clean test-console test-security test-unprivileged fuzz-deps fuzz-short fuzz bench
+.PHONY: all deps build release test lint clean test-console test-security test-unprivileged fuzz-deps fuzz-short fuzz bench guide-deps guide
 
 all: build
 
@@ -59,8 +59,9 @@ lint: deps
 # as root itself, so they run in a root login session (login uid 0) even when started from someone's login.
 ROOT_SESSION := { [ "$$(id -u)" != 0 ] || echo 0 > /proc/self/loginuid 2>/dev/null || true; }
 
-# Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run.
-test: deps lint build
+# Every test (unit, real libpam, tapctl, sshd/login/su, security suite, .deb), then a short fuzz run;
+# first the guide, whose links tests/tapctl/guide.rs checks.
+test: deps lint guide build
 	$(ROOT_SESSION); PAM_TAP_REQUIRE_CONSOLE=1 $(CARGO) test --workspace --all-targets -- --test-threads=2
 	$(MAKE) test-unprivileged
 	$(MAKE) fuzz-short
@@ -79,6 +80,20 @@ test-unprivileged: deps
 test-security: deps build
 	$(ROOT_SESSION); $(CARGO) test --test security -- --test-threads=1 --nocapture
 	@cat target/security-figures.txt
+
+# The guide: mdBook from crates.io, without its default features (no web server, no file watcher, no
+# search index), so the install builds in a few minutes and a second run does nothing.
+MDBOOK_VERSION := 0.5.4
+guide-deps:
+	@mdbook --version 2>/dev/null | grep -qx 'mdbook v$(MDBOOK_VERSION)' || \
+		$(CARGO) install mdbook --locked --no-default-features --version $(MDBOOK_VERSION)
+
+# docs/guide into target/guide (book.toml's build-dir; never into the source tree). mdBook's errors
+# fail it (a chapter SUMMARY.md names but that is missing: create-missing = false), and so does any
+# warning it logs. Links, anchors, images and pages SUMMARY.md leaves out: tests/tapctl/guide.rs.
+guide: guide-deps
+	@mkdir -p target; set -o pipefail; mdbook build docs/guide 2>&1 | tee target/guide-build.log
+	@! grep -E 'WARN|ERROR' target/guide-build.log
 
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

@@ -3,7 +3,7 @@
  * Every action runs `sudo -n /usr/sbin/tapctl … --json` as the logged-in Cockpit user, not through
  * Cockpit's administrative access: sudo sets SUDO_USER, so tapctl sees the Cockpit user as the
  * operator and its roles decide (a viewer is refused by tapctl whatever this page shows). The
- * sudo rule allows tapctl and nothing else (see the README's "Helpdesk console").
+ * sudo rule allows tapctl and nothing else (see the guide's "Helpdesk console", docs/guide/src/cockpit.md).
  *
  * A new pass lives only in the issue dialog: it is never written to browser storage, the URL or
  * the console, and the dialog's nodes are removed from the document when it closes. */
@@ -27,7 +27,7 @@
         if (ex && ex.problem === "not-found")
             return "sudo is not installed on this machine.";
         if (/a password is required|may not run sudo|is not allowed to execute|not in the sudoers/.test(text))
-            return text + " — your account has no sudo rule for tapctl; an administrator adds one (README: Helpdesk console).";
+            return text + " — your account has no sudo rule for tapctl; an administrator adds one (guide: Helpdesk console).";
         return text || "tapctl failed (exit status " + (ex && ex.exit_status) + ")";
     }
 
@@ -155,6 +155,8 @@
             ]),
             el("div", { class: "pf-c-form__group" }, el("div", { class: "pf-c-form__group-control" },
                 el("label", { class: "pf-c-check" }, [el("input", { class: "pf-c-check__input", type: "checkbox", id: "issue-keep-password", checked: p.reset_password === false }), el("span", { class: "pf-c-check__label", text: "Keep the account's password (no reset, no forced change)" })]))),
+            el("div", { class: "pf-c-form__group" }, el("div", { class: "pf-c-form__group-control" },
+                el("label", { class: "pf-c-check" }, [el("input", { class: "pf-c-check__input", type: "checkbox", id: "issue-enroll-key" }), el("span", { class: "pf-c-check__label", text: "Enrolls an SSH key (key-only servers): the pass only enrolls the key the user proves over SSH; the password is left alone" })]))),
             scopeFields(p),
             field("issue-hosts", "Hosts", text("issue-hosts", { placeholder: "any host" }), "Empty: any host. Host names (their config's host_name), separated by commas, narrow the pass to them."),
             field("issue-reason", "Reason", text("issue-reason", { maxlength: "500" }), "Recorded in the audit log."),
@@ -176,6 +178,7 @@
             if (start && start !== "now") args.push("--start=" + start);
             args.push(byId("issue-one-time").checked ? "--one-time" : "--reusable");
             if (byId("issue-keep-password").checked) args.push("--keep-password");
+            if (byId("issue-enroll-key").checked) args.push("--enroll-key");
             if (reason) args.push("--reason=" + reason);
             for (const box of form.querySelectorAll("input[name=issue-service]:checked"))
                 args.push("--service=" + box.value);
@@ -215,7 +218,9 @@
         copy.addEventListener("click", () => {
             copyText(issued.pass, code).then(() => { copied.textContent = "Copied" }, () => { copied.textContent = "Copy failed: read it out instead" });
         });
-        const next = issued.reset_password
+        const next = issued.enroll_key
+            ? "On their own machine " + issued.user + " makes a key (ssh-keygen) and runs ssh to the server; it asks for the pass once and enrolls that key, which then logs in alone."
+            : issued.reset_password
             ? issued.user + " logs in with it and is asked at once to choose a new password. Their old password no longer works."
             : issued.user + " logs in with it; their password is unchanged and no change is forced.";
         const body = [
@@ -263,6 +268,7 @@
                 fact("Revoked", when(v.revoked_at)),
                 fact("Services", v.services ? v.services.split(",").join(", ") : "those of the policy"),
                 fact("Hosts", v.hosts ? v.hosts.split(",").join(", ") : "any host"),
+                v.enroll_key ? fact("Enrolls", "an SSH key (key-only servers)") : null,
                 v.reason ? fact("Reason", v.reason) : null,
             ]), [el("button", { class: "pf-c-button pf-m-primary", type: "button", text: "Close", onclick: () => d.close() })], { size: "pf-m-md" });
         }, err => alert("danger", "Could not show " + user + "'s pass", err.message));
@@ -346,6 +352,10 @@
     /* ---- tabs ---- */
 
     const loaders = { "panel-passes": loadPasses, "panel-log": loadLog, "panel-policy": () => state.policy && renderPolicy(state.policy), "panel-doctor": loadDoctor };
+
+    /* What the page's other scripts (keys.js) use: tapctl, the vocabulary's answer, alerts, and a
+     * place for their tab's loader. */
+    window.tapPage = { tapctl, may, alert, clearAlerts, loaders };
 
     function selectTab(button) {
         clearAlerts();

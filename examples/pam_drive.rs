@@ -5,6 +5,7 @@
 //! pam_drive [--confdir DIR] SERVICE USER OP...
 //! OP: authenticate | acct_mgmt | chauthtok | chauthtok_expired | setcred | open_session | close_session
 //!     | env (prints the names, never the values, of the PAM environment modules have set)
+//!     | putenv:NAME=VALUE (sets a PAM environment variable, as sshd sets SSH_AUTH_INFO_0)
 //! stdin: one answer per line; a line `<null>` answers with a NULL reply, `<fail>` fails the conversation.
 //! ```
 
@@ -89,6 +90,13 @@ fn main() {
     for op in &args[2..] {
         if op == "env" {
             print_env_names(h);
+            continue;
+        }
+        if let Some(kv) = op.strip_prefix("putenv:") {
+            let kv = CString::new(kv).unwrap();
+            // SAFETY: a live handle; libpam copies the string.
+            let rc = unsafe { pam_putenv(h, kv.as_ptr()) };
+            println!("result putenv={}", name(rc));
             continue;
         }
         let rc = unsafe {

@@ -40,6 +40,7 @@ deb: pkg-deps man
 	# Apart, so the module is built without the store's admin side (features unify within one build).
 	$(CARGO) build --release -p pam-tap-module
 	$(CARGO) build --release -p tapctl
+	$(CARGO) build --release -p pam-tap-keys
 	$(CARGO) deb --no-build --output $(DEB)
 	@echo "built $(DEB)"
 
@@ -49,6 +50,7 @@ test-deb: deb
 rpm: pkg-deps man
 	@if command -v rpmbuild >/dev/null 2>&1; then \
 		$(CARGO) build --release -p pam-tap-module && $(CARGO) build --release -p tapctl && \
+		$(CARGO) build --release -p pam-tap-keys && \
 		rpmbuild -bb packaging/rpm/pam-tap.spec $(RPMBUILD_FLAGS) \
 			--define "_topdir $(abspath target/rpm)" \
 			--define "srcdir $(abspath .)" \

@@ -28,6 +28,11 @@ echo "ok installing alone leaves /etc/pam.d as it was (profile is Default: no)"
 step "files and modes"
 mode_is /usr/lib/x86_64-linux-gnu/security/pam_tap.so 644 root:root
 mode_is /usr/sbin/tapctl 755 root:root
+mode_is /usr/sbin/pam_tap_keys 755 root:root
+mode_is /etc/pam.d/pam-tap-enroll 644 root:root
+mode_is /usr/share/pam-tap/sshd_config.d/pam_tap_enroll.conf 644 root:root
+getent passwd _pam_tap_keys >/dev/null || fail "no _pam_tap_keys user for sshd's keys command"
+echo "ok the keys command's user _pam_tap_keys exists"
 mode_is /etc/security/pam_tap.toml 600 root:root
 mode_is /var/lib/pam_tap 700 root:root
 mode_is /usr/share/pam-configs/pam-tap 644 root:root
@@ -35,7 +40,7 @@ for f in /usr/share/man/man8/tapctl.8.gz /usr/share/man/man8/pam_tap.8.gz /usr/s
     /usr/share/bash-completion/completions/tapctl /usr/share/zsh/vendor-completions/_tapctl \
     /usr/share/fish/vendor_completions.d/tapctl.fish \
     /usr/share/cockpit/pam-tap/manifest.json /usr/share/cockpit/pam-tap/index.html \
-    /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/status.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css; do
+    /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/status.js /usr/share/cockpit/pam-tap/keys.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css; do
     mode_is "$f" 644 root:root
 done
 unit_dir=$(dirname "$(dpkg -L pam-tap | grep -m1 'pam-tap-purge.timer$')")
@@ -118,6 +123,7 @@ for f in common-auth common-password common-account common-session common-sessio
 done
 echo "ok /etc/pam.d/common-* byte-identical to before install"
 for f in /usr/lib/x86_64-linux-gnu/security/pam_tap.so /usr/sbin/tapctl /etc/security/pam_tap.toml /var/lib/pam_tap \
+    /usr/sbin/pam_tap_keys /etc/pam.d/pam-tap-enroll /var/lib/pam_tap_keys \
     /usr/share/pam-configs/pam-tap "$unit_dir/pam-tap-purge.timer" /etc/systemd/system/timers.target.wants/pam-tap-purge.timer; do
     if [ -e "$f" ] || [ -L "$f" ]; then fail "$f left after purge"; fi
 done

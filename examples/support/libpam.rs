@@ -40,6 +40,7 @@ extern "C" {
     pub fn pam_close_session(pamh: *mut c_void, flags: c_int) -> c_int;
     pub fn pam_end(pamh: *mut c_void, status: c_int) -> c_int;
     pub fn pam_getenvlist(pamh: *mut c_void) -> *mut *mut c_char;
+    pub fn pam_putenv(pamh: *mut c_void, name_value: *const c_char) -> c_int;
 }
 
 const NAMES: [&str; 32] = [

@@ -1,6 +1,6 @@
 //! The machine the Cockpit console test runs on: inside demo/sandbox.sh (overlays on /etc /usr
 //! /var /home /root /tmp, so users, sudoers, the installed page and tapctl vanish afterwards), a
-//! helpdesk, a viewer and targets with passwords, pam_tap's policy, the sudo rule the README
+//! helpdesk, a viewer and targets with passwords, pam_tap's policy, the sudo rule the guide
 //! documents, the page under /usr/share/cockpit/pam-tap, cockpit-ws on loopback and chromedriver.
 #![allow(dead_code)]
 
@@ -24,9 +24,13 @@ pub const RESTING: &str = "tap-rest";
 /// A target whose pass the page narrows to a service and a host.
 pub const SCOPED: &str = "tap-scoped";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
+/// A target whose enrollment pass enrolls an SSH key the page then lists and revokes.
+pub const KEYED: &str = "tap-keyed";
+/// The service of a key-only sshd's enrollment step (`pam_tap.so enroll`), run through pam_drive.
+pub const ENROLL_SERVICE: &str = "tap-console-enroll";
 /// The PAM service pamtester logs the target in through (pam_tap then pam_unix, Debian's shape).
 pub const LOGIN_SERVICE: &str = "tap-console-login";
-/// The sudo rule of the README's "Helpdesk console" section.
+/// The sudo rule of the guide's "Helpdesk console" page (docs/guide/src/cockpit.md).
 pub const SUDO_RULE: &str = "%tap-desk,%tap-view ALL=(root) NOPASSWD: /usr/sbin/tapctl\n";
 
 pub fn run(program: &str, args: &[&str]) -> String {
@@ -45,7 +49,7 @@ pub fn run(program: &str, args: &[&str]) -> String {
 
 use crate::support::accounts::chpasswd;
 use crate::support::free_port;
-use crate::support::site::{debian_stack, module_line, Site};
+use crate::support::site::{debian_stack, module_line, only_stack, Site};
 
 fn wait_port(port: u16, what: &str) {
     let t = Instant::now();
@@ -89,6 +93,7 @@ impl Console {
             (NO_RULE, None),
             (RESTING, None),
             (SCOPED, None),
+            (KEYED, None),
         ] {
             let mut args = vec!["-m", "-s", "/bin/bash"];
             if let Some(g) = group {
@@ -104,10 +109,11 @@ impl Console {
         // acts only in the services the policy names: the login services and ours.
         let site = Site::builder()
             .installed()
-            .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE])
+            .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE, ENROLL_SERVICE])
             .policy("[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n")
             .build();
         site.write_service(LOGIN_SERVICE, &debian_stack(&module_line(&site.module_args(""))));
+        site.write_service(ENROLL_SERVICE, &only_stack(&module_line(&site.module_args("enroll"))));
 
         std::fs::write("/etc/sudoers.d/pam-tap", SUDO_RULE).unwrap();
         run("chmod", &["440", "/etc/sudoers.d/pam-tap"]);
@@ -115,16 +121,10 @@ impl Console {
 
         let dest = Path::new("/usr/share/cockpit/pam-tap");
         std::fs::create_dir_all(dest).unwrap();
-        for f in [
-            "manifest.json",
-            "index.html",
-            "tap.js",
-            "tap-ui.js",
-            "status.js",
-            "tap.css",
-            "patternfly.css",
-        ] {
-            std::fs::copy(page.join(f), dest.join(f)).unwrap();
+        // Every file of the page, as the packages install them.
+        for entry in std::fs::read_dir(page).unwrap() {
+            let f = entry.unwrap().file_name();
+            std::fs::copy(page.join(&f), dest.join(&f)).unwrap();
         }
 
         let scratch = PathBuf::from("/tmp/pam-tap-console");

@@ -1,5 +1,5 @@
 //! The helpdesk console (cockpit/): Debian's cockpit-ws on loopback, Debian's chromium driven over
-//! WebDriver, the sudo rule the README documents, and the real PAM stack afterwards.
+//! WebDriver, the sudo rule the guide documents, and the real PAM stack afterwards.
 //!
 //! A helpdesk logs in on Cockpit's own login page, issues a one-time pass in the page and reads it
 //! off the dialog; the pass is gone from the document, storage and URL once the dialog closes; the
@@ -12,7 +12,7 @@
 //! Everything runs inside demo/sandbox.sh (throwaway overlays of /etc /usr /var /home /root /tmp) in a
 //! private PID namespace, so users, sudoers, the installed page and every server vanish afterwards.
 //! The test re-runs itself in there; the outer half checks the host was left as it was. Screenshots
-//! land in target/cockpit-screens/ (docs/console/ holds the committed ones).
+//! land in target/cockpit-screens/ (docs/guide/src/console/ holds the committed ones).
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -23,6 +23,7 @@ mod machine;
 mod status_steps;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
 mod steps;
+mod steps_keys;
 /// A minimal WebDriver client for chromedriver.
 mod webdriver;
 
@@ -131,6 +132,7 @@ fn inside_the_sandbox() {
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
     status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING, true);
     steps::helpdesk_revokes_with_a_reason(&b);
+    steps_keys::an_enrollment_pass_enrolls_a_key_the_page_lists_and_revokes(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);
     steps::without_the_sudo_rule_the_page_says_what_to_do(&console);
@@ -145,10 +147,13 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
     // Statuses, events and roles reach the page from `tapctl vocabulary`; a word written into the
     // page would be a copy that drifts. The words are read from the code's own enums.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cockpit");
-    let page = ["tap.js", "tap-ui.js", "status.js", "index.html"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+    let page = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "js" || x == "html"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
+    assert!(page.contains("keys revoke"), "every script of the page is read");
     let words = pam_tap_store::Status::all()
         .map(|s| s.as_str())
         .chain(pam_tap_store::Event::all().map(|e| e.as_str()))

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use crate::machine::*;
 use crate::webdriver::Browser;
 
-const PAGE_FRAME: &str = "iframe[name='cockpit1:localhost/pam-tap']";
-const SOON: Duration = Duration::from_secs(20);
+pub(crate) const PAGE_FRAME: &str = "iframe[name='cockpit1:localhost/pam-tap']";
+pub(crate) const SOON: Duration = Duration::from_secs(20);
 
 fn screens() -> PathBuf {
     let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cockpit-screens");
@@ -19,21 +19,21 @@ fn screens() -> PathBuf {
 }
 
 /// A screenshot of the whole Cockpit window (shell and page), then back into the page's frame.
-fn shot(b: &Browser, name: &str) {
+pub(crate) fn shot(b: &Browser, name: &str) {
     b.leave_frame();
     b.screenshot(&screens().join(name));
     b.enter_frame(PAGE_FRAME);
 }
 
-fn str_of(v: Value) -> String {
+pub(crate) fn str_of(v: Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn text_of(b: &Browser, script: &str) -> String {
+pub(crate) fn text_of(b: &Browser, script: &str) -> String {
     str_of(b.js(script, json!([])))
 }
 
-fn row_shows(b: &Browser, user: &str) {
+pub(crate) fn row_shows(b: &Browser, user: &str) {
     b.wait_for(
         &format!("{user}'s row"),
         &format!("return !!document.querySelector('tr[data-user=\"{user}\"]')"),

@@ -15,8 +15,16 @@ use pam_tap_core::login::CHOOSE_NEW_PASSWORD;
 mod baseline;
 /// /bin/login and su.
 mod console;
+/// Key-only servers: a pass enrolls an SSH key.
+mod key_enrollment;
+/// Key-only servers on a fleet store.
+mod key_enrollment_fleet;
 /// Refusals, what cannot work, users without a pass.
 mod refusals;
+/// Security keys (`sk-` keys of the soft security key) through ssh-keygen, ssh and sshd.
+mod security_key;
+/// Key-only servers: security keys enroll, and policy can demand them.
+mod security_key_enrollment;
 /// OpenSSH in both modes.
 mod ssh;
 

@@ -4,7 +4,7 @@
 //! each step. See tests/e2e/lightdm.rs for how LightDM runs without touching the host.
 //!
 //! Runs only as root (skips loudly otherwise). The module must be built first (`cargo build`).
-//! The screenshots land in $CARGO_TARGET_TMPDIR/greeter-shots (docs/first-login holds a copy).
+//! The screenshots land in $CARGO_TARGET_TMPDIR/greeter-shots (docs/guide/src/first-login holds a copy).
 
 #![allow(clippy::disallowed_methods)]
 

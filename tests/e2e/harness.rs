@@ -25,9 +25,13 @@ pub use crate::support::paths::{module, tapctl, tool};
 pub use crate::support::pty::with_pamd;
 pub use crate::support::site::Site;
 
+mod enroll;
+mod enroll_fleet;
 mod pam_dir;
 mod pty;
 mod sshd;
+pub use enroll::*;
+pub use enroll_fleet::*;
 pub use pam_dir::*;
 pub use pty::*;
 pub use sshd::*;
@@ -87,7 +91,7 @@ pub fn scratch() -> Scratch {
 pub const MAX_FAILURES: u32 = 3;
 
 /// The services the clients and greeters under test use.
-const SERVICES: [&str; 8] = [
+pub const SERVICES: [&str; 8] = [
     SSHD_SERVICE,
     "login",
     "su",

@@ -135,7 +135,7 @@ fn an_unknown_user_is_refused_as_on_sqlite_and_costs_what_a_known_one_does() {
 
     // Timing: an unknown user against a known user without a pass, whose look-up opens the
     // connection (TLS and scram) inside the paced window. A figure, judged by the security suite's
-    // rules in the README, not asserted here: this machine is shared while the tests run.
+    // rules in the guide (docs/guide/src/security.md), not asserted here: this machine is shared while the tests run.
     let u = User::with_password(OWN);
     let out = crate::support::drive::feed(
         {

@@ -1,7 +1,7 @@
 //! The security suite (`make test-security`): the built module under the real libpam, attacked the
-//! way the README's "Security" table says, with its figures in target/security-figures.txt. One
-//! test binary; the tests take `support::figures::serial()` because they time things, saturate the
-//! CPUs or mount.
+//! way the guide's "Security" table (docs/guide/src/security.md) says, with its figures in
+//! target/security-figures.txt. One test binary; the tests take `support::figures::serial()` because
+//! they time things, saturate the CPUs or mount.
 
 #[macro_use]
 #[path = "../support/mod.rs"]

@@ -16,6 +16,7 @@ pub mod pg_cluster;
 pub mod pgbouncer;
 pub mod pty;
 pub mod site;
+pub mod soft_sk;
 pub mod syslog;
 
 // Where the suites have always found it; not every test binary uses it.

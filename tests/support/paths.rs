@@ -24,6 +24,13 @@ pub fn tapctl() -> PathBuf {
     p
 }
 
+/// sshd's keys command for key-only servers (crates/keys).
+pub fn keys_command() -> PathBuf {
+    let p = bin_dir().join("pam_tap_keys");
+    assert!(p.exists(), "{} is missing: cargo build --workspace", p.display());
+    p
+}
+
 /// An example program (`cargo test` builds the examples next to the binaries).
 pub fn example(name: &str) -> PathBuf {
     let p = bin_dir().join("examples").join(name);
@@ -45,25 +52,39 @@ pub fn sec_probe() -> PathBuf {
 /// The built module. `cargo test` refreshes `deps/libpam_tap.so` but copies it up only on
 /// `cargo build`: take the newer. A module older than its sources would test old code.
 pub fn module() -> PathBuf {
+    // The crates pam_tap.so is built from (tapctl is not one of them), and the example config.
+    built_cdylib(
+        "libpam_tap.so",
+        &[
+            "crates/base/src",
+            "crates/store/src",
+            "crates/core/src",
+            "crates/pam_tap/src",
+            "conf/pam_tap.toml",
+        ],
+    )
+}
+
+/// The soft security key (crates/soft_sk), the OpenSSH provider the tests enroll `sk-` keys with.
+pub fn soft_sk_provider() -> PathBuf {
+    built_cdylib("libpam_tap_soft_sk.so", &["crates/soft_sk/src"])
+}
+
+/// A workspace cdylib `file`, the newer of `deps/` and the copy `cargo build` makes, refused when
+/// older than any of `sources` (paths from the workspace root).
+fn built_cdylib(file: &str, sources: &[&str]) -> PathBuf {
     let dir = bin_dir();
-    let (built, p) = [dir.join("deps/libpam_tap.so"), dir.join("libpam_tap.so")]
+    let (built, p) = [dir.join("deps").join(file), dir.join(file)]
         .into_iter()
         .filter_map(|p| fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
         .max()
-        .expect("libpam_tap.so is missing: run `cargo build --all-targets` first");
+        .unwrap_or_else(|| panic!("{file} is missing: run `cargo build --all-targets` first"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The crates pam_tap.so is built from (tapctl is not one of them), and the example config.
-    let newest = [
-        "crates/base/src",
-        "crates/store/src",
-        "crates/core/src",
-        "crates/pam_tap/src",
-        "conf/pam_tap.toml",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .filter_map(|p| newest_module_source(&p))
-    .max();
+    let newest = sources
+        .iter()
+        .map(|p| root.join(p))
+        .filter_map(|p| newest_module_source(&p))
+        .max();
     if let Some(source) = newest.filter(|(t, _)| *t > built) {
         panic!(
             "{} is older than {}: run `cargo build --all-targets` first",

@@ -33,8 +33,9 @@ use setup::{as_postgres, cluster_dir, mkdir, run, template, Template, DIRS, LIVE
 pub use setup::{dies_with_this_process, spawn_kept};
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
-/// The login roles every cluster has: the admin tapctl uses, and one role per host.
-pub const ROLES: [&str; 4] = ["tapctl_admin", "host_a", "host_b", "host_c"];
+/// The login roles every cluster has: the admin tapctl uses, one role per host, and the role
+/// sshd's keys command uses on key-only servers.
+pub const ROLES: [&str; 5] = ["tapctl_admin", "host_a", "host_b", "host_c", "tapkeys"];
 
 /// The script a site's superuser runs once per store database: the two group roles and their
 /// rights on the database (what the package ships).

@@ -23,6 +23,10 @@ pub enum Step {
     Expect(String),
     Send(String),
     Eof,
+    /// Creates an empty file: the program reached this point.
+    Mark(PathBuf),
+    /// Waits until a file exists: the test did what it does at this point.
+    Await(PathBuf),
 }
 
 pub fn expect(re: &str) -> Step {
@@ -76,6 +80,8 @@ pub fn drive(dir: &Path, steps: &[Step], argv: &[String]) -> Transcript {
             Step::Expect(re) => script.push_str(&format!("expect {re}\n")),
             Step::Send(t) => script.push_str(&format!("send {t}\n")),
             Step::Eof => script.push_str("eof\n"),
+            Step::Mark(p) => script.push_str(&format!("mark {}\n", p.display())),
+            Step::Await(p) => script.push_str(&format!("await {}\n", p.display())),
         }
     }
     let stepfile = dir.join(format!("steps-{}", unique("")));

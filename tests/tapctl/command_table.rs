@@ -39,6 +39,8 @@ const PINNED: &[(&str, Role)] = &[
     ("hosts list", Role::Viewer),
     ("hosts bind", Role::Root),
     ("hosts unbind", Role::Root),
+    ("keys list", Role::Viewer),
+    ("keys revoke", Role::Issuer),
     ("policy", Role::Viewer),
     ("vocabulary", Role::Viewer),
     ("doctor", Role::Root),
@@ -171,23 +173,28 @@ fn a_sample_through_the_real_sudo() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// The guide's "Helpdesk boundary" page shows the command table between its markers;
+/// `BLESS=1 cargo test --test tapctl the_guide_shows_the_command_table_generated_from_the_code` rewrites it.
 #[test]
-fn the_readme_shows_the_table_generated_from_the_code() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+fn the_guide_shows_the_command_table_generated_from_the_code() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide/src/helpdesk-boundary.md");
+    let page = std::fs::read_to_string(&path).unwrap();
     let (begin, end) = ("<!-- command-table:begin -->\n", "<!-- command-table:end -->");
-    let start = readme.find(begin).expect("README.md has the command-table markers") + begin.len();
-    let stop = readme[start..]
+    let start = page
+        .find(begin)
+        .expect("helpdesk-boundary.md has the command-table markers")
+        + begin.len();
+    let stop = page[start..]
         .find(end)
-        .expect("README.md closes the command-table markers")
+        .expect("helpdesk-boundary.md closes the command-table markers")
         + start;
     let want = pam_tap_store::admin::table_markdown(table::COMMAND_TABLE, table::GLOBAL_ROOT_ARGS);
     if std::env::var_os("BLESS").is_some() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-        std::fs::write(path, format!("{}{want}{}", &readme[..start], &readme[stop..])).unwrap();
+        std::fs::write(&path, format!("{}{want}{}", &page[..start], &page[stop..])).unwrap();
         return;
     }
     assert!(
-        readme[start..stop] == want,
-        "README.md's command table is not the code's: put this between the markers\n{want}"
+        page[start..stop] == want,
+        "docs/guide/src/helpdesk-boundary.md's command table is not the code's: put this between the markers\n{want}"
     );
 }

@@ -350,9 +350,9 @@ fn each_is_printed_escaped(site: &Site, u: &User) {
     assert_eq!(v["issued_by"], "op\u{9b}2J");
 }
 
-/// One real sudo run: a throwaway sudoers rule (`%viewers ALL=(root) NOPASSWD: tapctl`, the
-/// README's rule) bind-mounted over /etc/sudoers in a private mount namespace, the site over
-/// /etc/security; the viewer runs `sudo tapctl` for real.
+/// One real sudo run: a throwaway sudoers rule (`%viewers ALL=(root) NOPASSWD: tapctl`, the guide's
+/// rule, docs/guide/src/cockpit.md) bind-mounted over /etc/sudoers in a private mount namespace, the
+/// site over /etc/security; the viewer runs `sudo tapctl` for real.
 #[test]
 fn real_sudo_viewer_reads_no_shadow_and_names_no_policy() {
     require_root!();

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Each workspace crate and its layer: a crate may depend only on crates of a lower layer.
-const LAYERS: [(&str, u32); 5] = [
+/// (crates/soft_sk, a test fixture that links no pam_tap crate, is outside the layers.)
+const LAYERS: [(&str, u32); 6] = [
     ("pam-tap-base", 0),
     ("pam-tap-store", 1),
     ("pam-tap-core", 2),
     ("pam-tap-module", 3),
+    ("pam-tap-keys", 3),
     ("tapctl", 3),
 ];
 
@@ -41,11 +43,25 @@ fn cargo(args: &[&str]) -> String {
 
 #[test]
 fn the_module_links_no_admin_code() {
-    // `cargo tree -p` resolves features for the module alone, as its own build does.
+    let packages = links_no_admin_code("pam-tap-module");
+    println!("FIGURE module_tree: packages={packages}");
+}
+
+/// sshd runs the keys command for every key offered: it links what the module links, no more.
+#[test]
+fn the_keys_command_links_no_admin_code() {
+    let packages = links_no_admin_code("pam-tap-keys");
+    println!("FIGURE keys_command_tree: packages={packages}");
+}
+
+/// `package` links none of [`NOT_IN_THE_MODULE`] and the store without its admin side; the number
+/// of packages it links.
+fn links_no_admin_code(package: &str) -> usize {
+    // `cargo tree -p` resolves features for the package alone, as its own build does.
     let tree = cargo(&[
         "tree",
         "-p",
-        "pam-tap-module",
+        package,
         "-e",
         "normal,build",
         "--prefix",
@@ -56,21 +72,18 @@ fn the_module_links_no_admin_code() {
     let mut store_seen = false;
     for line in tree.lines() {
         let name = line.split(' ').next().unwrap_or("");
-        assert!(!NOT_IN_THE_MODULE.contains(&name), "pam_tap.so links {line}");
+        assert!(!NOT_IN_THE_MODULE.contains(&name), "{package} links {line}");
         if name == "pam-tap-store" {
             store_seen = true;
             let features = line.rsplit_once('[').map_or("", |(_, f)| f);
             assert!(
                 !features.contains("admin"),
-                "the module's store has its admin side: {line}"
+                "{package}'s store has its admin side: {line}"
             );
         }
     }
-    assert!(store_seen, "the module links the store:\n{tree}");
-    println!(
-        "FIGURE module_tree: packages={}",
-        tree.lines().collect::<BTreeSet<_>>().len()
-    );
+    assert!(store_seen, "{package} links the store:\n{tree}");
+    tree.lines().collect::<BTreeSet<_>>().len()
 }
 
 #[test]

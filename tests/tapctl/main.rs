@@ -13,6 +13,10 @@ mod bulk_progress;
 mod command_table;
 /// Every command, the role rules, refusals and JSON shapes.
 mod commands;
+/// Enrollment passes and the keys database.
+mod enroll_issue;
+/// The guide under docs/guide: links, anchors and images resolve; every page is in SUMMARY.md.
+mod guide;
 /// Roles cannot climb; locked accounts; back-off; sudo and `--service`.
 mod helpdesk_boundary;
 /// What operators name, who they are, whose policy, escaped text.

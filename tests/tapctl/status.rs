@@ -20,7 +20,7 @@ const SERVICE: &str = "login";
 
 /// Each reason of `tapctl status`, and the `outcome=` the module's auth line gives the right
 /// answer in that state.
-const EXPECTED: [(&str, &str); 17] = [
+const EXPECTED: [(&str, &str); 18] = [
     ("usable", "outcome=accepted"),
     ("usable_in_grace", "outcome=accepted_in_grace"),
     ("policy_off", "outcome=disabled"),
@@ -28,6 +28,7 @@ const EXPECTED: [(&str, &str); 17] = [
     ("no_pass", "outcome=no_pass"),
     ("service_out_of_scope", "outcome=refused reason=service"),
     ("host_out_of_scope", "outcome=refused reason=host"),
+    ("enroll_only", "outcome=refused reason=enroll_only"),
     ("ineligible", "outcome=not_eligible"),
     ("not_yet_valid", "outcome=not_yet_valid"),
     ("expired", "outcome=expired"),
@@ -158,6 +159,9 @@ fn build(m: &mut Matrix) {
     m.cells.last_mut().unwrap().service = Some(SERVICE);
     let (u, p) = m.issued(&["--host", "elsewhere.example"]);
     m.cell("host_out_of_scope", u, p);
+    // A pass that enrolls an SSH key: a credential at the key enrollment step only.
+    let (u, p) = m.issued(&["--enroll-key"]);
+    m.cell("enroll_only", u, p);
 
     let (u, p) = m.issued(&[]);
     let excluded = m.excluded.name.clone();

@@ -2,6 +2,7 @@
 //! rules or stores. Errors, hashing, the pass alphabet, trusted files, text checks, times,
 //! accounts and shadow's tools, syslog, sudo's answer, process identity, host names.
 
+pub mod authorized_keys;
 pub mod error;
 pub mod hash;
 pub mod host_name;

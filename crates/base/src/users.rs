@@ -45,6 +45,12 @@ pub trait Directory {
     /// `user`'s shadow entry once no shadow tool is changing it ([`wait_for_tools`] on the real
     /// system): a change cut short may have left its tool running.
     fn shadow_after_tools(&self, user: &str) -> Result<Option<ShadowEntry>>;
+    /// The text of the user's own authorized_keys files (sshd's `AuthorizedKeysFile` patterns),
+    /// read as the user ([`crate::authorized_keys::read_as_user`] on the real system). A name
+    /// service that knows no home directories has none.
+    fn authorized_keys(&self, _name: &str, _patterns: &[String]) -> Result<String> {
+        Ok(String::new())
+    }
 }
 
 /// The real name service (NSS).
@@ -71,6 +77,22 @@ impl Directory for System {
             uid: user.uid.as_raw(),
             groups,
         }))
+    }
+
+    fn authorized_keys(&self, name: &str, patterns: &[String]) -> Result<String> {
+        if !plausible_name(name) {
+            return Ok(String::new());
+        }
+        let Some(user) = User::from_name(name).map_err(|e| Error::Lookup(e.to_string()))? else {
+            return Ok(String::new());
+        };
+        Ok(crate::authorized_keys::read_as_user(
+            patterns,
+            &user.dir,
+            &user.name,
+            user.uid.as_raw(),
+            user.gid.as_raw(),
+        ))
     }
 
     fn shadow(&self, name: &str) -> Result<Option<ShadowEntry>> {
@@ -243,4 +265,11 @@ pub fn wait_for_tools<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     // SAFETY: as above.
     unsafe { ulckpwdf() };
     r
+}
+
+/// A group's id, `None` when the name service knows no such group.
+pub fn group_id(name: &str) -> Result<Option<u32>> {
+    Ok(Group::from_name(name)
+        .map_err(|e| Error::Lookup(e.to_string()))?
+        .map(|g| g.gid.as_raw()))
 }

@@ -9,8 +9,11 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash::KdfParams;
 use pam_tap_base::safefile;
 
+mod enroll;
 mod fleet;
 mod validate;
+use enroll::RawEnroll;
+pub use enroll::{EnrollPolicy, DEFAULT_KEYS_GROUP};
 use fleet::RawFleet;
 pub use pam_tap_base::host_name::check_host_name;
 pub use pam_tap_store::{Conninfo, Database, FleetTimeouts, MAX_GRACE, UNPARSEABLE};
@@ -51,6 +54,8 @@ struct RawConfig {
     hash: RawHash,
     #[serde(default)]
     fleet: RawFleet,
+    #[serde(default)]
+    enroll: RawEnroll,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -145,6 +150,8 @@ pub struct Policy {
     /// How long a host's session with a fleet store waits for a pass's row lock and for one
     /// statement ([`FleetTimeouts`]).
     pub fleet: FleetTimeouts,
+    /// Key enrollment on key-only servers (`[enroll]`).
+    pub enroll: EnrollPolicy,
 }
 
 mod humantime_serde_secs {
@@ -269,6 +276,7 @@ impl Policy {
             kdf,
             equalize_timing: h.equalize_timing.unwrap_or(true),
             fleet: fleet::resolve(raw.fleet)?,
+            enroll: enroll::resolve(raw.enroll)?,
         })
     }
 
@@ -297,6 +305,20 @@ impl Policy {
             other => other,
         })?;
         match policy.secret_readable_by_others(mode) {
+            Some(why) => Err(Error::Unsafe(format!("{}: {why}", path.display()))),
+            None => Ok(policy),
+        }
+    }
+
+    /// [`Policy::load`] for sshd's keys command (pam_tap_keys), which runs as its own user: the
+    /// file may be readable by its group (`root:_pam_tap_keys 0640`), since the keys command's own
+    /// config may hold the password of its store role (pam_tap_keys), which may only read public keys.
+    pub fn load_for_keys(path: &Path) -> Result<Self, Error> {
+        let (text, mode) = safefile::read_trusted_with_mode(path, MAX_CONFIG_BYTES)?;
+        let text = String::from_utf8(text).map_err(|_| Error::Config(format!("{}: not UTF-8", path.display())))?;
+        let policy = Self::parse_with(&text, || FALLBACK_MAX_UID)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        match policy.secret_readable_by_others(mode & 0o707) {
             Some(why) => Err(Error::Unsafe(format!("{}: {why}", path.display()))),
             None => Ok(policy),
         }

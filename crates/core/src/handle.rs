@@ -64,4 +64,9 @@ pub trait Handle {
     fn remember(&mut self, accepted: Accepted) -> Result<(), HandleError>;
     /// What `remember` stored: `None` when no pass was accepted on this handle.
     fn remembered(&self) -> Option<Accepted>;
+    /// sshd's `SSH_AUTH_INFO_0` from the PAM environment: the methods that succeeded so far in
+    /// this connection, with the public key the client proved (sshd's `expose_authinfo`).
+    fn auth_info(&self) -> Option<String> {
+        None
+    }
 }

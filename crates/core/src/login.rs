@@ -12,12 +12,14 @@ use pam_tap_store::{Backend, PassRecord};
 
 pub use crate::handle::{Accepted, Handle, HandleError, Secret};
 pub use chauthtok::{chauthtok, Phase, CHOOSE_NEW_PASSWORD, CURRENT_PASSWORD_PROMPT};
+pub use enroll::{enroll, enrolled_line, prompt as enroll_prompt};
 pub use pace::PACE_BUDGET;
 pub use pam_tap_base::log::{Level, Logger};
 
 mod answer_shape;
 mod chauthtok;
 mod decide;
+mod enroll;
 mod pace;
 
 /// A used pass logs in again within the grace window only this many seconds after its last use,
@@ -75,6 +77,7 @@ pub(crate) fn in_grace(policy: &Policy, rec: &PassRecord, now: i64, dir: &dyn Di
 }
 
 /// What `authenticate` decided, with what its log line names.
+#[derive(Clone)]
 struct Decision {
     outcome: Outcome,
     user: Option<String>,

@@ -12,6 +12,11 @@ pub enum Outcome {
     Accepted,
     /// The pass matched while its handoff was still pending within the grace window.
     AcceptedInGrace,
+    /// Key enrollment step: the key sshd accepted is one the user holds already (enrolled, or in
+    /// their own authorized_keys): no prompt.
+    KeyKnown,
+    /// Key enrollment step: the pass matched and enrolled the key proven in this connection.
+    Enrolled,
     /// The user holds no pass.
     NoPass,
     /// The answer cannot be a pass (left to the rest of the stack, not counted).
@@ -73,6 +78,9 @@ pub enum CredOutcome {
     PassAccepted,
     /// This handle accepted no pass: nothing for pam_tap to do.
     NoPassHere,
+    /// The key enrollment step sets no credential of its own; like pam_unix it answers success,
+    /// so the stack's credentials come from the session modules (its authentication decided).
+    KeyStep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +110,8 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted".into(),
             Outcome::AcceptedInGrace => "accepted_in_grace".into(),
+            Outcome::KeyKnown => "key_known".into(),
+            Outcome::Enrolled => "enrolled".into(),
             Outcome::NoPass => "no_pass".into(),
             Outcome::NotAPass => "not_a_pass".into(),
             Outcome::Disabled => "disabled".into(),

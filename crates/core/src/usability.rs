@@ -25,6 +25,8 @@ pub enum Reason {
     NoPass,
     ServiceOutOfScope,
     HostOutOfScope,
+    /// The pass only enrolls an SSH key (at the key enrollment step), it logs no one in itself.
+    EnrollOnly,
     /// Outside the policy's users: min_uid, max_uid, exclude_groups, include_groups.
     Ineligible,
     NotYetValid,
@@ -44,7 +46,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the module asks.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::Usable,
         Reason::UsableInGrace,
         Reason::PolicyOff,
@@ -52,6 +54,7 @@ impl Reason {
         Reason::NoPass,
         Reason::ServiceOutOfScope,
         Reason::HostOutOfScope,
+        Reason::EnrollOnly,
         Reason::Ineligible,
         Reason::NotYetValid,
         Reason::Expired,
@@ -73,6 +76,7 @@ impl Reason {
             Reason::NoPass => "no_pass",
             Reason::ServiceOutOfScope => "service_out_of_scope",
             Reason::HostOutOfScope => "host_out_of_scope",
+            Reason::EnrollOnly => "enroll_only",
             Reason::Ineligible => "ineligible",
             Reason::NotYetValid => "not_yet_valid",
             Reason::Expired => "expired",
@@ -141,14 +145,23 @@ impl Verdict {
 }
 
 /// The first half, before the answer is checked: is the pass a credential at this service on this
-/// host (the policy's `host_name`) at all.
+/// host (the policy's `host_name`) at all, and a login credential at all (not an enrollment pass,
+/// which counts only at the key enrollment step).
 pub fn scope(policy: &Policy, rec: &PassRecord, service: Option<&str>) -> Option<Verdict> {
-    let r = gate::scope_refusal(policy, rec, service)?;
-    let reason = match r.reason {
-        "service" => Reason::ServiceOutOfScope,
-        _ => Reason::HostOutOfScope,
-    };
-    Some(Verdict::refused(reason, r))
+    if let Some(r) = gate::scope_refusal(policy, rec, service) {
+        let reason = match r.reason {
+            "service" => Reason::ServiceOutOfScope,
+            _ => Reason::HostOutOfScope,
+        };
+        return Some(Verdict::refused(reason, r));
+    }
+    rec.enroll_key.then(|| {
+        let r = gate::Refusal {
+            reason: "enroll_only",
+            detail: "the pass only enrolls an SSH key (log in over SSH with the key)".into(),
+        };
+        Verdict::refused(Reason::EnrollOnly, r)
+    })
 }
 
 /// A status the pass row gives, as a verdict.

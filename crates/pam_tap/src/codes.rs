@@ -11,7 +11,7 @@ use pam_tap_core::outcome::{ChangeOutcome, CredOutcome, ErrorKind, Outcome};
 pub fn auth_code(outcome: &Outcome) -> PamResultCode {
     use PamResultCode::*;
     match outcome {
-        Outcome::Accepted | Outcome::AcceptedInGrace => PAM_SUCCESS,
+        Outcome::Accepted | Outcome::AcceptedInGrace | Outcome::KeyKnown | Outcome::Enrolled => PAM_SUCCESS,
         Outcome::NoPass | Outcome::NotAPass | Outcome::Disabled => PAM_IGNORE,
         Outcome::UnknownUser => PAM_USER_UNKNOWN,
         Outcome::Wrong | Outcome::Unusable(_) | Outcome::NotEligible | Outcome::Refused(_) | Outcome::BadInput => {
@@ -44,7 +44,7 @@ pub fn change_code(outcome: &ChangeOutcome) -> PamResultCode {
 
 pub fn cred_code(outcome: &CredOutcome) -> PamResultCode {
     match outcome {
-        CredOutcome::PassAccepted => PamResultCode::PAM_SUCCESS,
+        CredOutcome::PassAccepted | CredOutcome::KeyStep => PamResultCode::PAM_SUCCESS,
         CredOutcome::NoPassHere => PamResultCode::PAM_IGNORE,
     }
 }
@@ -87,6 +87,8 @@ mod tests {
         let all = [
             (Outcome::Accepted, PAM_SUCCESS),
             (Outcome::AcceptedInGrace, PAM_SUCCESS),
+            (Outcome::KeyKnown, PAM_SUCCESS),
+            (Outcome::Enrolled, PAM_SUCCESS),
             (Outcome::NoPass, PAM_IGNORE),
             (Outcome::NotAPass, PAM_IGNORE),
             (Outcome::Disabled, PAM_IGNORE),
@@ -164,5 +166,6 @@ mod tests {
         }
         assert_eq!(cred_code(&CredOutcome::PassAccepted), PAM_SUCCESS);
         assert_eq!(cred_code(&CredOutcome::NoPassHere), PAM_IGNORE);
+        assert_eq!(cred_code(&CredOutcome::KeyStep), PAM_SUCCESS);
     }
 }

@@ -35,7 +35,12 @@ extern "C" {
     // pam-bindings' typed `set_item_str` cannot set PAM_OLDAUTHTOK: its `OldAuthTok` item has no
     // public constructor (it only borrows what libpam holds).
     fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+    // Reads the PAM environment (sshd puts SSH_AUTH_INFO_0 there); the string stays libpam's.
+    fn pam_getenv(pamh: *mut PamHandle, name: *const c_char) -> *const c_char;
 }
+
+/// sshd's name for what the connection proved so far (OpenSSH >= 7.8, `expose_authinfo`).
+const AUTH_INFO: &CStr = c"SSH_AUTH_INFO_0";
 
 struct Shell<'a>(&'a mut PamHandle);
 
@@ -126,6 +131,18 @@ impl Handle for Shell<'_> {
         // SAFETY: only this module stores DATA_KEY, always as `Accepted`.
         unsafe { self.0.get_data::<Accepted>(DATA_KEY) }.ok().cloned()
     }
+
+    fn auth_info(&self) -> Option<String> {
+        let h = (self.0 as *const PamHandle).cast_mut();
+        // SAFETY: a live handle and a NUL-terminated name; the value is copied at once.
+        let ptr = unsafe { pam_getenv(h, AUTH_INFO.as_ptr()) };
+        if ptr.is_null() {
+            return None;
+        }
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        // sshd's text is a few lines; anything larger is not its.
+        (bytes.len() <= 64 * 1024).then(|| String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 fn options(args: &[&CStr]) -> Options {
@@ -169,6 +186,7 @@ impl PamHooks for PamTap {
         let policy = Policy::load(&opts.config);
         let mut h = Shell(pamh);
         let outcome = with_env(&opts, |env| match &policy {
+            Ok(p) if opts.enroll => core::enroll(&mut h, p, p.site(), env),
             Ok(p) => core::authenticate(&mut h, p, p.site(), env),
             Err(e) => core::authenticate_without_policy(&mut h, e, env),
         });
@@ -176,7 +194,9 @@ impl PamHooks for PamTap {
     }
 
     fn sm_setcred(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
-        options(&args);
+        if options(&args).enroll {
+            return cred_code(&pam_tap_core::outcome::CredOutcome::KeyStep);
+        }
         cred_code(&core::setcred(&Shell(pamh)))
     }
 

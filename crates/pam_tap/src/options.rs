@@ -17,6 +17,8 @@ pub struct Options {
     pub debug: bool,
     pub log_socket: Option<PathBuf>,
     pub test_panic: bool,
+    /// `enroll`: the key enrollment step of a key-only sshd (crates/core/src/login/enroll.rs).
+    pub enroll: bool,
     /// Arguments pam_tap does not know (logged, otherwise ignored).
     pub unknown: Vec<String>,
 }
@@ -28,6 +30,7 @@ impl Options {
             debug: false,
             log_socket: None,
             test_panic: false,
+            enroll: false,
             unknown: vec![],
         };
         for a in args {
@@ -37,6 +40,7 @@ impl Options {
                 Some(("log_socket", v)) => o.log_socket = Some(PathBuf::from(v)),
                 None if a == "debug" => o.debug = true,
                 None if a == "test_panic" => o.test_panic = true,
+                None if a == "enroll" => o.enroll = true,
                 // Read by pam_get_authtok itself.
                 None if matches!(a, "try_first_pass" | "use_first_pass" | "use_authtok") => {}
                 _ => o.unknown.push(a.to_string()),
@@ -67,7 +71,8 @@ mod tests {
     fn options_parse() {
         let o = Options::parse(&["config=/x.toml", "debug", "try_first_pass", "bogus", "log_socket=/s"]);
         assert_eq!(o.config, PathBuf::from("/x.toml"));
-        assert!(o.debug && !o.test_panic);
+        assert!(o.debug && !o.test_panic && !o.enroll);
+        assert!(Options::parse(&["enroll"]).enroll);
         assert_eq!(o.log_socket, Some(PathBuf::from("/s")));
         assert_eq!(o.unknown, ["bogus"]);
     }

@@ -3,6 +3,7 @@
 //! `pam_tap_admin` member) both implement it; tapctl opens whichever the policy's `database` names
 //! ([`open_admin`]) and runs the same code against either, as a `Box<dyn AdminStore>`.
 
+use super::keys::NewKey;
 use super::postgres::PgStore;
 use super::{AuditEntry, Context, NewPass, PassRecord, PassStore, SqliteStore, Touch};
 use crate::database::Database;
@@ -46,6 +47,16 @@ pub trait AdminStore: PassStore {
     fn purge(&mut self, now: i64, before: i64, ctx: &Context) -> Result<Vec<(i64, String)>>;
     /// Audit rows, oldest first, optionally of one user.
     fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>>;
+    /// The enrolled SSH keys (of one user, or all), oldest first, of a store that
+    /// [`PassStore::keeps_keys`]; the local store's are in the keys database.
+    fn keys(&mut self, _user: Option<&str>) -> Result<Vec<NewKey>> {
+        Err(pam_tap_base::error::Error::Store("this store keeps no keys".into()))
+    }
+    /// Removes an enrolled key and audits it as `key_revoked` (`reason`), of a store that
+    /// [`PassStore::keeps_keys`]; `None` when there was no such key.
+    fn revoke_key(&mut self, _user: &str, _fingerprint: &str, _ctx: &Context, _reason: &str) -> Result<Option<NewKey>> {
+        Err(pam_tap_base::error::Error::Store("this store keeps no keys".into()))
+    }
     /// The fleet store, for what only it has (host bindings); `None` for a SQLite store.
     fn fleet(&mut self) -> Option<&mut PgStore> {
         None

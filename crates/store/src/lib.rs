@@ -12,6 +12,7 @@ pub mod admin;
 pub mod conninfo;
 pub mod database;
 pub mod fleet;
+pub mod keys;
 pub mod operator;
 mod pass_store;
 pub mod postgres;
@@ -118,6 +119,9 @@ pub struct PassRecord {
     pub total_failures: u32,
     /// The hosts the pass is scoped to (`host_name`s, comma-separated); `None`: any host.
     pub hosts: Option<String>,
+    /// A pass that only enrolls the SSH key proven in the same connection (`tapctl issue
+    /// --enroll-key`): the key-only servers' `enroll` step accepts it, no password login does.
+    pub enroll_key: bool,
 }
 
 impl PassRecord {
@@ -168,6 +172,7 @@ pub struct NewPass {
     pub issuer_role: Option<String>,
     pub services: Option<String>,
     pub hosts: Option<String>,
+    pub enroll_key: bool,
 }
 
 /// Audit events. The words are the enum's names in snake_case.
@@ -189,6 +194,10 @@ pub enum Event {
     /// A fleet host's database role bound to its host name, or the binding removed.
     HostBound,
     HostUnbound,
+    /// An SSH key proven in a connection enrolled with an enrollment pass (reason: its fingerprint).
+    Enrolled,
+    /// An enrolled key removed (`tapctl keys revoke`).
+    KeyRevoked,
 }
 
 impl Event {
@@ -279,7 +288,9 @@ mod words_tests {
                 "unlocked",
                 "reset",
                 "host_bound",
-                "host_unbound"
+                "host_unbound",
+                "enrolled",
+                "key_revoked"
             ]
         );
         for s in Status::all() {

@@ -9,6 +9,7 @@
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use super::keys::PublicKey;
 use super::{Context, Event, HostReset, PassRecord, Pending, Redeemed};
 use pam_tap_base::error::{Error, Result};
 
@@ -73,6 +74,20 @@ pub trait PassStore {
         Err(Error::Store(
             "this store puts a reset in place at issue, not at login".into(),
         ))
+    }
+    /// Whether this store keeps the enrolled SSH keys itself (the fleet store). The local store
+    /// keeps them in the keys database beside it ([`crate::keys::KeysDb`]).
+    fn keeps_keys(&self) -> bool {
+        false
+    }
+    /// Whether `key` logs in as `user` on this host (a store that [`PassStore::keeps_keys`]).
+    fn key_known(&mut self, _user: &str, _key: &PublicKey) -> Result<bool> {
+        Err(Error::Store("this store keeps no keys".into()))
+    }
+    /// Enrolls `key` for the pass this host has just redeemed, audited as `enrolled`; `false` when
+    /// the pass enrolled a key already (a store that [`PassStore::keeps_keys`]).
+    fn enroll_key(&mut self, _at: &Touch<'_>, _key: &PublicKey) -> Result<bool> {
+        Err(Error::Store("this store keeps no keys".into()))
     }
     /// Records a login of `user` inside the handoff grace window, unless the pass was used less
     /// than `gap` seconds ago.

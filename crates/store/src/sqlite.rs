@@ -273,6 +273,7 @@ impl PassRecord {
             rests: r.get("rests")?,
             total_failures: r.get("total_failures")?,
             hosts: r.get("hosts")?,
+            enroll_key: r.get("enroll_key")?,
         })
     }
 }

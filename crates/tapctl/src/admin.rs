@@ -50,6 +50,7 @@ pub use pam_tap_base::timefmt::rfc3339;
 pub(crate) use pam_tap_base::timefmt::ser_time;
 
 mod issue;
+pub mod keys;
 mod scope;
 mod view;
 pub use issue::{check_issue, issue, issued, mint, plan_row, CheckedIssue, IssueRequest, Issued, Minted, Start};

@@ -118,6 +118,14 @@ pub enum Command {
         #[command(subcommand)]
         action: HostsAction,
     },
+    /// SSH keys enrolled with a pass (key-only servers): list them, revoke one
+    ///
+    /// A pass issued with --enroll-key enrolls the key its holder proves over SSH in the same
+    /// connection; from then on that key logs in alone. Revoking a key stops it at once.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Show the resolved policy (every default filled in)
     Policy {
         /// JSON output
@@ -153,6 +161,28 @@ pub enum HostsAction {
     Bind { role: String, host: String },
     /// Remove ROLE's binding: that host's logins with a pass stop until it is bound again
     Unbind { role: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// List enrolled keys (all, or USER's): fingerprint, type, when, where, with which pass
+    List {
+        user: Option<String>,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove USER's enrolled key FINGERPRINT (SHA256:…, as ssh-keygen -l prints it; roles as for revoke)
+    Revoke {
+        user: String,
+        fingerprint: String,
+        /// Recorded in the audit log
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +225,10 @@ pub struct IssueArgs {
     /// The pass works only on this host, as its config's host_name says (repeatable)
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
+    /// The pass only enrolls the SSH key (or FIDO2 security key) its holder proves over SSH with
+    /// it, on key-only servers; it never resets the password and no password login accepts it
+    #[arg(long)]
+    pub enroll_key: bool,
     /// Print one JSON object (with the pass) instead of text
     #[arg(long)]
     pub json: bool,

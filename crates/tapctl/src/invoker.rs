@@ -46,7 +46,7 @@ pub fn identify(
 ) -> Result<Invoker> {
     if uid != 0 {
         return Err(Error::Refused(
-            "tapctl must run as root; a helpdesk runs it through sudo (see the README's sudo rule)".into(),
+            "tapctl must run as root; a helpdesk runs it through sudo (the sudo rule: docs/guide/src/tapctl.md)".into(),
         ));
     }
     if let Some(n) = sudo_user.filter(|n| !n.is_empty() && *n != "root") {

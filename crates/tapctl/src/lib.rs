@@ -19,5 +19,5 @@ pub mod pamd;
 mod progress;
 pub mod render;
 pub mod shield;
-/// The one command table, rendered into tapctl(8) and the README.
+/// The one command table, rendered into tapctl(8) and the guide's "Helpdesk boundary" page.
 pub mod table;

@@ -1,7 +1,8 @@
 // The one command table: which roles may run each tapctl command and which of its arguments only
 // root may supply (pam_tap_store::admin::admit reads it before any side effect). A command it does not
 // name is root's alone; a test walks clap's command tree so that a new command without a row here
-// fails. Also `include!`d by crates/tapctl/examples/gen_docs.rs, which renders it into tapctl(8) and the README.
+// fails. Also `include!`d by crates/tapctl/examples/gen_docs.rs, which renders it into tapctl(8);
+// tests/tapctl/command_table.rs keeps it in the guide (docs/guide/src/helpdesk-boundary.md).
 
 use pam_tap_store::admin::CommandRule;
 use pam_tap_store::operator::Role;
@@ -88,6 +89,18 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         least: Role::Root,
         root_args: &[],
         why: "stops a host's logins with a pass",
+    },
+    CommandRule {
+        path: &["keys", "list"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads the enrolled SSH keys (public keys, never a secret)",
+    },
+    CommandRule {
+        path: &["keys", "revoke"],
+        least: Role::Issuer,
+        root_args: &[],
+        why: "removes an enrolled SSH key of a user the role may act on",
     },
     CommandRule {
         path: &["policy"],

@@ -19,10 +19,19 @@ pub enum SshMethod {
     Password,
     /// Public keys only (no password prompt at all): the user's key from `Sshd::authorize_key`.
     KeyOnly,
+    /// A key-only server with pam_tap's key enrollment (tests/e2e/harness/enroll.rs): publickey,
+    /// then keyboard-interactive through PAM, with the lines `Sshd::start_with` adds.
+    Enroll,
 }
 
 impl Sshd {
     pub fn start(scratch: &Scratch, pamd: &Path, method: SshMethod) -> Sshd {
+        Self::start_with(scratch, pamd, method, "")
+    }
+
+    /// [`Sshd::start`] with `extra` lines after the template's (sshd keeps the first value of an
+    /// option, so these only add options the template leaves out).
+    pub fn start_with(scratch: &Scratch, pamd: &Path, method: SshMethod, extra: &str) -> Sshd {
         // sshd's privilege-separation directory (created by openssh-server's tmpfiles at boot).
         if !Path::new("/run/sshd").exists() {
             fs::create_dir_all("/run/sshd").unwrap();
@@ -49,6 +58,7 @@ impl Sshd {
                 SshMethod::KeyboardInteractive => ("yes", "yes", "no", "none"),
                 SshMethod::Password => ("no", "yes", "no", "none"),
                 SshMethod::KeyOnly => ("no", "no", "yes", ".ssh/authorized_keys"),
+                SshMethod::Enroll => ("yes", "no", "yes", ".ssh/authorized_keys"),
             };
             let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/sshd_config.in"))
                 .unwrap()
@@ -57,7 +67,8 @@ impl Sshd {
                 .replace("@KBDINT@", kbdint)
                 .replace("@PASSWORD@", password)
                 .replace("@PUBKEY@", pubkey)
-                .replace("@AUTHKEYS@", authkeys);
+                .replace("@AUTHKEYS@", authkeys)
+                + extra;
             fs::write(&config, text).unwrap();
             let log = scratch.join(format!("sshd-{attempt}.log"));
             let argv = with_pamd(
@@ -101,11 +112,22 @@ impl Sshd {
 
     /// Puts the client key in `user`'s ~/.ssh/authorized_keys, owned by the user as sshd requires.
     pub fn authorize_key(&self, user: &User) {
+        let line = fs::read_to_string(self.client_key.with_extension("pub")).unwrap();
+        self.authorize_lines(user, &[line.trim_end()]);
+    }
+
+    /// Writes `lines` as `user`'s whole ~/.ssh/authorized_keys (options such as `verify-required`
+    /// go at the start of a line), owned by the user as sshd requires.
+    pub fn authorize_lines(&self, user: &User, lines: &[&str]) {
         let home = PathBuf::from(format!("/home/{}", user.name));
         let ssh = home.join(".ssh");
         fs::create_dir_all(&ssh).unwrap();
         fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).unwrap();
-        fs::copy(self.client_key.with_extension("pub"), ssh.join("authorized_keys")).unwrap();
+        fs::write(
+            ssh.join("authorized_keys"),
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
         run_ok(
             Command::new(tool("chown"))
                 .arg("-R")
@@ -120,13 +142,21 @@ impl Sshd {
 
     /// `ssh` as a person runs it against this sshd (password prompts on the pty).
     pub fn ssh(&self, user: &str, extra: &[&str]) -> Vec<String> {
+        self.ssh_with_identity(user, &self.client_key, &[], extra)
+    }
+
+    /// [`Sshd::ssh`] with `identity` as the only key offered and `options` (say, a security key's
+    /// `-o SecurityKeyProvider=...`) before the destination.
+    pub fn ssh_with_identity(&self, user: &str, identity: &Path, options: &[String], extra: &[&str]) -> Vec<String> {
         let (preferred, pubkey) = match self.method {
             SshMethod::KeyboardInteractive => ("keyboard-interactive", "no"),
             SshMethod::Password => ("password", "no"),
             SshMethod::KeyOnly => ("publickey", "yes"),
+            SshMethod::Enroll => ("publickey,keyboard-interactive", "yes"),
         };
-        let mut v: Vec<String> = vec![
-            tool("ssh").display().to_string(),
+        let mut v: Vec<String> = vec![tool("ssh").display().to_string()];
+        v.extend(options.iter().cloned());
+        v.extend([
             "-o".into(),
             format!("PreferredAuthentications={preferred}"),
             "-o".into(),
@@ -134,7 +164,7 @@ impl Sshd {
             "-o".into(),
             "IdentitiesOnly=yes".into(),
             "-i".into(),
-            self.client_key.display().to_string(),
+            identity.display().to_string(),
             "-p".into(),
             self.port.to_string(),
             "-o".into(),
@@ -146,7 +176,7 @@ impl Sshd {
             "-o".into(),
             "NumberOfPasswordPrompts=1".into(),
             format!("{user}@127.0.0.1"),
-        ];
+        ]);
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     }

@@ -247,10 +247,10 @@ pub(super) fn template() -> &'static Template {
         setup.superuser_sql("postgres", &roles_sql());
         let mut logins = String::new();
         for (role, pw) in &tpl.passwords {
-            let group = if *role == "tapctl_admin" {
-                "pam_tap_admin"
-            } else {
-                "pam_tap_host"
+            let group = match *role {
+                "tapctl_admin" => "pam_tap_admin",
+                "tapkeys" => "pam_tap_keys",
+                _ => "pam_tap_host",
             };
             logins.push_str(&format!("CREATE ROLE {role} LOGIN PASSWORD '{pw}' IN ROLE {group};\n"));
         }

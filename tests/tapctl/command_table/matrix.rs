@@ -16,6 +16,9 @@ struct Caller {
     user: Option<User>,
 }
 
+/// A key fingerprint no key has.
+const FINGERPRINT: &str = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 /// A sample command line for each command, with arguments that name the sentinels.
 fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
     let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -35,6 +38,8 @@ fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
         ("hosts list", v(&["hosts", "list"])),
         ("hosts bind", v(&["hosts", "bind", "sentinel_role", "sentinel-host"])),
         ("hosts unbind", v(&["hosts", "unbind", "sentinel_role"])),
+        ("keys list", v(&["keys", "list", "--json"])),
+        ("keys revoke", v(&["keys", "revoke", target, FINGERPRINT])),
         ("policy", v(&["policy", "--json"])),
         ("vocabulary", v(&["vocabulary", "--json"])),
         ("doctor", v(&["doctor", "--root", tree])),

@@ -1,6 +1,6 @@
 //! Every pam.d line the project prints works: each one in a code block or code span of README.md,
-//! docs/, docs/man/ and packaging/ (Markdown), and in doctor's advice, is loaded by the real libpam
-//! through pam_start_confdir.
+//! docs/ (the guide and the man pages' sources) and packaging/ (Markdown), and in doctor's advice, is
+//! loaded by the real libpam through pam_start_confdir.
 //!
 //! How a line libpam rejects is caught: libpam parses a bad control (`success=end`, a typo) into
 //! "every result is a failure" and only says so in syslog. So each snippet is loaded once with
@@ -251,13 +251,14 @@ fn debian_stacks_in_the_docs_log_in_with_a_password_and_with_a_pass() {
     println!("pam_snippets: {ran} Debian auth stacks logged in for real");
     assert!(
         ran >= 3,
-        "expected the README's and design.md's Debian stacks, ran {ran}"
+        "expected the guide's Debian stacks (wiring, first login, design), ran {ran}"
     );
 }
 
 /// The pam-auth-update profile says `success=end` (its own format); the real pam-auth-update, run
 /// on copies of this machine's pam.d, /usr/share/pam-configs, /var/lib/pam and debconf's database
-/// in a private mount namespace, must turn it into the stack the README shows, and that stack must work in libpam.
+/// in a private mount namespace, must turn it into the stack the guide's "Wiring pam.d on Debian" shows, and that
+/// stack must work in libpam.
 #[test]
 fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
     require_root!();
@@ -282,8 +283,8 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
         .collect();
     let key = |l: &Rule| format!("{} {} {} {}", l.kind, l.control, l.module, l.args.join(" "));
     let ours = |l: &&Rule| l.module == "pam_tap.so" || l.module == "pam_unix.so";
-    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
-    let (_, documented) = snippets_of("README.md", &readme, true)
+    let wiring = std::fs::read_to_string(repo.join("docs/guide/src/wiring.md")).unwrap();
+    let (_, documented) = snippets_of("docs/guide/src/wiring.md", &wiring, true)
         .into_iter()
         .find(|(_, s)| s.iter().any(|l| l.module == "pam_tap.so"))
         .unwrap();
@@ -294,7 +295,10 @@ fn pam_auth_update_writes_the_documented_stack_from_the_profile() {
         .filter(ours)
         .map(key)
         .collect();
-    assert_eq!(got, want, "pam-auth-update wrote another stack than the README shows");
+    assert_eq!(
+        got, want,
+        "pam-auth-update wrote another stack than the guide's wiring page shows"
+    );
     assert!(got.iter().all(|l| !l.contains("success=end")));
     let permit = module_dir().join("pam_permit.so");
     controls_accepted(&written, &permit).unwrap();

@@ -2,7 +2,7 @@
 //! passwords: they can neither be a pass nor open an account through a reset pass's derived
 //! secret, so they need no user look-up, no store and no key derivation, for any user. They leave
 //! at once, at a cost that does not depend on who the user is; only the answers that could matter
-//! take the paced, equal-cost path (docs/design.md, "Timing").
+//! take the paced, equal-cost path (docs/guide/src/design.md, "Timing").
 
 use zeroize::Zeroizing;
 

@@ -92,7 +92,8 @@ pub(super) fn decide<'s, H: Handle, B: Backend<'s>>(
         pass_id: Some(found.rec.id),
         ..Decision::new(Outcome::NotAPass)
     };
-    // A pass that is not for this host or service is no credential here, whatever was typed.
+    // A pass that is not for this host or service, or that only enrolls an SSH key, is no
+    // credential here, whatever was typed.
     if let Some(v) = usability::scope(policy, &found.rec, found.ctx.service.as_deref()) {
         pace.decoy(&answer, policy);
         return refuse_out_of_scope(&mut found, &v, base);

@@ -153,6 +153,16 @@ fn scope_comes_before_the_pass_state_as_in_the_module() {
         (v.reason, v.outcome),
         (Reason::ServiceOutOfScope, Outcome::Refused("service"))
     );
+    let enroll = PassRecord {
+        enroll_key: true,
+        ..pass()
+    };
+    let v = judge(&policy(), &enroll, &dir, None);
+    assert_eq!(
+        (v.reason, v.outcome.clone()),
+        (Reason::EnrollOnly, Outcome::Refused("enroll_only"))
+    );
+    assert!(v.audit_reason().starts_with("enroll_only: "));
 }
 
 #[test]

@@ -129,7 +129,7 @@ pub fn admit(
     Ok(Admission { operator, command })
 }
 
-/// The table as Markdown, for the README and the guide: a row per command, a column per role.
+/// The table as Markdown, for tapctl(8) and the guide's "Helpdesk boundary" page: a row per command, a column per role.
 pub fn table_markdown(table: &[CommandRule], global_root_args: &[&str]) -> String {
     let roles = [Role::Root, Role::PrivilegedIssuer, Role::Issuer, Role::Viewer];
     let mut out = String::from("| command | ");

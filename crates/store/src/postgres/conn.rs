@@ -18,6 +18,8 @@ use pam_tap_base::error::{Error, Result};
 pub enum ConnRole {
     Host,
     Admin,
+    /// sshd's keys command (pam_tap_keys), as a member of pam_tap_keys.
+    Keys,
 }
 
 impl ConnRole {
@@ -25,6 +27,7 @@ impl ConnRole {
         match self {
             ConnRole::Host => "pam_tap",
             ConnRole::Admin => "tapctl",
+            ConnRole::Keys => "pam_tap_keys",
         }
     }
 }

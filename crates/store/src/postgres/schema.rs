@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../sql/postgresql/002_host_functions.sql"),
     include_str!("../../../../sql/postgresql/003_fleet_handoff.sql"),
     include_str!("../../../../sql/postgresql/004_host_boundary.sql"),
+    include_str!("../../../../sql/postgresql/005_keys.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../../sql/postgresql/grants.sql");
@@ -137,7 +138,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(live.len(), 9, "{live:?}");
+        assert_eq!(live.len(), 11, "{live:?}");
         let granted: Vec<&str> = GRANTS
             .split("pam_tap.")
             .skip(1)
@@ -150,6 +151,17 @@ mod tests {
         let mut got: Vec<String> = granted.iter().map(|s| s.to_string()).collect();
         got.sort();
         assert_eq!(got, want, "the host functions granted are exactly the live ones");
+        // sshd's keys command may call keys_for and nothing else.
+        let keys_grants: Vec<&str> = GRANTS
+            .lines()
+            .filter(|l| l.contains("TO pam_tap_keys") && l.contains("EXECUTE"))
+            .collect();
+        assert_eq!(
+            keys_grants,
+            ["        GRANT EXECUTE ON FUNCTION pam_tap.keys_for(text, text) TO pam_tap_keys;"]
+        );
+        let keys_for = &MIGRATIONS[4][MIGRATIONS[4].find("FUNCTION pam_tap.keys_for").unwrap()..];
+        assert!(keys_for[..keys_for.find("AS $$").unwrap()].contains("SECURITY DEFINER"));
     }
 
     #[test]

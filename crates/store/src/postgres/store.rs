@@ -21,11 +21,14 @@ use pam_tap_base::error::{Error, Result};
 
 #[cfg(feature = "admin")]
 mod admin;
+#[cfg(feature = "admin")]
+mod admin_keys;
 mod host_side;
 #[cfg(feature = "admin")]
 mod hosts;
 #[cfg(feature = "admin")]
 mod import;
+mod keys;
 #[cfg(feature = "admin")]
 mod sql_text;
 mod tx;
@@ -40,7 +43,7 @@ use host_side::HostSide;
 /// that loses a race — `host_now`, `host_latest`, then BEGIN (with the session's timeouts),
 /// `host_accept` (refused, audited by the database), COMMIT. A pass accepted makes as many; a
 /// wrong answer makes three (`host_count_failure` audits itself). Only settling a reset pass this
-/// host accepted earlier makes more (docs/design.md, "The fleet store").
+/// host accepted earlier makes more (docs/guide/src/design.md, "The fleet store").
 const HOST_SESSION_STATEMENTS: u32 = 5;
 
 /// How much longer than `statement_timeout` a host awaits an answer: time for the server's own
@@ -93,6 +96,7 @@ impl PassRecord {
             rests: count(r, "rests")?,
             total_failures: count(r, "total_failures")?,
             hosts: r.get_opt_str("hosts")?,
+            enroll_key: r.get_bool("enroll_key")?,
         })
     }
 }
@@ -128,6 +132,7 @@ impl PassRecord {
             rests: count(r, "rests")?,
             total_failures: count(r, "total_failures")?,
             hosts: r.get_opt_str("hosts")?,
+            enroll_key: r.get_bool("enroll_key")?,
         })
     }
 }
@@ -293,6 +298,18 @@ impl PassStore for PgStore {
 
     fn resets_at_accept(&self) -> bool {
         true
+    }
+
+    fn keeps_keys(&self) -> bool {
+        true
+    }
+
+    fn key_known(&mut self, user: &str, key: &crate::keys::PublicKey) -> Result<bool> {
+        self.key_known_here(user, key)
+    }
+
+    fn enroll_key(&mut self, at: &Touch<'_>, key: &crate::keys::PublicKey) -> Result<bool> {
+        self.enroll_here(at, key)
     }
 
     fn redeem_with_reset(

@@ -57,8 +57,9 @@ where
     }
     tx.execute(
         "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
-            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg, issuer_role, services, hosts)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            reset_password, issued_by, reason, shadow_set, shadow_prev, shadow_prev_lastchg, issuer_role, services, hosts,
+            enroll_key)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             new.user,
             new.uid,
@@ -76,7 +77,8 @@ where
             new.shadow_prev_lastchg,
             new.issuer_role,
             new.services,
-            new.hosts
+            new.hosts,
+            new.enroll_key
         ],
     )?;
     let id = tx.last_insert_rowid();

@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE passes ADD COLUMN pending_owner TEXT;",
     // 4: the hosts a pass is scoped to (comma-separated host names; NULL: any host).
     "ALTER TABLE passes ADD COLUMN hosts TEXT;",
+    // 5: a pass that only enrolls the SSH key proven in the same connection (key-only servers).
+    "ALTER TABLE passes ADD COLUMN enroll_key INTEGER NOT NULL DEFAULT 0;",
 ];
 
 impl SqliteStore {

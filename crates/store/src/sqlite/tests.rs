@@ -25,6 +25,7 @@ fn new_pass(user: &str, now: i64, one_time: bool) -> NewPass {
         issuer_role: None,
         services: None,
         hosts: None,
+        enroll_key: false,
     }
 }
 
@@ -191,6 +192,7 @@ fn a_pass_keeps_its_host_scope() {
     let mut s = SqliteStore::in_memory().unwrap();
     let new = NewPass {
         hosts: Some("ws-0421,ws-0422".into()),
+        enroll_key: false,
         ..new_pass("alice", 1_800_000_000, true)
     };
     let (id, _) = s
@@ -211,7 +213,9 @@ fn a_pass_keeps_its_host_scope() {
 fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
     let mut s = SqliteStore::in_memory().unwrap();
     s.conn
-        .execute_batch("ALTER TABLE passes DROP COLUMN hosts; PRAGMA user_version = 3;")
+        .execute_batch(
+            "ALTER TABLE passes DROP COLUMN enroll_key; ALTER TABLE passes DROP COLUMN hosts; PRAGMA user_version = 3;",
+        )
         .unwrap();
     s.conn
         .execute(
@@ -223,6 +227,24 @@ fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
     s.migrate().unwrap();
     assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
     assert_eq!(s.latest_for("alice").unwrap().unwrap().hosts, None);
+}
+
+#[test]
+fn a_version_4_file_gains_enroll_key_with_every_pass_a_login_pass() {
+    let mut s = SqliteStore::in_memory().unwrap();
+    s.conn
+        .execute_batch("ALTER TABLE passes DROP COLUMN enroll_key; PRAGMA user_version = 4;")
+        .unwrap();
+    s.conn
+        .execute(
+            "INSERT INTO passes(user, uid, hash, derive_key, created_at, starts_at, expires_at, one_time,
+             reset_password, issued_by) VALUES('alice', 1001, 'h', x'01', 1, 1, 2, 1, 0, 'root')",
+            [],
+        )
+        .unwrap();
+    s.migrate().unwrap();
+    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
+    assert!(!s.latest_for("alice").unwrap().unwrap().enroll_key);
 }
 
 /// A settle marks its row before the shadow change; an `issue` mark stays `issue` (only its owner

@@ -52,6 +52,9 @@ pub struct IssueRequest {
     pub services: Vec<String>,
     /// `--host`: the hosts (`host_name`s) the pass works on (empty: any host).
     pub hosts: Vec<String>,
+    /// `--enroll-key`: the pass only enrolls the SSH key its holder proves with it (key-only
+    /// servers); it never resets the password.
+    pub enroll_key: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,6 +78,8 @@ pub struct Issued {
     /// The hosts the pass is scoped to (comma-separated), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<String>,
+    /// The pass only enrolls an SSH key.
+    pub enroll_key: bool,
     pub operator: String,
     /// Set when the account is not local and so no change can be forced.
     pub note: Option<String>,
@@ -156,7 +161,8 @@ pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &Is
         )));
     }
     let shadow = dir.shadow(&acct.name)?;
-    let want_reset = policy.reset_password && !req.keep_password;
+    // A key enrollment pass never touches the password: a key-only server has no use for one.
+    let want_reset = policy.reset_password && !req.keep_password && !req.enroll_key;
     let note = (want_reset && shadow.is_none()).then(|| {
         format!(
             "{} has no local /etc/shadow entry (directory account): the pass logs them in, but the password change is left to the directory",
@@ -267,6 +273,7 @@ pub fn plan_row(
         issuer_role: Some(op.role.word().into()),
         services: c.services.clone(),
         hosts: c.hosts.clone(),
+        enroll_key: req.enroll_key,
     };
     Ok((new, replaced))
 }
@@ -284,6 +291,7 @@ pub fn issued(op: &Operator, c: CheckedIssue, m: Minted, id: i64, new: &NewPass)
         reset_on_use: c.reset_on_use,
         services: new.services.clone(),
         hosts: c.hosts,
+        enroll_key: c.req.enroll_key,
         operator: op.name.clone(),
         note: c.note,
     }

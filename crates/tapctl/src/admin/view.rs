@@ -44,6 +44,8 @@ pub struct View {
     pub services: Option<String>,
     /// The hosts the pass works on (comma-separated `host_name`s); `None`: any host.
     pub hosts: Option<String>,
+    /// The pass only enrolls an SSH key (key-only servers).
+    pub enroll_key: bool,
 }
 
 impl View {
@@ -67,6 +69,7 @@ impl View {
             reason: r.reason.clone(),
             services: r.services.clone(),
             hosts: r.hosts.clone(),
+            enroll_key: r.enroll_key,
         }
     }
 }

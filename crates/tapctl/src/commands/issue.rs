@@ -47,6 +47,7 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         reason: a.reason.clone(),
         services: a.services.clone(),
         hosts: a.hosts.clone(),
+        enroll_key: a.enroll_key,
     };
     if let Some(file) = &a.csv {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
@@ -56,6 +57,9 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
     }
     let mut store = run.open_store()?;
     let issued = admin::issue(&mut *store, policy, &System, op, &req, now())?;
+    if issued.enroll_key {
+        admin::keys::open_window(&*store, policy, &issued)?;
+    }
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
@@ -94,7 +98,12 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         issued.user
     );
     println!("It is not case-sensitive; dashes and spaces are ignored.");
-    if issued.reset_on_use {
+    if issued.enroll_key {
+        println!(
+            "Next: on their own machine {0} makes a key (ssh-keygen -t ed25519, or -t ed25519-sk with a security key) and runs ssh {0}@HOST; the server asks for the pass once and enrolls that key. From then on the key logs in alone. Their password is unchanged.",
+            issued.user
+        );
+    } else if issued.reset_on_use {
         println!(
             "Next: {} logs in with it and is asked at once to choose a new password. On the host where the pass is used, their old password stops working then.",
             issued.user
@@ -124,6 +133,9 @@ fn issue_bulk(
     let rows = bulk::parse(csv)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let issued = bulk::issue(store, policy, &System, run.operator(), defaults, &rows, now(), threads)?;
+    for i in issued.iter().filter(|i| i.enroll_key) {
+        admin::keys::open_window(&*store, policy, i)?;
+    }
     if !policy.enabled {
         eprintln!(
             "tapctl: warning: enabled = false in {}: the passes work only once that is turned on",

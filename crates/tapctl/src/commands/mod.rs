@@ -5,6 +5,7 @@ mod doctor;
 mod hosts;
 mod init;
 mod issue;
+mod keys;
 mod list;
 mod log;
 mod migrate;
@@ -41,6 +42,7 @@ pub fn run(run: &Admitted<'_>) -> Result<()> {
         Command::Migrate { to } => migrate::run(run, to),
         Command::Doctor { json, root } => doctor::run(run, root.as_deref(), *json),
         Command::Hosts { action } => hosts::run(run, action),
+        Command::Keys { action } => keys::run(run, action),
         Command::Policy { json } => policy::run(run, *json),
         Command::Vocabulary { json } => vocabulary::run(run, *json),
     }

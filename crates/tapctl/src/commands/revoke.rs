@@ -12,6 +12,7 @@ pub fn run(run: &Admitted<'_>, user: &str, reason: Option<&str>, as_json: bool) 
     let (policy, op) = (run.policy()?, run.operator());
     let mut store = run.open_store()?;
     let r = admin::revoke(&mut *store, policy, &System, op, user, reason, now())?;
+    admin::keys::close_windows(&*store, policy, user)?;
     if as_json {
         return json(&serde_json::json!({"user": user, "pass_id": r.pass_id, "restored": r.restored}));
     }

@@ -165,6 +165,8 @@ fn event_word(e: Event) -> EventWord {
         Event::Reset => "A reset pass's password state was put in place, restored or handed over",
         Event::HostBound => "A fleet host's database role was bound to its host name",
         Event::HostUnbound => "A fleet host's binding was removed",
+        Event::Enrolled => "A pass enrolled the SSH key its holder proved in the same connection",
+        Event::KeyRevoked => "An operator removed an enrolled SSH key",
     };
     EventWord {
         event: e.as_str(),

@@ -17,6 +17,7 @@ mod clock;
 mod display_managers;
 mod files;
 mod fleet;
+mod key_only;
 mod pam_stack;
 pub mod pam_text;
 #[cfg(test)]
@@ -226,6 +227,7 @@ pub fn checks(opts: &Options, now: i64) -> Vec<Check> {
     check_pam(opts, policy.as_ref(), &mut out);
     display_managers::check_display_managers(opts, &mut out);
     check_sshd(opts, &mut out);
+    key_only::check_key_only(opts, &mut out);
     check_clock(opts, now, high_water, &mut out);
     out
 }

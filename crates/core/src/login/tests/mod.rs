@@ -42,6 +42,8 @@ struct Fake {
     kept: Option<Accepted>,
     /// PAM_AUTHTOK already set by a module before pam_tap.
     authtok_set: bool,
+    /// sshd's SSH_AUTH_INFO_0 in the PAM environment.
+    auth_info: Option<String>,
 }
 
 impl Fake {
@@ -50,6 +52,7 @@ impl Fake {
             script: script.into(),
             kept: None,
             authtok_set: false,
+            auth_info: None,
         }
     }
     fn next(&mut self, what: &str) -> Call {
@@ -140,6 +143,9 @@ impl Handle for Fake {
     fn remembered(&self) -> Option<Accepted> {
         self.kept.clone()
     }
+    fn auth_info(&self) -> Option<String> {
+        self.auth_info.clone()
+    }
 }
 
 #[derive(Default)]
@@ -148,6 +154,8 @@ struct Dir {
     shadow: RefCell<HashMap<String, ShadowEntry>>,
     /// chage refuses, as it did under su: a write leaves the hash with today's last-change day.
     chage_refuses: Cell<bool>,
+    /// Each user's own authorized_keys text.
+    authorized_keys: HashMap<String, String>,
 }
 
 impl Directory for Dir {
@@ -170,6 +178,9 @@ impl Directory for Dir {
         }
         entry.lastchg = lastchg;
         Ok(())
+    }
+    fn authorized_keys(&self, name: &str, _patterns: &[String]) -> pam_tap_base::error::Result<String> {
+        Ok(self.authorized_keys.get(name).cloned().unwrap_or_default())
     }
     /// No tool of the fake's runs on: the entry as it is.
     fn shadow_after_tools(&self, user: &str) -> pam_tap_base::error::Result<Option<ShadowEntry>> {
@@ -258,6 +269,8 @@ struct Put {
     reset: bool,
     /// The hosts the pass is scoped to.
     hosts: Option<&'static str>,
+    /// The pass only enrolls an SSH key.
+    enroll: bool,
 }
 
 const NORMAL: Put = Put {
@@ -266,6 +279,7 @@ const NORMAL: Put = Put {
     one_time: true,
     reset: false,
     hosts: None,
+    enroll: false,
 };
 
 impl World {
@@ -301,6 +315,7 @@ impl World {
             issuer_role: None,
             services: None,
             hosts: p.hosts.map(str::to_string),
+            enroll_key: p.enroll,
         };
         let (id, _) = s
             .insert_pass(user, T0, &Context::default(), |_, _| Ok((new, None)), |_| Ok(()))
@@ -355,6 +370,7 @@ fn accepted(user: &'static str, a: &[u8], derived: Option<String>) -> Vec<Call> 
 
 mod answer_shape;
 mod change_paths;
+mod enroll;
 mod fleet;
 mod handoff;
 mod login;

@@ -39,6 +39,7 @@ fn cut_short_issue(w: &mut World) -> i64 {
         issuer_role: None,
         services: None,
         hosts: None,
+        enroll_key: false,
     };
     let ctx = Context::default();
     let rows = w

@@ -146,6 +146,7 @@ impl PgStore {
                         "issuer_role",
                         "services",
                         "hosts",
+                        "enroll_key",
                     ],
                     Some("id"),
                 ),
@@ -164,6 +165,7 @@ impl PgStore {
                     new.issuer_role.as_deref(),
                     new.services.as_deref(),
                     new.hosts.as_deref(),
+                    Some(flag(new.enroll_key)),
                 ],
             )?
             .ok_or_else(|| Error::Store("the insert returned no id".into()))?;
@@ -172,6 +174,18 @@ impl PgStore {
 }
 
 impl AdminStore for PgStore {
+    fn keys(&mut self, user: Option<&str>) -> Result<Vec<crate::keys::NewKey>> {
+        self.list_keys(user)
+    }
+    fn revoke_key(
+        &mut self,
+        user: &str,
+        fingerprint: &str,
+        ctx: &Context,
+        reason: &str,
+    ) -> Result<Option<crate::keys::NewKey>> {
+        self.remove_key(user, fingerprint, ctx, reason)
+    }
     fn version(&mut self) -> Result<i64> {
         schema::version(self.conn.get_mut())
     }

@@ -20,7 +20,7 @@ pub struct Copied {
     pub shadow_left_out: usize,
 }
 
-const PASS_COLUMNS: [&str; 26] = [
+const PASS_COLUMNS: [&str; 27] = [
     "id",
     "user_name",
     "uid",
@@ -47,6 +47,7 @@ const PASS_COLUMNS: [&str; 26] = [
     "rests",
     "total_failures",
     "hosts",
+    "enroll_key",
 ];
 
 fn n<T: ToString>(v: T) -> Option<String> {
@@ -56,7 +57,7 @@ fn n<T: ToString>(v: T) -> Option<String> {
 /// A pass's values in [`PASS_COLUMNS`] order. A reset pass's shadow hashes are not copied: the
 /// fleet store is readable by every host's role (through `host_latest`), and the previous hash is
 /// the account's old password on this host. Only settled reset passes get here (no derive key).
-fn pass_values(r: &PassRecord) -> [Option<String>; 26] {
+fn pass_values(r: &PassRecord) -> [Option<String>; 27] {
     let local_only = r.reset_password;
     [
         n(r.id),
@@ -85,6 +86,7 @@ fn pass_values(r: &PassRecord) -> [Option<String>; 26] {
         n(r.rests),
         n(r.total_failures),
         r.hosts.clone(),
+        n(flag(r.enroll_key)),
     ]
 }
 

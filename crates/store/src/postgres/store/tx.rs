@@ -85,7 +85,7 @@ impl PgStore {
             // In the BEGIN's own round trip, and for this transaction only (a pooler's server
             // connection is shared). The commit waits for a synchronous standby where the server
             // has one, whatever the role's or database's default: a use it acknowledges survives
-            // a failover (docs/design.md, "The fleet store").
+            // a failover (docs/guide/src/design.md, "The fleet store").
             Some(t) => self.conn.get_mut().batch(&format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; {DURABLE_COMMIT}",
                 t.lock_timeout.as_millis(),

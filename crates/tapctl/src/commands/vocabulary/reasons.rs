@@ -50,6 +50,12 @@ pub(super) fn reason_word(r: Reason) -> ReasonWord {
             "The pass is scoped to other hosts",
             "Have the user log in on a host the pass names, or issue a pass with --host for this one",
         ),
+        Reason::EnrollOnly => (
+            "Enrolls a key only",
+            Tone::Info,
+            "The pass enrolls an SSH key at the key enrollment step; it logs no one in by itself",
+            "Have the user log in over SSH with the key the pass enrolls, or issue a login pass instead",
+        ),
         Reason::Ineligible => (
             "User not eligible",
             Tone::Danger,
