@@ -1,6 +1,6 @@
 /* pam_tap's Cockpit page: beside each pass in the passes table, whether it would log in on this
  * host now and, if not, why and until when (`tapctl status USER --json`: the module's own
- * decision). Loaded after tap.js; reads the vocabulary tap.js loaded (window.tapPage) and
+ * decision). Loaded after tap.js; reads the vocabulary tap.js loaded (window.tapPage.vocab) and
  * renders each reason's label and meaning from it, never words of its own. */
 "use strict";
 
@@ -9,7 +9,7 @@
 
     /* A verdict as the row shows it: the reason's label in its tone, and its moment. */
     function verdictLabel(page, v) {
-        const r = page.vocab.reasons.find(x => x.reason === v.reason) ||
+        const r = page.vocab().reasons.find(x => x.reason === v.reason) ||
             { reason: v.reason, label: v.reason, tone: "neutral", meaning: "", remedy: "" };
         const moment = v.until ? " until " + when(v.until) : v.since ? " since " + when(v.since) : "";
         const title = [r.meaning, v.detail, r.remedy].filter(Boolean).join(" — ");
@@ -38,7 +38,7 @@
         const body = byId("passes-body");
         const seen = () => {
             const page = window.tapPage;
-            if (!page || !page.vocab.reasons || !page.vocab.roles.some(r => r.role === page.vocab.you.role && r.may.includes("status"))) return;
+            if (!page || !page.vocab() || !page.vocab().reasons || !page.may("status")) return;
             // Newest pass first: the verdict is about a user's newest pass, so only its row gets one.
             const users = new Set();
             body.querySelectorAll("tr[data-user]").forEach(row => {

@@ -189,7 +189,9 @@
             submit.disabled = true;
             tapctl(args).then(issued => {
                 d.close();
-                passDialog(issued);
+                // A target that needs a second operator's approval: a request, no pass (approval.js).
+                if (issued.pass === undefined) document.dispatchEvent(new CustomEvent("tap:requested", { detail: issued }));
+                else passDialog(issued);
             }, err => {
                 submit.disabled = false;
                 inlineError(d.body, err.message);
@@ -353,10 +355,6 @@
 
     const loaders = { "panel-passes": loadPasses, "panel-log": loadLog, "panel-policy": () => state.policy && renderPolicy(state.policy), "panel-doctor": loadDoctor };
 
-    /* What the page's other scripts (keys.js) use: tapctl, the vocabulary's answer, alerts, and a
-     * place for their tab's loader. */
-    window.tapPage = { tapctl, may, alert, clearAlerts, loaders };
-
     function selectTab(button) {
         clearAlerts();
         for (const b of document.querySelectorAll("#tap-tabs .pf-c-tabs__link")) {
@@ -392,12 +390,12 @@
         // The vocabulary first: it is also tapctl's answer to who this operator is.
         Promise.all([cockpit.user(), tapctl(["vocabulary", "--json"])]).then(([me, vocab]) => {
             state.vocab = vocab;
-            window.tapPage = { tapctl, vocab, TONE }; // for status.js
             renderLegend();
             renderEventFilter();
             byId("tap-whoami").textContent = "Signed in as " + me.name + " — " + roleLabel();
             byId("issue-open").hidden = !may("issue");
             document.body.dataset.role = vocab.you.role;
+            document.dispatchEvent(new CustomEvent("tap:ready"));
             return tapctl(["policy", "--json"]);
         }).then(policy => {
             state.policy = policy;
@@ -408,5 +406,9 @@
         }).finally(() => { document.body.dataset.ready = "1" });
     }
 
+    // What the page's other scripts (approval.js, keys.js, status.js) build on: the same tapctl
+    // runs, alerts, pass dialog and role check, a place for a tab's loader, and the vocabulary
+    // once loaded with the colour of each tone.
+    window.tapPage = { tapctl, alert, clearAlerts, passDialog, may, loaders, vocab: () => state.vocab, TONE };
     start();
 }());

@@ -23,6 +23,10 @@ pub const NO_RULE: &str = "tap-norule";
 pub const RESTING: &str = "tap-rest";
 /// A target whose pass the page narrows to a service and a host.
 pub const SCOPED: &str = "tap-scoped";
+/// A second helpdesk: the requester of a pass the first one approves in the page.
+pub const HELPDESK2: &str = "tap-helpdesk2";
+/// A target in the group `[approval]` names: a pass for them needs a second operator.
+pub const VIP: &str = "tap-vip";
 pub const PASSWORD: &str = "Console-Test-Pw-73";
 /// A target whose enrollment pass enrolls an SSH key the page then lists and revokes.
 pub const KEYED: &str = "tap-keyed";
@@ -85,8 +89,11 @@ impl Console {
 
         run("groupadd", &["tap-desk"]);
         run("groupadd", &["tap-view"]);
+        run("groupadd", &["tap-vips"]);
         for (user, group) in [
             (HELPDESK, Some("tap-desk")),
+            (HELPDESK2, Some("tap-desk")),
+            (VIP, Some("tap-vips")),
             (VIEWER, Some("tap-view")),
             (TARGET, None),
             (OTHER, None),
@@ -110,7 +117,10 @@ impl Console {
         let site = Site::builder()
             .installed()
             .services(&["login", "sshd", "su", "su-l", "passwd", LOGIN_SERVICE, ENROLL_SERVICE])
-            .policy("[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n")
+            .policy(
+                "[roles]\nissuers = [\"tap-desk\"]\nviewers = [\"tap-view\"]\n\
+                 [approval]\nenabled = true\ngroups = [\"tap-vips\"]\n",
+            )
             .build();
         site.write_service(LOGIN_SERVICE, &debian_stack(&module_line(&site.module_args(""))));
         site.write_service(ENROLL_SERVICE, &only_stack(&module_line(&site.module_args("enroll"))));

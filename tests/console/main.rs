@@ -17,6 +17,8 @@
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
+/// Two-person approval: a request approved in the page, collected by its requester.
+mod approval_steps;
 /// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
 mod machine;
 /// The verdict of `tapctl status` beside each pass.
@@ -133,6 +135,7 @@ fn inside_the_sandbox() {
     status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING, true);
     steps::helpdesk_revokes_with_a_reason(&b);
     steps_keys::an_enrollment_pass_enrolls_a_key_the_page_lists_and_revokes(&b);
+    approval_steps::a_request_is_approved_in_the_page_and_collected_by_its_requester(&b);
     drop(b);
     steps::a_viewer_sees_no_controls_and_a_forged_issue_is_refused(&console);
     steps::without_the_sudo_rule_the_page_says_what_to_do(&console);
@@ -153,7 +156,10 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
         .filter(|p| p.extension().is_some_and(|x| x == "js" || x == "html"))
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
-    assert!(page.contains("keys revoke"), "every script of the page is read");
+    assert!(
+        page.contains("keys revoke") && page.contains("approve"),
+        "every script of the page is read"
+    );
     let words = pam_tap_store::Status::all()
         .map(|s| s.as_str())
         .chain(pam_tap_store::Event::all().map(|e| e.as_str()))

@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// Two-person approval through the admin connection; hosts may not touch the requests.
+mod approval;
 /// The private cluster itself: TLS, roles, start-up cost.
 mod cluster;
 /// The server killed mid-login.

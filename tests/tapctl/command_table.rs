@@ -44,6 +44,10 @@ const PINNED: &[(&str, Role)] = &[
     ("policy", Role::Viewer),
     ("vocabulary", Role::Viewer),
     ("doctor", Role::Root),
+    ("approve", Role::Issuer),
+    ("deny", Role::Issuer),
+    ("collect", Role::Issuer),
+    ("requests", Role::Viewer),
 ];
 
 /// Phrases only the command table's refusals use.

@@ -86,3 +86,26 @@ fn keys_revoke_refuses_what_is_not_a_fingerprint_or_not_enrolled() {
     );
     refused(&site.tapctl(&["keys", "revoke", "no such user", fp]), &["no such user"]);
 }
+
+/// The guide's Key-only servers page quotes the shipped sshd block and pam.d include line for line
+/// (comments aside), so the documented set-up is the packaged one.
+#[test]
+fn the_guide_quotes_the_shipped_sshd_block_and_pam_include() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/guide/src/key-only.md")).unwrap();
+    for shipped in [
+        "packaging/key-only/pam_tap_enroll.conf",
+        "packaging/key-only/pam-tap-enroll",
+    ] {
+        let text = std::fs::read_to_string(root.join(shipped)).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        assert!(!lines.is_empty(), "{shipped}");
+        assert!(
+            guide.contains(&format!("```\n{}\n```", lines.join("\n"))),
+            "key-only.md does not quote {shipped}"
+        );
+    }
+}

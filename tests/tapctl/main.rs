@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// Two-person approval: request, approve or deny, collect once, lapse; through the real sudo.
+mod approval;
 /// `tapctl issue --csv`.
 mod bulk_issue;
 /// `tapctl issue --csv`'s progress line at a terminal.

@@ -9,9 +9,12 @@ use pam_tap_base::error::Error;
 use pam_tap_base::hash::KdfParams;
 use pam_tap_base::safefile;
 
+mod approval;
 mod enroll;
 mod fleet;
 mod validate;
+pub use approval::Approval;
+use approval::RawApproval;
 use enroll::RawEnroll;
 pub use enroll::{EnrollPolicy, DEFAULT_KEYS_GROUP};
 use fleet::RawFleet;
@@ -56,6 +59,8 @@ struct RawConfig {
     fleet: RawFleet,
     #[serde(default)]
     enroll: RawEnroll,
+    #[serde(default)]
+    approval: RawApproval,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -152,6 +157,8 @@ pub struct Policy {
     pub fleet: FleetTimeouts,
     /// Key enrollment on key-only servers (`[enroll]`).
     pub enroll: EnrollPolicy,
+    /// Two-person approval of passes for privileged targets (`[approval]`).
+    pub approval: Approval,
 }
 
 mod humantime_serde_secs {
@@ -277,6 +284,7 @@ impl Policy {
             equalize_timing: h.equalize_timing.unwrap_or(true),
             fleet: fleet::resolve(raw.fleet)?,
             enroll: enroll::resolve(raw.enroll)?,
+            approval: approval::resolve(raw.approval)?,
         })
     }
 

@@ -6,6 +6,7 @@
 use super::keys::NewKey;
 use super::postgres::PgStore;
 use super::{AuditEntry, Context, NewPass, PassRecord, PassStore, SqliteStore, Touch};
+use crate::approval::{ApprovalRequest, Decision, NewRequest};
 use crate::database::Database;
 
 mod door;
@@ -57,6 +58,24 @@ pub trait AdminStore: PassStore {
     fn revoke_key(&mut self, _user: &str, _fingerprint: &str, _ctx: &Context, _reason: &str) -> Result<Option<NewKey>> {
         Err(pam_tap_base::error::Error::Store("this store keeps no keys".into()))
     }
+    /// Two-person approval ([`crate::approval`]): marks overdue requests lapsed (audited).
+    fn lapse_requests(&mut self, now: i64, ctx: &Context) -> Result<Vec<ApprovalRequest>>;
+    /// Records a request for a pass, audited `requested`.
+    fn add_request(&mut self, new: &NewRequest<'_>, now: i64, ctx: &Context) -> Result<ApprovalRequest>;
+    fn request(&self, id: i64) -> Result<Option<ApprovalRequest>>;
+    /// Requests still pending or approved and not collected, oldest first.
+    fn open_requests(&self) -> Result<Vec<ApprovalRequest>>;
+    /// Approves or denies a pending request (never the decider's own) in one transaction.
+    fn decide_request(&mut self, d: &Decision<'_>, now: i64, ctx: &Context) -> Result<ApprovalRequest>;
+    /// Inserts the pass of approved request `id` for its requester `by` in the transaction that
+    /// marks it collected, as [`AdminStore::insert_pending`] inserts one.
+    fn collect_pending(
+        &mut self,
+        id: i64,
+        by: &str,
+        batch: &Batch<'_>,
+        plan: &mut IssuePlanner<'_>,
+    ) -> Result<Vec<(i64, NewPass)>>;
     /// The fleet store, for what only it has (host bindings); `None` for a SQLite store.
     fn fleet(&mut self) -> Option<&mut PgStore> {
         None
@@ -87,6 +106,30 @@ impl AdminStore for SqliteStore {
     }
     fn log(&self, user: Option<&str>) -> Result<Vec<AuditEntry>> {
         SqliteStore::log(self, user)
+    }
+    fn lapse_requests(&mut self, now: i64, ctx: &Context) -> Result<Vec<ApprovalRequest>> {
+        SqliteStore::lapse_requests(self, now, ctx)
+    }
+    fn add_request(&mut self, new: &NewRequest<'_>, now: i64, ctx: &Context) -> Result<ApprovalRequest> {
+        SqliteStore::add_request(self, new, now, ctx)
+    }
+    fn request(&self, id: i64) -> Result<Option<ApprovalRequest>> {
+        SqliteStore::request(self, id)
+    }
+    fn open_requests(&self) -> Result<Vec<ApprovalRequest>> {
+        SqliteStore::open_requests(self)
+    }
+    fn decide_request(&mut self, d: &Decision<'_>, now: i64, ctx: &Context) -> Result<ApprovalRequest> {
+        SqliteStore::decide_request(self, d, now, ctx)
+    }
+    fn collect_pending(
+        &mut self,
+        id: i64,
+        by: &str,
+        batch: &Batch<'_>,
+        plan: &mut IssuePlanner<'_>,
+    ) -> Result<Vec<(i64, NewPass)>> {
+        SqliteStore::collect_pending(self, id, by, batch, plan)
     }
 }
 

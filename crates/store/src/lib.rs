@@ -9,6 +9,8 @@ use serde::Serialize;
 
 #[cfg(feature = "admin")]
 pub mod admin;
+#[cfg(feature = "admin")]
+pub mod approval;
 pub mod conninfo;
 pub mod database;
 pub mod fleet;
@@ -198,6 +200,14 @@ pub enum Event {
     Enrolled,
     /// An enrolled key removed (`tapctl keys revoke`).
     KeyRevoked,
+    /// Two-person approval: a pass requested for a target that needs it, the request approved or
+    /// denied by another operator, the approved pass collected by its requester, or the request
+    /// lapsed (not decided, or not collected, in time).
+    Requested,
+    Approved,
+    Denied,
+    Collected,
+    Lapsed,
 }
 
 impl Event {
@@ -290,7 +300,12 @@ mod words_tests {
                 "host_bound",
                 "host_unbound",
                 "enrolled",
-                "key_revoked"
+                "key_revoked",
+                "requested",
+                "approved",
+                "denied",
+                "collected",
+                "lapsed"
             ]
         );
         for s in Status::all() {

@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use super::{AuditRow, Backoff, Context, Event, PassRecord, Redeemed, Status, Touch};
 use pam_tap_base::error::{Error, Result};
 
+#[cfg(feature = "admin")]
+mod approval;
 mod backoff;
 pub mod checks;
 #[cfg(feature = "admin")]

@@ -46,9 +46,28 @@ pub fn may_act_on(policy: &Policy, op: &Operator, target: &Account) -> Result<()
     pam_tap_core::gate::may_act_on(policy, op, target, &users::System, &pam_tap_base::sudo::grants_root)
 }
 
+/// Why a pass for `target` issued by `op` needs a second operator's approval, or `None`.
+pub fn needs_approval(policy: &Policy, op: &Operator, target: &Account) -> Option<String> {
+    let a = &policy.approval;
+    if !a.enabled || op.role == Role::Root {
+        return None;
+    }
+    if a.privileged {
+        if let Some(why) = pam_tap_core::gate::admin(policy, target, &pam_tap_base::sudo::grants_root) {
+            return Some(format!("{} {why}", target.name));
+        }
+    }
+    target
+        .groups
+        .iter()
+        .find(|g| a.groups.contains(g))
+        .map(|g| format!("{} is in group {g}, which approval.groups names", target.name))
+}
+
 pub use pam_tap_base::timefmt::rfc3339;
 pub(crate) use pam_tap_base::timefmt::ser_time;
 
+pub mod approval;
 mod issue;
 pub mod keys;
 mod scope;

@@ -138,6 +138,42 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Approve another operator's request ID for a pass (two-person approval, `[approval]`)
+    ///
+    /// You must be allowed to issue for its user, and be neither its requester nor that user.
+    /// Its requester then collects the pass (`tapctl collect ID`) within approval.collect_within.
+    Approve {
+        /// The request's number (`tapctl requests` lists them)
+        id: i64,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny another operator's request ID for a pass; its requester sees the reason
+    Deny {
+        /// The request's number (`tapctl requests` lists them)
+        id: i64,
+        /// Why, shown to the requester and recorded in the audit log
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collect the pass of your approved request ID: issued now and shown once
+    Collect {
+        /// The request's number (`tapctl requests` lists them)
+        id: i64,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
+    /// List requests for a pass waiting for a decision or a collection
+    Requests {
+        /// JSON output (with what you may do with each)
+        #[arg(long)]
+        json: bool,
+    },
     /// Check what locks people out or lets strangers in: file modes, schema, PAM wiring, sshd, clock
     Doctor {
         /// JSON output

@@ -2,9 +2,10 @@
 //! and JSON for the Cockpit page and scripts. Every name or text from the store goes through
 //! `text::shown`, so nothing a user chose reaches the terminal unescaped.
 
-use crate::admin::View;
+use crate::admin::{Issued, View};
+use crate::admitted::Admitted;
 use pam_tap_base::error::{Error, Result};
-use pam_tap_base::text;
+use pam_tap_base::{passcode, text};
 use pam_tap_store::AuditEntry;
 
 pub fn local(t: i64) -> String {
@@ -118,4 +119,69 @@ pub fn print_log(entries: &[AuditEntry]) {
         }
         println!("{line}");
     }
+}
+
+/// What the operator is shown of a pass just issued or collected: the only time it is.
+pub fn print_issued(run: &Admitted<'_>, issued: &Issued, as_json: bool) -> Result<()> {
+    let policy = run.policy()?;
+    if !policy.enabled {
+        eprintln!(
+            "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
+            run.cli().config_path().display()
+        );
+    }
+    if let Some(note) = &issued.note {
+        eprintln!("tapctl: note: {note}");
+    }
+    if as_json {
+        return json(issued);
+    }
+    println!("Temporary Access Pass for {} (pass {}):", issued.user, issued.pass_id);
+    println!();
+    println!("    {}", passcode::grouped(&issued.pass).as_str());
+    println!();
+    println!("  valid from   {}", local(issued.starts_at));
+    println!("  valid until  {}", local(issued.expires_at));
+    if let Some(services) = &issued.services {
+        println!("  services     {}", services.replace(',', ", "));
+    }
+    if let Some(hosts) = &issued.hosts {
+        println!("  hosts        {}", hosts.replace(',', ", "));
+    }
+    println!(
+        "  one-time     {}",
+        if issued.one_time {
+            "yes"
+        } else {
+            "no (reusable until it expires)"
+        }
+    );
+    println!();
+    println!(
+        "This is the only time the pass is shown: give it to {} through a trusted channel.",
+        issued.user
+    );
+    println!("It is not case-sensitive; dashes and spaces are ignored.");
+    if issued.enroll_key {
+        println!(
+            "Next: on their own machine {0} makes a key (ssh-keygen -t ed25519, or -t ed25519-sk with a security key) and runs ssh {0}@HOST; the server asks for the pass once and enrolls that key. From then on the key logs in alone. Their password is unchanged.",
+            issued.user
+        );
+    } else if issued.reset_on_use {
+        println!(
+            "Next: {} logs in with it and is asked at once to choose a new password. On the host where the pass is used, their old password stops working then.",
+            issued.user
+        );
+    } else if issued.reset_password {
+        println!(
+            "Next: {} logs in with it and is asked at once to choose a new password. Their old password no longer works.",
+            issued.user
+        );
+    } else {
+        println!(
+            "Next: {} logs in with it; their password is unchanged and no change is forced.",
+            issued.user
+        );
+    }
+    Ok(())
 }

@@ -115,6 +115,30 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         why: "reads the words pam_tap uses and what the caller's role may run",
     },
     CommandRule {
+        path: &["approve"],
+        least: Role::Issuer,
+        root_args: &[],
+        why: "approves another operator's request for a pass for a user the role may act on",
+    },
+    CommandRule {
+        path: &["deny"],
+        least: Role::Issuer,
+        root_args: &[],
+        why: "denies another operator's request for a pass for a user the role may act on",
+    },
+    CommandRule {
+        path: &["collect"],
+        least: Role::Issuer,
+        root_args: &[],
+        why: "mints the pass of the operator's own approved request",
+    },
+    CommandRule {
+        path: &["requests"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads the requests for a pass waiting for a decision or a collection",
+    },
+    CommandRule {
         path: &["doctor"],
         least: Role::Root,
         root_args: &["root"],

@@ -8,20 +8,6 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The pass prompt of the enrollment step for the key `fingerprint` (a Tcl regex).
-fn pass_prompt(fingerprint: &str) -> String {
-    format!(r"Temporary Access Pass \(enrolls key {}\): $", regex_quote(fingerprint))
-}
-
-fn regex_quote(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c.is_ascii_alphanumeric() || c == ':' {
-            true => vec![c],
-            false => vec!['\\', c],
-        })
-        .collect()
-}
-
 /// A refused ssh: sshd's last word to the client.
 const DENIED: &str = "Permission denied";
 

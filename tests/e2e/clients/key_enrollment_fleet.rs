@@ -10,17 +10,6 @@ use std::path::Path;
 
 const DENIED: &str = "Permission denied";
 
-fn pass_prompt(fp: &str) -> String {
-    let quoted: String = fp
-        .chars()
-        .flat_map(|c| match c.is_ascii_alphanumeric() || c == ':' {
-            true => vec![c],
-            false => vec!['\\', c],
-        })
-        .collect();
-    format!(r"Temporary Access Pass \(enrolls key {quoted}\): $")
-}
-
 /// `user` enrolls `key` with `pass` at host `i`.
 fn enroll_at(f: &KeyFleet, i: usize, user: &User, key: &Path, pass: &str) -> Transcript {
     let mut steps = vec![expect(&pass_prompt(&fingerprint(key))), send(pass)];

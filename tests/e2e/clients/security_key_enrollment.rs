@@ -8,17 +8,6 @@ use crate::support::soft_sk::{SkKey, SkKind, SoftSk};
 /// What the user types when ssh asks for the key's PIN (the soft key checks none).
 const PIN: &str = "2468";
 
-fn pass_prompt(fingerprint: &str) -> String {
-    let quoted: String = fingerprint
-        .chars()
-        .flat_map(|c| match c.is_ascii_alphanumeric() || c == ':' {
-            true => vec![c],
-            false => vec!['\\', c],
-        })
-        .collect();
-    format!(r"Temporary Access Pass \(enrolls key {quoted}\): $")
-}
-
 fn offer(k: &KeyOnly, user: &User, key: &SkKey, steps: &[Step]) -> Transcript {
     let argv = k
         .host

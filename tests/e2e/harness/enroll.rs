@@ -74,6 +74,21 @@ pub fn serve(
     KeyHost { sshd, run_dir }
 }
 
+/// The pass prompt of the enrollment step for the key `fingerprint`, as a Tcl regex for drive.exp.
+pub fn pass_prompt(fingerprint: &str) -> String {
+    format!(r"Temporary Access Pass \(enrolls key {}\): $", regex_quote(fingerprint))
+}
+
+/// `s` with every character but letters, digits and `:` escaped, for a Tcl regex.
+pub fn regex_quote(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c.is_ascii_alphanumeric() || c == ':' {
+            true => vec![c],
+            false => vec!['\\', c],
+        })
+        .collect()
+}
+
 /// A new ed25519 key pair in `dir`; the private key's path.
 pub fn keypair(dir: &Path) -> PathBuf {
     let key = dir.join(unique("key-"));

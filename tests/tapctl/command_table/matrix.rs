@@ -43,6 +43,10 @@ fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
         ("policy", v(&["policy", "--json"])),
         ("vocabulary", v(&["vocabulary", "--json"])),
         ("doctor", v(&["doctor", "--root", tree])),
+        ("approve", v(&["approve", "1"])),
+        ("deny", v(&["deny", "1", "--reason", "sentinel"])),
+        ("collect", v(&["collect", "1"])),
+        ("requests", v(&["requests", "--json"])),
     ]
 }
 

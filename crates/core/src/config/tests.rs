@@ -84,8 +84,26 @@ fn unknown_keys_and_bad_values_are_errors_naming_the_key() {
             "[fleet]\nlock_timeout = \"5s\"\nstatement_timeout = \"2s\"",
             "at least lock_timeout",
         ),
+        ("[approval]\ndecide_within = \"1m\"", "approval.decide_within"),
+        ("[approval]\ndecide_within = \"8d\"", "approval.decide_within"),
+        ("[approval]\ncollect_within = \"2d\"", "approval.collect_within"),
+        ("[approval]\ngroups = [\"a:b\"]", "approval.groups"),
+        ("[approval]\nprivileged_only = true", "unknown field"),
     ] {
         let err = Policy::parse(text).unwrap_err().to_string();
         assert!(err.contains(needle), "{text:?} gave {err:?}");
     }
+}
+
+#[test]
+fn approval_is_off_by_default_and_privileged_targets_need_it_once_on() {
+    let off = Policy::parse("").unwrap().approval;
+    assert!(!off.enabled);
+    let on = Policy::parse("[approval]\nenabled = true\ngroups = [\"finance\"]")
+        .unwrap()
+        .approval;
+    assert!(on.enabled && on.privileged);
+    assert_eq!(on.groups, ["finance"]);
+    assert_eq!(on.decide_within, Duration::from_secs(86400));
+    assert_eq!(on.collect_within, Duration::from_secs(3600));
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../sql/postgresql/003_fleet_handoff.sql"),
     include_str!("../../../../sql/postgresql/004_host_boundary.sql"),
     include_str!("../../../../sql/postgresql/005_keys.sql"),
+    include_str!("../../../../sql/postgresql/006_approval.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../../sql/postgresql/grants.sql");

@@ -94,26 +94,37 @@ where
     Ok((id, new))
 }
 
+/// The body of [`SqliteStore::insert_pending`], inside the caller's transaction (a collection
+/// runs it in the one that marks its request collected).
+pub(super) fn insert_pending_in(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &Batch<'_>,
+    plan: &mut IssuePlanner<'_>,
+) -> Result<Vec<(i64, NewPass)>> {
+    let (users, now, ctx, owner) = (batch.users, batch.now, batch.ctx, batch.owner);
+    let mut done = Vec::with_capacity(users.len());
+    for (i, user) in users.iter().enumerate() {
+        refuse_if_pending(tx, user)?;
+        let (id, new) = insert_in(tx, user, now, ctx, |latest, eff_now| plan(i, latest, eff_now))?;
+        if new.shadow_set.is_some() {
+            tx.execute(
+                "UPDATE passes SET pending = ?2, pending_owner = ?3 WHERE id = ?1",
+                params![id, ISSUE, owner],
+            )?;
+        }
+        done.push((id, new));
+    }
+    add_clock(tx, now)?;
+    Ok(done)
+}
+
 impl SqliteStore {
     /// Passes whose shadow change is still to come, inserted in one `BEGIN IMMEDIATE` transaction: each reset row is
     /// inserted marked pending for `owner`, with its `issued` audit row, and committed before
     /// tapctl touches /etc/shadow. Refuses a user with a change under way.
     pub fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>> {
-        let (users, now, ctx, owner) = (batch.users, batch.now, batch.ctx, batch.owner);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut done = Vec::with_capacity(users.len());
-        for (i, user) in users.iter().enumerate() {
-            refuse_if_pending(&tx, user)?;
-            let (id, new) = insert_in(&tx, user, now, ctx, |latest, eff_now| plan(i, latest, eff_now))?;
-            if new.shadow_set.is_some() {
-                tx.execute(
-                    "UPDATE passes SET pending = ?2, pending_owner = ?3 WHERE id = ?1",
-                    params![id, ISSUE, owner],
-                )?;
-            }
-            done.push((id, new));
-        }
-        add_clock(&tx, now)?;
+        let done = insert_pending_in(&tx, batch, plan)?;
         tx.commit()?;
         Ok(done)
     }

@@ -62,6 +62,27 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE passes ADD COLUMN hosts TEXT;",
     // 5: a pass that only enrolls the SSH key proven in the same connection (key-only servers).
     "ALTER TABLE passes ADD COLUMN enroll_key INTEGER NOT NULL DEFAULT 0;",
+    // 6: two-person approval: requests for a pass, their decision and collection (no secret: the
+    // pass is minted when it is collected).
+    "CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        user TEXT NOT NULL,
+        params TEXT NOT NULL,
+        reason TEXT,
+        requested_by TEXT NOT NULL,
+        requester_role TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        decide_by INTEGER NOT NULL,
+        decided_by TEXT,
+        decided_at INTEGER,
+        decision TEXT CHECK (decision IN ('approved', 'denied')),
+        deny_reason TEXT,
+        collect_by INTEGER,
+        collected_at INTEGER,
+        pass_id INTEGER,
+        lapsed_at INTEGER
+    );
+    CREATE INDEX requests_open ON requests(id) WHERE collected_at IS NULL AND lapsed_at IS NULL;",
 ];
 
 impl SqliteStore {

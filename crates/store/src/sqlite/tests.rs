@@ -6,7 +6,7 @@ use super::*;
 use crate::NewPass;
 use crate::Status;
 
-fn new_pass(user: &str, now: i64, one_time: bool) -> NewPass {
+pub(super) fn new_pass(user: &str, now: i64, one_time: bool) -> NewPass {
     NewPass {
         user: user.into(),
         uid: 1001,
@@ -214,7 +214,8 @@ fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
     let mut s = SqliteStore::in_memory().unwrap();
     s.conn
         .execute_batch(
-            "ALTER TABLE passes DROP COLUMN enroll_key; ALTER TABLE passes DROP COLUMN hosts; PRAGMA user_version = 3;",
+            "DROP TABLE requests; ALTER TABLE passes DROP COLUMN enroll_key; ALTER TABLE passes DROP COLUMN hosts;
+             PRAGMA user_version = 3;",
         )
         .unwrap();
     s.conn
@@ -233,7 +234,7 @@ fn a_version_3_file_gains_the_hosts_column_with_every_pass_unscoped() {
 fn a_version_4_file_gains_enroll_key_with_every_pass_a_login_pass() {
     let mut s = SqliteStore::in_memory().unwrap();
     s.conn
-        .execute_batch("ALTER TABLE passes DROP COLUMN enroll_key; PRAGMA user_version = 4;")
+        .execute_batch("DROP TABLE requests; ALTER TABLE passes DROP COLUMN enroll_key; PRAGMA user_version = 4;")
         .unwrap();
     s.conn
         .execute(

@@ -55,6 +55,9 @@ pub struct IssueRequest {
     /// `--enroll-key`: the pass only enrolls the SSH key its holder proves with it (key-only
     /// servers); it never resets the password.
     pub enroll_key: bool,
+    /// The approved request this issue collects (`tapctl collect`): the only way to a pass for a
+    /// target that needs two-person approval (`[approval]`), but for root.
+    pub collects: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,8 +137,24 @@ pub struct Minted {
     shadow_set: Option<String>,
 }
 
-/// Step 1 of an issue: every check that needs no database.
+/// Step 1 of an issue: every check that needs no database, and the pass may be issued without a
+/// second operator's approval or collects one ([`IssueRequest::collects`]).
 pub fn check_issue(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &IssueRequest) -> Result<CheckedIssue> {
+    let c = check_terms(policy, dir, op, req)?;
+    if req.collects.is_none() {
+        if let Some(why) = super::needs_approval(policy, op, &c.acct) {
+            return Err(Error::Refused(format!(
+                "a pass for {} needs a second operator's approval ({why}): issue it alone (`tapctl issue {0}`) to request one",
+                c.acct.name
+            )));
+        }
+    }
+    Ok(c)
+}
+
+/// Every check of an issue that needs no database, whether or not it needs approval: what a
+/// request is checked against before it is recorded.
+pub fn check_terms(policy: &Policy, dir: &dyn Directory, op: &Operator, req: &IssueRequest) -> Result<CheckedIssue> {
     text::check_request(&req.user, req.reason.as_deref())?;
     let acct = target(dir, &req.user)?;
     may_act_on(policy, op, &acct)?;
@@ -321,9 +340,13 @@ pub fn issue(
         ctx: &ctx,
         owner: &owner,
     };
-    let rows = store.insert_pending(&batch, &mut |_, latest, eff_now| {
+    let mut plan = |_: usize, latest: Option<&PassRecord>, eff_now: i64| {
         plan_row(policy, op, &c, &m, now, latest, eff_now, dir.shadow(c.user())?.as_ref())
-    })?;
+    };
+    let rows = match req.collects {
+        None => store.insert_pending(&batch, &mut plan)?,
+        Some(id) => store.collect_pending(id, &op.name, &batch, &mut plan)?,
+    };
     reset::put_in_place(store, dir, policy, &rows, now, &ctx)?;
     // A replaced pass's reset, if this pass did not take its place, is settled now; should that
     // fail, the next touch retries, and the pass just issued must still reach the operator.

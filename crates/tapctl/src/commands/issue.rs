@@ -2,14 +2,14 @@
 
 use crate::admin::{self, IssueRequest, Operator, Start};
 use pam_tap_base::error::{Error, Result};
-use pam_tap_base::passcode;
+use pam_tap_base::text;
 use pam_tap_base::users::System;
 use pam_tap_core::config::{self, Policy};
 use pam_tap_store::admin::AdminStore;
 
 use crate::admitted::{now, Admitted};
 use crate::cli::IssueArgs;
-use crate::render::{json, local};
+use crate::render::json;
 use crate::{as_user, bulk};
 
 /// Largest CSV `issue --csv` reads.
@@ -48,6 +48,7 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         services: a.services.clone(),
         hosts: a.hosts.clone(),
         enroll_key: a.enroll_key,
+        collects: None,
     };
     if let Some(file) = &a.csv {
         // Read before the store is opened: the reader forks, and no connection may cross a fork.
@@ -56,70 +57,18 @@ pub fn run(run: &Admitted<'_>, a: &IssueArgs) -> Result<()> {
         return issue_bulk(run, policy, &mut *store, &csv, &req, a.json);
     }
     let mut store = run.open_store()?;
+    if policy.approval.enabled {
+        text::check_request(&req.user, req.reason.as_deref())?;
+        let acct = admin::target(&System, &req.user)?;
+        if let Some(why) = admin::needs_approval(policy, op, &acct) {
+            return super::approval::requested(run, &mut *store, &req, &why, a.json);
+        }
+    }
     let issued = admin::issue(&mut *store, policy, &System, op, &req, now())?;
     if issued.enroll_key {
         admin::keys::open_window(&*store, policy, &issued)?;
     }
-    if !policy.enabled {
-        eprintln!(
-            "tapctl: warning: enabled = false in {}: the pass works only once that is turned on",
-            run.cli().config_path().display()
-        );
-    }
-    if let Some(note) = &issued.note {
-        eprintln!("tapctl: note: {note}");
-    }
-    if a.json {
-        return json(&issued);
-    }
-    println!("Temporary Access Pass for {} (pass {}):", issued.user, issued.pass_id);
-    println!();
-    println!("    {}", passcode::grouped(&issued.pass).as_str());
-    println!();
-    println!("  valid from   {}", local(issued.starts_at));
-    println!("  valid until  {}", local(issued.expires_at));
-    if let Some(services) = &issued.services {
-        println!("  services     {}", services.replace(',', ", "));
-    }
-    if let Some(hosts) = &issued.hosts {
-        println!("  hosts        {}", hosts.replace(',', ", "));
-    }
-    println!(
-        "  one-time     {}",
-        if issued.one_time {
-            "yes"
-        } else {
-            "no (reusable until it expires)"
-        }
-    );
-    println!();
-    println!(
-        "This is the only time the pass is shown: give it to {} through a trusted channel.",
-        issued.user
-    );
-    println!("It is not case-sensitive; dashes and spaces are ignored.");
-    if issued.enroll_key {
-        println!(
-            "Next: on their own machine {0} makes a key (ssh-keygen -t ed25519, or -t ed25519-sk with a security key) and runs ssh {0}@HOST; the server asks for the pass once and enrolls that key. From then on the key logs in alone. Their password is unchanged.",
-            issued.user
-        );
-    } else if issued.reset_on_use {
-        println!(
-            "Next: {} logs in with it and is asked at once to choose a new password. On the host where the pass is used, their old password stops working then.",
-            issued.user
-        );
-    } else if issued.reset_password {
-        println!(
-            "Next: {} logs in with it and is asked at once to choose a new password. Their old password no longer works.",
-            issued.user
-        );
-    } else {
-        println!(
-            "Next: {} logs in with it; their password is unchanged and no change is forced.",
-            issued.user
-        );
-    }
-    Ok(())
+    crate::render::print_issued(run, &issued, a.json)
 }
 
 fn issue_bulk(

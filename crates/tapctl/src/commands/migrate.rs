@@ -4,7 +4,8 @@
 //!
 //! A reset pass whose shadow change still matters cannot move: the change lives in this host's
 //! /etc/shadow, and the fleet store does not hold reset passes. Dead ones are settled first (as
-//! `tapctl purge` does); live ones are named, to be revoked or finished.
+//! `tapctl purge` does); live ones are named, to be revoked or finished. Nor can an open request
+//! for a pass (two-person approval): requests are not copied, their audit rows are.
 
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::users::Directory;
@@ -58,6 +59,16 @@ fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str,
             "reset passes still in force for {}: their password change lives in this host's shadow file; \
              revoke or let them finish first (tapctl revoke USER), then migrate",
             blocking_users(&open).join(", ")
+        )));
+    }
+    // Requests for a pass are not copied (their audit rows are): an open one would vanish.
+    local.lapse_requests(now, &op.context())?;
+    let requests = local.open_requests()?;
+    if !requests.is_empty() {
+        let ids: Vec<String> = requests.iter().map(|r| r.id.to_string()).collect();
+        return Err(Error::Refused(format!(
+            "requests for a pass still open ({}): decide and collect them, or let them lapse, then migrate",
+            ids.join(", ")
         )));
     }
     let mut fleet = PgStore::create_admin(&target, admitted)?;

@@ -1,6 +1,7 @@
 //! One file per tapctl command. Each is reached only through [`run`], with an [`Admitted`] the
 //! command table let through (crate::app).
 
+mod approval;
 mod doctor;
 mod hosts;
 mod init;
@@ -45,5 +46,9 @@ pub fn run(run: &Admitted<'_>) -> Result<()> {
         Command::Keys { action } => keys::run(run, action),
         Command::Policy { json } => policy::run(run, *json),
         Command::Vocabulary { json } => vocabulary::run(run, *json),
+        Command::Approve { id, json } => approval::approve(run, *id, *json),
+        Command::Deny { id, reason, json } => approval::deny(run, *id, reason, *json),
+        Command::Collect { id, json } => approval::collect(run, *id, *json),
+        Command::Requests { json } => approval::requests(run, *json),
     }
 }

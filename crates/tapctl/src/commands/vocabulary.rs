@@ -167,6 +167,11 @@ fn event_word(e: Event) -> EventWord {
         Event::HostUnbound => "A fleet host's binding was removed",
         Event::Enrolled => "A pass enrolled the SSH key its holder proved in the same connection",
         Event::KeyRevoked => "An operator removed an enrolled SSH key",
+        Event::Requested => "A pass for a user who needs two-person approval was requested",
+        Event::Approved => "Another operator approved a request for a pass",
+        Event::Denied => "Another operator denied a request for a pass",
+        Event::Collected => "The requester collected the pass of an approved request",
+        Event::Lapsed => "A request for a pass was not decided, or not collected, in time",
     };
     EventWord {
         event: e.as_str(),
@@ -230,5 +235,10 @@ mod tests {
         assert!(may("privileged_issuer").contains(&"purge".to_string()));
         assert_eq!(may("root").len(), COMMAND_TABLE.len());
         assert!(!may("privileged_issuer").contains(&"init".to_string()));
+        for cmd in ["approve", "deny", "collect"] {
+            assert!(may("issuer").contains(&cmd.to_string()), "{cmd}");
+            assert!(!may("viewer").contains(&cmd.to_string()), "{cmd}");
+        }
+        assert!(may("viewer").contains(&"requests".to_string()));
     }
 }

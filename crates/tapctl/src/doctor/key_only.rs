@@ -11,7 +11,43 @@ pub(super) fn check_key_only(opts: &Options, out: &mut Vec<Check>) {
         return;
     };
     let auth = stack(&opts.path("/etc/pam.d"), "sshd", "auth").unwrap_or_default();
-    out.extend(judge_key_only(&source, &kv, &auth));
+    let found = judge_key_only(&source, &kv, &auth);
+    let set_up = found.iter().any(|c| !c.message.contains("not set up"));
+    out.extend(found);
+    if set_up {
+        out.extend(keys_config_readable(opts, &kv));
+    }
+}
+
+/// The keys command reads its config (`--config FILE` on its command line, else the default) as
+/// its own user: a file that user cannot read means no enrolled key ever logs in.
+fn keys_config_readable(opts: &Options, kv: &[(String, String)]) -> Option<Check> {
+    use std::os::unix::fs::MetadataExt;
+    let get = |k: &str| {
+        kv.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let words: Vec<&str> = get("authorizedkeyscommand").split_whitespace().collect();
+    let config = words
+        .windows(2)
+        .find(|w| w[0] == "--config")
+        .map_or(DEFAULT_CONFIG, |w| w[1]);
+    let user = get("authorizedkeyscommanduser");
+    let gid = nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .map(|u| u.gid.as_raw())?;
+    let meta = std::fs::metadata(opts.path(config)).ok()?;
+    let readable = meta.mode() & 0o004 != 0 || (meta.mode() & 0o040 != 0 && meta.gid() == gid);
+    (!readable).then(|| {
+        Check::fail(
+            C,
+            format!("{config} is mode {:04o}, group {}: the keys command ({user}) cannot read it, so no enrolled key logs in", meta.mode() & 0o7777, meta.gid()),
+            format!("chgrp {user} {config} && chmod 640 {config} (a fleet host: give the keys command its own config, guide \"Key-only servers\")"),
+        )
+    })
 }
 
 fn enroll_line(l: &PamLine) -> bool {

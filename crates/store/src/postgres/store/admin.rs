@@ -10,6 +10,7 @@ use super::sql_text::{bytea, flag, insert_sql, opt, AUDIT_COLUMNS};
 use super::PgStore;
 use crate::admin::Admission;
 use crate::admin::{AdminStore, Batch, BeforeCommit, IssuePlanner};
+use crate::approval::{ApprovalRequest, Decision, NewRequest};
 use crate::database::Conninfo;
 use crate::postgres::conn::{ConnRole, PgConn};
 use crate::postgres::schema;
@@ -173,6 +174,60 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The body of [`AdminStore::insert_pending`], inside the caller's transaction (a collection
+    /// runs it in the one that marks its request collected).
+    pub(super) fn insert_pending_in(
+        &mut self,
+        batch: &Batch<'_>,
+        plan: &mut IssuePlanner<'_>,
+    ) -> Result<Vec<(i64, NewPass)>> {
+        let (users, ctx) = (batch.users, batch.ctx);
+        let mut order: Vec<&str> = users.to_vec();
+        order.sort_unstable();
+        order.dedup();
+        let s = self;
+        for user in &order {
+            s.conn.get_mut().query(
+                "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))",
+                &[Some(&ISSUE_LOCK.to_string()), Some(user)],
+            )?;
+        }
+        let now = s.db_now()?;
+        let mut done = Vec::with_capacity(users.len());
+        for (i, user) in users.iter().enumerate() {
+            let latest = s
+                .rows(
+                    "SELECT * FROM pam_tap.passes WHERE user_name = $1 ORDER BY id DESC LIMIT 1",
+                    &[Some(user)],
+                )?
+                .into_iter()
+                .next();
+            let (new, replaced) = plan(i, latest.as_ref(), now)?;
+            if let Some(old) = replaced {
+                s.conn.get_mut().execute(
+                    "UPDATE pam_tap.passes SET revoked_at = $2::bigint WHERE id = $1::bigint AND revoked_at IS NULL",
+                    &[Some(&old.to_string()), Some(&now.to_string())],
+                )?;
+                let why = Some("replaced by a new pass");
+                s.admin_audit(now, Event::Revoked, Some(&new.user), Some(old), ctx, why)?;
+            }
+            let id = s.insert_new(&new)?;
+            s.admin_audit(
+                now,
+                Event::Issued,
+                Some(&new.user),
+                Some(id),
+                ctx,
+                new.reason.as_deref(),
+            )?;
+            done.push((id, new));
+        }
+        s.raise_clock(now)?;
+        Ok(done)
+    }
+}
+
 impl AdminStore for PgStore {
     fn keys(&mut self, user: Option<&str>) -> Result<Vec<crate::keys::NewKey>> {
         self.list_keys(user)
@@ -205,43 +260,7 @@ impl AdminStore for PgStore {
     }
 
     fn insert_pending(&mut self, batch: &Batch<'_>, plan: &mut IssuePlanner<'_>) -> Result<Vec<(i64, NewPass)>> {
-        let (users, ctx) = (batch.users, batch.ctx);
-        let mut order: Vec<&str> = users.to_vec();
-        order.sort_unstable();
-        order.dedup();
-        self.in_tx(|s| {
-            for user in &order {
-                s.conn.get_mut().query(
-                    "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))",
-                    &[Some(&ISSUE_LOCK.to_string()), Some(user)],
-                )?;
-            }
-            let now = s.db_now()?;
-            let mut done = Vec::with_capacity(users.len());
-            for (i, user) in users.iter().enumerate() {
-                let latest = s
-                    .rows(
-                        "SELECT * FROM pam_tap.passes WHERE user_name = $1 ORDER BY id DESC LIMIT 1",
-                        &[Some(user)],
-                    )?
-                    .into_iter()
-                    .next();
-                let (new, replaced) = plan(i, latest.as_ref(), now)?;
-                if let Some(old) = replaced {
-                    s.conn.get_mut().execute(
-                        "UPDATE pam_tap.passes SET revoked_at = $2::bigint WHERE id = $1::bigint AND revoked_at IS NULL",
-                        &[Some(&old.to_string()), Some(&now.to_string())],
-                    )?;
-                    let why = Some("replaced by a new pass");
-                    s.admin_audit(now, Event::Revoked, Some(&new.user), Some(old), ctx, why)?;
-                }
-                let id = s.insert_new(&new)?;
-                s.admin_audit(now, Event::Issued, Some(&new.user), Some(id), ctx, new.reason.as_deref())?;
-                done.push((id, new));
-            }
-            s.raise_clock(now)?;
-            Ok(done)
-        })
+        self.in_tx(|s| s.insert_pending_in(batch, plan))
     }
 
     fn revoke(&mut self, at: &Touch<'_>, reason: Option<&str>, before_commit: &mut BeforeCommit<'_>) -> Result<()> {
@@ -357,6 +376,31 @@ impl AdminStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    fn lapse_requests(&mut self, _now: i64, ctx: &Context) -> Result<Vec<ApprovalRequest>> {
+        self.pg_lapse_requests(ctx)
+    }
+    fn add_request(&mut self, new: &NewRequest<'_>, _now: i64, ctx: &Context) -> Result<ApprovalRequest> {
+        self.pg_add_request(new, ctx)
+    }
+    fn request(&self, id: i64) -> Result<Option<ApprovalRequest>> {
+        self.pg_request(id)
+    }
+    fn open_requests(&self) -> Result<Vec<ApprovalRequest>> {
+        self.pg_open_requests()
+    }
+    fn decide_request(&mut self, d: &Decision<'_>, _now: i64, ctx: &Context) -> Result<ApprovalRequest> {
+        self.pg_decide_request(d, ctx)
+    }
+    fn collect_pending(
+        &mut self,
+        id: i64,
+        by: &str,
+        batch: &Batch<'_>,
+        plan: &mut IssuePlanner<'_>,
+    ) -> Result<Vec<(i64, NewPass)>> {
+        self.pg_collect_pending(id, by, batch, plan)
     }
 
     fn fleet(&mut self) -> Option<&mut PgStore> {
