@@ -406,8 +406,9 @@
         }).finally(() => { document.body.dataset.ready = "1" });
     }
 
-    // What the page's other scripts (approval.js, keys.js) build on: the same tapctl runs, alerts,
-    // pass dialog and role check, and a place for a tab's loader.
-    window.tapPage = { tapctl, alert, clearAlerts, passDialog, may, loaders };
+    // What the page's other scripts (approval.js, keys.js, status.js) build on: the same tapctl
+    // runs, alerts, pass dialog and role check, a place for a tab's loader, and the vocabulary
+    // once loaded with the colour of each tone.
+    window.tapPage = { tapctl, alert, clearAlerts, passDialog, may, loaders, vocab: () => state.vocab, TONE };
     start();
 }());

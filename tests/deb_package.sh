@@ -40,7 +40,7 @@ for f in /usr/share/man/man8/tapctl.8.gz /usr/share/man/man8/pam_tap.8.gz /usr/s
     /usr/share/bash-completion/completions/tapctl /usr/share/zsh/vendor-completions/_tapctl \
     /usr/share/fish/vendor_completions.d/tapctl.fish \
     /usr/share/cockpit/pam-tap/manifest.json /usr/share/cockpit/pam-tap/index.html \
-    /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/keys.js \
+    /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/status.js /usr/share/cockpit/pam-tap/keys.js \
     /usr/share/cockpit/pam-tap/approval.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css; do
     mode_is "$f" 644 root:root
 done

@@ -21,6 +21,8 @@ mod support;
 mod approval_steps;
 /// The sandboxed machine: users, policy, sudo rule, page, cockpit-ws and chromedriver.
 mod machine;
+/// The verdict of `tapctl status` beside each pass.
+mod status_steps;
 /// The helpdesk's, the viewer's and the rule-less user's steps through the page.
 mod steps;
 mod steps_keys;
@@ -128,7 +130,9 @@ fn inside_the_sandbox() {
     steps::a_refusal_reads_as_tapctl_wrote_it(&b);
     steps::show_log_policy_and_doctor(&b);
     steps::a_scoped_pass_is_issued_from_the_form(&b);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, OTHER, false);
     steps::a_resting_pass_shows_as_resting_and_can_be_revoked(&b);
+    status_steps::each_pass_shows_whether_it_would_log_in(&b, RESTING, true);
     steps::helpdesk_revokes_with_a_reason(&b);
     steps_keys::an_enrollment_pass_enrolls_a_key_the_page_lists_and_revokes(&b);
     approval_steps::a_request_is_approved_in_the_page_and_collected_by_its_requester(&b);
@@ -159,7 +163,8 @@ fn the_page_keeps_no_copy_of_the_vocabulary() {
     let words = pam_tap_store::Status::all()
         .map(|s| s.as_str())
         .chain(pam_tap_store::Event::all().map(|e| e.as_str()))
-        .chain(pam_tap_store::operator::Role::all().map(|r| r.word()));
+        .chain(pam_tap_store::operator::Role::all().map(|r| r.word()))
+        .chain(pam_tap_core::usability::Reason::ALL.iter().map(|r| r.word()));
     let quoted: Vec<&str> = words
         .filter(|w| {
             page.contains(&format!("\"{w}\"")) || page.contains(&format!("'{w}'")) || page.contains(&format!(">{w}<"))

@@ -30,6 +30,7 @@ const PINNED: &[(&str, Role)] = &[
     ("issue", Role::Issuer),
     ("list", Role::Viewer),
     ("show", Role::Viewer),
+    ("status", Role::Viewer),
     ("revoke", Role::Issuer),
     ("unlock", Role::Issuer),
     ("purge", Role::PrivilegedIssuer),

@@ -31,3 +31,5 @@ mod operators;
 mod reset_shadow;
 /// The module under the real libpam: its stack with pam_unix, the docs' pam.d lines, its symbols.
 mod stack;
+/// `tapctl status` and the module agree on every state a pass can be in.
+mod status;

@@ -9,3 +9,4 @@ pub mod handle;
 pub mod login;
 pub mod outcome;
 pub mod reset;
+pub mod usability;

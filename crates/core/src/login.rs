@@ -59,7 +59,7 @@ pub fn ineligible(policy: &Policy, acct: &Account) -> Option<String> {
 /// Whether a used pass may still be accepted because its handoff is unfinished: the account was
 /// reset at issue, the pass was used within the grace window, and the shadow entry still holds the
 /// hash pam_tap set with a forced change pending.
-fn in_grace(policy: &Policy, rec: &PassRecord, now: i64, dir: &dyn Directory) -> Result<bool, Error> {
+pub(crate) fn in_grace(policy: &Policy, rec: &PassRecord, now: i64, dir: &dyn Directory) -> Result<bool, Error> {
     let grace = policy.grace.as_secs() as i64;
     let Some(used_at) = rec.used_at else { return Ok(false) };
     if !rec.reset_password

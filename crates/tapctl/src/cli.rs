@@ -53,6 +53,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Would USER's pass log in now (here, or on --host), and if not, why and until when
+    ///
+    /// The module's own decision for the right answer, minus the answer: one reason of `tapctl
+    /// vocabulary`'s, with the moment it changes where there is one. Reads only (settles nothing).
+    Status {
+        user: String,
+        /// The host to ask about (its host_name) [default: this host]
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// The PAM service to ask about [default: any service the policy allows]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// JSON output
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke USER's pass (an unused pass also gives back the account's previous password)
     Revoke {
         user: String,

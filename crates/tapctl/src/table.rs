@@ -37,6 +37,12 @@ pub const COMMAND_TABLE: &[CommandRule] = &[
         why: "reads one user's pass (and settles a dead reset, as any touch does)",
     },
     CommandRule {
+        path: &["status"],
+        least: Role::Viewer,
+        root_args: &[],
+        why: "reads whether one user's pass would log in, and why not (settles nothing)",
+    },
+    CommandRule {
         path: &["revoke"],
         least: Role::Issuer,
         root_args: &[],

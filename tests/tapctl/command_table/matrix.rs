@@ -29,6 +29,7 @@ fn samples(s: &Sentinels, target: &str) -> Vec<(&'static str, Vec<String>)> {
         ("issue", v(&["issue", "--csv", csv])),
         ("list", v(&["list"])),
         ("show", v(&["show", target])),
+        ("status", v(&["status", target, "--json"])),
         ("revoke", v(&["revoke", target])),
         ("unlock", v(&["unlock", target])),
         ("purge", v(&["purge"])),

@@ -6,10 +6,11 @@ use zeroize::Zeroizing;
 
 use super::answer_shape::{shape, Shape};
 use super::pace::Pace;
-use super::{fail, in_grace, ineligible, Accepted, Decision, Env, Handle, GRACE_RELOGIN_GAP};
+use super::{fail, in_grace, Accepted, Decision, Env, Handle, GRACE_RELOGIN_GAP};
 use crate::config::Policy;
 use crate::gate;
 use crate::outcome::Outcome;
+use crate::usability::{self, Reason, Verdict};
 use pam_tap_base::error::Error;
 use pam_tap_base::hash;
 use pam_tap_base::passcode::MAX_INPUT;
@@ -91,19 +92,11 @@ pub(super) fn decide<'s, H: Handle, B: Backend<'s>>(
         pass_id: Some(found.rec.id),
         ..Decision::new(Outcome::NotAPass)
     };
-    // A pass that is not for this host or service is no credential here, whatever was typed.
-    if let Some(r) = gate::scope_refusal(policy, &found.rec, found.ctx.service.as_deref()) {
+    // A pass that is not for this host or service, or that only enrolls an SSH key, is no
+    // credential here, whatever was typed.
+    if let Some(v) = usability::scope(policy, &found.rec, found.ctx.service.as_deref()) {
         pace.decoy(&answer, policy);
-        return refuse_out_of_scope(&mut found, r, base);
-    }
-    // A pass that enrolls an SSH key is a credential only at the key enrollment step.
-    if found.rec.enroll_key {
-        pace.decoy(&answer, policy);
-        let r = gate::Refusal {
-            reason: "enroll_only",
-            detail: "the pass only enrolls an SSH key (log in over SSH with the key)".into(),
-        };
-        return refuse_out_of_scope(&mut found, r, base);
+        return refuse_out_of_scope(&mut found, &v, base);
     }
     let Some(code) = code else {
         pace.decoy(&answer, policy);
@@ -185,13 +178,12 @@ fn look_up<'s, H: Handle, B: Backend<'s>>(
 }
 
 /// A pass out of this host's or service's scope: refused and audited, its answer never checked.
-fn refuse_out_of_scope(f: &mut Found<'_>, r: gate::Refusal, base: Decision) -> Decision {
-    let why = format!("{}: {}", r.reason, r.detail);
+fn refuse_out_of_scope(f: &mut Found<'_>, v: &Verdict, base: Decision) -> Decision {
     let (id, user) = (f.rec.id, f.acct.name.clone());
-    match f.audit_refused(&why) {
+    match f.audit_refused(&v.audit_reason()) {
         Ok(()) => Decision {
-            outcome: Outcome::Refused(r.reason),
-            detail: Some(r.detail),
+            outcome: v.outcome.clone(),
+            detail: v.log_detail(),
             ..base
         },
         Err(e) => Decision {
@@ -238,29 +230,10 @@ fn settle_match<H: Handle>(
     base: Decision,
 ) -> Result<Decision, Error> {
     let (now, id, user) = (f.now, f.rec.id, f.acct.name.clone());
-    let status = f.rec.status(now, policy.enabled);
-    if let Some(why) = ineligible(policy, &f.acct) {
-        f.audit_refused(&format!("not eligible: {why}"))?;
-        return Ok(Decision {
-            outcome: Outcome::NotEligible,
-            detail: Some(why),
-            ..base
-        });
-    }
-    let in_grace = status == Status::Used && policy.relogin && in_grace(policy, &f.rec, now, env.dir)?;
     // Only a pass about to be accepted meets the boundary (and perhaps a sudo run).
-    if status == Status::Usable || in_grace {
-        if let Some(r) = gate::login_refusal(policy, &f.rec, &f.acct, env.dir, env.sudo, now)? {
-            f.audit_refused(&format!("{}: {}", r.reason, r.detail))?;
-            return Ok(Decision {
-                outcome: Outcome::Refused(r.reason),
-                detail: Some(r.detail),
-                ..base
-            });
-        }
-    }
-    let (outcome, accepted) = match status {
-        Status::Usable => match redeem(policy, env, f, code)? {
+    let v = usability::after_match(policy, &f.acct, &f.rec, now, env.dir, env.sudo)?;
+    let (outcome, accepted) = match v.reason {
+        Reason::Usable => match redeem(policy, env, f, code)? {
             Redeemed::Ok(r) => (Outcome::Accepted, r),
             Redeemed::Refused(s) => {
                 return Ok(Decision {
@@ -269,7 +242,7 @@ fn settle_match<H: Handle>(
                 })
             }
         },
-        Status::Used if in_grace => {
+        Reason::UsableInGrace => {
             let touch = Touch { id, now, ctx: &f.ctx };
             if !f.store.grace_login(&touch, GRACE_RELOGIN_GAP, &user)? {
                 return Ok(Decision {
@@ -280,10 +253,11 @@ fn settle_match<H: Handle>(
             }
             (Outcome::AcceptedInGrace, Box::new(f.rec.clone()))
         }
-        s => {
-            f.audit_refused(s.as_str())?;
+        _ => {
+            f.audit_refused(&v.audit_reason())?;
             return Ok(Decision {
-                outcome: Outcome::Unusable(s),
+                detail: v.log_detail(),
+                outcome: v.outcome,
                 ..base
             });
         }

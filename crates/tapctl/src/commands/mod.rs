@@ -14,6 +14,7 @@ mod policy;
 mod purge;
 mod revoke;
 mod show;
+mod status;
 mod unlock;
 pub mod vocabulary;
 
@@ -29,6 +30,12 @@ pub fn run(run: &Admitted<'_>) -> Result<()> {
         Command::Issue(a) => issue::run(run, a),
         Command::List { all, json } => list::run(run, *all, *json),
         Command::Show { user, json } => show::run(run, user, *json),
+        Command::Status {
+            user,
+            host,
+            service,
+            json,
+        } => status::run(run, user, host.as_deref(), service.as_deref(), *json),
         Command::Revoke { user, reason, json } => revoke::run(run, user, reason.as_deref(), *json),
         Command::Unlock { user } => unlock::run(run, user),
         Command::Purge { older_than } => purge::run(run, older_than),

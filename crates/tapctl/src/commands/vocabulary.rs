@@ -1,10 +1,12 @@
-//! `tapctl vocabulary --json`: the words pam_tap speaks (pass statuses, audit events, roles), how
+//! `tapctl vocabulary --json`: the words pam_tap speaks (pass statuses, `status` reasons, audit
+//! events, roles), how
 //! a person reads each, and what the operator running it may do, per the command table. The
 //! Cockpit page renders from this instead of keeping its own copy, so a status, event or role
 //! added to the code reaches the page (each `match` below is exhaustive: a new variant does not
 //! compile until it has its words).
 
 use pam_tap_base::error::Result;
+use pam_tap_core::usability::Reason;
 use pam_tap_store::admin::may_run;
 use pam_tap_store::operator::Role;
 use pam_tap_store::{Event, Status};
@@ -13,6 +15,9 @@ use serde::Serialize;
 use crate::admitted::Admitted;
 use crate::render::json;
 use crate::table::COMMAND_TABLE;
+
+mod reasons;
+use reasons::reason_word;
 
 /// How a status is shown: the page maps each tone to its colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +38,18 @@ pub struct StatusWord {
     pub meaning: &'static str,
     /// Listed by default and ended by revoking ([`Status::is_live`]).
     pub live: bool,
+}
+
+/// A reason `tapctl status` gives ([`Reason`]): what it means and what a helpdesk does about it.
+#[derive(Debug, Serialize)]
+pub struct ReasonWord {
+    pub reason: &'static str,
+    pub label: &'static str,
+    pub tone: Tone,
+    /// Whether the pass would log in.
+    pub usable: bool,
+    pub meaning: &'static str,
+    pub remedy: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +76,7 @@ pub struct You {
 #[derive(Debug, Serialize)]
 pub struct Vocabulary {
     pub statuses: Vec<StatusWord>,
+    pub reasons: Vec<ReasonWord>,
     pub events: Vec<EventWord>,
     pub roles: Vec<RoleWord>,
     pub you: You,
@@ -75,6 +93,10 @@ pub fn run(run: &Admitted<'_>, as_json: bool) -> Result<()> {
     for s in &v.statuses {
         println!("  {:<20} {}", s.status, s.meaning);
     }
+    println!("\nWhy a pass would or would not log in (tapctl status):");
+    for r in &v.reasons {
+        println!("  {:<20} {}", r.reason, r.meaning);
+    }
     println!("\nAudit events:");
     for e in &v.events {
         println!("  {:<20} {}", e.event, e.meaning);
@@ -90,6 +112,7 @@ pub fn run(run: &Admitted<'_>, as_json: bool) -> Result<()> {
 pub fn vocabulary(operator: &str, role: Role) -> Vocabulary {
     Vocabulary {
         statuses: Status::all().map(status_word).collect(),
+        reasons: Reason::ALL.into_iter().map(reason_word).collect(),
         events: Event::all().map(event_word).collect(),
         roles: Role::all().rev().map(role_word).collect(),
         you: You {
@@ -183,6 +206,15 @@ mod tests {
         let v = vocabulary("ann", Role::Issuer);
         assert_eq!(v.statuses.len(), Status::all().count());
         assert_eq!(v.events.len(), Event::all().count());
+        assert_eq!(v.reasons.len(), Reason::ALL.len());
+        for r in &v.reasons {
+            assert!(
+                !r.label.is_empty() && !r.meaning.is_empty() && !r.remedy.is_empty(),
+                "{}",
+                r.reason
+            );
+            assert_eq!(r.usable, matches!(r.tone, Tone::Good), "{}", r.reason);
+        }
         assert_eq!(v.roles.len(), Role::all().count());
         for s in &v.statuses {
             assert!(!s.label.is_empty() && !s.meaning.is_empty(), "{}", s.status);
