@@ -126,3 +126,46 @@ fn a_migrate_that_fails_midway_leaves_the_postgresql_store_empty() {
         "0"
     );
 }
+
+/// The keys passes enrolled on a single host move with its store: after the copy the fleet store
+/// knows them (and the host they were enrolled on), so they keep logging in.
+#[test]
+fn migrate_moves_the_enrolled_ssh_keys_too() {
+    require_root!();
+    use pam_tap_store::keys::{KeysDb, NewKey, PublicKey};
+    let keys_dir = crate::support::site::PrivateDir::new();
+    let keys_db = keys_dir.path().join("keys/keys.db");
+    let local = Site::new(&format!("[enroll]\nkeys_db = \"{}\"\n", keys_db.display()));
+    let f = fleet("");
+    let user = User::new();
+    let key = PublicKey::parse(
+        "ssh-ed25519",
+        "AAAAC3NzaC1lZDI1NTE5AAAAIM4pmH4fO4hNTBvtG5iATBC5q8NDTT1XP1qDvLjc2hlm",
+    )
+    .unwrap();
+    // As the enrollment step leaves it on this host: the key, its pass and where.
+    KeysDb::open_write(&keys_db, None)
+        .unwrap()
+        .enroll(&NewKey {
+            user: user.name.clone(),
+            key: key.clone(),
+            pass_id: Some(1),
+            host: Some("ws-0421".into()),
+            hosts: None,
+            enrolled_at: 1_800_000_000,
+        })
+        .unwrap();
+    let to = f.cluster().uri("tapctl_admin", f.database());
+    let out = local.tapctl(&["migrate", "--to", &to]);
+    assert!(out.status.success(), "migrate: {}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("1 enrolled SSH key(s)"), "{}", stdout(&out));
+    assert_eq!(
+        f.psql(&format!(
+            "SELECT user_name, fingerprint, host FROM pam_tap.keys WHERE user_name = '{}'",
+            user.name
+        )),
+        format!("{}|{}|ws-0421", user.name, key.fingerprint())
+    );
+    let listed = f.tapctl_json(&["keys", "list", "--json"]);
+    assert_eq!(listed[0]["fingerprint"], key.fingerprint(), "{listed}");
+}

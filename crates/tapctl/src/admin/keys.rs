@@ -25,6 +25,14 @@ fn local(policy: &Policy, create: bool) -> Result<Option<KeysDb>> {
     }
 }
 
+/// The keys of the local keys database (none when it does not exist), for `tapctl migrate`.
+pub fn local_keys(policy: &Policy) -> Result<Vec<NewKey>> {
+    match local(policy, false)? {
+        Some(db) => db.list(None),
+        None => Ok(vec![]),
+    }
+}
+
 /// Every enrolled key (of one user, or all), oldest first.
 pub fn list(store: &mut dyn AdminStore, policy: &Policy, user: Option<&str>) -> Result<Vec<NewKey>> {
     if let Some(u) = user {

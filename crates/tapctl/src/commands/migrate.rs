@@ -71,6 +71,8 @@ fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str,
             ids.join(", ")
         )));
     }
+    // The keys passes enrolled here move with them (the fleet store keeps its keys itself).
+    let keys = crate::admin::keys::local_keys(policy)?;
     let mut fleet = PgStore::create_admin(&target, admitted)?;
     let copied = local
         .export(|rows| {
@@ -87,13 +89,14 @@ fn migrate(policy: &Policy, dir: &dyn Directory, admitted: &Admission, to: &str,
                     blocking_users(&open).join(", ")
                 )));
             }
-            fleet.import(&rows.passes, &rows.audit, rows.clock, &policy.host_name)
+            fleet.import(&rows.passes, &rows.audit, &keys, rows.clock, &policy.host_name)
         })
         .map_err(nothing_copied)?;
     println!(
-        "copied {} pass(es) (ids kept) and {} audit row(s) from {} into {target}; clock mark {}",
+        "copied {} pass(es) (ids kept), {} audit row(s) and {} enrolled SSH key(s) from {} into {target}; clock mark {}",
         copied.passes,
         copied.audit_rows,
+        copied.keys,
         path.display(),
         crate::admin::rfc3339(copied.clock)
     );

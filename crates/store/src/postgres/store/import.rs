@@ -13,6 +13,8 @@ use pam_tap_base::error::{Error, Result};
 pub struct Copied {
     pub passes: usize,
     pub audit_rows: usize,
+    /// Enrolled SSH keys (the keys database's) copied into `pam_tap.keys`.
+    pub keys: usize,
     /// The fleet store's clock mark afterwards.
     pub clock: i64,
     /// Settled reset passes whose shadow hashes (the account's password from before the pass)
@@ -99,6 +101,7 @@ impl PgStore {
         &mut self,
         passes: &[PassRecord],
         audit: &[(i64, AuditEntry)],
+        keys: &[crate::keys::NewKey],
         clock: Option<i64>,
         host: &str,
     ) -> Result<Copied> {
@@ -111,20 +114,21 @@ impl PgStore {
         self.in_tx(|s| {
             let conn = s.conn.get_mut();
             // Nobody else writes while the copy runs; a second migrate waits and then finds rows.
-            conn.batch("LOCK TABLE pam_tap.passes, pam_tap.audit IN EXCLUSIVE MODE")?;
+            conn.batch("LOCK TABLE pam_tap.passes, pam_tap.audit, pam_tap.keys IN EXCLUSIVE MODE")?;
             // Host bindings may come first (tapctl hosts bind): their audit rows stay, and the
             // copied rows follow them in their own order.
             let count = conn.query(
-                "SELECT (SELECT count(*) FROM pam_tap.passes) AS passes,
+                "SELECT (SELECT count(*) FROM pam_tap.passes) AS passes, (SELECT count(*) FROM pam_tap.keys) AS keys,
                         (SELECT count(*) FROM pam_tap.audit WHERE event NOT IN ('host_bound', 'host_unbound')) AS audit,
                         (SELECT coalesce(max(id), 0) FROM pam_tap.audit) AS last",
                 &[],
             )?;
             let row = count.first().ok_or_else(|| Error::Store("count returned nothing".into()))?;
             let (p, a, last) = (row.get_i64("passes")?, row.get_i64("audit")?, row.get_i64("last")?);
-            if p > 0 || a > 0 {
+            let k = row.get_i64("keys")?;
+            if p > 0 || a > 0 || k > 0 {
                 return Err(Error::Refused(format!(
-                    "the PostgreSQL store is not empty ({p} passes, {a} audit rows): migrate copies into an empty store only"
+                    "the PostgreSQL store is not empty ({p} passes, {a} audit rows, {k} keys): migrate copies into an empty store only"
                 )));
             }
             let pass_sql = insert_sql("pam_tap.passes", &PASS_COLUMNS, None);
@@ -150,6 +154,26 @@ impl PgStore {
                 let params: Vec<Option<&str>> = vals.iter().map(|v| v.as_deref()).collect();
                 conn.execute(&audit_sql, &params)?;
             }
+            // The keys passes enrolled on this host, with the host they were enrolled on (the local
+            // store serves one).
+            for k in keys {
+                let enrolled = k.enrolled_at.to_string();
+                let pass = k.pass_id.map(|i| i.to_string());
+                conn.execute(
+                    "INSERT INTO pam_tap.keys (user_name, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at)
+                     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8::bigint)",
+                    &[
+                        Some(&k.user),
+                        Some(&k.key.key_type),
+                        Some(&k.key.blob),
+                        Some(&k.key.fingerprint()),
+                        pass.as_deref(),
+                        Some(k.host.as_deref().unwrap_or(host)),
+                        k.hosts.as_deref(),
+                        Some(&enrolled),
+                    ],
+                )?;
+            }
             for table in ["pam_tap.passes", "pam_tap.audit"] {
                 // The next id is past every copied one (1 when nothing was copied).
                 conn.query(
@@ -171,6 +195,7 @@ impl PgStore {
             Ok(Copied {
                 passes: passes.len(),
                 audit_rows: audit.len(),
+                keys: keys.len(),
                 clock,
                 shadow_left_out: passes.iter().filter(|r| r.reset_password && r.shadow_prev.is_some()).count(),
             })
