@@ -23,6 +23,7 @@ use pam_tap_base::error::{Error, Result};
 mod admin;
 #[cfg(feature = "admin")]
 mod admin_keys;
+#[cfg(feature = "admin")]
 mod approval;
 mod host_side;
 #[cfg(feature = "admin")]
