@@ -19,9 +19,12 @@ fn sigkill_during_issue_bulk_issue_and_revoke_leaves_every_account_explained() {
     for round in 0..ROUNDS {
         let op = round % 3;
         let span = spans[op] * 12 / 10;
-        let Some(args) = b.command(&site, op) else {
-            bad.push(format!("round {round}: could not issue before the revoke"));
-            continue;
+        let args = match b.command(&site, op) {
+            Ok(args) => args,
+            Err(e) => {
+                bad.push(format!("round {round}: {e}"));
+                continue;
+            }
         };
         if signalled(&site, &args, libc::SIGKILL, &mut rng, span) {
             killed += 1;
@@ -55,9 +58,7 @@ fn sigterm_or_sigint_mid_command_waits_for_the_last_commit() {
     let (mut bad, mut by_signal) = (vec![], 0);
     for round in 0..ROUNDS {
         let op = round % 3;
-        let args = b
-            .command(&site, op)
-            .unwrap_or_else(|| panic!("round {round}: could not issue before the revoke"));
+        let args = b.command(&site, op).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let sig = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP][(round / 3) % 3];
         if signalled(&site, &args, sig, &mut rng, spans[op] * 12 / 10) {
             by_signal += 1;
@@ -113,13 +114,20 @@ impl Batch {
         }
     }
 
-    /// Command `op`, ready to run: before a revoke, a pass to revoke is issued (`None` when that
-    /// fails).
-    fn command(&self, site: &Site, op: usize) -> Option<Vec<&str>> {
-        if op == 2 && !tapctl_cmd(site, &self.args(0)).status().unwrap().success() {
-            return None;
+    /// Command `op`, ready to run: before a revoke, a pass to revoke is issued (what that issue
+    /// said when it fails).
+    fn command(&self, site: &Site, op: usize) -> Result<Vec<&str>, String> {
+        if op == 2 {
+            let out = tapctl_cmd(site, &self.args(0)).output().unwrap();
+            if !out.status.success() {
+                return Err(format!(
+                    "could not issue before the revoke: {:?} {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
         }
-        Some(self.args(op))
+        Ok(self.args(op))
     }
 
     /// How long issue, bulk issue and revoke (after an issue) take here, in microseconds.
