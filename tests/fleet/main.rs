@@ -38,5 +38,7 @@ mod serializable;
 mod site;
 /// The pam_stack scenarios against PostgreSQL.
 mod stack;
+/// `tapctl status` against host-a's module, state by state.
+mod status;
 /// No unverified network path to the store; the caller's PG* variables change nothing.
 mod transport;
