@@ -36,7 +36,7 @@ man:
 	$(CARGO) run --quiet -p tapctl --example gen_docs -- $(abspath $(PKG_DOCS))
 	gzip -9nkf $(PKG_DOCS)/man/*.[58]
 
-deb: pkg-deps man
+deb: pkg-deps man guide
 	# Apart, so the module is built without the store's admin side (features unify within one build).
 	$(CARGO) build --release -p pam-tap-module
 	$(CARGO) build --release -p tapctl
@@ -47,7 +47,7 @@ deb: pkg-deps man
 test-deb: deb
 	$(CARGO) test --test deb_package -- --nocapture
 
-rpm: pkg-deps man
+rpm: pkg-deps man guide
 	@if command -v rpmbuild >/dev/null 2>&1; then \
 		$(CARGO) build --release -p pam-tap-module && $(CARGO) build --release -p tapctl && \
 		$(CARGO) build --release -p pam-tap-keys && \

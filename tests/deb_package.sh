@@ -41,9 +41,15 @@ for f in /usr/share/man/man8/tapctl.8.gz /usr/share/man/man8/pam_tap.8.gz /usr/s
     /usr/share/fish/vendor_completions.d/tapctl.fish \
     /usr/share/cockpit/pam-tap/manifest.json /usr/share/cockpit/pam-tap/index.html \
     /usr/share/cockpit/pam-tap/tap.js /usr/share/cockpit/pam-tap/tap-ui.js /usr/share/cockpit/pam-tap/status.js /usr/share/cockpit/pam-tap/keys.js \
-    /usr/share/cockpit/pam-tap/approval.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css; do
+    /usr/share/cockpit/pam-tap/approval.js /usr/share/cockpit/pam-tap/tap.css /usr/share/cockpit/pam-tap/patternfly.css \
+    /usr/share/doc/pam-tap/guide/index.html /usr/share/doc/pam-tap/guide/key-only.html; do
     mode_is "$f" 644 root:root
 done
+# The guide's pages link to each other and show their pictures inside the installed copy.
+cat /usr/share/doc/pam-tap/guide/toc*.js | grep -q 'key-only.html' || fail "the installed guide has no table of contents"
+[ -f /usr/share/doc/pam-tap/guide/first-login/03-choose-new-password.png ] || fail "the installed guide lacks its screenshots"
+grep -q 'max_failures' /usr/share/doc/pam-tap/guide/shipped-files.html || fail "the installed guide lacks the policy file"
+echo "ok the guide is installed as HTML under /usr/share/doc/pam-tap/guide"
 unit_dir=$(dirname "$(dpkg -L pam-tap | grep -m1 'pam-tap-purge.timer$')")
 mode_is "$unit_dir/pam-tap-purge.service" 644 root:root
 mode_is "$unit_dir/pam-tap-purge.timer" 644 root:root

@@ -55,11 +55,12 @@ fn the_link_check_reports_each_broken_link_anchor_image_and_unlisted_page() {
     write(
         &src.join("a.md"),
         "# Page A\n\n## Roles and a `sudo` rule (helpdesk)\n\n## Roles and a `sudo` rule (helpdesk)\n\n\
-         [fine](b.md#second-part) [fine](#roles-and-a-sudo-rule-helpdesk-1) [fine](../../../notes.txt)\n\
+         [fine](b.md#second-part) [fine](#roles-and-a-sudo-rule-helpdesk-1) [outside](../../../notes.txt)\n\
          [fine](https://example.org/missing.md) ![fine](shots/here.png)\n\n\
          [gone](missing.md) [no anchor](b.md#nowhere) [no anchor here](#nothere)\n\
          ![gone](shots/gone.png) ![outside](../../../outside.png) [unlisted](c.md)\n\
-         [anchor into text](../../../notes.txt#top)\n",
+         [anchor into text](../../../notes.txt#top)\n\
+         {{#include ../../../notes.txt}} {{#include ../../../gone.txt:anchor}}\n",
     );
     write(&src.join("b.md"), "# Page B\n\n## Second part\n");
     write(&src.join("c.md"), "# Not in the summary\n");
@@ -76,7 +77,10 @@ fn the_link_check_reports_each_broken_link_anchor_image_and_unlisted_page() {
         "docs/guide/src/a.md: image `shots/gone.png`: no such file docs/guide/src/shots/gone.png",
         "docs/guide/src/a.md: image `../../../outside.png`: outside the book's src, so missing from the built book",
         "docs/guide/src/a.md: link `c.md`: docs/guide/src/c.md is no chapter of SUMMARY.md",
+        "docs/guide/src/a.md: link `../../../notes.txt`: outside the book's src, so missing from the built book",
+        "docs/guide/src/a.md: link `../../../notes.txt#top`: outside the book's src, so missing from the built book",
         "docs/guide/src/a.md: link `../../../notes.txt#top`: an anchor into a file that is not Markdown",
+        "docs/guide/src/a.md: include `../../../gone.txt`: no such file",
         "README.md: link `docs/guide/src/b.md#first-part`: docs/guide/src/b.md has no heading with id `first-part`",
         "README.md: image `docs/x.png`: no such file docs/x.png",
     ];

@@ -5,7 +5,9 @@
 //! - a link or image with a URL scheme (`https:`, `mailto:`) is not ours to check;
 //! - a relative path is resolved against the page's folder and must exist;
 //! - a `.md` target inside the book must be a chapter of SUMMARY.md (mdBook renders nothing else);
-//! - an image used by a book page must lie inside the book's `src` (mdBook copies nothing else);
+//! - a link or image of a book page must lie inside the book's `src` (mdBook copies nothing else:
+//!   a file of the source tree is shown in the book by a page that `{{#include}}`s it);
+//! - an `{{#include PATH}}` of a book page must name a file that exists;
 //! - a `#fragment` into a Markdown page must be the id of one of its headings, as mdBook makes ids.
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
@@ -27,10 +29,11 @@ struct Target {
     dest: String,
 }
 
-/// A parsed page: its heading ids and the links and images it holds.
+/// A parsed page: its heading ids, the links and images it holds, and the files it includes.
 struct Page {
     ids: BTreeSet<String>,
     targets: Vec<Target>,
+    includes: Vec<String>,
 }
 
 fn options() -> Options {
@@ -90,7 +93,20 @@ fn parse(text: &str) -> Page {
             _ => {}
         }
     }
-    Page { ids, targets }
+    Page {
+        ids,
+        targets,
+        includes: includes(text),
+    }
+}
+
+/// The paths of mdBook's `{{#include PATH}}` (and `PATH:anchor` or `PATH:lines`) in `text`.
+fn includes(text: &str) -> Vec<String> {
+    text.split("{{#include ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}"))
+        .map(|(arg, _)| arg.trim().split(':').next().unwrap_or("").to_string())
+        .collect()
 }
 
 /// `a/b/../c` as `a/c`, without touching the file system (a missing target must still resolve).
@@ -155,6 +171,15 @@ pub fn check(repo: &Path, src: &Path, extra: &[PathBuf]) -> Report {
     let name = |p: &Path| p.strip_prefix(repo).unwrap_or(p).display().to_string();
     for p in &pages {
         let in_book = p.starts_with(&src);
+        if in_book {
+            for inc in &parsed[p].includes {
+                if !lexical(&p.parent().unwrap().join(inc)).is_file() {
+                    report
+                        .problems
+                        .push(format!("{}: include `{inc}`: no such file", name(p)));
+                }
+            }
+        }
         for t in &parsed[p].targets {
             if t.dest.contains("://") || t.dest.starts_with("mailto:") {
                 continue;
@@ -179,7 +204,7 @@ pub fn check(repo: &Path, src: &Path, extra: &[PathBuf]) -> Report {
                 report.problems.push(format!("{at}: no such file {}", name(&target)));
                 continue;
             }
-            if t.image && in_book && !target.starts_with(&src) {
+            if in_book && !target.starts_with(&src) {
                 report
                     .problems
                     .push(format!("{at}: outside the book's src, so missing from the built book"));

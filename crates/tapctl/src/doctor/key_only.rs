@@ -1,4 +1,4 @@
-//! Key-only servers with pam_tap's key enrollment (README "Key-only servers"): the sshd block and
+//! Key-only servers with pam_tap's key enrollment (the guide's "Key-only servers" page): the sshd block and
 //! the sshd pam.d service that make a pass enroll a key and nothing else. Judged only where it is
 //! set up: sshd's keys command is pam_tap_keys, or the sshd service runs `pam_tap.so enroll`.
 
