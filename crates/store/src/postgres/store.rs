@@ -22,6 +22,8 @@ use pam_tap_base::error::{Error, Result};
 #[cfg(feature = "admin")]
 mod admin;
 #[cfg(feature = "admin")]
+mod admin_connect;
+#[cfg(feature = "admin")]
 mod admin_keys;
 #[cfg(feature = "admin")]
 mod approval;

@@ -8,11 +8,8 @@
 
 use super::sql_text::{bytea, flag, insert_sql, opt, AUDIT_COLUMNS};
 use super::PgStore;
-use crate::admin::Admission;
 use crate::admin::{AdminStore, Batch, BeforeCommit, IssuePlanner};
 use crate::approval::{ApprovalRequest, Decision, NewRequest};
-use crate::database::Conninfo;
-use crate::postgres::conn::{ConnRole, PgConn};
 use crate::postgres::schema;
 use crate::MAX_GRACE;
 use crate::{AuditEntry, Context, Event, NewPass, PassRecord, Touch, DEAD_AFTER};
@@ -39,37 +36,6 @@ impl PgStore {
             .iter()
             .map(|r| Ok((r.get_i64("id")?, r.get_str("user_name")?)))
             .collect()
-    }
-
-    /// Part of the refusal of a host's role by [`PgStore::open_admin`] (tapctl purge on a host
-    /// tells it apart).
-    pub const HOST_ROLE_ONLY: &'static str = "a host's role may only call the host_* functions";
-
-    /// Connects as tapctl (a `pam_tap_admin` member) to a store whose schema is this build's.
-    pub fn open_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
-        let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
-        let v = schema::version(&mut conn).map_err(|e| match e {
-            Error::Store(m) if m.contains("SQLSTATE 42501") => Error::Refused(format!(
-                "{conninfo}: the database role may not read the store's tables: tapctl connects as a \
-                 pam_tap_admin member ({})",
-                Self::HOST_ROLE_ONLY
-            )),
-            e => e,
-        })?;
-        if v != schema::SCHEMA_VERSION {
-            return Err(Error::Store(format!(
-                "{conninfo} has schema version {v}, this pam_tap needs {}: run `tapctl init`",
-                schema::SCHEMA_VERSION
-            )));
-        }
-        Ok(Self::with_conn(conn))
-    }
-
-    /// Connects as tapctl and creates or migrates the schema (`tapctl init`).
-    pub fn create_admin(conninfo: &Conninfo, _admitted: &Admission) -> Result<Self> {
-        let mut conn = PgConn::connect(conninfo, ConnRole::Admin)?;
-        schema::init(&mut conn)?;
-        Ok(Self::with_conn(conn))
     }
 
     /// One audit row written by tapctl (the `host_audit` function takes only a login's events).
@@ -405,20 +371,5 @@ impl AdminStore for PgStore {
 
     fn fleet(&mut self) -> Option<&mut PgStore> {
         Some(self)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_sent_as_postgresql_reads_them() {
-        assert_eq!(bytea(&[0, 0xab, 0x10]), "\\x00ab10");
-        assert_eq!(bytea(&[]), "\\x");
-        assert_eq!(
-            insert_sql("pam_tap.meta", &["key", "value"], Some("key")),
-            "INSERT INTO pam_tap.meta (key, value) VALUES ($1, $2) RETURNING key"
-        );
     }
 }

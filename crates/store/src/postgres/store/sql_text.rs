@@ -52,3 +52,18 @@ pub(super) const AUDIT_COLUMNS: [&str; 10] = [
     "reason",
     "host",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_sent_as_postgresql_reads_them() {
+        assert_eq!(bytea(&[0, 0xab, 0x10]), "\\x00ab10");
+        assert_eq!(bytea(&[]), "\\x");
+        assert_eq!(
+            insert_sql("pam_tap.meta", &["key", "value"], Some("key")),
+            "INSERT INTO pam_tap.meta (key, value) VALUES ($1, $2) RETURNING key"
+        );
+    }
+}
