@@ -20,7 +20,7 @@ GRANT EXECUTE ON FUNCTION
     pam_tap.host_note_time(),
     pam_tap.host_audit(text, text, bigint, text, text, text),
     pam_tap.host_enroll(bigint, text, text, text, text, text),
-    pam_tap.host_key_known(text, text, text)
+    pam_tap.host_key_known(text, bigint, text, text)
 TO pam_tap_host;
 -- sshd's keys command: public keys and "may enroll now", through keys_for only. A store whose
 -- roles.sql predates key enrollment has no pam_tap_keys role: nothing to grant then.
@@ -31,7 +31,7 @@ BEGIN
         REVOKE ALL ON ALL TABLES IN SCHEMA pam_tap FROM pam_tap_keys;
         REVOKE ALL ON ALL SEQUENCES IN SCHEMA pam_tap FROM pam_tap_keys;
         REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pam_tap FROM pam_tap_keys;
-        GRANT EXECUTE ON FUNCTION pam_tap.keys_for(text, text) TO pam_tap_keys;
+        GRANT EXECUTE ON FUNCTION pam_tap.keys_for(text, bigint, text) TO pam_tap_keys;
     END IF;
 END
 $$;

@@ -148,6 +148,7 @@ fn migrate_moves_the_enrolled_ssh_keys_too() {
         .unwrap()
         .enroll(&NewKey {
             user: user.name.clone(),
+            uid: Some(user.uid()),
             key: key.clone(),
             pass_id: Some(1),
             host: Some("ws-0421".into()),
@@ -161,10 +162,10 @@ fn migrate_moves_the_enrolled_ssh_keys_too() {
     assert!(stdout(&out).contains("1 enrolled SSH key(s)"), "{}", stdout(&out));
     assert_eq!(
         f.psql(&format!(
-            "SELECT user_name, fingerprint, host FROM pam_tap.keys WHERE user_name = '{}'",
+            "SELECT user_name, uid, fingerprint, host FROM pam_tap.keys WHERE user_name = '{}'",
             user.name
         )),
-        format!("{}|{}|ws-0421", user.name, key.fingerprint())
+        format!("{}|{}|{}|ws-0421", user.name, user.uid(), key.fingerprint())
     );
     let listed = f.tapctl_json(&["keys", "list", "--json"]);
     assert_eq!(listed[0]["fingerprint"], key.fingerprint(), "{listed}");

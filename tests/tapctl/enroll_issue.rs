@@ -24,7 +24,7 @@ fn enrolling(site: &Site, keys: &std::path::Path, user: &str) -> bool {
     let now = chrono::Utc::now().timestamp();
     KeysDb::open_read(keys)
         .unwrap()
-        .lookup(user, &host, now)
+        .lookup(user, pam_tap_base::users::uid_of(user).unwrap().unwrap(), &host, now)
         .unwrap()
         .enrolling
 }

@@ -36,6 +36,15 @@ pub fn plausible_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_USER && !name.bytes().any(|b| b == b'/' || b < 0x20 || b == 0x7f || b == b':')
 }
 
+/// The uid of the account named `name` (no group lookups: sshd's keys command asks this per key).
+pub fn uid_of(name: &str) -> Result<Option<u32>> {
+    if !plausible_name(name) {
+        return Ok(None);
+    }
+    let user = User::from_name(name).map_err(|e| Error::Lookup(e.to_string()))?;
+    Ok(user.map(|u| u.uid.as_raw()))
+}
+
 /// The name service, behind a trait so the core can be tested with a fake one.
 pub trait Directory {
     fn account(&self, name: &str) -> Result<Option<Account>>;

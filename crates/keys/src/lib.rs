@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use pam_tap_base::error::{Error, Result};
 use pam_tap_base::safefile::Trust;
-use pam_tap_base::users::plausible_name;
+use pam_tap_base::users::{plausible_name, uid_of};
 use pam_tap_core::config::{Policy, DEFAULT_CONFIG};
 use pam_tap_store::keys::{self, KeysDb, Lookup, PublicKey};
 use pam_tap_store::Database;
@@ -51,7 +51,11 @@ pub fn run(args: &[String], euid: u32, now: i64, out: &mut dyn Write) -> Result<
         ));
     }
     let policy = Policy::load_for_keys(&req.config)?;
-    let lines = answer(&policy, &req, now, &|c, u, h| keys::fleet::lookup(c, u, h))?;
+    // Keys are bound to the account's uid: none log in as a name nobody holds.
+    let Some(uid) = uid_of(&req.user)? else {
+        return Ok(());
+    };
+    let lines = answer(&policy, &req, uid, now, &|c, u, id, h| keys::fleet::lookup(c, u, id, h))?;
     for l in lines {
         writeln!(out, "{l}").map_err(|e| Error::Io(format!("writing to sshd: {e}")))?;
     }
@@ -59,17 +63,18 @@ pub fn run(args: &[String], euid: u32, now: i64, out: &mut dyn Write) -> Result<
 }
 
 /// The fleet store's answer (a seam for tests: a store that cannot be reached).
-pub type FleetLookup<'a> = dyn Fn(&pam_tap_store::Conninfo, &str, &str) -> Result<Lookup> + 'a;
+pub type FleetLookup<'a> = dyn Fn(&pam_tap_store::Conninfo, &str, u32, &str) -> Result<Lookup> + 'a;
 
-/// The authorized_keys lines for `req` under `policy` at `now`.
-pub fn answer(policy: &Policy, req: &Request, now: i64, fleet: &FleetLookup<'_>) -> Result<Vec<String>> {
-    answer_trusting(policy, req, now, fleet, Trust::ROOT)
+/// The authorized_keys lines for `req` (its user's account has uid `uid`) under `policy` at `now`.
+pub fn answer(policy: &Policy, req: &Request, uid: u32, now: i64, fleet: &FleetLookup<'_>) -> Result<Vec<String>> {
+    answer_trusting(policy, req, uid, now, fleet, Trust::ROOT)
 }
 
 /// [`answer`] with the keys database trusted when `trust`'s owner owns it (root's but in tests).
 pub fn answer_trusting(
     policy: &Policy,
     req: &Request,
+    uid: u32,
     now: i64,
     fleet: &FleetLookup<'_>,
     trust: Trust,
@@ -80,10 +85,10 @@ pub fn answer_trusting(
     let host = &policy.host_name;
     let found = match &policy.database {
         Database::Sqlite(_) => match open(&policy.enroll.keys_db, trust)? {
-            Some(db) => db.lookup(&req.user, host, now)?,
+            Some(db) => db.lookup(&req.user, uid, host, now)?,
             None => Lookup::default(),
         },
-        Database::Postgres(c) => match fleet(c, &req.user, host) {
+        Database::Postgres(c) => match fleet(c, &req.user, uid, host) {
             Ok(l) => l,
             Err(e) => {
                 // The store is out of reach: keys it vouched for lately still log in; nobody
@@ -97,7 +102,7 @@ pub fn answer_trusting(
                 {
                     Some(db) => Lookup {
                         enrolling: false,
-                        ..db.lookup_seen_since(&req.user, host, now, now - window)?
+                        ..db.lookup_seen_since(&req.user, uid, host, now, now - window)?
                     },
                     None => Lookup::default(),
                 }

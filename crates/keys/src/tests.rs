@@ -26,12 +26,20 @@ fn req(user: &str, key_type: &str, blob: &str) -> Request {
     }
 }
 
-fn unreachable(_: &pam_tap_store::Conninfo, _: &str, _: &str) -> Result<Lookup> {
+/// alice's uid in these tests.
+const ALICE: u32 = 1001;
+
+fn unreachable(_: &pam_tap_store::Conninfo, _: &str, _: u32, _: &str) -> Result<Lookup> {
     Err(Error::Store("connection refused".into()))
 }
 
 fn lines(p: &Policy, r: &Request, now: i64) -> Vec<String> {
-    answer_trusting(p, r, now, &unreachable, Trust::current_user()).unwrap()
+    lines_for(p, r, ALICE, now)
+}
+
+/// The lines for `r` when its user's account has uid `uid`.
+fn lines_for(p: &Policy, r: &Request, uid: u32, now: i64) -> Vec<String> {
+    answer_trusting(p, r, uid, now, &unreachable, Trust::current_user()).unwrap()
 }
 
 fn key(t: &str, b: &str) -> PublicKey {
@@ -94,6 +102,7 @@ fn enrolled_keys_are_named_and_policy_narrows_what_may_enroll() {
     );
     db.enroll(&NewKey {
         user: "alice".into(),
+        uid: Some(ALICE),
         key: key("ssh-ed25519", ED),
         pass_id: Some(7),
         host: None,
@@ -111,6 +120,8 @@ fn enrolled_keys_are_named_and_policy_narrows_what_may_enroll() {
         ..p.clone()
     };
     assert!(lines(&other_host, &req("alice", "ssh-ed25519", ED), 160).is_empty());
+    // A later account named alice (another uid) inherits none of the keys.
+    assert!(lines_for(&p, &req("alice", "ssh-ed25519", ED), ALICE + 1, 160).is_empty());
 }
 
 #[test]
@@ -140,6 +151,7 @@ fn a_fleet_store_out_of_reach_leaves_the_fresh_cache_and_no_enrollment() {
     let mut db = keys_db(&p);
     let cached = NewKey {
         user: "alice".into(),
+        uid: Some(ALICE),
         key: key("ssh-ed25519", ED),
         pass_id: None,
         host: Some("ws-1".into()),
@@ -155,13 +167,17 @@ fn a_fleet_store_out_of_reach_leaves_the_fresh_cache_and_no_enrollment() {
         "fresh: the cache answers"
     );
     assert!(lines(&p, &r, 1000 + 3601).is_empty(), "stale: nothing");
-    let answered = |_: &pam_tap_store::Conninfo, _: &str, _: &str| -> Result<Lookup> {
+    assert!(
+        lines_for(&p, &r, ALICE + 1, 1000 + 3599).is_empty(),
+        "the cache names no key to another account of the name"
+    );
+    let answered = |_: &pam_tap_store::Conninfo, _: &str, _: u32, _: &str| -> Result<Lookup> {
         Ok(Lookup {
             keys: vec![],
             enrolling: true,
         })
     };
-    let got = answer_trusting(&p, &r, 5000, &answered, Trust::current_user()).unwrap();
+    let got = answer_trusting(&p, &r, ALICE, 5000, &answered, Trust::current_user()).unwrap();
     assert_eq!(
         got,
         [format!("ecdsa-sha2-nistp256 {EC}")],

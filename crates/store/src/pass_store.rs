@@ -80,8 +80,9 @@ pub trait PassStore {
     fn keeps_keys(&self) -> bool {
         false
     }
-    /// Whether `key` logs in as `user` on this host (a store that [`PassStore::keeps_keys`]).
-    fn key_known(&mut self, _user: &str, _key: &PublicKey) -> Result<bool> {
+    /// Whether `key` logs in as `user`, the account with uid `uid`, on this host (a store that
+    /// [`PassStore::keeps_keys`]).
+    fn key_known(&mut self, _user: &str, _uid: u32, _key: &PublicKey) -> Result<bool> {
         Err(Error::Store("this store keeps no keys".into()))
     }
     /// Enrolls `key` for the pass this host has just redeemed, audited as `enrolled`; `false` when

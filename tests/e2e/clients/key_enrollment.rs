@@ -278,6 +278,53 @@ fn e2e_revoking_an_enrolled_key_stops_it_at_once() {
     assert!(events.contains(&format!("key_revoked:{fp}: laptop lost")), "{events:?}");
 }
 
+/// Keys are bound to the account, not only its name: the account deleted and a new one made under
+/// the same name (another uid, a new home) inherits no key; a pass issued for the new account
+/// enrolls the same key for it, and from then on it logs in.
+#[test]
+fn e2e_a_new_account_under_an_old_name_inherits_none_of_its_keys() {
+    if !can_run("e2e_a_new_account_under_an_old_name_inherits_none_of_its_keys") {
+        return;
+    }
+    let k = KeyOnly::start("");
+    let user = User::person().create();
+    let key = k.keypair();
+    let fp = k.fingerprint(&key);
+    let enroll_with = |pass: &str, what: &str| {
+        let steps = [
+            expect(&pass_prompt(&fp)),
+            send(pass),
+            expect(r"\$ $"),
+            send("exit"),
+            Step::Eof,
+        ];
+        let t = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
+        k.site.assert_drove(&t, what, Some(&k.host.sshd));
+    };
+    enroll_with(&k.site.issue(&user, &["--enroll-key"]).pass, "enrolling");
+    let old_uid = user.uid();
+    remake_account(&user.name, old_uid);
+    assert_ne!(user.uid(), old_uid);
+    assert_eq!(k.enrolled(&user), vec![fp.clone()], "the old account's key stays listed");
+    let t = refused(&k, &user, &key);
+    assert_refused(
+        &t,
+        DENIED,
+        "the old account's key, for the new account",
+        Some(&k.host.sshd),
+    );
+    enroll_with(
+        &k.site.issue(&user, &["--enroll-key"]).pass,
+        "enrolling for the new account",
+    );
+    let t = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
+    k.site
+        .assert_drove(&t, "the key, now the new account's", Some(&k.host.sshd));
+    assert!(!t.text.contains("Temporary Access Pass"), "{}", t.text);
+    let listed = k.site.tapctl_json(&["keys", "list", &user.name, "--json"]);
+    assert_eq!(listed[0]["uid"], user.uid(), "{listed}");
+}
+
 /// Rule 5: the keys command is never root: it refuses to run as root.
 #[test]
 fn e2e_the_keys_command_refuses_to_run_as_root() {

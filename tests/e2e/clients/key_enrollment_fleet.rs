@@ -68,6 +68,44 @@ fn e2e_fleet_a_key_enrolled_on_one_host_logs_in_on_every_host_of_its_pass_scope(
     );
 }
 
+/// An account deleted and made again under its name (another uid) inherits none of its keys on any
+/// host, also at a host whose cache had the key.
+#[test]
+fn e2e_fleet_a_new_account_under_an_old_name_inherits_no_key_on_any_host() {
+    if !can_run("e2e_fleet_a_new_account_under_an_old_name_inherits_no_key_on_any_host") {
+        return;
+    }
+    let f = KeyFleet::start(Cluster::Shared(PgCluster::shared()));
+    let user = User::person().create();
+    let key = f.keypair();
+    let p = f.site.issue(&user, &["--enroll-key"]);
+    enroll_at(&f, 0, &user, &key, &p.pass);
+    key_logs_in(&f, 1, &user, &key, "at host-b, which caches it");
+    let old_uid = user.uid();
+    remake_account(&user.name, old_uid);
+    key_refused(
+        &f,
+        1,
+        &user,
+        &key,
+        "the old account's key for the new account, at host-b",
+    );
+    key_refused(
+        &f,
+        0,
+        &user,
+        &key,
+        "the old account's key for the new account, at host-a",
+    );
+    assert_eq!(
+        f.site.psql(&format!(
+            "SELECT uid FROM pam_tap.keys WHERE user_name = '{}'",
+            user.name
+        )),
+        old_uid.to_string()
+    );
+}
+
 #[test]
 fn e2e_fleet_a_revoked_key_stops_on_every_host_at_its_next_lookup() {
     if !can_run("e2e_fleet_a_revoked_key_stops_on_every_host_at_its_next_lookup") {
@@ -97,7 +135,7 @@ fn e2e_fleet_the_keys_role_reads_public_keys_and_nothing_else() {
         "SELECT * FROM pam_tap.keys LIMIT 1",
         "SELECT * FROM pam_tap.audit LIMIT 1",
         "SELECT * FROM pam_tap.host_latest('x')",
-        "SELECT pam_tap.host_key_known('x', 'ssh-ed25519', 'AAAA')",
+        "SELECT pam_tap.host_key_known('x', 1, 'ssh-ed25519', 'AAAA')",
         "DELETE FROM pam_tap.keys",
     ] {
         let out = psql_uri(&uri, sql);
@@ -108,7 +146,7 @@ fn e2e_fleet_the_keys_role_reads_public_keys_and_nothing_else() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = psql_uri(&uri, "SELECT count(*) FROM pam_tap.keys_for('nobody', 'host-a')");
+    let out = psql_uri(&uri, "SELECT count(*) FROM pam_tap.keys_for('nobody', 1, 'host-a')");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

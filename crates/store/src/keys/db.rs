@@ -31,6 +31,7 @@ const SCHEMA: &str = "
         hosts TEXT,
         enrolled_at INTEGER NOT NULL,
         seen_at INTEGER NOT NULL,
+        uid INTEGER,
         UNIQUE (user, fingerprint)
     );
     CREATE UNIQUE INDEX IF NOT EXISTS keys_pass ON keys(pass_id);
@@ -47,6 +48,10 @@ const SCHEMA: &str = "
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewKey {
     pub user: String,
+    /// The account's uid when its pass enrolled the key: the key logs in as that account only, not
+    /// as a later account given the same name. `None` for a key stored before keys were bound to
+    /// a uid: it logs in as nobody.
+    pub uid: Option<u32>,
     pub key: PublicKey,
     /// The pass that enrolled it (`None` for a key cached from the fleet store without one).
     pub pass_id: Option<i64>,
@@ -146,20 +151,22 @@ impl KeysDb {
         conn.pragma_update(None, "journal_mode", "DELETE")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        add_uid_column(&conn)?;
         Ok(KeysDb { conn })
     }
 
-    /// The keys that log in as `user` on `host`, and whether a pass lets the user enroll one now.
-    pub fn lookup(&self, user: &str, host: &str, now: i64) -> Result<Lookup> {
-        self.lookup_seen_since(user, host, now, i64::MIN)
+    /// The keys that log in as `user` (the account with uid `uid`) on `host`, and whether a pass
+    /// lets the user enroll one now.
+    pub fn lookup(&self, user: &str, uid: u32, host: &str, now: i64) -> Result<Lookup> {
+        self.lookup_seen_since(user, uid, host, now, i64::MIN)
     }
 
     /// [`KeysDb::lookup`] of the keys seen at or after `fresh_since` only (a fleet host's cache).
-    pub fn lookup_seen_since(&self, user: &str, host: &str, now: i64, fresh_since: i64) -> Result<Lookup> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key_type, blob, hosts FROM keys WHERE user = ?1 AND seen_at >= ?2 ORDER BY id")?;
-        let rows = stmt.query_map(params![user, fresh_since], |r| {
+    pub fn lookup_seen_since(&self, user: &str, uid: u32, host: &str, now: i64, fresh_since: i64) -> Result<Lookup> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key_type, blob, hosts FROM keys WHERE user = ?1 AND uid = ?2 AND seen_at >= ?3 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![user, uid, fresh_since], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -186,23 +193,24 @@ impl KeysDb {
         Ok(Lookup { keys, enrolling })
     }
 
-    /// Whether `key` is enrolled for `user` and logs in on `host`; a cached key only when it was
-    /// seen at or after `fresh_since`.
-    pub fn is_enrolled(&self, user: &str, key: &PublicKey, host: &str, fresh_since: i64) -> Result<bool> {
+    /// Whether `key` is enrolled for `user` (the account with uid `uid`) and logs in on `host`; a
+    /// cached key only when it was seen at or after `fresh_since`.
+    pub fn is_enrolled(&self, user: &str, uid: u32, key: &PublicKey, host: &str, fresh_since: i64) -> Result<bool> {
         let hosts: Option<Option<String>> = self
             .conn
             .query_row(
                 "SELECT hosts FROM keys WHERE user = ?1 AND fingerprint = ?2 AND key_type = ?3 AND blob = ?4
-                   AND seen_at >= ?5",
-                params![user, key.fingerprint(), key.key_type, key.blob, fresh_since],
+                   AND seen_at >= ?5 AND uid = ?6",
+                params![user, key.fingerprint(), key.key_type, key.blob, fresh_since, uid],
                 |r| r.get(0),
             )
             .optional()?;
         Ok(hosts.is_some_and(|h| for_host(h.as_deref(), host)))
     }
 
-    /// Enrolls a key. A pass enrolls one key only: a second key for the same pass is refused, and
-    /// so is a key the user holds already.
+    /// Enrolls a key. A pass enrolls one key only: a second key for the same pass is refused. A key
+    /// the user holds already stays as it was; one stored for another account of the same name
+    /// (another uid) is bound to this one, whose pass has just proven it.
     pub fn enroll(&mut self, new: &NewKey) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(id) = new.pass_id {
@@ -214,9 +222,12 @@ impl KeysDb {
             }
         }
         tx.execute(
-            "INSERT INTO keys (user, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at, seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-             ON CONFLICT (user, fingerprint) DO NOTHING",
+            "INSERT INTO keys (user, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at, seen_at, uid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+             ON CONFLICT (user, fingerprint) DO UPDATE SET pass_id = excluded.pass_id, host = excluded.host,
+                 hosts = excluded.hosts, enrolled_at = excluded.enrolled_at, seen_at = excluded.seen_at,
+                 uid = excluded.uid
+               WHERE keys.uid IS NOT excluded.uid",
             params![
                 new.user,
                 new.key.key_type,
@@ -225,7 +236,8 @@ impl KeysDb {
                 new.pass_id,
                 new.host,
                 new.hosts,
-                new.enrolled_at
+                new.enrolled_at,
+                new.uid
             ],
         )?;
         if let Some(id) = new.pass_id {
@@ -236,12 +248,15 @@ impl KeysDb {
     }
 
     /// Keeps a key the fleet store vouched for at `seen_at`, for lookups while it cannot be reached.
+    /// The store's word replaces the cache's: a key cached for another uid is now this one's.
     pub fn cache(&mut self, new: &NewKey, seen_at: i64) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO keys (user, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at, seen_at)
-             VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)
-             ON CONFLICT (user, fingerprint) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at),
-                 hosts = excluded.hosts",
+            "INSERT INTO keys (user, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at, seen_at, uid)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (user, fingerprint) DO UPDATE SET
+                 seen_at = CASE WHEN keys.uid IS excluded.uid THEN max(keys.seen_at, excluded.seen_at)
+                                ELSE excluded.seen_at END,
+                 hosts = excluded.hosts, uid = excluded.uid",
             params![
                 new.user,
                 new.key.key_type,
@@ -250,7 +265,8 @@ impl KeysDb {
                 new.host,
                 new.hosts,
                 new.enrolled_at,
-                seen_at
+                seen_at,
+                new.uid
             ],
         )?;
         Ok(())
@@ -284,7 +300,7 @@ impl KeysDb {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found = tx
             .query_row(
-                "SELECT user, key_type, blob, pass_id, host, hosts, enrolled_at FROM keys
+                "SELECT user, key_type, blob, pass_id, host, hosts, enrolled_at, uid FROM keys
                   WHERE user = ?1 AND fingerprint = ?2",
                 params![user, fingerprint],
                 row_key,
@@ -301,7 +317,7 @@ impl KeysDb {
     /// Every enrolled key (of one user, or all), oldest first.
     pub fn list(&self, user: Option<&str>) -> Result<Vec<NewKey>> {
         let mut stmt = self.conn.prepare(
-            "SELECT user, key_type, blob, pass_id, host, hosts, enrolled_at FROM keys
+            "SELECT user, key_type, blob, pass_id, host, hosts, enrolled_at, uid FROM keys
               WHERE ?1 IS NULL OR user = ?1 ORDER BY enrolled_at, id",
         )?;
         let rows = stmt.query_map(params![user], row_key)?;
@@ -316,13 +332,29 @@ impl KeysDb {
 fn row_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<NewKey>> {
     let (t, b): (String, String) = (r.get(1)?, r.get(2)?);
     let user: String = r.get(0)?;
-    let (pass_id, host, hosts, enrolled_at) = (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+    let (pass_id, host, hosts, enrolled_at, uid) = (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
     Ok(PublicKey::parse(&t, &b).map(|key| NewKey {
         user,
+        uid,
         key,
         pass_id,
         host,
         hosts,
         enrolled_at,
     }))
+}
+
+/// A keys database made before keys were bound to a uid gets the column; its keys, bound to none,
+/// log in as nobody until a pass enrolls them again.
+fn add_uid_column(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('keys')")?;
+    let has_uid = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .iter()
+        .any(|c| c == "uid");
+    if !has_uid {
+        conn.execute_batch("ALTER TABLE keys ADD COLUMN uid INTEGER")?;
+    }
+    Ok(())
 }

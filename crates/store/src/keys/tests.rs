@@ -50,9 +50,13 @@ fn db(dir: &tempfile::TempDir) -> KeysDb {
     KeysDb::open_write_trusting(&dir.path().join("k/keys.db"), None, Trust::current_user()).unwrap()
 }
 
+/// The uid the keys here are enrolled for (alice's).
+const ALICE: u32 = 1001;
+
 fn new_key(user: &str, key: PublicKey, pass_id: i64, hosts: Option<&str>) -> NewKey {
     NewKey {
         user: user.into(),
+        uid: Some(ALICE),
         key,
         pass_id: Some(pass_id),
         host: Some("ws-1".into()),
@@ -66,13 +70,16 @@ fn a_window_lets_one_user_enroll_on_its_hosts_while_it_lasts() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = db(&dir);
     k.open_window(7, "alice", 100, 200, Some("ws-1,ws-2")).unwrap();
-    assert!(k.lookup("alice", "ws-1", 150).unwrap().enrolling);
-    assert!(!k.lookup("alice", "ws-3", 150).unwrap().enrolling, "another host");
-    assert!(!k.lookup("alice", "ws-1", 99).unwrap().enrolling, "not yet");
-    assert!(!k.lookup("alice", "ws-1", 200).unwrap().enrolling, "expired");
-    assert!(!k.lookup("bob", "ws-1", 150).unwrap().enrolling, "another user");
+    assert!(k.lookup("alice", ALICE, "ws-1", 150).unwrap().enrolling);
+    assert!(
+        !k.lookup("alice", ALICE, "ws-3", 150).unwrap().enrolling,
+        "another host"
+    );
+    assert!(!k.lookup("alice", ALICE, "ws-1", 99).unwrap().enrolling, "not yet");
+    assert!(!k.lookup("alice", ALICE, "ws-1", 200).unwrap().enrolling, "expired");
+    assert!(!k.lookup("bob", ALICE, "ws-1", 150).unwrap().enrolling, "another user");
     k.close_windows("alice").unwrap();
-    assert!(!k.lookup("alice", "ws-1", 150).unwrap().enrolling, "closed");
+    assert!(!k.lookup("alice", ALICE, "ws-1", 150).unwrap().enrolling, "closed");
 }
 
 #[test]
@@ -82,27 +89,27 @@ fn a_pass_enrolls_one_key_which_then_logs_in_on_its_hosts_until_revoked() {
     k.open_window(7, "alice", 100, 200, None).unwrap();
     k.enroll(&new_key("alice", ed(), 7, Some("ws-1"))).unwrap();
     assert!(
-        !k.lookup("alice", "ws-1", 150).unwrap().enrolling,
+        !k.lookup("alice", ALICE, "ws-1", 150).unwrap().enrolling,
         "enrolling closes the window"
     );
     let err = k.enroll(&new_key("alice", ec(), 7, None)).unwrap_err();
     assert!(err.to_string().contains("enrolled a key already"), "{err}");
-    assert_eq!(k.lookup("alice", "ws-1", 150).unwrap().keys, [ed()]);
+    assert_eq!(k.lookup("alice", ALICE, "ws-1", 150).unwrap().keys, [ed()]);
     assert!(
-        k.lookup("alice", "ws-2", 150).unwrap().keys.is_empty(),
+        k.lookup("alice", ALICE, "ws-2", 150).unwrap().keys.is_empty(),
         "out of the pass's hosts"
     );
-    assert!(k.is_enrolled("alice", &ed(), "ws-1", 0).unwrap());
-    assert!(!k.is_enrolled("alice", &ec(), "ws-1", 0).unwrap());
-    assert!(!k.is_enrolled("bob", &ed(), "ws-1", 0).unwrap());
+    assert!(k.is_enrolled("alice", ALICE, &ed(), "ws-1", 0).unwrap());
+    assert!(!k.is_enrolled("alice", ALICE, &ec(), "ws-1", 0).unwrap());
+    assert!(!k.is_enrolled("bob", ALICE, &ed(), "ws-1", 0).unwrap());
     assert!(
-        !k.is_enrolled("alice", &ed(), "ws-1", 101).unwrap(),
+        !k.is_enrolled("alice", ALICE, &ed(), "ws-1", 101).unwrap(),
         "seen before the freshness bound"
     );
     assert_eq!(k.list(None).unwrap().len(), 1);
     let gone = k.revoke("alice", &ed().fingerprint()).unwrap().unwrap();
     assert_eq!(gone.key, ed());
-    assert!(k.lookup("alice", "ws-1", 150).unwrap().keys.is_empty());
+    assert!(k.lookup("alice", ALICE, "ws-1", 150).unwrap().keys.is_empty());
     assert!(k.revoke("alice", &ed().fingerprint()).unwrap().is_none());
 }
 
@@ -116,11 +123,57 @@ fn the_reader_opens_read_only_and_refuses_a_file_others_may_write() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o640);
     let r = KeysDb::open_read_trusting(&path, Trust::current_user()).unwrap();
-    assert!(r.lookup("alice", "h", 5).unwrap().enrolling);
+    assert!(r.lookup("alice", ALICE, "h", 5).unwrap().enrolling);
     assert!(
         r.conn.execute("DELETE FROM enrolling", []).is_err(),
         "a reader cannot write"
     );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     assert!(KeysDb::open_read_trusting(&path, Trust::current_user()).is_err());
+}
+
+#[test]
+fn a_key_logs_in_as_the_uid_it_was_enrolled_for_and_a_new_pass_rebinds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = db(&dir);
+    k.enroll(&new_key("alice", ed(), 7, None)).unwrap();
+    assert!(k.is_enrolled("alice", ALICE, &ed(), "ws-1", 0).unwrap());
+    // alice deleted, and a new account made under the name with another uid.
+    let later = ALICE + 1;
+    assert!(!k.is_enrolled("alice", later, &ed(), "ws-1", 0).unwrap());
+    assert!(k.lookup("alice", later, "ws-1", 150).unwrap().keys.is_empty());
+    // The new alice proves the same key with a pass of her own: it is hers from then on.
+    let mut again = new_key("alice", ed(), 8, None);
+    again.uid = Some(later);
+    k.enroll(&again).unwrap();
+    assert!(k.is_enrolled("alice", later, &ed(), "ws-1", 0).unwrap());
+    assert!(!k.is_enrolled("alice", ALICE, &ed(), "ws-1", 0).unwrap());
+    assert_eq!(k.list(Some("alice")).unwrap()[0].uid, Some(later));
+}
+
+#[test]
+fn a_keys_database_from_before_uids_gets_the_column_and_its_keys_log_in_as_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k/keys.db");
+    drop(db(&dir));
+    {
+        // The table as it was: no uid column, one key.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE keys;
+             CREATE TABLE keys (id INTEGER PRIMARY KEY, user TEXT NOT NULL, key_type TEXT NOT NULL,
+                 blob TEXT NOT NULL, fingerprint TEXT NOT NULL, pass_id INTEGER, host TEXT, hosts TEXT,
+                 enrolled_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, UNIQUE (user, fingerprint));",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO keys (user, key_type, blob, fingerprint, enrolled_at, seen_at) VALUES ('alice', ?1, ?2, ?3, 1, 1)",
+            rusqlite::params![ed().key_type, ed().blob, ed().fingerprint()],
+        )
+        .unwrap();
+    }
+    let k = db(&dir);
+    assert_eq!(k.list(None).unwrap()[0].uid, None);
+    assert!(!k.is_enrolled("alice", ALICE, &ed(), "ws-1", 0).unwrap());
+    assert!(k.lookup("alice", ALICE, "ws-1", 5).unwrap().keys.is_empty());
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../sql/postgresql/004_host_boundary.sql"),
     include_str!("../../../../sql/postgresql/005_keys.sql"),
     include_str!("../../../../sql/postgresql/006_approval.sql"),
+    include_str!("../../../../sql/postgresql/007_key_uids.sql"),
 ];
 
 const GRANTS: &str = include_str!("../../../../sql/postgresql/grants.sql");
@@ -159,10 +160,12 @@ mod tests {
             .collect();
         assert_eq!(
             keys_grants,
-            ["        GRANT EXECUTE ON FUNCTION pam_tap.keys_for(text, text) TO pam_tap_keys;"]
+            ["        GRANT EXECUTE ON FUNCTION pam_tap.keys_for(text, bigint, text) TO pam_tap_keys;"]
         );
-        let keys_for = &MIGRATIONS[4][MIGRATIONS[4].find("FUNCTION pam_tap.keys_for").unwrap()..];
-        assert!(keys_for[..keys_for.find("AS $$").unwrap()].contains("SECURITY DEFINER"));
+        for sql in [MIGRATIONS[4], MIGRATIONS[6]] {
+            let keys_for = &sql[sql.find("CREATE FUNCTION pam_tap.keys_for").unwrap()..];
+            assert!(keys_for[..keys_for.find("AS $$").unwrap()].contains("SECURITY DEFINER"));
+        }
     }
 
     #[test]

@@ -308,8 +308,8 @@ impl PassStore for PgStore {
         true
     }
 
-    fn key_known(&mut self, user: &str, key: &crate::keys::PublicKey) -> Result<bool> {
-        self.key_known_here(user, key)
+    fn key_known(&mut self, user: &str, uid: u32, key: &crate::keys::PublicKey) -> Result<bool> {
+        self.key_known_here(user, uid, key)
     }
 
     fn enroll_key(&mut self, at: &Touch<'_>, key: &crate::keys::PublicKey) -> Result<bool> {

@@ -21,6 +21,7 @@ pub fn run(run: &Admitted<'_>, action: &KeysAction) -> Result<()> {
                     .map(|k| {
                         serde_json::json!({
                             "user": k.user,
+                            "uid": k.uid,
                             "fingerprint": k.key.fingerprint(),
                             "key_type": k.key.key_type,
                             "public_key": k.key.line(),
@@ -38,13 +39,14 @@ pub fn run(run: &Admitted<'_>, action: &KeysAction) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<16} {:<51} {:<36} {:<26} HOST",
-                "USER", "FINGERPRINT", "TYPE", "ENROLLED"
+                "{:<16} {:<8} {:<51} {:<36} {:<26} HOST",
+                "USER", "UID", "FINGERPRINT", "TYPE", "ENROLLED"
             );
             for k in &keys {
                 println!(
-                    "{:<16} {:<51} {:<36} {:<26} {}",
+                    "{:<16} {:<8} {:<51} {:<36} {:<26} {}",
                     shown(&k.user),
+                    k.uid.map_or("-".to_string(), |u| u.to_string()),
                     k.key.fingerprint(),
                     k.key.key_type,
                     local(k.enrolled_at),

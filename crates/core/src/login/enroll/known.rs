@@ -1,4 +1,4 @@
-//! Whether the key sshd accepted is enrolled: the fleet store's answer (kept in this host's cache
+//! Whether the key sshd accepted is enrolled for this account (its name and uid): the fleet store's answer (kept in this host's cache
 //! for when the store cannot be reached, at most `[enroll] cache_for`), or the local keys database.
 
 use pam_tap_base::error::Error;
@@ -16,7 +16,7 @@ pub(super) fn enrolled(policy: &Policy, at: &mut Attempt<'_>, now: i64) -> Resul
     let host = &policy.host_name;
     let fleet = matches!(policy.database, Database::Postgres(_));
     if let Some(store) = at.store.as_mut().filter(|s| s.keeps_keys()) {
-        return match store.key_known(&at.acct.name, &at.key) {
+        return match store.key_known(&at.acct.name, at.acct.uid, &at.key) {
             Ok(true) => {
                 remember(policy, at, now);
                 Ok(true)
@@ -33,7 +33,7 @@ pub(super) fn enrolled(policy: &Policy, at: &mut Attempt<'_>, now: i64) -> Resul
         return cached(policy, at, now);
     }
     match keys_db(policy)? {
-        Some(db) => db.is_enrolled(&at.acct.name, &at.key, host, i64::MIN),
+        Some(db) => db.is_enrolled(&at.acct.name, at.acct.uid, &at.key, host, i64::MIN),
         None => Ok(false),
     }
 }
@@ -53,7 +53,7 @@ fn cached(policy: &Policy, at: &Attempt<'_>, now: i64) -> Result<bool, Error> {
         return Ok(false);
     }
     match keys_db(policy)? {
-        Some(db) => db.is_enrolled(&at.acct.name, &at.key, &policy.host_name, now - window),
+        Some(db) => db.is_enrolled(&at.acct.name, at.acct.uid, &at.key, &policy.host_name, now - window),
         None => Ok(false),
     }
 }
@@ -65,8 +65,14 @@ pub(super) fn remember(policy: &Policy, at: &Attempt<'_>, now: i64) {
         return;
     }
     let fresh = keys_db(policy).ok().flatten().is_some_and(|db| {
-        db.is_enrolled(&at.acct.name, &at.key, &policy.host_name, now - REFRESH_AFTER)
-            .unwrap_or(false)
+        db.is_enrolled(
+            &at.acct.name,
+            at.acct.uid,
+            &at.key,
+            &policy.host_name,
+            now - REFRESH_AFTER,
+        )
+        .unwrap_or(false)
     });
     if fresh {
         return;
@@ -74,6 +80,7 @@ pub(super) fn remember(policy: &Policy, at: &Attempt<'_>, now: i64) {
     let gid = group_id(&policy.enroll.keys_group).ok().flatten();
     let key = NewKey {
         user: at.acct.name.clone(),
+        uid: Some(at.acct.uid),
         key: at.key.clone(),
         pass_id: None,
         host: Some(policy.host_name.clone()),

@@ -60,6 +60,14 @@ fn settle<H: Handle>(
     if let Some(r) = gate::login_refusal(policy, rec, &at.acct, env.dir, env.sudo, now)? {
         return refused(at, Outcome::Refused(r.reason), format!("{}: {}", r.reason, r.detail));
     }
+    // A key is bound to the account its pass was issued for: not to a later account of the name.
+    if rec.uid != at.acct.uid {
+        let why = format!(
+            "the pass was issued for uid {}, the account {} is uid {} now",
+            rec.uid, at.acct.name, at.acct.uid
+        );
+        return refused(at, Outcome::Refused("uid"), why);
+    }
     if !policy.enroll.key_types.contains(&at.key.key_type) {
         let why = format!("key type {} is not in [enroll] key_types", at.key.key_type);
         return refused(at, Outcome::Refused("key_type"), why);
@@ -149,6 +157,7 @@ fn enroll_locally(policy: &Policy, at: &mut Attempt<'_>, rec: &PassRecord, now: 
     let gid = group_id(&policy.enroll.keys_group)?;
     let new = NewKey {
         user: at.acct.name.clone(),
+        uid: Some(at.acct.uid),
         key: at.key.clone(),
         pass_id: Some(rec.id),
         host: Some(policy.host_name.clone()),

@@ -112,3 +112,13 @@ fn an_enrollment_pass_is_no_credential_at_a_password_prompt() {
     assert_eq!(o, Outcome::Refused("enroll_only"));
     assert!(PublicKey::parse("ssh-ed25519", ED).unwrap().fingerprint() == FP);
 }
+
+#[test]
+fn a_pass_issued_for_another_account_of_the_name_enrolls_nothing_and_asks_nothing() {
+    let (mut w, _d) = keys_world("");
+    w.put("alice", Put { enroll: true, ..NORMAL });
+    // alice deleted after the pass was issued, and a new account made under the name.
+    w.dir.accounts.get_mut("alice").unwrap().uid += 1;
+    let o = w.enroll_step(T0 + 5, Some(info()), vec![Call::User(Ok("alice"))]);
+    assert_eq!(o, Outcome::Refused("uid"));
+}

@@ -11,6 +11,7 @@ fn key_of(r: &PgRow) -> Result<Option<NewKey>> {
     Ok(match key {
         Some(key) => Some(NewKey {
             user: r.get_str("user_name")?,
+            uid: r.get_opt_i64("uid")?.and_then(|u| u32::try_from(u).ok()),
             key,
             pass_id: r.get_opt_i64("pass_id")?,
             host: r.get_opt_str("host")?,
@@ -24,7 +25,7 @@ fn key_of(r: &PgRow) -> Result<Option<NewKey>> {
 impl PgStore {
     pub(super) fn list_keys(&mut self, user: Option<&str>) -> Result<Vec<NewKey>> {
         let rows = self.conn.get_mut().query(
-            "SELECT user_name, key_type, blob, pass_id, host, hosts, enrolled_at FROM pam_tap.keys
+            "SELECT user_name, uid, key_type, blob, pass_id, host, hosts, enrolled_at FROM pam_tap.keys
               WHERE $1::text IS NULL OR user_name = $1 ORDER BY enrolled_at, id",
             &[user],
         )?;
@@ -46,7 +47,7 @@ impl PgStore {
             let now = s.db_now()?;
             let gone = s.conn.get_mut().query(
                 "DELETE FROM pam_tap.keys WHERE user_name = $1 AND fingerprint = $2
-                 RETURNING user_name, key_type, blob, pass_id, host, hosts, enrolled_at",
+                 RETURNING user_name, uid, key_type, blob, pass_id, host, hosts, enrolled_at",
                 &[Some(user), Some(fingerprint)],
             )?;
             let Some(row) = gone.first() else { return Ok(None) };

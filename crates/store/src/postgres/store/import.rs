@@ -158,10 +158,10 @@ impl PgStore {
             // store serves one).
             for k in keys {
                 let enrolled = k.enrolled_at.to_string();
-                let pass = k.pass_id.map(|i| i.to_string());
+                let (pass, uid) = (k.pass_id.map(|i| i.to_string()), k.uid.map(|u| u.to_string()));
                 conn.execute(
-                    "INSERT INTO pam_tap.keys (user_name, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at)
-                     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8::bigint)",
+                    "INSERT INTO pam_tap.keys (user_name, key_type, blob, fingerprint, pass_id, host, hosts, enrolled_at, uid)
+                     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8::bigint, $9::bigint)",
                     &[
                         Some(&k.user),
                         Some(&k.key.key_type),
@@ -171,6 +171,7 @@ impl PgStore {
                         Some(k.host.as_deref().unwrap_or(host)),
                         k.hosts.as_deref(),
                         Some(&enrolled),
+                        uid.as_deref(),
                     ],
                 )?;
             }

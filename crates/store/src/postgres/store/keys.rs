@@ -1,5 +1,6 @@
 //! Enrolled SSH keys on the fleet store, as a host asks about them (sql/postgresql/005_keys.sql):
-//! whether a key logs in here, and enrolling one for a pass this host has just accepted.
+//! whether a key logs in here as an account (by name and uid), and enrolling one for a pass this
+//! host has just accepted (sql/postgresql/007_key_uids.sql binds it to the pass's uid).
 
 use super::PgStore;
 use crate::keys::PublicKey;
@@ -7,10 +8,10 @@ use crate::Touch;
 use pam_tap_base::error::{Error, Result};
 
 impl PgStore {
-    pub(super) fn key_known_here(&self, user: &str, key: &PublicKey) -> Result<bool> {
+    pub(super) fn key_known_here(&self, user: &str, uid: u32, key: &PublicKey) -> Result<bool> {
         self.one(
-            "SELECT pam_tap.host_key_known($1, $2, $3) AS known",
-            &[Some(user), Some(&key.key_type), Some(&key.blob)],
+            "SELECT pam_tap.host_key_known($1, $2::bigint, $3, $4) AS known",
+            &[Some(user), Some(&uid.to_string()), Some(&key.key_type), Some(&key.blob)],
         )?
         .ok_or_else(|| Error::Store("host_key_known() returned nothing".into()))?
         .get_bool("known")
