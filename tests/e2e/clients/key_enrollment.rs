@@ -15,6 +15,20 @@ fn refused(k: &KeyOnly, user: &User, key: &Path) -> Transcript {
     drive(&k.site.dir, &[Step::Eof], &k.ssh(&user.name, key, &[]))
 }
 
+/// `user` enrolls `key` with `pass`: the prompt, the pass, a shell, `exit`; checked as `what`.
+fn enroll(k: &KeyOnly, user: &User, key: &Path, pass: &str, what: &str) -> Transcript {
+    let steps = [
+        expect(&pass_prompt(&k.fingerprint(key))),
+        send(pass),
+        expect(r"\$ $"),
+        send("exit"),
+        Step::Eof,
+    ];
+    let t = drive(&k.site.dir, &steps, &k.ssh(&user.name, key, &[]));
+    k.site.assert_drove(&t, what, Some(&k.host.sshd));
+    t
+}
+
 /// Rule 1: the key the client proved is the one enrolled; from then on it logs in alone. Before the
 /// pass, and for any other key after it, sshd says no.
 #[test]
@@ -119,16 +133,7 @@ fn e2e_a_wrong_pass_enrolls_nothing_and_counts_as_a_failure() {
         by_password.text
     );
     // The right pass still enrolls.
-    let steps = [
-        expect(&pass_prompt(&fp)),
-        send(&issued.pass),
-        expect(r"\$ $"),
-        send("exit"),
-        Step::Eof,
-    ];
-    let right = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
-    k.site
-        .assert_drove(&right, "the right pass after wrong ones", Some(&k.host.sshd));
+    enroll(&k, &user, &key, &issued.pass, "the right pass after wrong ones");
     assert_eq!(k.enrolled(&user), [fp]);
 }
 
@@ -247,6 +252,21 @@ fn e2e_a_pass_revoked_while_its_prompt_waits_enrolls_nothing() {
     assert!(k.enrolled(&user).is_empty());
 }
 
+/// A new person, their new key and its fingerprint, enrolled with a pass.
+fn enrolled_person(k: &KeyOnly) -> (User, PathBuf, String) {
+    let user = User::person().create();
+    let key = k.keypair();
+    let fp = k.fingerprint(&key);
+    enroll(
+        k,
+        &user,
+        &key,
+        &k.site.issue(&user, &["--enroll-key"]).pass,
+        "enrolling",
+    );
+    (user, key, fp)
+}
+
 /// Rule 7: revoking an enrolled key stops it at once.
 #[test]
 fn e2e_revoking_an_enrolled_key_stops_it_at_once() {
@@ -254,19 +274,7 @@ fn e2e_revoking_an_enrolled_key_stops_it_at_once() {
         return;
     }
     let k = KeyOnly::start("");
-    let user = User::person().create();
-    let key = k.keypair();
-    let fp = k.fingerprint(&key);
-    let issued = k.site.issue(&user, &["--enroll-key"]);
-    let steps = [
-        expect(&pass_prompt(&fp)),
-        send(&issued.pass),
-        expect(r"\$ $"),
-        send("exit"),
-        Step::Eof,
-    ];
-    let first = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
-    k.site.assert_drove(&first, "enrolling", Some(&k.host.sshd));
+    let (user, key, fp) = enrolled_person(&k);
     let out = k
         .site
         .tapctl_ok(&["keys", "revoke", &user.name, &fp, "--reason", "laptop lost"]);
@@ -287,25 +295,15 @@ fn e2e_a_new_account_under_an_old_name_inherits_none_of_its_keys() {
         return;
     }
     let k = KeyOnly::start("");
-    let user = User::person().create();
-    let key = k.keypair();
-    let fp = k.fingerprint(&key);
-    let enroll_with = |pass: &str, what: &str| {
-        let steps = [
-            expect(&pass_prompt(&fp)),
-            send(pass),
-            expect(r"\$ $"),
-            send("exit"),
-            Step::Eof,
-        ];
-        let t = drive(&k.site.dir, &steps, &k.ssh(&user.name, &key, &[]));
-        k.site.assert_drove(&t, what, Some(&k.host.sshd));
-    };
-    enroll_with(&k.site.issue(&user, &["--enroll-key"]).pass, "enrolling");
+    let (user, key, fp) = enrolled_person(&k);
     let old_uid = user.uid();
     remake_account(&user.name, old_uid);
     assert_ne!(user.uid(), old_uid);
-    assert_eq!(k.enrolled(&user), vec![fp.clone()], "the old account's key stays listed");
+    assert_eq!(
+        k.enrolled(&user),
+        vec![fp.clone()],
+        "the old account's key stays listed"
+    );
     let t = refused(&k, &user, &key);
     assert_refused(
         &t,
@@ -313,10 +311,8 @@ fn e2e_a_new_account_under_an_old_name_inherits_none_of_its_keys() {
         "the old account's key, for the new account",
         Some(&k.host.sshd),
     );
-    enroll_with(
-        &k.site.issue(&user, &["--enroll-key"]).pass,
-        "enrolling for the new account",
-    );
+    let pass = k.site.issue(&user, &["--enroll-key"]).pass;
+    enroll(&k, &user, &key, &pass, "enrolling for the new account");
     let t = drive(&k.site.dir, &shell_as(&user.name), &k.ssh(&user.name, &key, &[]));
     k.site
         .assert_drove(&t, "the key, now the new account's", Some(&k.host.sshd));

@@ -32,6 +32,16 @@ fn key_logs_in(f: &KeyFleet, i: usize, user: &User, key: &Path, what: &str) -> T
     t
 }
 
+/// A new user whose new key enrolled at host-a and then logged in at host-b (which caches it).
+fn enrolled_at_a_and_cached_at_b(f: &KeyFleet) -> (User, std::path::PathBuf) {
+    let user = User::person().create();
+    let key = f.keypair();
+    let p = f.site.issue(&user, &["--enroll-key"]);
+    enroll_at(f, 0, &user, &key, &p.pass);
+    key_logs_in(f, 1, &user, &key, "at host-b, which caches it");
+    (user, key)
+}
+
 fn key_refused(f: &KeyFleet, i: usize, user: &User, key: &Path, what: &str) {
     let t = drive(&f.site.dir, &[Step::Eof], &f.ssh(i, &user.name, key));
     assert_refused(&t, DENIED, what, Some(f.sshd(i)));
@@ -76,11 +86,7 @@ fn e2e_fleet_a_new_account_under_an_old_name_inherits_no_key_on_any_host() {
         return;
     }
     let f = KeyFleet::start(Cluster::Shared(PgCluster::shared()));
-    let user = User::person().create();
-    let key = f.keypair();
-    let p = f.site.issue(&user, &["--enroll-key"]);
-    enroll_at(&f, 0, &user, &key, &p.pass);
-    key_logs_in(&f, 1, &user, &key, "at host-b, which caches it");
+    let (user, key) = enrolled_at_a_and_cached_at_b(&f);
     let old_uid = user.uid();
     remake_account(&user.name, old_uid);
     key_refused(
@@ -112,11 +118,7 @@ fn e2e_fleet_a_revoked_key_stops_on_every_host_at_its_next_lookup() {
         return;
     }
     let f = KeyFleet::start(Cluster::Shared(PgCluster::shared()));
-    let user = User::person().create();
-    let key = f.keypair();
-    let p = f.site.issue(&user, &["--enroll-key"]);
-    enroll_at(&f, 0, &user, &key, &p.pass);
-    key_logs_in(&f, 1, &user, &key, "at host-b before the revoke");
+    let (user, key) = enrolled_at_a_and_cached_at_b(&f);
     f.site.tapctl_ok(&["keys", "revoke", &user.name, &fingerprint(&key)]);
     key_refused(&f, 1, &user, &key, "a revoked key at host-b, which had it cached");
     key_refused(&f, 0, &user, &key, "a revoked key at host-a");
