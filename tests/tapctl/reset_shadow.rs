@@ -131,7 +131,28 @@ fn settled(site: &Site, u: &User, original: &str) -> Result<(), String> {
             )
             .unwrap();
         if n != 0 {
-            return Err(format!("{n} pending rows after a touch"));
+            let rows: Vec<String> = c
+                .prepare(
+                    "SELECT id, pending, pending_owner, reset_password, length(derive_key), revoked_at, used_at
+                       FROM passes WHERE pending IS NOT NULL AND user = ?1",
+                )
+                .unwrap()
+                .query_map([&u.name], |r| {
+                    Ok(format!(
+                        "pass {} pending={:?} owner={:?} reset={} key={} revoked={:?} used={:?}",
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, bool>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?
+                    ))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            return Err(format!("{n} pending rows after a touch: {rows:?}"));
         }
     }
     let (hash, lastchg) = shadow(u);
