@@ -1,5 +1,6 @@
-//! Whether the key sshd accepted is enrolled for this account (its name and uid): the fleet store's answer (kept in this host's cache
-//! for when the store cannot be reached, at most `[enroll] cache_for`), or the local keys database.
+//! Whether the key sshd accepted is enrolled for this account (its name and uid): the fleet store's
+//! answer (kept in this host's cache for when the store cannot be reached, at most `[enroll]
+//! cache_for`), or the local keys database.
 
 use pam_tap_base::error::Error;
 use pam_tap_base::users::group_id;
