@@ -1,6 +1,6 @@
 //! `tapctl status` on the fleet store agrees with host-a's module: for each state a pass can be in
 //! that the store decides (window, use, revocation, lock, back-off rest, host and service scope,
-//! enrollment-only), tapctl's admin connection is asked `status --host host-a --service only-a
+//! enrollment-only, the uid the pass was issued for), tapctl's admin connection is asked `status --host host-a --service only-a
 //! --json`, then the module runs at host-a as its host role with the pass itself (pam_tap alone on
 //! the stack, with DEBUG lines), and the two must agree: usable ⇔ the module accepts, and for a
 //! refusal the module's auth line gives the outcome `status` says it will log. The states of the
@@ -83,6 +83,11 @@ fn build(f: &Site, users: &mut Vec<User>) -> Vec<Cell> {
         assert_ne!(f.auth("only-c", &u, wrong).auth(), "PAM_SUCCESS");
     }
     cell("resting", u, p);
+    // The account deleted and made again under its name: the uid the store kept for the pass is
+    // not the account's now.
+    let (u, p) = issued(f, users, &[]);
+    users.last().unwrap().remake();
+    cell("uid_changed", u, p);
     cells
 }
 

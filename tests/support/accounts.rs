@@ -22,8 +22,13 @@ pub use super::ids::unique;
 
 /// Runs a user-database tool, waiting out a passwd/group lock another process holds
 /// (exit 1 or 10, or "lock" in the message); panics on any other failure.
-pub fn retry(mut cmd: Command) -> Output {
+pub fn retry(cmd: Command) -> Output {
     let _g = lock();
+    retry_locked(cmd)
+}
+
+/// [`retry`] for a caller that holds [`lock`] already.
+fn retry_locked(mut cmd: Command) -> Output {
     for _ in 0..50 {
         let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
         if out.status.success() {
@@ -56,6 +61,7 @@ pub fn chpasswd(user: &str, pw: &str) {
 pub struct User {
     pub name: String,
     home: bool,
+    shell: &'static str,
 }
 
 /// How a throwaway [`User`] is made: a name prefix, a home or none, a login shell, a password.
@@ -129,6 +135,30 @@ impl User {
     pub fn uid(&self) -> u32 {
         nix::unistd::User::from_name(&self.name).unwrap().unwrap().uid.as_raw()
     }
+
+    /// The account deleted (`userdel`, with its home if it had one) and made again under its name
+    /// with another uid (useradd alone would hand the freed one out again): someone else now.
+    pub fn remake(&self) {
+        let old = self.uid();
+        let _g = lock();
+        let mut del = Command::new(tool("userdel"));
+        del.args(if self.home { &["-r", "-f"][..] } else { &["-f"][..] })
+            .arg(&self.name);
+        retry_locked(del);
+        let free = (old + 1000..old + 2000)
+            .find(|u| nix::unistd::User::from_uid((*u).into()).ok().flatten().is_none())
+            .expect("a free uid");
+        let mut add = Command::new(tool("useradd"));
+        add.args([
+            if self.home { "-m" } else { "-M" },
+            "-s",
+            self.shell,
+            "-u",
+            &free.to_string(),
+            &self.name,
+        ]);
+        retry_locked(add);
+    }
 }
 
 /// The user's name, wherever a site method takes one.
@@ -168,7 +198,11 @@ impl UserBuilder {
         let mut c = Command::new(tool("useradd"));
         c.args([if self.home { "-m" } else { "-M" }, "-s", self.shell, &name]);
         retry(c);
-        let user = User { name, home: self.home };
+        let user = User {
+            name,
+            home: self.home,
+            shell: self.shell,
+        };
         if let Some(pw) = &self.password {
             user.set_password(pw);
         }

@@ -20,7 +20,7 @@ const SERVICE: &str = "login";
 
 /// Each reason of `tapctl status`, and the `outcome=` the module's auth line gives the right
 /// answer in that state.
-const EXPECTED: [(&str, &str); 18] = [
+const EXPECTED: [(&str, &str); 19] = [
     ("usable", "outcome=accepted"),
     ("usable_in_grace", "outcome=accepted_in_grace"),
     ("policy_off", "outcome=disabled"),
@@ -36,6 +36,7 @@ const EXPECTED: [(&str, &str); 18] = [
     ("revoked", "outcome=revoked"),
     ("locked", "outcome=locked"),
     ("resting", "outcome=resting"),
+    ("uid_changed", "outcome=refused reason=uid"),
     ("account_locked", "outcome=refused reason=locked"),
     ("account_expired", "outcome=refused reason=expired"),
     ("holder_privileged", "outcome=refused reason=role"),
@@ -200,6 +201,12 @@ fn build(m: &mut Matrix) {
         assert_ne!(m.module(&u, wrong).0, "PAM_SUCCESS");
     }
     m.cell("resting", u, p);
+
+    // The account deleted and made again under its name, with another uid: someone else now.
+    let (u, p) = m.issued(&[]);
+    m.users.last().unwrap().remake();
+    m.users.last().unwrap().set_password("Old-password-42x");
+    m.cell("uid_changed", u, p);
 
     let (u, p) = m.issued(&[]);
     retry(usermod(&["-L", &u]));

@@ -257,6 +257,15 @@ pub fn login_refusal(
     now: i64,
 ) -> Result<Option<Refusal>> {
     let refuse = |reason, detail| Ok(Some(Refusal { reason, detail }));
+    // A pass belongs to the account it was issued for, not to a later one under the same name (an
+    // account deleted and made again, or renumbered): the name alone would hand it on.
+    if rec.uid != acct.uid {
+        let detail = format!(
+            "the pass was issued for uid {}, {} is uid {} now",
+            rec.uid, acct.name, acct.uid
+        );
+        return refuse("uid", detail);
+    }
     if resting(rec, now) {
         let until = rec.rest_until.unwrap_or(now);
         return refuse("resting", format!("resting for {} s more", until - now));

@@ -38,6 +38,8 @@ pub enum Reason {
     Locked,
     /// Resting after wrong answers in a row.
     Resting,
+    /// The account under the pass's name is not the one it was issued for (another uid now).
+    UidChanged,
     AccountLocked,
     AccountExpired,
     /// Has uid 0, or was issued by an issuer and is now an admin.
@@ -46,7 +48,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the module asks.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::Usable,
         Reason::UsableInGrace,
         Reason::PolicyOff,
@@ -62,6 +64,7 @@ impl Reason {
         Reason::Revoked,
         Reason::Locked,
         Reason::Resting,
+        Reason::UidChanged,
         Reason::AccountLocked,
         Reason::AccountExpired,
         Reason::HolderPrivileged,
@@ -84,6 +87,7 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::Locked => "locked",
             Reason::Resting => "resting",
+            Reason::UidChanged => "uid_changed",
             Reason::AccountLocked => "account_locked",
             Reason::AccountExpired => "account_expired",
             Reason::HolderPrivileged => "holder_privileged",
@@ -187,8 +191,9 @@ fn of_status(s: Status, rec: &PassRecord) -> Verdict {
 }
 
 /// The second half, once the right answer matched a pass in scope: eligibility, the pass's own
-/// state, then the boundary (resting, the account locked or expired, the holder an admin); sudo is
-/// asked last and only for a pass that would be accepted.
+/// state, then the boundary (the account not the one the pass was issued for, resting, the account
+/// locked or expired, the holder an admin); sudo is asked last and only for a pass that would be
+/// accepted.
 pub fn after_match(
     policy: &Policy,
     acct: &Account,
@@ -207,6 +212,7 @@ pub fn after_match(
     }
     if let Some(r) = gate::login_refusal(policy, rec, acct, dir, sudo, now)? {
         let v = match r.reason {
+            "uid" => Verdict::refused(Reason::UidChanged, r),
             "resting" => Verdict::refused(Reason::Resting, r).until(rec.rest_until.unwrap_or(now)),
             "locked" => Verdict::refused(Reason::AccountLocked, r),
             "expired" => {

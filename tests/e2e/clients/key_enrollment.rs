@@ -297,7 +297,7 @@ fn e2e_a_new_account_under_an_old_name_inherits_none_of_its_keys() {
     let k = KeyOnly::start("");
     let (user, key, fp) = enrolled_person(&k);
     let old_uid = user.uid();
-    remake_account(&user.name, old_uid);
+    user.remake();
     assert_ne!(user.uid(), old_uid);
     assert_eq!(
         k.enrolled(&user),

@@ -88,7 +88,7 @@ fn e2e_fleet_a_new_account_under_an_old_name_inherits_no_key_on_any_host() {
     let f = KeyFleet::start(Cluster::Shared(PgCluster::shared()));
     let (user, key) = enrolled_at_a_and_cached_at_b(&f);
     let old_uid = user.uid();
-    remake_account(&user.name, old_uid);
+    user.remake();
     key_refused(
         &f,
         1,

@@ -206,19 +206,3 @@ pub fn enroll_service(module_args: &str) -> String {
         module().display()
     )
 }
-
-/// `userdel -r` and `useradd` again under `name`, with a uid that is not `old_uid` (useradd alone
-/// would hand out the freed one again).
-pub fn remake_account(name: &str, old_uid: u32) {
-    let _g = crate::support::accounts::lock();
-    run_ok(Command::new(tool("userdel")).args(["-r", "-f", name]));
-    let free = (old_uid + 1000..old_uid + 2000)
-        .find(|u| {
-            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*u))
-                .ok()
-                .flatten()
-                .is_none()
-        })
-        .unwrap();
-    run_ok(Command::new(tool("useradd")).args(["-m", "-s", "/bin/bash", "-u", &free.to_string(), name]));
-}

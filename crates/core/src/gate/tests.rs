@@ -128,11 +128,18 @@ fn login_refusals_name_their_reason() {
     let (p, mut d, runs) = (policy(), dir(), Cell::new(0));
     let sudo = sudo_for(&runs);
     let now = 20_000 * 86_400;
-    let why = |d: &Dir, r: &PassRecord, who: &str, svc: Option<&str>| {
-        scope_refusal(&p, r, svc)
-            .map_or_else(|| login_refusal(&p, r, &d.accounts[who], d, &sudo, now).unwrap(), Some)
+    // The record as issued for `who` (its uid), unless `uid` says otherwise.
+    let why_uid = |d: &Dir, r: &PassRecord, who: &str, svc: Option<&str>, uid: Option<u32>| {
+        let acct = &d.accounts[who];
+        let r = PassRecord {
+            uid: uid.unwrap_or(acct.uid),
+            ..r.clone()
+        };
+        scope_refusal(&p, &r, svc)
+            .map_or_else(|| login_refusal(&p, &r, acct, d, &sudo, now).unwrap(), Some)
             .map(|x| x.reason)
     };
+    let why = |d: &Dir, r: &PassRecord, who: &str, svc: Option<&str>| why_uid(d, r, who, svc, None);
     let issued = rec(Some("issuer"), "ivy");
     assert_eq!(why(&d, &issued, "ann", Some("sshd")), None);
     assert_eq!(why(&d, &issued, "ann", Some("sudo")), Some("service"));
@@ -173,6 +180,15 @@ fn login_refusals_name_their_reason() {
     assert_eq!(why(&d, &issued, "ann", Some("login")), Some("expired"));
     d.shadow.insert("ann".into(), shadow("$y$old", Some(20_001)));
     assert_eq!(why(&d, &issued, "ann", Some("login")), None);
+    // A pass for another account under the name (deleted and made again): refused before anything
+    // about the account is weighed, also for a pass root issued.
+    assert_eq!(why_uid(&d, &issued, "ann", Some("login"), Some(1104)), Some("uid"));
+    assert_eq!(why_uid(&d, &resting, "ann", Some("login"), Some(1104)), Some("uid"));
+    assert_eq!(
+        why_uid(&d, &rec(None, "root"), "ann", Some("login"), Some(1104)),
+        Some("uid")
+    );
+    assert_eq!(why_uid(&d, &issued, "ann", Some("sudo"), Some(1104)), Some("service"));
 }
 
 #[test]

@@ -182,6 +182,16 @@ fn the_account_and_its_holder_are_asked_only_for_a_pass_that_would_log_in() {
         (v.reason, v.outcome),
         (Reason::HolderPrivileged, Outcome::Refused("role"))
     );
+    // A pass issued for another account under the name: refused as such, before sudo is asked.
+    let never = |_: &str| -> Result<bool> { Err(Error::Lookup("sudo ran".into())) };
+    let remade = Account { uid: 1100, ..alice() };
+    let v = verdict(&policy(), Some(&remade), Some(&pass()), NOW, None, &dir, &never).unwrap();
+    assert_eq!(
+        (v.reason, v.outcome.clone()),
+        (Reason::UidChanged, Outcome::Refused("uid"))
+    );
+    assert_eq!(v.detail, "the pass was issued for uid 1000, alice is uid 1100 now");
+    assert!(!v.reason.usable());
     // A revoked pass never runs sudo: the module does not either.
     let never = |_: &str| -> Result<bool> { Err(Error::Lookup("sudo ran".into())) };
     let revoked = PassRecord {

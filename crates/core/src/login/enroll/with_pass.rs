@@ -57,16 +57,10 @@ fn settle<H: Handle>(
     if let Some(why) = ineligible(policy, &at.acct) {
         return refused(at, Outcome::NotEligible, format!("not eligible: {why}"));
     }
+    // The boundary, and the account the pass was issued for (a key is bound to its uid: never to a
+    // later account of the name).
     if let Some(r) = gate::login_refusal(policy, rec, &at.acct, env.dir, env.sudo, now)? {
         return refused(at, Outcome::Refused(r.reason), format!("{}: {}", r.reason, r.detail));
-    }
-    // A key is bound to the account its pass was issued for: not to a later account of the name.
-    if rec.uid != at.acct.uid {
-        let why = format!(
-            "the pass was issued for uid {}, the account {} is uid {} now",
-            rec.uid, at.acct.name, at.acct.uid
-        );
-        return refused(at, Outcome::Refused("uid"), why);
     }
     if !policy.enroll.key_types.contains(&at.key.key_type) {
         let why = format!("key type {} is not in [enroll] key_types", at.key.key_type);

@@ -98,6 +98,12 @@ pub(super) fn reason_word(r: Reason) -> ReasonWord {
             "Wrong answers in a row: refused until the rest ends",
             "Wait until the time shown, or end the rest now (tapctl unlock) once the wrong answers are explained",
         ),
+        Reason::UidChanged => (
+            "Another account now",
+            Tone::Danger,
+            "The account under this name is not the one the pass was issued for (deleted and made again, or given another uid)",
+            "Check that the account is the person's; if so, revoke the pass and issue a new one for it",
+        ),
         Reason::AccountLocked => (
             "Account locked",
             Tone::Danger,
