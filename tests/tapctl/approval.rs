@@ -368,6 +368,45 @@ fn the_requester_under_another_name_may_not_approve() {
     assert_eq!(d.state(id.parse().unwrap()), (None, None, None));
 }
 
+/// A request is for the account it named: the account deleted and made again under the name before
+/// the decision is not approved for, nor after the approval collected for; the request can still
+/// be denied.
+#[test]
+fn a_request_is_for_the_account_it_named_not_a_later_one_of_the_name() {
+    require_root!();
+    let d = desk();
+    let privileged = d.groups[0].name.clone();
+    let before = d.request(&d.ann, &d.bob, "before the remake");
+    d.bob.remake();
+    d.bob.add_group(&privileged);
+    d.refused(
+        &d.cy,
+        &["approve", &before.to_string()],
+        &["uid", "another account", "deny it"],
+    );
+    assert_eq!(d.state(before), (None, None, None));
+    d.json(
+        &d.cy,
+        &[
+            "deny",
+            &before.to_string(),
+            "--reason",
+            "made for the old account",
+            "--json",
+        ],
+    );
+
+    let approved = d.request(&d.ann, &d.bob, "approved, then the remake");
+    let v = d.json(&d.vic, &["requests", "--json"]);
+    assert_eq!(v[0]["terms"]["uid"], d.bob.uid(), "{v}");
+    d.json(&d.cy, &["approve", &approved.to_string(), "--json"]);
+    d.bob.remake();
+    d.refused(&d.ann, &["collect", &approved.to_string()], &["uid", "another account"]);
+    let (decision, collected, _) = d.state(approved);
+    assert_eq!((decision.as_deref(), collected), (Some("approved"), None));
+    assert_eq!(d.passes_of(&d.bob), 0, "no pass for the new account");
+}
+
 /// Removes an account made by the test.
 struct Userdel(String);
 

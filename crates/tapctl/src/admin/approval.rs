@@ -34,10 +34,14 @@ pub struct Terms {
     /// The pass only enrolls an SSH key (`--enroll-key`).
     #[serde(default)]
     pub enroll_key: bool,
+    /// The uid of the account the request names: it is approved and collected for that account,
+    /// never for a later one under the name. `None` in a request from before it was kept.
+    #[serde(default)]
+    pub uid: Option<u32>,
 }
 
 impl Terms {
-    fn of(policy: &Policy, req: &IssueRequest, now: i64) -> Terms {
+    fn of(policy: &Policy, req: &IssueRequest, uid: u32, now: i64) -> Terms {
         Terms {
             lifetime_secs: req.lifetime.unwrap_or(policy.lifetime_default).as_secs(),
             starts_at: req.start.as_ref().map(|s| match s {
@@ -51,6 +55,7 @@ impl Terms {
             services: req.services.clone(),
             hosts: req.hosts.clone(),
             enroll_key: req.enroll_key,
+            uid: Some(uid),
         }
     }
 
@@ -150,7 +155,7 @@ pub fn request(
     now: i64,
 ) -> Result<ApprovalRequest> {
     let c = super::issue::check_terms(policy, dir, op, req)?;
-    let terms = Terms::of(policy, req, now);
+    let terms = Terms::of(policy, req, c.uid(), now);
     let params = serde_json::to_string(&terms).map_err(|e| Error::Store(e.to_string()))?;
     let ctx = op.context();
     store.lapse_requests(now, &ctx)?;
@@ -186,6 +191,24 @@ fn may_decide(policy: &Policy, dir: &dyn Directory, op: &Operator, r: &ApprovalR
     Ok(())
 }
 
+/// Refuses a request whose user is not the account it was made for (deleted and made again under
+/// the name, or given another uid): what was asked and approved was a pass for that person.
+fn same_account(dir: &dyn Directory, r: &ApprovalRequest, terms: &Terms) -> Result<()> {
+    let acct = target(dir, &r.user)?;
+    match terms.uid {
+        Some(uid) if uid == acct.uid => Ok(()),
+        Some(uid) => Err(Error::Refused(format!(
+            "request {} was made for {} with uid {uid}, and {} is uid {} now (another account under the \
+             name): deny it, and request a pass for the account anew",
+            r.id, r.user, r.user, acct.uid
+        ))),
+        None => Err(Error::Refused(format!(
+            "request {} was made before requests kept the account's uid: deny it, and request anew",
+            r.id
+        ))),
+    }
+}
+
 /// Approves (`deny_reason` `None`) or denies request `id`.
 pub fn decide(
     store: &mut dyn AdminStore,
@@ -208,6 +231,9 @@ pub fn decide(
         .request(id)?
         .ok_or_else(|| Error::Refused(format!("there is no request {id}")))?;
     may_decide(policy, dir, op, &r)?;
+    if deny_reason.is_none() {
+        same_account(dir, &r, &Terms::parse(&r)?)?;
+    }
     let d = Decision {
         id,
         approve: deny_reason.is_none(),
@@ -235,6 +261,7 @@ pub fn collect(
         return Err(Error::Refused(why));
     }
     let terms = Terms::parse(&r)?;
+    same_account(dir, &r, &terms)?;
     issue(
         store,
         policy,

@@ -116,6 +116,10 @@ impl CheckedIssue {
         &self.acct.name
     }
 
+    pub fn uid(&self) -> u32 {
+        self.acct.uid
+    }
+
     /// Fits the pass to the store, before minting: the fleet store resets on the host where the
     /// pass is used, so whether this host has a shadow entry for the account says nothing.
     pub fn fit_to_store(&mut self, store: &dyn AdminStore) {
