@@ -1,10 +1,11 @@
 //! `tapctl status` on the fleet store agrees with host-a's module: for each state a pass can be in
 //! that the store decides (window, use, revocation, lock, back-off rest, host and service scope,
-//! enrollment-only, the uid the pass was issued for), tapctl's admin connection is asked `status --host host-a --service only-a
-//! --json`, then the module runs at host-a as its host role with the pass itself (pam_tap alone on
-//! the stack, with DEBUG lines), and the two must agree: usable ⇔ the module accepts, and for a
-//! refusal the module's auth line gives the outcome `status` says it will log. The states of the
-//! account and the policy are the same code on either store (tests/tapctl/status.rs).
+//! enrollment-only, the uid the pass was issued for), tapctl's admin connection is asked `status
+//! --host host-a --service only-a --json`, then the module runs at host-a as its host role with the
+//! pass itself (pam_tap alone on the stack, with DEBUG lines), and the two must agree: usable ⇔ the
+//! module accepts, and for a refusal the module's auth line gives the outcome `status` says it will
+//! log. The states of the account and the policy are the same code on either store
+//! (tests/tapctl/status.rs).
 
 use crate::site::fleet;
 use crate::support::accounts::User;

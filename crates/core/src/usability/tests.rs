@@ -193,7 +193,6 @@ fn the_account_and_its_holder_are_asked_only_for_a_pass_that_would_log_in() {
     assert_eq!(v.detail, "the pass was issued for uid 1000, alice is uid 1100 now");
     assert!(!v.reason.usable());
     // A revoked pass never runs sudo: the module does not either.
-    let never = |_: &str| -> Result<bool> { Err(Error::Lookup("sudo ran".into())) };
     let revoked = PassRecord {
         revoked_at: Some(NOW - 9),
         ..pass()
