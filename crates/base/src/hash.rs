@@ -61,6 +61,15 @@ pub fn verify(code: &str, phc: &str) -> Result<bool, Error> {
     if parsed.algorithm != argon2::ARGON2ID_IDENT {
         return Err(Error::Hash(format!("algorithm {} is not argon2id", parsed.algorithm)));
     }
+    // pam_tap's bounds before argon2's own checks, which multiply p by 8 before bounding it (a
+    // tampered p near u32::MAX overflows there).
+    let decimal = |k: &str| parsed.params.get_decimal(k).unwrap_or(0);
+    KdfParams {
+        memory_kib: decimal("m"),
+        iterations: decimal("t"),
+        parallelism: decimal("p"),
+    }
+    .argon2()?;
     let params = Params::try_from(&parsed).map_err(|e| Error::Hash(e.to_string()))?;
     let kdf = KdfParams {
         memory_kib: params.m_cost(),
@@ -198,6 +207,12 @@ mod tests {
         assert!(matches!(verify("ABCDEFGHJK", &huge), Err(Error::Hash(_))));
         let slow = h.replace("t=2", "t=1000");
         assert!(matches!(verify("ABCDEFGHJK", &slow), Err(Error::Hash(_))));
+        // Each bound is pam_tap's, checked before argon2 reads the parameters: a p argon2 would
+        // multiply past u32::MAX (found by the hash_parse fuzz target) is refused, not a panic.
+        for p in ["p=5", "p=536870913", "p=2333333333", "p=4294967295"] {
+            let wide = h.replace("p=1", p);
+            assert!(matches!(verify("ABCDEFGHJK", &wide), Err(Error::Hash(_))), "{p}");
+        }
         let argon2i = h.replace("$argon2id$", "$argon2i$");
         assert!(verify("ABCDEFGHJK", &argon2i).is_err());
         for garbage in ["", "x", "$argon2id$", "$6$salt$hash", &"A".repeat(10_000)] {
