@@ -62,7 +62,12 @@ pub fn verify(code: &str, phc: &str) -> Result<bool, Error> {
         return Err(Error::Hash(format!("algorithm {} is not argon2id", parsed.algorithm)));
     }
     // pam_tap's bounds before argon2's own checks, which multiply p by 8 before bounding it (a
-    // tampered p near u32::MAX overflows there).
+    // tampered p near u32::MAX overflows there). A name given twice is refused first: argon2 takes
+    // the last value, `get_decimal` the first, and pam_tap never writes one.
+    let names: Vec<&str> = parsed.params.iter().map(|(name, _)| name.as_str()).collect();
+    if let Some(twice) = (1..names.len()).find(|&i| names[..i].contains(&names[i])) {
+        return Err(Error::Hash(format!("parameter {} given twice", names[twice])));
+    }
     let decimal = |k: &str| parsed.params.get_decimal(k).unwrap_or(0);
     KdfParams {
         memory_kib: decimal("m"),
@@ -209,7 +214,7 @@ mod tests {
         assert!(matches!(verify("ABCDEFGHJK", &slow), Err(Error::Hash(_))));
         // Each bound is pam_tap's, checked before argon2 reads the parameters: a p argon2 would
         // multiply past u32::MAX (found by the hash_parse fuzz target) is refused, not a panic.
-        for p in ["p=5", "p=536870913", "p=2333333333", "p=4294967295"] {
+        for p in ["p=5", "p=536870913", "p=2333333333", "p=4294967295", "p=1,p=2333333333"] {
             let wide = h.replace("p=1", p);
             assert!(matches!(verify("ABCDEFGHJK", &wide), Err(Error::Hash(_))), "{p}");
         }
